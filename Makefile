@@ -1,0 +1,77 @@
+# cliniko-connector: the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY312 := $(shell scripts/find-python312.sh)
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools
+SAM := $(TOOLS)/sam/bin/sam
+CFNLINT := $(TOOLS)/sam/bin/cfn-lint
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+PYTEST_WORKERS ?= 2
+
+.PHONY: help venv test lint typecheck unit integration e2e demo bench template check-template sam-build clean
+
+help:
+	@echo "make demo            run the whole pipeline locally (moto server + Cliniko simulator)"
+	@echo "make test            lint, type-check and run the whole test suite"
+	@echo "make bench           benchmarks against the simulator and moto server (.bench/results.json)"
+	@echo "make template        regenerate template.yaml, events/ and docs from the catalog"
+	@echo "make check-template  sam validate --lint, cfn-lint and checkov on template.yaml"
+	@echo "make sam-build       sam build (Lambda runtime python3.12)"
+
+$(BIN)/activate: pyproject.toml
+	test -n "$(PY312)"
+	$(PY312) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/activate
+
+venv: $(BIN)/activate
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	# Every function's handler is `app.py`: type-check them one at a time so their module names don't clash.
+	for f in functions/*/app.py; do $(BIN)/mypy --no-error-summary "$$f" || exit 1; done
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: venv lint
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+bench: venv
+	$(BIN)/python -m bench
+
+template: venv
+	$(BIN)/cliniko-connector dev render
+
+$(SAM):
+	test -n "$(PY312)"
+	$(PY312) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install -q aws-sam-cli cfn-lint
+
+$(CHECKOV):
+	test -n "$(PY312)"
+	$(PY312) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install -q checkov
+
+check-template: $(SAM) $(CHECKOV)
+	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template template.yaml
+	$(CFNLINT) template.yaml
+	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact
+
+sam-build: $(SAM) venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM) build --template template.yaml
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .bench

@@ -1,0 +1,18 @@
+"""Scheduled: queue one poll job per enabled stream of every active connection."""
+
+from typing import Any
+
+from cliniko_connector import wiring
+from cliniko_connector.observability import logger, metrics, tracer
+from cliniko_connector.settings import DispatcherSettings, load_settings
+from cliniko_connector.timeutil import utc_now
+
+settings = load_settings(DispatcherSettings)
+dispatcher = wiring.dispatcher(settings, settings.poll_queue_url)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+    return {"jobs": dispatcher.dispatch(utc_now())}

@@ -1,0 +1,327 @@
+"""Cliniko REST client over `requests`: auth, shard routing, pagination, typed errors and bounded retries.
+
+Nothing here logs or raises with the API key, query strings or bodies: queries can carry patient
+emails and names, so errors name only the method, the path and the status.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from cliniko_connector.errors import (
+    ClinikoBadResponse,
+    ClinikoClientError,
+    ClinikoConnectionError,
+    ClinikoError,
+    ClinikoForbidden,
+    ClinikoNotFound,
+    ClinikoRateLimited,
+    ClinikoServerError,
+    ClinikoTimeout,
+    ClinikoTransientError,
+    ClinikoUnauthorized,
+    ClinikoValidationError,
+    ConfigurationError,
+)
+from cliniko_connector.ports import Page, Params, RateBudget
+from cliniko_connector.timeutil import to_z
+
+DEFAULT_SHARD = "au1"
+_SHARD_RE = re.compile(r"^[a-z]{2}\d{1,2}$", re.IGNORECASE)
+_UA_RE = re.compile(r"^.+ \([^@\s()]+@[^@\s()]+\.[^@\s()]+\)$")
+_IDEMPOTENT_POST_SUFFIXES = ("/archive", "/unarchive")
+
+
+def shard_from_key(api_key: str) -> str:
+    """The shard is the key's suffix after its last `-`; keys without one are old `au1` keys."""
+    _, sep, suffix = api_key.rpartition("-")
+    if sep and _SHARD_RE.match(suffix):
+        return suffix.lower()
+    return DEFAULT_SHARD
+
+
+def base_url_for_shard(shard: str) -> str:
+    if not _SHARD_RE.match(shard):
+        raise ConfigurationError(f"not a Cliniko shard: {shard!r}")
+    return f"https://api.{shard.lower()}.cliniko.com/v1"
+
+
+def q(field: str, operator: str, value: object = "") -> tuple[str, str]:
+    """One `q[]` filter, e.g. `q("updated_at", ">=", ts)`; datetimes are sent as UTC `Z` strings."""
+    if isinstance(value, datetime):
+        value = to_z(value)
+    elif isinstance(value, bool):
+        value = "true" if value else "false"
+    elif isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    return ("q[]", f"{field}:{operator}{value}")
+
+
+def sort(*columns: str) -> tuple[str, str]:
+    return ("sort", ",".join(columns))
+
+
+@cache
+def shared_session() -> requests.Session:
+    """One connection pool per process, reused across warm Lambda invocations."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _stringify_ids(record: dict[str, Any]) -> dict[str, Any]:
+    for key, value in record.items():
+        if (key == "id" or key.endswith("_id")) and isinstance(value, int) and not isinstance(value, bool):
+            record[key] = str(value)
+        elif key.endswith("_ids") and isinstance(value, list):
+            record[key] = [str(v) if isinstance(v, int) else v for v in value]
+    return record
+
+
+class ClinikoClient:
+    """Implements `ports.ClinikoApi` for one account (one API key)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        user_agent: str,
+        base_url: str | None = None,
+        timeout: float = 15.0,
+        max_backoff: float = 20.0,
+        default_budget_seconds: float = 60.0,
+        session: requests.Session | None = None,
+        rate_budget: RateBudget | None = None,
+        rate_key_id: str | None = None,
+        purpose: str = "poll",
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if not api_key or api_key != api_key.strip():
+            raise ConfigurationError("the Cliniko API key is empty or has surrounding white space")
+        if not _UA_RE.match(user_agent):
+            raise ConfigurationError("User-Agent must be 'App name (contact@email)': Cliniko blocks anonymous clients")
+        self._auth = (api_key, "")
+        self.base_url = (base_url or base_url_for_shard(shard_from_key(api_key))).rstrip("/")
+        self._headers = {"Accept": "application/json", "User-Agent": user_agent}
+        self._timeout = timeout
+        self._max_backoff = max_backoff
+        self._default_budget = default_budget_seconds
+        self._session = session or shared_session()
+        self._rate_budget = rate_budget
+        self._rate_key_id = rate_key_id
+        self._purpose = "action" if purpose == "action" else "poll"
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._wall = wall_clock
+        self._jitter = jitter
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"ClinikoClient(base_url={self.base_url!r})"
+
+    # -- ports.ClinikoApi -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = (),
+        json: Mapping[str, Any] | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        method = method.upper()
+        url = self._url(path)
+        deadline = deadline if deadline is not None else self._monotonic() + self._default_budget
+        retry_ambiguous = method != "POST" or url.endswith(_IDEMPOTENT_POST_SUFFIXES)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._send_once(method, url, params, json, deadline)
+            except ClinikoTransientError as exc:
+                ambiguous = isinstance(exc, ClinikoTimeout | ClinikoConnectionError | ClinikoServerError)
+                if ambiguous and not retry_ambiguous and not getattr(exc, "not_sent", False):
+                    # A create may have been applied even though we saw no answer: never send it twice.
+                    raise
+                wait = self._wait_before_retry(exc, attempt)
+                if self._monotonic() + wait >= deadline:
+                    raise
+                self._sleep(wait)
+
+    def list_page(self, path_or_url: str, *, params: Params = (), deadline: float | None = None) -> Page:
+        body = self.request("GET", path_or_url, params=params, deadline=deadline)
+        return self._parse_page(path_or_url, body)
+
+    def iter_records(
+        self, path: str, *, params: Params = (), deadline: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        page = self.list_page(path, params=params, deadline=deadline)
+        while True:
+            yield from page.records
+            if not page.next_url:
+                return
+            page = self.list_page(page.next_url, deadline=deadline)
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            # `links.next` is followed only on our own host: the key must never go anywhere else.
+            ours, theirs = urlsplit(self.base_url), urlsplit(path_or_url)
+            if (ours.scheme, ours.netloc) != (theirs.scheme, theirs.netloc) or not theirs.path.startswith(ours.path):
+                raise ClinikoBadResponse("a pagination link points outside the Cliniko base URL")
+            return path_or_url
+        if not path_or_url.startswith("/"):
+            path_or_url = "/" + path_or_url
+        return self.base_url + path_or_url
+
+    def _path_of(self, url: str) -> str:
+        return urlsplit(url).path
+
+    def _send_once(self, method: str, url: str, params: Params, json: Mapping[str, Any] | None, deadline: float) -> Any:
+        if self._rate_budget is not None and self._rate_key_id is not None:
+            self._rate_budget.acquire(self._rate_key_id, purpose=self._purpose, deadline=deadline)  # type: ignore[arg-type]
+        remaining = deadline - self._monotonic()
+        if remaining <= 0:
+            raise ClinikoTimeout("time budget spent before the request", method=method, path=self._path_of(url))
+        headers = dict(self._headers)
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        path = self._path_of(url)
+        self.requests_sent += 1
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=list(params) or None,
+                json=json,
+                headers=headers,
+                auth=self._auth,
+                timeout=min(self._timeout, remaining),
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout:
+            err = ClinikoTimeout("timed out connecting to Cliniko", method=method, path=path)
+            err.not_sent = True  # type: ignore[attr-defined]
+            raise err from None
+        except requests.Timeout:
+            raise ClinikoTimeout("Cliniko did not answer in time", method=method, path=path) from None
+        except requests.ConnectionError:
+            raise ClinikoConnectionError("connection to Cliniko failed", method=method, path=path) from None
+        return self._decode(response, method, path)
+
+    def _decode(self, response: requests.Response, method: str, path: str) -> Any:
+        status = response.status_code
+        if 200 <= status < 300:
+            if status == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise ClinikoBadResponse(
+                    f"{method} {path}: answer {status} was not valid JSON", status=status, method=method, path=path
+                ) from None
+        if status == 429:
+            raise ClinikoRateLimited(
+                f"{method} {path}: rate limited by Cliniko",
+                reset_at=self._reset_at(response),
+                status=status,
+                method=method,
+                path=path,
+            )
+        if status >= 500:
+            raise ClinikoServerError(
+                f"{method} {path}: Cliniko answered {status}", status=status, method=method, path=path
+            )
+        error_cls: type[ClinikoError] = {
+            401: ClinikoUnauthorized,
+            403: ClinikoForbidden,
+            404: ClinikoNotFound,
+            422: ClinikoValidationError,
+        }.get(status, ClinikoClientError)
+        field_errors: dict[str, str] = {}
+        detail = ""
+        if status == 422:
+            field_errors, detail = self._validation_details(response)
+        hint = {
+            401: "the API key was refused",
+            403: "the key's Cliniko user may not do this (or the client was blocked)",
+            404: "no such record or route",
+        }.get(status, detail or f"Cliniko answered {status}")
+        raise error_cls(f"{method} {path}: {hint}", status=status, method=method, path=path, field_errors=field_errors)
+
+    @staticmethod
+    def _validation_details(response: requests.Response) -> tuple[dict[str, str], str]:
+        try:
+            body = response.json()
+        except ValueError:
+            return {}, "validation failed"
+        if not isinstance(body, dict):
+            return {}, "validation failed"
+        errors = body.get("errors")
+        fields: dict[str, str] = {}
+        if isinstance(errors, dict):
+            for name, text in errors.items():
+                fields[str(name)] = "; ".join(map(str, text)) if isinstance(text, list) else str(text)
+        message = body.get("message")
+        return fields, str(message) if isinstance(message, str) else "validation failed"
+
+    def _reset_at(self, response: requests.Response) -> float | None:
+        reset = response.headers.get("X-RateLimit-Reset")
+        if reset:
+            try:
+                return float(reset)
+            except ValueError:
+                pass
+        retry_after = response.headers.get("Retry-After")
+        if retry_after:
+            try:
+                return self._wall() + float(retry_after)
+            except ValueError:
+                pass
+        return None
+
+    def _wait_before_retry(self, exc: ClinikoTransientError, attempt: int) -> float:
+        if isinstance(exc, ClinikoRateLimited):
+            if exc.reset_at is not None:
+                if self._rate_budget is not None and self._rate_key_id is not None:
+                    self._rate_budget.penalize(self._rate_key_id, exc.reset_at)
+                return max(0.0, exc.reset_at - self._wall()) + 0.25 * self._jitter()
+            return min(self._max_backoff, 60.0)
+        # Full jitter: spread retries of many workers instead of synchronising them.
+        ceiling = min(self._max_backoff, 0.5 * 2.0 ** (attempt - 1))
+        return ceiling * (0.5 + 0.5 * self._jitter())
+
+    @staticmethod
+    def _parse_page(path_or_url: str, body: Any) -> Page:
+        if not isinstance(body, dict):
+            raise ClinikoBadResponse("a list answer was not a JSON object")
+        lists = [(k, v) for k, v in body.items() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise ClinikoBadResponse("a list answer did not hold exactly one list of records")
+        records = lists[0][1]
+        if not all(isinstance(r, dict) for r in records):
+            raise ClinikoBadResponse("a list answer held something other than records")
+        links = body.get("links") if isinstance(body.get("links"), dict) else {}
+        next_url = links.get("next") if isinstance(links, dict) else None
+        total = body.get("total_entries")
+        return Page(
+            records=[_stringify_ids(r) for r in records],
+            total_entries=total if isinstance(total, int) else None,
+            next_url=next_url if isinstance(next_url, str) and next_url else None,
+        )

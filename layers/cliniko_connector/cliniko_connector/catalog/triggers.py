@@ -1,0 +1,193 @@
+"""Trigger catalog: one `updated_at` stream per Cliniko resource, many triggers per stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Created:
+    """First sight of a record created after the stream's origin."""
+
+
+@dataclass(frozen=True)
+class Updated:
+    """Any change to a record already seen."""
+
+
+@dataclass(frozen=True)
+class BecameSet:
+    """A timestamp field went from null to a value (archived_at, cancelled_at, finalized_at)."""
+
+    field: str
+
+
+@dataclass(frozen=True)
+class BecameValue:
+    """A field took a given value it did not have before (`did_not_arrive` true, invoice `status` 20)."""
+
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Changed:
+    """Any of `fields` changed; the event carries their previous values."""
+
+    fields: tuple[str, ...]
+
+
+Transition = Created | Updated | BecameSet | BecameValue | Changed
+
+
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    resource: str
+    detail_type: str
+    transition: Transition
+    description: str
+
+
+@dataclass(frozen=True)
+class ResourceStream:
+    """How one resource is polled: its list path (also the list key) and the filters that make Cliniko
+    include archived or cancelled records, which default lists hide."""
+
+    resource: str
+    singular: str
+    title: str
+    include_filters: tuple[str, ...] = ("archived_at:*",)
+    triggers: tuple[Trigger, ...] = field(default=())
+
+    @property
+    def watched_fields(self) -> tuple[str, ...]:
+        """Fields whose values the stream keeps per record (never free text or contact details)."""
+        names: list[str] = []
+        for trigger in self.triggers:
+            t = trigger.transition
+            if isinstance(t, BecameSet | BecameValue):
+                names.append(t.field)
+            elif isinstance(t, Changed):
+                names.extend(t.fields)
+        return tuple(dict.fromkeys(names))
+
+
+def _stream(
+    resource: str,
+    singular: str,
+    title: str,
+    *,
+    include: tuple[str, ...] = ("archived_at:*",),
+    extra: tuple[tuple[str, str, Transition, str], ...] = (),
+) -> ResourceStream:
+    triggers = [
+        Trigger(f"{singular}.created", resource, f"{title} Created", Created(), f"A new {title.lower()}."),
+        Trigger(
+            f"{singular}.updated",
+            resource,
+            f"{title} Updated",
+            Updated(),
+            f"Any change to a {title.lower()}, with the names of the changed fields.",
+        ),
+    ]
+    for suffix, label, transition, description in extra:
+        triggers.append(Trigger(f"{singular}.{suffix}", resource, f"{title} {label}", transition, description))
+    return ResourceStream(resource, singular, title, include, tuple(triggers))
+
+
+_ARCHIVED = ("archived", "Archived", BecameSet("archived_at"), "The record was archived (Cliniko's delete).")
+
+STREAMS: tuple[ResourceStream, ...] = (
+    _stream("patients", "patient", "Patient", extra=(_ARCHIVED,)),
+    _stream("contacts", "contact", "Contact", extra=(_ARCHIVED,)),
+    _stream(
+        "individual_appointments",
+        "individual_appointment",
+        "Individual Appointment",
+        include=("archived_at:*", "cancelled_at:*"),
+        extra=(
+            _ARCHIVED,
+            ("cancelled", "Cancelled", BecameSet("cancelled_at"), "The appointment was cancelled."),
+            (
+                "rescheduled",
+                "Rescheduled",
+                Changed(("starts_at", "ends_at", "practitioner")),
+                "Start, end or practitioner changed; `previous` holds the old values.",
+            ),
+            (
+                "did_not_arrive",
+                "Did Not Arrive",
+                BecameValue("did_not_arrive", True),
+                "The patient was marked as not arrived.",
+            ),
+            ("arrived", "Arrived", BecameValue("patient_arrived", True), "The patient was marked as arrived."),
+        ),
+    ),
+    _stream("group_appointments", "group_appointment", "Group Appointment", extra=(_ARCHIVED,)),
+    ResourceStream(
+        "attendees",
+        "attendee",
+        "Attendee",
+        ("archived_at:*", "cancelled_at:*"),
+        (
+            Trigger("attendee.created", "attendees", "Attendee Created", Created(), "A patient joined a booking."),
+            Trigger(
+                "attendee.cancelled",
+                "attendees",
+                "Attendee Cancelled",
+                BecameSet("cancelled_at"),
+                "A patient's place in a group appointment was cancelled.",
+            ),
+        ),
+    ),
+    _stream("availability_blocks", "availability_block", "Availability Block", include=()),
+    _stream(
+        "invoices",
+        "invoice",
+        "Invoice",
+        extra=(("paid", "Paid", BecameValue("status", 20), "The invoice's status became paid."),),
+    ),
+    _stream("products", "product", "Product", extra=(_ARCHIVED,)),
+    ResourceStream(
+        "medical_alerts",
+        "medical_alert",
+        "Medical Alert",
+        ("archived_at:*",),
+        (
+            Trigger(
+                "medical_alert.created", "medical_alerts", "Medical Alert Created", Created(), "A new medical alert."
+            ),
+        ),
+    ),
+    ResourceStream(
+        "treatment_notes",
+        "treatment_note",
+        "Treatment Note",
+        ("archived_at:*",),
+        (
+            Trigger("treatment_note.created", "treatment_notes", "Treatment Note Created", Created(), "A new note."),
+            Trigger(
+                "treatment_note.finalized",
+                "treatment_notes",
+                "Treatment Note Finalized",
+                BecameSet("finalized_at"),
+                "A draft note was finalized.",
+            ),
+        ),
+    ),
+)
+
+STREAMS_BY_RESOURCE: dict[str, ResourceStream] = {s.resource: s for s in STREAMS}
+TRIGGERS: dict[str, Trigger] = {t.name: t for s in STREAMS for t in s.triggers}
+
+
+def stream_for_trigger(name: str) -> ResourceStream:
+    return STREAMS_BY_RESOURCE[TRIGGERS[name].resource]
+
+
+def streams_for(trigger_names: tuple[str, ...] | list[str]) -> list[ResourceStream]:
+    """The streams a set of enabled triggers needs, in catalog order."""
+    wanted = {TRIGGERS[n].resource for n in trigger_names}
+    return [s for s in STREAMS if s.resource in wanted]

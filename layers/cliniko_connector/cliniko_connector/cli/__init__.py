@@ -1,0 +1,1 @@
+"""The `cliniko-connector` command line."""

@@ -1,0 +1,178 @@
+"""`cliniko-connector connections …` and `triggers …`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cliniko_connector.adapters.cliniko_http import ClinikoClient
+from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
+from cliniko_connector.cli.context import add_stack_options, read_api_key, settings_from
+from cliniko_connector.cli.output import emit_json, table
+from cliniko_connector.models import ConnectionStatus, StartPoint
+from cliniko_connector.ports import ClinikoApi
+from cliniko_connector.settings import PollerSettings
+from cliniko_connector.timeutil import parse_ts
+from cliniko_connector.usecases.connections import ConnectionAdmin
+from cliniko_connector.wiring import build_runtime
+
+
+def admin(args: argparse.Namespace) -> ConnectionAdmin:
+    settings = settings_from(args, PollerSettings)
+    runtime = build_runtime(settings)
+
+    def api_for_key(api_key: str, base_url: str | None) -> ClinikoApi:
+        return ClinikoClient(api_key, user_agent=settings.user_agent, base_url=base_url, default_budget_seconds=30)
+
+    return ConnectionAdmin(runtime.connections, runtime.secrets, runtime.state, api_for_key)
+
+
+def start_point(value: str | None) -> StartPoint | None:
+    if value is None:
+        return None
+    if value in ("now", "beginning"):
+        return StartPoint(kind=value)
+    return StartPoint(kind="timestamp", timestamp=parse_ts(value))
+
+
+def _add(args: argparse.Namespace) -> int:
+    key = read_api_key(args.api_key_file)
+    connection, _user = admin(args).add(args.name, key, base_url=args.base_url)
+    if args.json:
+        emit_json({"id": connection.id, "shard": connection.shard, "account_user": connection.account_user})
+    else:
+        print(
+            f"connected {connection.id}: shard {connection.shard}, key of {connection.account_user or 'unknown user'}"
+        )
+        print(f"next: cliniko-connector triggers enable {connection.id} patient.created …")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = admin(args).connections.list()
+    if args.json:
+        emit_json([c.model_dump(mode="json", exclude={"hash_salt", "secret_id"}) for c in rows])
+    else:
+        print(
+            table(
+                [(c.id, c.name, c.shard, c.status.value, len(c.triggers)) for c in rows],
+                ["ID", "NAME", "SHARD", "STATUS", "TRIGGERS"],
+            )
+        )
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    c = admin(args).connections.get(args.connection)
+    data: dict[str, Any] = c.model_dump(mode="json", exclude={"hash_salt"})
+    if args.json:
+        emit_json(data)
+    else:
+        for k, v in data.items():
+            print(f"{k:24} {', '.join(v) if isinstance(v, list) else v}")
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    a = admin(args)
+    user = a.test(args.connection)
+    print(f"ok: {args.connection} answers as {' '.join(filter(None, [user.get('first_name'), user.get('last_name')]))}")
+    return 0
+
+
+def _status(status: ConnectionStatus) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        admin(args).set_status(args.connection, status)
+        print(f"{args.connection}: {status.value}")
+        return 0
+
+    return run
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    admin(args).rotate_key(args.connection, read_api_key(args.api_key_file))
+    print(f"{args.connection}: key rotated")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    if not args.yes:
+        answer = input(f"remove {args.connection}, its secret and its stream state? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept")
+            return 1
+    admin(args).remove(args.connection)
+    print(f"{args.connection}: removed")
+    return 0
+
+
+def _triggers_list(args: argparse.Namespace) -> int:
+    enabled: set[str] = set()
+    if args.connection:
+        enabled = set(admin(args).connections.get(args.connection).triggers)
+    rows = [(t.name, t.detail_type, s.resource, "on" if t.name in enabled else "") for s in STREAMS for t in s.triggers]
+    if args.json:
+        emit_json([{"trigger": r[0], "detail_type": r[1], "resource": r[2], "enabled": r[3] == "on"} for r in rows])
+    else:
+        print(table(rows, ["TRIGGER", "DETAIL-TYPE", "RESOURCE", "ENABLED"]))
+    return 0
+
+
+def _triggers_enable(args: argparse.Namespace) -> int:
+    names = list(TRIGGERS) if args.triggers == ["all"] else args.triggers
+    c = admin(args).enable_triggers(args.connection, names, start_point(args.start))
+    print(f"{c.id}: {len(c.triggers)} triggers on")
+    return 0
+
+
+def _triggers_disable(args: argparse.Namespace) -> int:
+    c = admin(args).disable_triggers(args.connection, args.triggers)
+    print(f"{c.id}: {len(c.triggers)} triggers on")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    conn = subparsers.add_parser("connections", help="connect Cliniko accounts")
+    conn_sub = conn.add_subparsers(dest="action", required=True)
+
+    def cmd(name: str, func: Any, help_: str, *, connection: bool = True) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = conn_sub.add_parser(name, help=help_)
+        if connection:
+            p.add_argument("connection")
+        p.add_argument("--json", action="store_true")
+        add_stack_options(p)
+        p.set_defaults(func=func)
+        return p
+
+    add = cmd("add", _add, "check a key against Cliniko and store the connection", connection=False)
+    add.add_argument("name")
+    add.add_argument("--api-key-file", required=True, metavar="FILE|-", help="file holding the key, or - for stdin")
+    add.add_argument("--base-url", help="override the shard's URL, /v1 included (e.g. the simulator's)")
+    cmd("list", _list, "list connections", connection=False)
+    cmd("show", _show, "show one connection")
+    cmd("test", _test, "check the stored key still works")
+    cmd("enable", _status(ConnectionStatus.ACTIVE), "resume polling and actions")
+    cmd("disable", _status(ConnectionStatus.DISABLED), "pause polling and actions")
+    rot = cmd("rotate-key", _rotate, "replace the API key (checked first)")
+    rot.add_argument("--api-key-file", required=True, metavar="FILE|-")
+    rm = cmd("remove", _remove, "delete the connection, its secret and its stream state")
+    rm.add_argument("--yes", action="store_true", help="don't ask")
+
+    trig = subparsers.add_parser("triggers", help="switch triggers on and off per connection")
+    trig_sub = trig.add_subparsers(dest="action", required=True)
+    tl = trig_sub.add_parser("list", help="every trigger, and which are on for a connection")
+    tl.add_argument("connection", nargs="?")
+    tl.add_argument("--json", action="store_true")
+    add_stack_options(tl)
+    tl.set_defaults(func=_triggers_list)
+    te = trig_sub.add_parser("enable", help="switch triggers on (`all` for every one)")
+    te.add_argument("connection")
+    te.add_argument("triggers", nargs="+")
+    te.add_argument("--from", dest="start", metavar="now|TIMESTAMP|beginning", help="where a new stream starts")
+    add_stack_options(te)
+    te.set_defaults(func=_triggers_enable)
+    td = trig_sub.add_parser("disable", help="switch triggers off (their place is kept)")
+    td.add_argument("connection")
+    td.add_argument("triggers", nargs="+")
+    add_stack_options(td)
+    td.set_defaults(func=_triggers_disable)

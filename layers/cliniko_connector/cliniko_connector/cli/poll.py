@@ -1,0 +1,62 @@
+"""`cliniko-connector poll`: one poll cycle through the same code as the poll worker Lambda."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cliniko_connector.catalog.triggers import streams_for
+from cliniko_connector.cli.context import add_stack_options, settings_from
+from cliniko_connector.cli.output import emit_json, table
+from cliniko_connector.errors import ConnectionDisabled
+from cliniko_connector.ports import PollJob
+from cliniko_connector.settings import PollerSettings
+from cliniko_connector.wiring import poll_worker
+
+
+def _poll(args: argparse.Namespace) -> int:
+    worker = poll_worker(settings_from(args, PollerSettings))
+    connections = (
+        [worker.runtime.connections.get(args.connection)] if args.connection else worker.runtime.connections.list()
+    )
+    rows: list[dict[str, Any]] = []
+    for connection in connections:
+        if not connection.enabled:
+            if args.connection:
+                raise ConnectionDisabled(f"connection {connection.id} is disabled")
+            continue
+        for stream in streams_for(list(connection.triggers)):
+            if args.resource and stream.resource != args.resource:
+                continue
+            result = worker.handle(PollJob(connection_id=connection.id, resource=stream.resource))
+            rows.append(
+                {
+                    "connection": connection.id,
+                    "resource": stream.resource,
+                    "pages": result.pages,
+                    "records": result.records,
+                    "events": result.events,
+                    "duplicates": result.duplicates,
+                    "caught_up": result.caught_up,
+                    "cursor": result.cursor,
+                }
+            )
+    if args.json:
+        emit_json(rows)
+    else:
+        print(
+            table(
+                [list(r.values()) for r in rows],
+                ["CONNECTION", "RESOURCE", "PAGES", "RECORDS", "EVENTS", "DUPLICATES", "CAUGHT UP", "CURSOR"],
+            )
+        )
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("poll", help="run one poll cycle now (same code as the Lambda)")
+    p.add_argument("--connection", help="only this connection")
+    p.add_argument("--resource", help="only this resource stream, e.g. patients")
+    p.add_argument("--json", action="store_true")
+    add_stack_options(p)
+    p.set_defaults(func=_poll)

@@ -1,0 +1,154 @@
+"""Typed errors. Messages never carry API keys or record contents, only ids, statuses and field names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConnectorError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    error_type = "ConnectorError"
+    retryable = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.error_type, "message": str(self)}
+
+
+class ConfigurationError(ConnectorError):
+    error_type = "ConfigurationError"
+
+
+class InputValidationError(ConnectorError):
+    """An action's input did not match its model; Cliniko was not called."""
+
+    error_type = "InputValidationError"
+
+    def __init__(self, message: str, field_errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.field_errors = field_errors or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "field_errors": self.field_errors}
+
+
+class ConnectionNotFound(ConnectorError):
+    error_type = "ConnectionNotFound"
+
+
+class ConnectionDisabled(ConnectorError):
+    error_type = "ConnectionDisabled"
+
+
+class PublishError(ConnectorError):
+    """Some events were not accepted by the bus after retries; the cursor must not move."""
+
+    error_type = "PublishError"
+    retryable = True
+
+    def __init__(self, message: str, failed: int, error_codes: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.failed = failed
+        self.error_codes = error_codes or []
+
+
+class StreamBusy(ConnectorError):
+    """Another worker holds this stream's lease."""
+
+    error_type = "StreamBusy"
+
+
+class CursorConflict(ConnectorError):
+    """The checkpoint lost a conditional write: someone else moved the cursor or the lease expired."""
+
+    error_type = "CursorConflict"
+    retryable = True
+
+
+class ClinikoError(ConnectorError):
+    """An error answer (or no answer) from Cliniko."""
+
+    error_type = "ClinikoError"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        field_errors: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.method = method
+        self.path = path
+        self.field_errors = field_errors or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**super().to_dict(), "status": self.status}
+        if self.field_errors:
+            out["field_errors"] = self.field_errors
+        return out
+
+
+class ClinikoUnauthorized(ClinikoError):
+    error_type = "ClinikoUnauthorized"
+
+
+class ClinikoForbidden(ClinikoError):
+    error_type = "ClinikoForbidden"
+
+
+class ClinikoNotFound(ClinikoError):
+    error_type = "ClinikoNotFound"
+
+
+class ClinikoValidationError(ClinikoError):
+    error_type = "ClinikoValidationError"
+
+
+class ClinikoClientError(ClinikoError):
+    """Any other 4xx."""
+
+    error_type = "ClinikoClientError"
+
+
+class ClinikoTransientError(ClinikoError):
+    """Worth retrying: the same request may succeed later."""
+
+    error_type = "ClinikoTransientError"
+    retryable = True
+
+
+class ClinikoRateLimited(ClinikoTransientError):
+    error_type = "ClinikoRateLimited"
+
+    def __init__(self, message: str, *, reset_at: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.reset_at = reset_at
+
+
+class ClinikoServerError(ClinikoTransientError):
+    error_type = "ClinikoServerError"
+
+
+class ClinikoTimeout(ClinikoTransientError):
+    error_type = "ClinikoTimeout"
+
+
+class ClinikoConnectionError(ClinikoTransientError):
+    error_type = "ClinikoConnectionError"
+
+
+class ClinikoBadResponse(ClinikoTransientError):
+    """A 2xx whose body was not the JSON the API documents."""
+
+    error_type = "ClinikoBadResponse"
+
+
+class RateBudgetExhausted(ConnectorError):
+    """The shared per-key request budget has no room before the caller's deadline."""
+
+    error_type = "RateBudgetExhausted"
+    retryable = True

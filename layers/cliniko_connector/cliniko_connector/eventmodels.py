@@ -1,0 +1,110 @@
+"""The bus contract: one model per event type, shared by the publisher (poller, actions) and consumers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cliniko_connector.catalog.triggers import TRIGGERS, Trigger
+from cliniko_connector.errors import InputValidationError
+from cliniko_connector.models import PayloadMode
+
+SCHEMA_VERSION = 1
+ACTION_REQUESTED = "Cliniko Action Requested"
+ACTION_SUCCEEDED = "Cliniko Action Succeeded"
+ACTION_FAILED = "Cliniko Action Failed"
+
+
+class TriggerEventDetail(BaseModel):
+    """`detail` of every trigger event (`Patient Created`, `Individual Appointment Cancelled`, …)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    trigger: str = Field(description="Catalog name of the trigger, e.g. `patient.created`.")
+    connection_id: str = Field(description="The connection (Cliniko account) the record belongs to.")
+    resource: str = Field(description="Cliniko resource, e.g. `patients`.")
+    id: str = Field(description="The record's Cliniko id, always a string.")
+    occurred_at: str = Field(
+        description="When the change happened (UTC `Z`): the record's `updated_at`, or the "
+        "transition's own timestamp such as `cancelled_at`."
+    )
+    event_key: str = Field(
+        description="Deterministic key of this change; the same change always has the same key, "
+        "so consumers can deduplicate on it."
+    )
+    changed_fields: list[str] | None = Field(
+        default=None, description="Top-level fields that changed (updates); null when unknown or not an update."
+    )
+    previous: dict[str, Any] | None = Field(
+        default=None, description="Previous values of the scheduling fields (rescheduled events only)."
+    )
+    payload_mode: PayloadMode = Field(description="`full`: `data` is the record; `minimal`: no record data.")
+    truncated: bool = Field(default=False, description="True when the record was too large for one event.")
+    data: dict[str, Any] | None = Field(default=None, description="The record as Cliniko returned it (full mode).")
+
+
+class ActionRequest(BaseModel):
+    """What an action Lambda accepts, bare or as the `detail` of an EventBridge event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connection_id: str = Field(min_length=1)
+    input: dict[str, Any]
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=512)
+    event_key: str | None = Field(default=None, description="The triggering event's key, when there was one.")
+    action: str | None = Field(default=None, description="Only with `Cliniko Action Requested` events.")
+
+    def key_for(self, action_name: str) -> str:
+        """The idempotency key: given, else the triggering change's key with the action, else a hash of the request."""
+        if self.idempotency_key:
+            return f"{action_name}#{self.idempotency_key}"
+        if self.event_key:
+            return f"{action_name}#event#{self.event_key}"
+        canonical = json.dumps({"c": self.connection_id, "i": self.input}, sort_keys=True, separators=(",", ":"))
+        return f"{action_name}#sha256#{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
+class ActionOutcomeDetail(BaseModel):
+    """`detail` of `Cliniko Action Succeeded` / `Cliniko Action Failed`, so automations can chain."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    action: str
+    connection_id: str
+    idempotency_key: str
+    event_key: str | None = None
+    status: Literal["succeeded", "failed"]
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+def parse_action_event(event: Any) -> ActionRequest:
+    """Accept a full EventBridge event (its `detail` is the request) or the request bare
+    (what an InputTransformer or a direct invoke delivers). Raises `InputValidationError`."""
+    if not isinstance(event, dict):
+        raise InputValidationError("the action event must be a JSON object")
+    body = event.get("detail") if "detail-type" in event and "detail" in event else event
+    if isinstance(body, dict) and "detail" in body and "detail-type" not in event and set(body) == {"detail"}:
+        body = body["detail"]
+    try:
+        return ActionRequest.model_validate(body)
+    except ValidationError as exc:
+        raise InputValidationError("the action request is malformed", _field_errors(exc)) from None
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    # Pydantic's `input` would echo the caller's values (patient data): keep only locations and messages.
+    return {".".join(str(p) for p in err["loc"]) or "request": err["msg"] for err in exc.errors()}
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    return _field_errors(exc)
+
+
+def detail_type(trigger: str | Trigger) -> str:
+    return (TRIGGERS[trigger] if isinstance(trigger, str) else trigger).detail_type

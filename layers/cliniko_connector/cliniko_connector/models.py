@@ -1,0 +1,98 @@
+"""Domain models shared by the use-cases, the adapters and the handlers."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PayloadMode(StrEnum):
+    FULL = "full"
+    MINIMAL = "minimal"
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class StartPoint(BaseModel):
+    """Where a newly enabled trigger starts: now, a timestamp, or the beginning (backfill)."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["now", "timestamp", "beginning"] = "now"
+    timestamp: datetime | None = None
+
+
+class Connection(BaseModel):
+    """A Cliniko account the connector polls and acts on. The API key itself lives in Secrets Manager."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    name: str
+    secret_id: str
+    shard: str
+    base_url: str | None = None
+    status: ConnectionStatus = ConnectionStatus.ACTIVE
+    triggers: tuple[str, ...] = ()
+    poll_interval_seconds: int = 60
+    payload_mode: PayloadMode = PayloadMode.FULL
+    rate_limit_per_minute: int = 200
+    created_at: datetime | None = None
+    account_user: str | None = None
+    # Keys the field hashes a stream keeps, so stored hashes can't be reversed by guessing common values.
+    hash_salt: str = Field(default_factory=lambda: secrets.token_hex(16))
+
+    @property
+    def enabled(self) -> bool:
+        return self.status is ConnectionStatus.ACTIVE
+
+
+class StreamKey(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    connection_id: str
+    resource: str
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}/{self.resource}"
+
+
+class StreamCursor(BaseModel):
+    """A stream's checkpoint. `position` only ever moves forward; `version` guards the conditional write."""
+
+    model_config = ConfigDict(frozen=True)
+    position: datetime
+    origin: datetime
+    version: int = 0
+    last_poll_at: datetime | None = None
+    last_error: str | None = None
+    events_published: int = 0
+    backfill_total: int | None = None
+    backfill_done: int = 0
+
+
+class RecordSnapshot(BaseModel):
+    """The minimum kept per record to classify its next change: hashes, never whole records."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    updated_at: str
+    fingerprint: str
+    field_hashes: dict[str, str] = Field(default_factory=dict)
+    watched: dict[str, Any] = Field(default_factory=dict)
+
+
+class BusEvent(BaseModel):
+    """One PutEvents entry."""
+
+    model_config = ConfigDict(frozen=True)
+    source: str
+    detail_type: str
+    detail: dict[str, Any]
+    resources: tuple[str, ...] = ()
+    time: datetime | None = None

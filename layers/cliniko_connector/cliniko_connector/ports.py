@@ -1,0 +1,136 @@
+"""The small interfaces the use-cases talk to. Adapters live in `adapters/`; in-memory fakes in `adapters/memory.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, StreamCursor, StreamKey
+
+Params = Sequence[tuple[str, str]]
+
+
+class Page(BaseModel):
+    """One page of a Cliniko list: its records, its total and the `links.next` URL when there is one."""
+
+    model_config = ConfigDict(frozen=True)
+    records: list[dict[str, Any]] = Field(default_factory=list)
+    total_entries: int | None = None
+    next_url: str | None = None
+
+
+class ClinikoApi(Protocol):
+    """Cliniko's REST API for one account. Every call may raise a `ClinikoError` subclass."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = (),
+        json: Mapping[str, Any] | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """Send one request (retrying transient failures until `deadline`, a `time.monotonic()` value);
+        return the decoded JSON body, or None for 204."""
+        ...
+
+    def list_page(self, path_or_url: str, *, params: Params = (), deadline: float | None = None) -> Page:
+        """Fetch one list page; `path_or_url` may be a `links.next` URL (then `params` must be empty)."""
+        ...
+
+    def iter_records(
+        self, path: str, *, params: Params = (), deadline: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a list, following `links.next` to the last page."""
+        ...
+
+
+class EventPublisher(Protocol):
+    """Puts events on the bus. Returns only when every event was accepted; raises `PublishError` otherwise."""
+
+    def publish(self, events: Sequence[BusEvent]) -> None: ...
+
+
+class StreamStateStore(Protocol):
+    """Per-stream cursor, lease and record snapshots."""
+
+    def get_cursor(self, stream: StreamKey) -> StreamCursor | None: ...
+
+    def put_cursor(self, stream: StreamKey, cursor: StreamCursor, *, expected_version: int | None) -> StreamCursor:
+        """Write `cursor` with version `expected_version + 1` (or 1 when creating, `expected_version=None`).
+        Raises `CursorConflict` if the stored version differs or the position would move backwards."""
+        ...
+
+    def acquire_lease(self, stream: StreamKey, owner: str, seconds: int) -> bool:
+        """Take the stream's lease for `seconds` unless another owner holds an unexpired one."""
+        ...
+
+    def release_lease(self, stream: StreamKey, owner: str) -> None: ...
+
+    def get_snapshots(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordSnapshot]: ...
+
+    def put_snapshots(self, stream: StreamKey, snapshots: Sequence[RecordSnapshot]) -> None: ...
+
+    def delete_stream(self, stream: StreamKey) -> None:
+        """Forget everything about a stream (cursor, lease, snapshots)."""
+        ...
+
+
+class ConnectionStore(Protocol):
+    """Connection metadata (never the API key)."""
+
+    def get(self, connection_id: str) -> Connection:
+        """Raises `ConnectionNotFound`."""
+        ...
+
+    def list(self) -> list[Connection]: ...
+
+    def put(self, connection: Connection) -> None: ...
+
+    def delete(self, connection_id: str) -> None: ...
+
+
+class SecretStore(Protocol):
+    """Where API keys live."""
+
+    def get(self, secret_id: str) -> str: ...
+
+    def put(self, name: str, value: str) -> str:
+        """Create or overwrite the secret `name`; return its id (ARN)."""
+        ...
+
+    def delete(self, secret_id: str) -> None: ...
+
+
+class RateBudget(Protocol):
+    """A request budget per Cliniko API key, shared by every poller and action of that key."""
+
+    def acquire(self, key_id: str, *, purpose: Literal["poll", "action"], deadline: float) -> None:
+        """Block until one request may be sent; raise `RateBudgetExhausted` if not before `deadline`."""
+        ...
+
+    def penalize(self, key_id: str, until_epoch: float) -> None:
+        """Cliniko answered 429: no request for this key before `until_epoch`."""
+        ...
+
+
+class PollJob(BaseModel):
+    """One unit of polling work: a stream of a connection, for one schedule tick."""
+
+    model_config = ConfigDict(frozen=True)
+    connection_id: str
+    resource: str
+    tick: int = 0
+
+    @property
+    def group(self) -> str:
+        return f"{self.connection_id}/{self.resource}"
+
+
+class JobQueue(Protocol):
+    """Queue of poll jobs; one consumer per stream at a time (SQS FIFO message group)."""
+
+    def enqueue(self, jobs: Sequence[PollJob]) -> None: ...

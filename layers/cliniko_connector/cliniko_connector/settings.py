@@ -1,0 +1,89 @@
+"""Typed configuration, parsed once from the environment at cold start. A missing or bad value fails
+the function before it handles anything, with the variable's name in the error."""
+
+from __future__ import annotations
+
+from typing import Self, TypeVar
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cliniko_connector.errors import ConfigurationError
+from cliniko_connector.models import PayloadMode
+
+EMAIL_PATTERN = r"^[^@\s()]+@[^@\s()]+\.[^@\s()]+$"
+
+
+class ClinikoClientSettings(BaseSettings):
+    """How this deployment identifies itself to Cliniko and how patient it is with it."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    cliniko_app_name: str = Field(default="cliniko-connector", min_length=1)
+    cliniko_contact_email: str = Field(pattern=EMAIL_PATTERN)
+    cliniko_request_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    cliniko_max_backoff_seconds: float = Field(default=20.0, gt=0)
+
+    @property
+    def user_agent(self) -> str:
+        return f"{self.cliniko_app_name} ({self.cliniko_contact_email})"
+
+
+class AwsResourceSettings(ClinikoClientSettings):
+    """Names of the stack's resources, from the template's environment variables."""
+
+    connections_table: str = Field(min_length=1)
+    state_table: str = Field(min_length=1)
+    event_bus_name: str = Field(min_length=1)
+    event_source: str = Field(default="cliniko", min_length=1)
+    secrets_prefix: str = Field(default="cliniko-connector/", min_length=1)
+    default_rate_limit_per_minute: int = Field(default=200, ge=1)
+    action_reserved_share: float = Field(default=0.2, ge=0, lt=1)
+
+
+class DispatcherSettings(AwsResourceSettings):
+    """The schedule's fan-out: where poll jobs go."""
+
+    poll_queue_url: str = Field(min_length=1)
+
+
+class PollerSettings(AwsResourceSettings):
+    """A poll worker: how far back each poll looks and how long one invocation may work."""
+
+    poll_overlap_seconds: int = Field(default=120, ge=0, le=3600)
+    poll_time_budget_seconds: float = Field(default=600.0, gt=0)
+    poll_page_size: int = Field(default=100, ge=1, le=100)
+    snapshot_ttl_days: int = Field(default=400, ge=1)
+    lease_seconds: int = Field(default=900, ge=10)
+    default_payload_mode: PayloadMode = PayloadMode.FULL
+
+
+class ActionSettings(AwsResourceSettings):
+    """An action function: which catalog action it runs and where idempotency records live."""
+
+    action_name: str = Field(min_length=1)
+    idempotency_table: str = Field(min_length=1)
+    action_time_budget_seconds: float = Field(default=30.0, gt=0)
+    idempotency_ttl_seconds: int = Field(default=86400, ge=60)
+
+    @model_validator(mode="after")
+    def _action_exists(self) -> Self:
+        from cliniko_connector.catalog.actions import ACTIONS
+
+        if self.action_name not in ACTIONS:
+            raise ValueError(f"ACTION_NAME {self.action_name!r} is not in the action catalog")
+        return self
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings[S: BaseSettings](cls: type[S]) -> S:
+    """Parse settings or raise `ConfigurationError` naming the variables at fault (never their values)."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = ", ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper() or 'environment'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None

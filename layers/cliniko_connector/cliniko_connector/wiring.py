@@ -1,0 +1,187 @@
+"""Composition root: builds the use-cases with their AWS and Cliniko adapters from typed settings.
+
+Lambda handlers, the CLI and the local stack all come through here, so they run the same code.
+Everything is built once per process and reused across warm invocations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from cliniko_connector.adapters.aws import boto3_client
+from cliniko_connector.adapters.cliniko_http import ClinikoClient
+from cliniko_connector.adapters.dynamodb import (
+    DynamoConnectionStore,
+    DynamoRateBudget,
+    DynamoStreamStateStore,
+)
+from cliniko_connector.adapters.eventbridge import EventBridgePublisher
+from cliniko_connector.adapters.secrets import SecretsManagerStore
+from cliniko_connector.adapters.sqs import SqsJobQueue
+from cliniko_connector.catalog.actions import ACTIONS
+from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
+from cliniko_connector.errors import ConnectorError, InputValidationError
+from cliniko_connector.eventmodels import ActionRequest
+from cliniko_connector.models import Connection
+from cliniko_connector.ports import (
+    ClinikoApi,
+    ConnectionStore,
+    EventPublisher,
+    PollJob,
+    RateBudget,
+    SecretStore,
+    StreamStateStore,
+)
+from cliniko_connector.settings import ActionSettings, AwsResourceSettings, PollerSettings
+from cliniko_connector.usecases.actions import ActionRunner
+from cliniko_connector.usecases.dispatch import Dispatcher
+from cliniko_connector.usecases.poll import PollResult, StreamPoller
+
+
+def rate_key_id(api_key: str) -> str:
+    """Identifies a key in the shared rate budget without storing the key."""
+    return hashlib.sha256(b"cliniko-rate-budget\0" + api_key.encode()).hexdigest()[:24]
+
+
+@dataclass
+class Runtime:
+    """The adapters of one process."""
+
+    settings: AwsResourceSettings
+    connections: ConnectionStore
+    state: StreamStateStore
+    publisher: EventPublisher
+    secrets: SecretStore
+    rate_budget: RateBudget
+    _clients: dict[tuple[str, str, str], ClinikoClient] = field(default_factory=dict)
+
+    def api_for(self, connection: Connection, purpose: str = "poll") -> ClinikoApi:
+        """A Cliniko client for the connection; rebuilt only when its key or base URL changes."""
+        api_key = self.secrets.get(connection.secret_id)
+        fingerprint = hashlib.sha256(f"{api_key}\0{connection.base_url}".encode()).hexdigest()
+        cache_key = (connection.id, purpose, fingerprint)
+        client = self._clients.get(cache_key)
+        if client is None:
+            client = ClinikoClient(
+                api_key,
+                user_agent=self.settings.user_agent,
+                base_url=connection.base_url,
+                timeout=self.settings.cliniko_request_timeout_seconds,
+                max_backoff=self.settings.cliniko_max_backoff_seconds,
+                rate_budget=self.rate_budget,
+                rate_key_id=rate_key_id(api_key),
+                purpose=purpose,
+            )
+            self._clients = {k: v for k, v in self._clients.items() if k[:2] != cache_key[:2]}
+            self._clients[cache_key] = client
+        return client
+
+
+def build_runtime(settings: AwsResourceSettings) -> Runtime:
+    connections = DynamoConnectionStore(settings.connections_table, client=boto3_client("dynamodb"))
+    limits: dict[str, int] = {}
+
+    def limit_for(key_id: str) -> int:
+        return limits.get(key_id, settings.default_rate_limit_per_minute)
+
+    ttl = getattr(settings, "snapshot_ttl_days", 400) * 86400
+    return Runtime(
+        settings=settings,
+        connections=connections,
+        state=DynamoStreamStateStore(settings.state_table, client=boto3_client("dynamodb"), snapshot_ttl_seconds=ttl),
+        publisher=EventBridgePublisher(settings.event_bus_name, client=boto3_client("events")),
+        secrets=SecretsManagerStore(client=boto3_client("secretsmanager"), prefix=settings.secrets_prefix),
+        rate_budget=DynamoRateBudget(
+            settings.state_table,
+            client=boto3_client("dynamodb"),
+            limit_per_minute=limit_for,
+            reserved_for_actions=settings.action_reserved_share,
+        ),
+    )
+
+
+@dataclass
+class PollWorker:
+    """Runs poll jobs: loads the connection, builds its client, polls the stream."""
+
+    runtime: Runtime
+    settings: PollerSettings
+    monotonic: Callable[[], float] = time.monotonic
+
+    def handle(self, job: PollJob, *, time_budget_seconds: float | None = None) -> PollResult:
+        connection = self.runtime.connections.get(job.connection_id)
+        stream = STREAMS_BY_RESOURCE.get(job.resource)
+        if stream is None:
+            raise ConnectorError(f"no stream for resource {job.resource!r}")
+        budget = min(self.settings.poll_time_budget_seconds, time_budget_seconds or float("inf"))
+        poller = StreamPoller(
+            api=self.runtime.api_for(connection, "poll"),
+            state=self.runtime.state,
+            publisher=self.runtime.publisher,
+            event_source=self.settings.event_source,
+            overlap=timedelta(seconds=self.settings.poll_overlap_seconds),
+            page_size=self.settings.poll_page_size,
+            lease_seconds=self.settings.lease_seconds,
+        )
+        return poller.poll(connection, stream, deadline=self.monotonic() + budget)
+
+
+def poll_worker(settings: PollerSettings, runtime: Runtime | None = None) -> PollWorker:
+    return PollWorker(runtime or build_runtime(settings), settings)
+
+
+def dispatcher(settings: AwsResourceSettings, queue_url: str, runtime: Runtime | None = None) -> Dispatcher:
+    rt = runtime or build_runtime(settings)
+    return Dispatcher(rt.connections, SqsJobQueue(queue_url, boto3_client("sqs")))
+
+
+ActionApp = Callable[[ActionRequest, Any], dict[str, Any]]
+
+
+def action_app(settings: ActionSettings, runtime: Runtime | None = None) -> ActionApp:
+    """The action use-case behind Powertools idempotency: a request's key (see `ActionRequest.key_for`)
+    runs Cliniko once, and later deliveries of the same key get the stored result."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    rt = runtime or build_runtime(settings)
+    action = ACTIONS[settings.action_name]
+    runner = ActionRunner(
+        action=action,
+        connections=rt.connections,
+        api_for=lambda c: rt.api_for(c, "action"),
+        publisher=rt.publisher,
+        event_source=settings.event_source,
+        time_budget_seconds=settings.action_time_budget_seconds,
+    )
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=boto3_client("dynamodb"))
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+
+    def run_unguarded(envelope: dict[str, Any]) -> dict[str, Any]:
+        return runner.run(ActionRequest.model_validate(envelope["request"]))
+
+    run_once: Callable[..., dict[str, Any]] = idempotent_function(
+        data_keyword_argument="envelope", persistence_store=persistence, config=config
+    )(run_unguarded)
+
+    def run(request: ActionRequest, context: Any = None) -> dict[str, Any]:
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            config.register_lambda_context(context)
+        if request.action is not None and request.action != action.name:
+            raise InputValidationError(f"this function runs {action.name}, not {request.action}")
+        envelope = {"key": request.key_for(action.name), "request": request.model_dump(mode="json")}
+        return run_once(envelope=envelope)
+
+    return run
