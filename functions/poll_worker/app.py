@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from cliniko_connector import wiring
 from cliniko_connector.errors import StreamBusy
 from cliniko_connector.observability import logger, metrics, tracer

@@ -152,3 +152,10 @@ class RateBudgetExhausted(ConnectorError):
 
     error_type = "RateBudgetExhausted"
     retryable = True
+
+
+class StateStoreError(ConnectorError):
+    """DynamoDB still returned unprocessed keys or items after bounded retries; nothing was dropped."""
+
+    error_type = "StateStoreError"
+    retryable = True

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
 from cliniko_connector.usecases.classify import classify, is_duplicate, make_snapshot
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,8 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The CLI prints results on stdout: no metric blobs there, and logs (stderr) only when asked.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     parser = build_parser()
     args = parser.parse_args(argv)
+    from cliniko_connector.observability import logger
+
+    logger.setLevel("INFO" if args.verbose else "WARNING")
     try:
         result: int = args.func(args)
         return result

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cliniko_connector.adapters.cliniko_http import q, sort
+from cliniko_connector.adapters.eventbridge import MAX_REQUEST_BYTES, entry_size
 from cliniko_connector.catalog.triggers import ResourceStream
 from cliniko_connector.errors import ClinikoBadResponse, StreamBusy
 from cliniko_connector.eventmodels import TriggerEventDetail
@@ -32,7 +33,6 @@ from cliniko_connector.ports import ClinikoApi, EventPublisher, StreamStateStore
 from cliniko_connector.timeutil import ONE_SECOND, parse_ts, to_z, utc_now
 from cliniko_connector.usecases.classify import Classified, classify
 
-MAX_ENTRY_BYTES = 256 * 1024
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -241,21 +241,11 @@ class StreamPoller:
             detail_type=transition.trigger.detail_type,
             detail=detail.model_dump(mode="json"),
         )
-        if _entry_size(event) > MAX_ENTRY_BYTES:
+        if entry_size(event) > MAX_REQUEST_BYTES:
             # Too big for one entry: send it without the record rather than lose it.
             detail = detail.model_copy(update={"data": None, "truncated": True})
             event = event.model_copy(update={"detail": detail.model_dump(mode="json")})
         return event
-
-
-def _entry_size(event: BusEvent) -> int:
-    import json
-
-    return (
-        len(event.source.encode())
-        + len(event.detail_type.encode())
-        + len(json.dumps(event.detail, separators=(",", ":"), default=str).encode())
-    )
 
 
 def _latest(snapshots: list[RecordSnapshot]) -> list[RecordSnapshot]:

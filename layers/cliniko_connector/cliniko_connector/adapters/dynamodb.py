@@ -1,0 +1,613 @@
+"""DynamoDB adapters: stream state (cursor, lease, snapshots), connections, and the shared rate budget.
+
+State table schema (created by the template): partition key `pk` (S), sort key `sk` (S), TTL attribute
+`expires_at` (N). Connections table: partition key `connection_id` (S).
+
+Timestamps are stored as second-precision ISO `Z` strings (`timeutil.to_z`): fixed width, so DynamoDB's
+string comparison orders them in time, which the cursor's "never backwards" condition relies on.
+Nothing here puts item contents in logs or exception messages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from cliniko_connector.adapters.aws import boto3_client
+from cliniko_connector.errors import (
+    ConnectionNotFound,
+    CursorConflict,
+    RateBudgetExhausted,
+    StateStoreError,
+)
+from cliniko_connector.models import Connection, RecordSnapshot, StreamCursor, StreamKey
+from cliniko_connector.timeutil import parse_ts, to_z
+
+AttributeValue = dict[str, Any]
+Item = dict[str, AttributeValue]
+
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+CURSOR_SK = "CURSOR"
+LEASE_SK = "LEASE"
+PENALTY_SK = "PENALTY"
+SNAPSHOT_SK_PREFIX = "REC#"
+# A lease item outlives its expiry by a day so an operator can still see who held it last.
+LEASE_ITEM_TTL_SLACK = 86400
+# Window counters are kept a few minutes past their window for `usage` and debugging.
+RATE_ITEM_TTL_SLACK = 300
+# A 429 blocks at most this many upcoming windows on the shared table; longer penalties are re-learned.
+MAX_PENALTY_WINDOWS = 10
+
+
+# -- attribute values ---------------------------------------------------------------------------
+
+
+def _number(value: int | float) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("DynamoDB numbers must be finite")
+    return str(value) if isinstance(value, int) else format(Decimal(repr(value)), "f")
+
+
+def to_attribute(value: Any) -> AttributeValue:
+    """A JSON-like Python value as a DynamoDB attribute value."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": _number(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attribute(v) for v in value]}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attribute(v) for k, v in value.items()}}
+    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
+
+
+def from_attribute(value: AttributeValue) -> Any:
+    """The inverse of `to_attribute`; numbers come back as int when integral in form, else float."""
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return inner
+    if kind == "N":
+        text = str(inner)
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    if kind == "BOOL":
+        return bool(inner)
+    if kind == "NULL":
+        return None
+    if kind == "L":
+        return [from_attribute(v) for v in inner]
+    if kind == "M":
+        return {k: from_attribute(v) for k, v in inner.items()}
+    raise TypeError(f"unsupported DynamoDB attribute type {kind}")
+
+
+def _s(value: str) -> AttributeValue:
+    return {"S": value}
+
+
+def _n(value: int | float) -> AttributeValue:
+    return {"N": _number(value)}
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _BatchRetry:
+    """Resends BatchGetItem/BatchWriteItem leftovers with backoff, a bounded number of times."""
+
+    def __init__(self, max_attempts: int, sleep: Callable[[float], None], jitter: Callable[[], float]) -> None:
+        self.max_attempts = max_attempts
+        self.sleep = sleep
+        self.jitter = jitter
+
+    def backoff(self, attempt: int) -> None:
+        self.sleep(min(2.0, 0.05 * 2 ** (attempt - 1)) * (0.5 + 0.5 * self.jitter()))
+
+
+# -- stream state -------------------------------------------------------------------------------
+
+
+class DynamoStreamStateStore:
+    """Implements `ports.StreamStateStore` on the state table.
+
+    Items per stream (`pk = STREAM#{connection_id}#{resource}`): `sk = CURSOR` (conditional on version and
+    on the position never moving backwards), `sk = LEASE` (owner + expiry), `sk = REC#{id}` (one snapshot
+    per record, expiring `snapshot_ttl_seconds` after its last write). Reads are strongly consistent: a
+    worker that takes over a lease must see what the previous one wrote.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        snapshot_ttl_seconds: int = 400 * 86400,
+        now: Callable[[], float] = time.time,
+        *,
+        max_batch_attempts: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.table_name = table_name
+        self._client = client if client is not None else boto3_client("dynamodb")
+        self._snapshot_ttl = snapshot_ttl_seconds
+        self._now = now
+        self._retry = _BatchRetry(max_batch_attempts, sleep, jitter)
+
+    def __repr__(self) -> str:
+        return f"DynamoStreamStateStore(table_name={self.table_name!r})"
+
+    @staticmethod
+    def partition_key(stream: StreamKey) -> str:
+        return f"STREAM#{stream.connection_id}#{stream.resource}"
+
+    # -- cursor -----------------------------------------------------------------------------------
+
+    def get_cursor(self, stream: StreamKey) -> StreamCursor | None:
+        response = self._client.get_item(
+            TableName=self.table_name, Key=self._key(stream, CURSOR_SK), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _cursor_from_item(item) if item else None
+
+    def put_cursor(self, stream: StreamKey, cursor: StreamCursor, *, expected_version: int | None) -> StreamCursor:
+        version = 1 if expected_version is None else expected_version + 1
+        item = {**self._key(stream, CURSOR_SK), **_cursor_to_item(cursor, version)}
+        if expected_version is None:
+            condition = "attribute_not_exists(pk)"
+            names: dict[str, str] = {}
+            values: dict[str, AttributeValue] = {}
+        else:
+            condition = "#v = :expected AND #p <= :position"
+            names = {"#v": "version", "#p": "position"}
+            values = {":expected": _n(expected_version), ":position": item["position"]}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": item,
+            "ConditionExpression": condition,
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._client.put_item(**kwargs)
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise CursorConflict(
+                    f"cursor of stream {stream} was changed by another writer or would move backwards"
+                ) from None
+            raise
+        return _cursor_from_item(item)
+
+    # -- lease ------------------------------------------------------------------------------------
+
+    def acquire_lease(self, stream: StreamKey, owner: str, seconds: int) -> bool:
+        now = self._now()
+        until = now + seconds
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item={
+                    **self._key(stream, LEASE_SK),
+                    "owner": _s(owner),
+                    "lease_until": _n(until),
+                    "expires_at": _n(int(until) + LEASE_ITEM_TTL_SLACK),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR #until < :now OR #owner = :me",
+                ExpressionAttributeNames={"#until": "lease_until", "#owner": "owner"},
+                ExpressionAttributeValues={":now": _n(now), ":me": _s(owner)},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_lease(self, stream: StreamKey, owner: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self.table_name,
+                Key=self._key(stream, LEASE_SK),
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":me": _s(owner)},
+            )
+        except ClientError as exc:
+            # Not ours (any more), or already gone: nothing to release.
+            if not _is_conditional_failure(exc):
+                raise
+
+    # -- snapshots --------------------------------------------------------------------------------
+
+    def get_snapshots(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordSnapshot]:
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, RecordSnapshot] = {}
+        for chunk in _chunks(unique, BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [self._key(stream, SNAPSHOT_SK_PREFIX + record_id) for record_id in chunk],
+                    "ConsistentRead": True,
+                }
+            }
+            for item in self._batch_get(request):
+                snapshot = _snapshot_from_item(item)
+                found[snapshot.id] = snapshot
+        return found
+
+    def put_snapshots(self, stream: StreamKey, snapshots: Sequence[RecordSnapshot]) -> None:
+        # One request may not name the same key twice; the last snapshot of a record wins.
+        latest = list({snapshot.id: snapshot for snapshot in snapshots}.values())
+        expires_at = int(self._now()) + self._snapshot_ttl
+        for chunk in _chunks(latest, BATCH_WRITE_LIMIT):
+            self._batch_write(
+                [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                **self._key(stream, SNAPSHOT_SK_PREFIX + s.id),
+                                **_snapshot_item(s, expires_at),
+                            }
+                        }
+                    }
+                    for s in chunk
+                ]
+            )
+
+    def delete_stream(self, stream: StreamKey) -> None:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :pk",
+            "ProjectionExpression": "#pk, #sk",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+            "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream))},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", [])]
+            for chunk in _chunks(keys, BATCH_WRITE_LIMIT):
+                self._batch_write([{"DeleteRequest": {"Key": key}} for key in chunk])
+            if not page.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _key(self, stream: StreamKey, sk: str) -> Item:
+        return {"pk": _s(self.partition_key(stream)), "sk": _s(sk)}
+
+    def _batch_get(self, request: dict[str, Any]) -> list[Item]:
+        items: list[Item] = []
+        for attempt in range(1, self._retry.max_attempts + 1):
+            if attempt > 1:
+                self._retry.backoff(attempt - 1)
+            response = self._client.batch_get_item(RequestItems=request)
+            items.extend(response.get("Responses", {}).get(self.table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request.get(self.table_name, {}).get("Keys"):
+                return items
+        left = len(request[self.table_name]["Keys"])
+        raise StateStoreError(f"BatchGetItem left {left} key(s) unprocessed after {self._retry.max_attempts} attempts")
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        pending: dict[str, Any] = {self.table_name: requests}
+        for attempt in range(1, self._retry.max_attempts + 1):
+            if attempt > 1:
+                self._retry.backoff(attempt - 1)
+            response = self._client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending.get(self.table_name):
+                return
+        left = len(pending[self.table_name])
+        raise StateStoreError(
+            f"BatchWriteItem left {left} item(s) unprocessed after {self._retry.max_attempts} attempts"
+        )
+
+
+def _cursor_to_item(cursor: StreamCursor, version: int) -> Item:
+    item: Item = {
+        "position": _s(to_z(cursor.position)),
+        "origin": _s(to_z(cursor.origin)),
+        "version": _n(version),
+        "events_published": _n(cursor.events_published),
+        "backfill_done": _n(cursor.backfill_done),
+    }
+    if cursor.last_poll_at is not None:
+        item["last_poll_at"] = _s(to_z(cursor.last_poll_at))
+    if cursor.last_error is not None:
+        item["last_error"] = _s(cursor.last_error)
+    if cursor.backfill_total is not None:
+        item["backfill_total"] = _n(cursor.backfill_total)
+    return item
+
+
+def _cursor_from_item(item: Item) -> StreamCursor:
+    def optional(name: str) -> Any:
+        return from_attribute(item[name]) if name in item else None
+
+    last_poll_at = optional("last_poll_at")
+    return StreamCursor(
+        position=parse_ts(item["position"]["S"]),
+        origin=parse_ts(item["origin"]["S"]),
+        version=int(item["version"]["N"]),
+        last_poll_at=parse_ts(last_poll_at) if last_poll_at else None,
+        last_error=optional("last_error"),
+        events_published=int(optional("events_published") or 0),
+        backfill_total=optional("backfill_total"),
+        backfill_done=int(optional("backfill_done") or 0),
+    )
+
+
+def _snapshot_item(snapshot: RecordSnapshot, expires_at: int) -> Item:
+    return {
+        "updated_at": _s(snapshot.updated_at),
+        "fingerprint": _s(snapshot.fingerprint),
+        "field_hashes": {"M": {name: _s(digest) for name, digest in snapshot.field_hashes.items()}},
+        "watched": _s(json.dumps(snapshot.watched, separators=(",", ":"), sort_keys=True, default=str)),
+        "expires_at": _n(expires_at),
+    }
+
+
+def _snapshot_from_item(item: Item) -> RecordSnapshot:
+    return RecordSnapshot(
+        id=item["sk"]["S"].removeprefix(SNAPSHOT_SK_PREFIX),
+        updated_at=item["updated_at"]["S"],
+        fingerprint=item["fingerprint"]["S"],
+        field_hashes={name: value["S"] for name, value in item.get("field_hashes", {}).get("M", {}).items()},
+        watched=json.loads(item["watched"]["S"]) if "watched" in item else {},
+    )
+
+
+# -- connections --------------------------------------------------------------------------------
+
+
+class DynamoConnectionStore:
+    """Implements `ports.ConnectionStore` on the connections table (key `connection_id`).
+
+    Each `Connection` field is a plain attribute (`triggers` a list); unset optional fields are omitted.
+    """
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client if client is not None else boto3_client("dynamodb")
+
+    def __repr__(self) -> str:
+        return f"DynamoConnectionStore(table_name={self.table_name!r})"
+
+    def get(self, connection_id: str) -> Connection:
+        response = self._client.get_item(
+            TableName=self.table_name, Key={"connection_id": _s(connection_id)}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if not item:
+            raise ConnectionNotFound(f"no connection {connection_id!r}")
+        return _connection_from_item(item)
+
+    def list(self) -> list[Connection]:
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "ConsistentRead": True}
+        found: list[Connection] = []
+        while True:
+            page = self._client.scan(**kwargs)
+            found.extend(_connection_from_item(item) for item in page.get("Items", []))
+            if not page.get("LastEvaluatedKey"):
+                return sorted(found, key=lambda c: c.id)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put(self, connection: Connection) -> None:
+        self._client.put_item(TableName=self.table_name, Item=_connection_to_item(connection))
+
+    def delete(self, connection_id: str) -> None:
+        self._client.delete_item(TableName=self.table_name, Key={"connection_id": _s(connection_id)})
+
+
+def _connection_to_item(connection: Connection) -> Item:
+    data = connection.model_dump(mode="json", exclude_none=True)
+    data["connection_id"] = data.pop("id")
+    return {name: to_attribute(value) for name, value in data.items()}
+
+
+def _connection_from_item(item: Item) -> Connection:
+    data = {name: from_attribute(value) for name, value in item.items()}
+    data["id"] = data.pop("connection_id")
+    return Connection.model_validate(data)
+
+
+# -- rate budget --------------------------------------------------------------------------------
+
+
+def window_start(epoch: float, window_seconds: int) -> int:
+    """The start of the fixed window holding `epoch`: windows are aligned to multiples of their length."""
+    return int(epoch // window_seconds) * window_seconds
+
+
+def rate_cap(
+    limit_per_minute: int,
+    purpose: Literal["poll", "action"],
+    reserved_for_actions: float,
+    window_seconds: int,
+) -> int:
+    """Requests allowed per window: pollers stop at `1 - reserved_for_actions` of the limit so actions
+    triggered by rules always find room. The per-minute limit is scaled to the window's length."""
+    per_window = limit_per_minute * window_seconds / 60
+    share = per_window if purpose == "action" else per_window * (1 - reserved_for_actions)
+    # The epsilon keeps 100 * 0.7 = 69.99999999999999 from flooring to 69.
+    return math.floor(share + 1e-9)
+
+
+class DynamoRateBudget:
+    """Implements `ports.RateBudget` on the state table, shared by every worker of an API key.
+
+    One counter per key per fixed window (`pk = RATE#{key_id}`, `sk = W#{window_start}`, attribute `n`):
+    an acquisition is a single conditional `ADD n 1` that fails once `n` reaches the purpose's cap. A 429
+    (`penalize`) is recorded in `sk = PENALTY` and stamped as `blocked_until` on the window items it
+    covers, so every worker learns it from the same UpdateItem that would have counted its request (the
+    old item comes back with the condition failure). Each process also remembers penalties and full
+    windows it has seen, so waiting callers cost no further DynamoDB calls.
+
+    `key_id` is a hash of the API key computed by the caller, never the key itself.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        limit_per_minute: Callable[[str], int] | int = 200,
+        reserved_for_actions: float = 0.2,
+        window_seconds: int = 60,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.time,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+        max_jitter_seconds: float = 1.0,
+    ) -> None:
+        if not 0 <= reserved_for_actions < 1:
+            raise ValueError("reserved_for_actions must be in [0, 1)")
+        if window_seconds < 1:
+            raise ValueError("window_seconds must be at least 1")
+        self.table_name = table_name
+        self._client = client if client is not None else boto3_client("dynamodb")
+        self._limit = limit_per_minute
+        self._reserved = reserved_for_actions
+        self._window = window_seconds
+        self._sleep = sleep
+        self._now = now
+        self._monotonic = monotonic
+        self._jitter = jitter
+        self._max_jitter = max_jitter_seconds
+        self._lock = threading.Lock()
+        self._penalties: dict[str, float] = {}
+        self._full: dict[str, tuple[int, int]] = {}
+
+    def __repr__(self) -> str:
+        return f"DynamoRateBudget(table_name={self.table_name!r}, window_seconds={self._window})"
+
+    def cap(self, key_id: str, purpose: Literal["poll", "action"]) -> int:
+        limit = self._limit(key_id) if callable(self._limit) else self._limit
+        return rate_cap(limit, purpose, self._reserved, self._window)
+
+    def acquire(self, key_id: str, *, purpose: Literal["poll", "action"], deadline: float) -> None:
+        cap = self.cap(key_id, purpose)
+        while True:
+            now = self._now()
+            wait_until = self._known_wait(key_id, cap, now)
+            if wait_until is None:
+                wait_until = self._try_count(key_id, cap, now)
+                if wait_until is None:
+                    return
+            wait = max(0.0, wait_until - now) + self._max_jitter * self._jitter()
+            if self._monotonic() + wait > deadline:
+                raise RateBudgetExhausted(f"no {purpose} request budget left for this API key before the deadline")
+            self._sleep(wait)
+
+    def penalize(self, key_id: str, until_epoch: float) -> None:
+        with self._lock:
+            self._penalties[key_id] = max(until_epoch, self._penalties.get(key_id, 0.0))
+        now = self._now()
+        if until_epoch <= now:
+            return
+        self._set_if_later(
+            self._rate_key(key_id, PENALTY_SK), "until", until_epoch, int(until_epoch) + RATE_ITEM_TTL_SLACK
+        )
+        first = window_start(now, self._window)
+        last = min(window_start(until_epoch, self._window), first + (MAX_PENALTY_WINDOWS - 1) * self._window)
+        for start in range(first, last + 1, self._window):
+            self._set_if_later(
+                self._rate_key(key_id, f"W#{start}"),
+                "blocked_until",
+                until_epoch,
+                start + self._window + RATE_ITEM_TTL_SLACK,
+            )
+
+    def usage(self, key_id: str, *, purpose: Literal["poll", "action"] = "action") -> tuple[int, int]:
+        """Requests counted in the current window and the cap for `purpose` (for the status CLI)."""
+        start = window_start(self._now(), self._window)
+        response = self._client.get_item(
+            TableName=self.table_name, Key=self._rate_key(key_id, f"W#{start}"), ConsistentRead=True
+        )
+        item = response.get("Item") or {}
+        used = int(item["n"]["N"]) if "n" in item else 0
+        return used, self.cap(key_id, purpose)
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _rate_key(self, key_id: str, sk: str) -> Item:
+        return {"pk": _s(f"RATE#{key_id}"), "sk": _s(sk)}
+
+    def _known_wait(self, key_id: str, cap: int, now: float) -> float | None:
+        """When this process already knows the request must wait: a penalty, or a window it saw full."""
+        start = window_start(now, self._window)
+        with self._lock:
+            penalty = self._penalties.get(key_id, 0.0)
+            full_start, full_cap = self._full.get(key_id, (-1, 0))
+        if penalty > now:
+            return penalty
+        if full_start == start and cap <= full_cap:
+            return float(start + self._window)
+        return None
+
+    def _try_count(self, key_id: str, cap: int, now: float) -> float | None:
+        """Count one request in the current window; None on success, else the epoch to wait for."""
+        start = window_start(now, self._window)
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=self._rate_key(key_id, f"W#{start}"),
+                UpdateExpression="ADD #n :one SET expires_at = :exp",
+                ConditionExpression=(
+                    "(attribute_not_exists(#n) OR #n < :cap) AND (attribute_not_exists(#b) OR #b <= :now)"
+                ),
+                ExpressionAttributeNames={"#n": "n", "#b": "blocked_until"},
+                ExpressionAttributeValues={
+                    ":one": _n(1),
+                    ":cap": _n(cap),
+                    ":now": _n(now),
+                    ":exp": _n(start + self._window + RATE_ITEM_TTL_SLACK),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return None
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            old: Item = exc.response.get("Item") or {}
+        blocked = float(old["blocked_until"]["N"]) if "blocked_until" in old else 0.0
+        with self._lock:
+            if blocked > now:
+                self._penalties[key_id] = max(blocked, self._penalties.get(key_id, 0.0))
+                return blocked
+            full_start, full_cap = self._full.get(key_id, (-1, 0))
+            self._full[key_id] = (start, max(cap, full_cap) if full_start == start else cap)
+        return float(start + self._window)
+
+    def _set_if_later(self, key: Item, attribute: str, value: float, expires_at: int) -> None:
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression="SET #a = :v, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(#a) OR #a < :v",
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":v": _n(value), ":exp": _n(expires_at)},
+            )
+        except ClientError as exc:
+            # A later penalty is already recorded.
+            if not _is_conditional_failure(exc):
+                raise

@@ -1,0 +1,311 @@
+"""In-memory fakes of every port except `ClinikoApi`, for fast use-case tests.
+
+They keep the adapters' semantics (a contract test runs the same assertions against both): conditional
+cursor writes raise `CursorConflict`, leases expire, timestamps are kept at second precision, the rate
+budget counts per fixed window, and the publisher batches, fails entries by index and retries like
+`EventBridgePublisher`. TTLs are ignored. Every fake is thread-safe.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from cliniko_connector.adapters.dynamodb import rate_cap, window_start
+from cliniko_connector.adapters.eventbridge import RETRYABLE_ENTRY_CODES, split_batches
+from cliniko_connector.errors import (
+    ConfigurationError,
+    ConnectionNotFound,
+    CursorConflict,
+    PublishError,
+    RateBudgetExhausted,
+)
+from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, StreamCursor, StreamKey
+from cliniko_connector.timeutil import parse_ts, to_z
+
+
+def _stored_cursor(cursor: StreamCursor, version: int) -> StreamCursor:
+    """The cursor as the DynamoDB store would read it back: timestamps in UTC at second precision."""
+    return cursor.model_copy(
+        update={
+            "position": parse_ts(to_z(cursor.position)),
+            "origin": parse_ts(to_z(cursor.origin)),
+            "last_poll_at": parse_ts(to_z(cursor.last_poll_at)) if cursor.last_poll_at else None,
+            "version": version,
+        }
+    )
+
+
+class InMemoryStreamStateStore:
+    """Fake `ports.StreamStateStore`. `now` is the wall clock used for lease expiry."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self._now = now
+        self._lock = threading.Lock()
+        self.cursors: dict[StreamKey, StreamCursor] = {}
+        self.leases: dict[StreamKey, tuple[str, float]] = {}
+        self.snapshots: dict[StreamKey, dict[str, RecordSnapshot]] = {}
+
+    def get_cursor(self, stream: StreamKey) -> StreamCursor | None:
+        with self._lock:
+            return self.cursors.get(stream)
+
+    def put_cursor(self, stream: StreamKey, cursor: StreamCursor, *, expected_version: int | None) -> StreamCursor:
+        with self._lock:
+            stored = self.cursors.get(stream)
+            new = _stored_cursor(cursor, 1 if expected_version is None else expected_version + 1)
+            if expected_version is None:
+                ok = stored is None
+            else:
+                ok = (
+                    stored is not None
+                    and stored.version == expected_version
+                    and to_z(stored.position) <= to_z(new.position)
+                )
+            if not ok:
+                raise CursorConflict(f"cursor of stream {stream} was changed by another writer or would move backwards")
+            self.cursors[stream] = new
+            return new
+
+    def acquire_lease(self, stream: StreamKey, owner: str, seconds: int) -> bool:
+        with self._lock:
+            now = self._now()
+            held = self.leases.get(stream)
+            if held is not None and held[1] >= now and held[0] != owner:
+                return False
+            self.leases[stream] = (owner, now + seconds)
+            return True
+
+    def release_lease(self, stream: StreamKey, owner: str) -> None:
+        with self._lock:
+            held = self.leases.get(stream)
+            if held is not None and held[0] == owner:
+                del self.leases[stream]
+
+    def get_snapshots(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordSnapshot]:
+        with self._lock:
+            known = self.snapshots.get(stream, {})
+            return {record_id: known[record_id] for record_id in ids if record_id in known}
+
+    def put_snapshots(self, stream: StreamKey, snapshots: Sequence[RecordSnapshot]) -> None:
+        with self._lock:
+            known = self.snapshots.setdefault(stream, {})
+            for snapshot in snapshots:
+                known[snapshot.id] = snapshot
+
+    def delete_stream(self, stream: StreamKey) -> None:
+        with self._lock:
+            self.cursors.pop(stream, None)
+            self.leases.pop(stream, None)
+            self.snapshots.pop(stream, None)
+
+
+class InMemoryConnectionStore:
+    """Fake `ports.ConnectionStore`."""
+
+    def __init__(self, connections: Sequence[Connection] = ()) -> None:
+        self._lock = threading.Lock()
+        self._connections: dict[str, Connection] = {c.id: c for c in connections}
+
+    def get(self, connection_id: str) -> Connection:
+        with self._lock:
+            try:
+                return self._connections[connection_id]
+            except KeyError:
+                raise ConnectionNotFound(f"no connection {connection_id!r}") from None
+
+    def list(self) -> list[Connection]:
+        with self._lock:
+            return [self._connections[key] for key in sorted(self._connections)]
+
+    def put(self, connection: Connection) -> None:
+        with self._lock:
+            self._connections[connection.id] = connection
+
+    def delete(self, connection_id: str) -> None:
+        with self._lock:
+            self._connections.pop(connection_id, None)
+
+
+class InMemorySecretStore:
+    """Fake `ports.SecretStore`: secrets can be read by name (with prefix) or by the ARN `put` returned."""
+
+    ARN_PREFIX = "arn:aws:secretsmanager:us-east-1:000000000000:secret:"
+
+    def __init__(self, prefix: str = "cliniko-connector/") -> None:
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._values: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"InMemorySecretStore(prefix={self.prefix!r}, secrets={len(self._values)})"
+
+    def arn(self, name: str) -> str:
+        return f"{self.ARN_PREFIX}{self.prefix}{name}-AbCdEf"
+
+    def get(self, secret_id: str) -> str:
+        with self._lock:
+            value = self._values.get(self._name(secret_id))
+        if value is None:
+            raise ConfigurationError(f"secret {secret_id!r} does not exist or is scheduled for deletion")
+        return value
+
+    def put(self, name: str, value: str) -> str:
+        with self._lock:
+            self._values[self.prefix + name] = value
+        return self.arn(name)
+
+    def delete(self, secret_id: str) -> None:
+        with self._lock:
+            self._values.pop(self._name(secret_id), None)
+
+    def _name(self, secret_id: str) -> str:
+        if secret_id.startswith(self.ARN_PREFIX):
+            return secret_id.removeprefix(self.ARN_PREFIX).removesuffix("-AbCdEf")
+        return secret_id
+
+
+class InMemoryRateBudget:
+    """Fake `ports.RateBudget`: the same fixed windows, caps, waits and penalties as `DynamoRateBudget`."""
+
+    def __init__(
+        self,
+        limit_per_minute: Callable[[str], int] | int = 200,
+        reserved_for_actions: float = 0.2,
+        window_seconds: int = 60,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.time,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+        max_jitter_seconds: float = 1.0,
+    ) -> None:
+        if not 0 <= reserved_for_actions < 1:
+            raise ValueError("reserved_for_actions must be in [0, 1)")
+        self._limit = limit_per_minute
+        self._reserved = reserved_for_actions
+        self._window = window_seconds
+        self._sleep = sleep
+        self._now = now
+        self._monotonic = monotonic
+        self._jitter = jitter
+        self._max_jitter = max_jitter_seconds
+        self._lock = threading.Lock()
+        self.counts: dict[tuple[str, int], int] = {}
+        self.penalties: dict[str, float] = {}
+        self.acquired = 0
+
+    def cap(self, key_id: str, purpose: Literal["poll", "action"]) -> int:
+        limit = self._limit(key_id) if callable(self._limit) else self._limit
+        return rate_cap(limit, purpose, self._reserved, self._window)
+
+    def acquire(self, key_id: str, *, purpose: Literal["poll", "action"], deadline: float) -> None:
+        cap = self.cap(key_id, purpose)
+        while True:
+            with self._lock:
+                now = self._now()
+                start = window_start(now, self._window)
+                penalty = self.penalties.get(key_id, 0.0)
+                if penalty > now:
+                    wait_until = penalty
+                elif self.counts.get((key_id, start), 0) < cap:
+                    self.counts[(key_id, start)] = self.counts.get((key_id, start), 0) + 1
+                    self.acquired += 1
+                    return
+                else:
+                    wait_until = float(start + self._window)
+            wait = max(0.0, wait_until - now) + self._max_jitter * self._jitter()
+            if self._monotonic() + wait > deadline:
+                raise RateBudgetExhausted(f"no {purpose} request budget left for this API key before the deadline")
+            self._sleep(wait)
+
+    def penalize(self, key_id: str, until_epoch: float) -> None:
+        with self._lock:
+            self.penalties[key_id] = max(until_epoch, self.penalties.get(key_id, 0.0))
+
+    def usage(self, key_id: str, *, purpose: Literal["poll", "action"] = "action") -> tuple[int, int]:
+        with self._lock:
+            used = self.counts.get((key_id, window_start(self._now(), self._window)), 0)
+        return used, self.cap(key_id, purpose)
+
+
+class RecordingPublisher:
+    """Fake `ports.EventPublisher`: records accepted events in `.events` (in acceptance order) and each
+    PutEvents-sized call's entry count in `.calls`.
+
+    `fail_next(n, code)` makes the next `n` entries sent fail once each with `code` (retried like the real
+    publisher, up to `max_attempts` calls per batch); `fail_permanently(True)` fails every entry.
+    """
+
+    def __init__(self, max_attempts: int = 5) -> None:
+        self.max_attempts = max_attempts
+        self._lock = threading.Lock()
+        self.events: list[BusEvent] = []
+        self.calls: list[int] = []
+        self._fail_budget = 0
+        self._fail_code = "InternalFailure"
+        self._permanent = False
+        self._permanent_code = "InternalFailure"
+
+    def fail_next(self, n: int, code: str = "InternalFailure") -> None:
+        with self._lock:
+            self._fail_budget = n
+            self._fail_code = code
+
+    def fail_permanently(self, enabled: bool = True, code: str = "InternalFailure") -> None:
+        with self._lock:
+            self._permanent = enabled
+            self._permanent_code = code
+
+    def publish(self, events: Sequence[BusEvent]) -> None:
+        if not events:
+            return
+        batches = split_batches(events)
+        with self._lock:
+            sent = 0
+            for batch in batches:
+                try:
+                    self._send_batch(list(batch))
+                except PublishError as exc:
+                    exc.failed += len(events) - sent - len(batch)
+                    raise
+                sent += len(batch)
+
+    def _send_batch(self, pending: list[BusEvent]) -> None:
+        codes: list[str] = []
+        for _ in range(self.max_attempts):
+            self.calls.append(len(pending))
+            failed: list[BusEvent] = []
+            codes = []
+            for event in pending:
+                code = self._entry_outcome()
+                if code is None:
+                    self.events.append(event)
+                else:
+                    failed.append(event)
+                    codes.append(code)
+            pending = failed
+            if not pending:
+                return
+            if set(codes) - RETRYABLE_ENTRY_CODES:
+                raise PublishError(
+                    f"PutEvents rejected {len(pending)} entries",
+                    failed=len(pending),
+                    error_codes=sorted(set(codes)),
+                )
+        raise PublishError(
+            f"{len(pending)} event(s) not accepted after {self.max_attempts} PutEvents attempts",
+            failed=len(pending),
+            error_codes=sorted(set(codes)),
+        )
+
+    def _entry_outcome(self) -> str | None:
+        if self._permanent:
+            return self._permanent_code
+        if self._fail_budget > 0:
+            self._fail_budget -= 1
+            return self._fail_code
+        return None

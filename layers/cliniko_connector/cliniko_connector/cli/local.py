@@ -1,0 +1,217 @@
+"""`cliniko-connector local ...`: the Docker-less local stack (moto server + in-process handlers).
+
+Every command but `moto` needs AWS_ENDPOINT_URL pointing at a loopback moto server and refuses anything
+else, so it can never touch a real AWS account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from cliniko_connector.errors import ConfigurationError
+from cliniko_connector.local.endpoint import (
+    ENDPOINT_VARIABLE,
+    ensure_local_aws_environment,
+    require_loopback_endpoint,
+)
+from cliniko_connector.local.moto import HOST, MotoSubprocess, free_port
+from cliniko_connector.local.runner import HandlerError, Invocation, LocalRunner, RunSummary
+from cliniko_connector.local.stack import DEFAULT_STACK_NAME, DEFAULT_STATE_PATH, StackState, up
+from cliniko_connector.local.template import load_template
+
+# Parameter values the local stack uses unless given: a stage of its own, a placeholder contact address.
+LOCAL_PARAMETER_DEFAULTS = {"Stage": "local", "ClinikoContactEmail": "local-dev@example.com"}
+
+
+def _parse_parameters(pairs: list[str]) -> dict[str, str]:
+    parameters: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigurationError(f"--parameter {pair!r} is not KEY=VALUE")
+        parameters[key] = value
+    return parameters
+
+
+def _prepare() -> str:
+    endpoint = require_loopback_endpoint()
+    ensure_local_aws_environment()
+    return endpoint
+
+
+def _load_state(path: str, endpoint: str) -> StackState:
+    state = StackState.load(path)
+    if state.endpoint_url != endpoint:
+        raise ConfigurationError(
+            f"{path} was created against {state.endpoint_url}, not {ENDPOINT_VARIABLE}={endpoint}; "
+            "run `cliniko-connector local up` again"
+        )
+    return state
+
+
+def _up(args: argparse.Namespace) -> int:
+    _prepare()
+    declared = load_template(args.template).get("Parameters", {})
+    parameters = {k: v for k, v in LOCAL_PARAMETER_DEFAULTS.items() if k in declared}
+    parameters.update(_parse_parameters(args.parameter))
+    state = up(args.template, parameters=parameters, state_path=args.state, stack_name=args.stack_name)
+    print(f"local stack on {state.endpoint_url} (state: {args.state})")
+    print(f"  parameters: {', '.join(f'{k}={v}' for k, v in state.parameters.items())}")
+    print(f"  tables:     {', '.join(t.name for t in state.tables.values())}")
+    print(f"  event bus:  {', '.join(state.event_buses.values())}")
+    print(f"  rules:      {len(state.rules)}; queues: {len(state.queues)}; functions: {len(state.functions)}")
+    for note in state.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _print_invocation(invocation: Invocation) -> None:
+    status = "ok" if invocation.ok else f"FAILED {invocation.error}"
+    print(f"  {invocation.function:<44} <- {invocation.source:<40} {status}", flush=True)
+
+
+def _print_summary(summary: RunSummary) -> None:
+    print(f"{summary.total} invocation(s), {len(summary.failures)} failure(s)")
+    for function, count in sorted(summary.invocations.items()):
+        print(f"  {function}: {count}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    endpoint = _prepare()
+    state = _load_state(args.state, endpoint)
+    runner = LocalRunner(
+        state,
+        args.project_root or state.project_root,
+        retry_delay_seconds=args.retry_delay,
+        on_invocation=_print_invocation,
+    )
+    if args.once:
+        summary = runner.run_once(max_messages=args.max_messages)
+    else:
+        print(f"running every {args.interval:g}s against {endpoint}; Ctrl-C stops", flush=True)
+        summary = runner.run(interval_seconds=args.interval)
+    _print_summary(summary)
+    return 1 if args.once and summary.failures else 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    endpoint = _prepare()
+    state = _load_state(args.state, endpoint)
+    if args.function not in state.functions:
+        raise ConfigurationError(f"no function {args.function}; one of: {', '.join(state.functions)}")
+    text = sys.stdin.read() if args.event == "-" else Path(args.event).read_text(encoding="utf-8")
+    runner = LocalRunner(state, args.project_root or state.project_root)
+    try:
+        result = runner.invoke(args.function, json.loads(text) if text.strip() else {})
+    except HandlerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    endpoint = _prepare()
+    state = _load_state(args.state, endpoint)
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=state.region)
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=state.region)
+    consumers = state.queue_consumers()
+    print(f"local stack {state.stack_name} on {endpoint}")
+    print("queues (visible / in flight -> consumer):")
+    for key, queue in state.queues.items():
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue.url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        consumer = consumers.get(key, ("-", ""))[0]
+        print(
+            f"  {queue.name:<60} {attributes['ApproximateNumberOfMessages']:>5} / "
+            f"{attributes['ApproximateNumberOfMessagesNotVisible']:<5} -> {consumer}"
+        )
+    print("tables (items):")
+    for table in state.tables.values():
+        count = _count_items(dynamodb, table.name)
+        print(f"  {table.name:<60} {count:>5}")
+    print("rules:")
+    for logical_id, rule in state.rules.items():
+        targets = ", ".join(t.function or t.queue for t in rule.targets)
+        print(f"  {logical_id:<44} on {rule.event_bus} -> {targets}")
+    return 0
+
+
+def _count_items(dynamodb: Any, table: str) -> int:
+    total = 0
+    kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT"}
+    while True:
+        page = dynamodb.scan(**kwargs)
+        total += int(page["Count"])
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _moto(args: argparse.Namespace) -> int:
+    port = args.port or free_port()
+    server = MotoSubprocess(port)
+    endpoint = server.start()
+    print(f"moto server on {endpoint} (pid {server.pid}); Ctrl-C stops it. In another shell:", flush=True)
+    print(f"  export {ENDPOINT_VARIABLE}={endpoint}", flush=True)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "local", help="the local stack: template resources on a loopback moto server, handlers run in-process"
+    )
+    commands = parser.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
+
+    def with_state(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        command.add_argument("--state", default=str(DEFAULT_STATE_PATH), help="state file (default: %(default)s)")
+        return command
+
+    up_parser = with_state(commands.add_parser("up", help="create the template's tables, queues, bus and rules"))
+    up_parser.add_argument("--template", default="template.yaml", help="default: %(default)s")
+    up_parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameter override (repeatable); local defaults: "
+        + ", ".join(f"{k}={v}" for k, v in LOCAL_PARAMETER_DEFAULTS.items()),
+    )
+    up_parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of physical names")
+    up_parser.set_defaults(func=_up)
+
+    run_parser = with_state(commands.add_parser("run", help="fire schedules and drain queues into the handlers"))
+    run_parser.add_argument("--interval", type=float, default=10.0, help="seconds between cycles (default: 10)")
+    run_parser.add_argument("--once", action="store_true", help="one cycle; exit 1 if anything failed")
+    run_parser.add_argument("--max-messages", type=int, default=1000, help="per drain (default: 1000)")
+    run_parser.add_argument(
+        "--retry-delay", type=int, default=None, help="seconds before a failed message is retried (default: queue's)"
+    )
+    run_parser.add_argument("--project-root", help="where CodeUri paths start (default: the template's directory)")
+    run_parser.set_defaults(func=_run)
+
+    invoke_parser = with_state(commands.add_parser("invoke", help="invoke one function with an event file"))
+    invoke_parser.add_argument("function", help="logical id, e.g. MedicalAlertCreateActionFunction")
+    invoke_parser.add_argument("--event", default="-", help="event JSON file, e.g. events/actions/....json (- stdin)")
+    invoke_parser.add_argument("--project-root", help="where CodeUri paths start (default: the template's directory)")
+    invoke_parser.set_defaults(func=_invoke)
+
+    status_parser = with_state(commands.add_parser("status", help="queue depths, table sizes and rules"))
+    status_parser.set_defaults(func=_status)
+
+    moto_parser = commands.add_parser("moto", help=f"serve moto on {HOST} in the foreground")
+    moto_parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    moto_parser.set_defaults(func=_moto)

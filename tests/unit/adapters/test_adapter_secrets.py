@@ -1,0 +1,137 @@
+"""SecretsManagerStore specifics: naming, KMS key, the in-process cache, deletion with recovery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cliniko_connector.adapters.secrets import SecretsManagerStore
+from cliniko_connector.errors import ConfigurationError
+from tests.unit.adapters.adapter_support import ClientProxy, FakeClock
+
+
+@pytest.fixture
+def store(secrets_client: ClientProxy, clock: FakeClock) -> SecretsManagerStore:
+    return SecretsManagerStore(client=secrets_client, monotonic=clock.monotonic)
+
+
+def test_put_creates_the_secret_under_the_prefix_and_returns_its_arn(
+    store: SecretsManagerStore, secrets_client: ClientProxy
+) -> None:
+    arn = store.put("acme", "key-au1")
+
+    described = secrets_client.describe_secret(SecretId=arn)
+    assert arn.startswith("arn:aws:secretsmanager:")
+    assert described["Name"] == "cliniko-connector/acme"
+
+
+def test_a_custom_prefix_and_kms_key_are_used(secrets_client: ClientProxy) -> None:
+    store = SecretsManagerStore(client=secrets_client, prefix="clinic-x/", kms_key_id="alias/connector")
+
+    arn = store.put("acme", "key")
+
+    described = secrets_client.describe_secret(SecretId=arn)
+    assert described["Name"] == "clinic-x/acme"
+    assert described["KmsKeyId"] == "alias/connector"
+
+
+def test_overwriting_keeps_the_same_secret(store: SecretsManagerStore, secrets_client: ClientProxy) -> None:
+    first = store.put("acme", "one")
+
+    second = store.put("acme", "two")
+
+    assert second == first
+    assert secrets_client.calls["put_secret_value"] == 1
+    assert secrets_client.calls["restore_secret"] == 0
+
+
+def test_get_is_cached_for_five_minutes(
+    store: SecretsManagerStore, secrets_client: ClientProxy, clock: FakeClock
+) -> None:
+    arn = store.put("acme", "key")
+
+    # Given a value read once
+    assert store.get(arn) == "key"
+    # When read again within the TTL, Then Secrets Manager is not called again
+    clock.advance(299)
+    assert store.get(arn) == "key"
+    assert secrets_client.calls["get_secret_value"] == 1
+    # And after the TTL it is fetched afresh
+    clock.advance(2)
+    assert store.get(arn) == "key"
+    assert secrets_client.calls["get_secret_value"] == 2
+
+
+def test_cache_entries_are_per_id(store: SecretsManagerStore, secrets_client: ClientProxy) -> None:
+    a = store.put("a", "key-a")
+    b = store.put("b", "key-b")
+
+    assert (store.get(a), store.get(b), store.get(a), store.get(b)) == ("key-a", "key-b", "key-a", "key-b")
+    assert secrets_client.calls["get_secret_value"] == 2
+
+
+def test_a_put_elsewhere_is_seen_after_the_ttl(secrets_client: ClientProxy, clock: FakeClock) -> None:
+    # Two warm Lambdas: the CLI rotates the key through one store; the other sees it once its cache expires.
+    reader = SecretsManagerStore(client=secrets_client, monotonic=clock.monotonic)
+    writer = SecretsManagerStore(client=secrets_client, monotonic=clock.monotonic)
+    arn = writer.put("acme", "old")
+    assert reader.get(arn) == "old"
+
+    writer.put("acme", "new")
+
+    assert reader.get(arn) == "old"
+    clock.advance(301)
+    assert reader.get(arn) == "new"
+
+
+def test_delete_schedules_deletion_with_a_seven_day_recovery_window(
+    store: SecretsManagerStore, secrets_client: ClientProxy
+) -> None:
+    arn = store.put("acme", "key")
+
+    store.delete(arn)
+
+    ((_, kwargs),) = [r for r in secrets_client.requests if r[0] == "delete_secret"]
+    assert kwargs == {"SecretId": arn, "RecoveryWindowInDays": 7}
+    assert "DeletedDate" in secrets_client.describe_secret(SecretId=arn)
+
+
+def test_putting_a_name_scheduled_for_deletion_restores_it(
+    store: SecretsManagerStore, secrets_client: ClientProxy
+) -> None:
+    arn = store.put("acme", "old")
+    store.delete(arn)
+
+    assert store.put("acme", "new") == arn
+
+    assert secrets_client.calls["restore_secret"] == 1
+    assert "DeletedDate" not in secrets_client.describe_secret(SecretId=arn)
+    assert store.get(arn) == "new"
+
+
+def test_a_binary_secret_is_refused_without_its_value(store: SecretsManagerStore, secrets_client: ClientProxy) -> None:
+    arn = secrets_client.create_secret(Name="cliniko-connector/bin", SecretBinary=b"\x00raw-bytes")["ARN"]
+
+    with pytest.raises(ConfigurationError) as raised:
+        store.get(arn)
+
+    assert "raw-bytes" not in str(raised.value)
+
+
+def test_other_errors_are_not_swallowed(store: SecretsManagerStore, secrets_client: ClientProxy) -> None:
+    from tests.unit.adapters.adapter_support import client_error
+
+    def denied(_real: Any, **_kw: Any) -> Any:
+        raise client_error("AccessDeniedException", "GetSecretValue")
+
+    secrets_client.overrides["get_secret_value"] = denied
+
+    with pytest.raises(Exception, match="AccessDenied"):
+        store.get("cliniko-connector/acme")
+
+
+def test_repr_shows_configuration_only(store: SecretsManagerStore) -> None:
+    store.get(store.put("acme", "s3cr3t"))
+
+    assert repr(store) == "SecretsManagerStore(prefix='cliniko-connector/', cached=1)"

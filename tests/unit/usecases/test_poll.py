@@ -1,0 +1,236 @@
+"""The poller: every change published once, the cursor never past what was published."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cliniko_connector.adapters.memory import InMemoryStreamStateStore, RecordingPublisher
+from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
+from cliniko_connector.errors import PublishError, StreamBusy
+from cliniko_connector.models import Connection, PayloadMode, StreamCursor, StreamKey
+from cliniko_connector.usecases.poll import StreamPoller
+from tests.unit.fakes import FakeCliniko
+
+PATIENTS = STREAMS_BY_RESOURCE["patients"]
+KEY = StreamKey(connection_id="clinic", resource="patients")
+ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+class Crash(Exception):
+    pass
+
+
+def connection(**changes: Any) -> Connection:
+    base = dict(id="clinic", name="Clinic", secret_id="s", shard="au1", triggers=tuple(TRIGGERS), hash_salt="salt")
+    base.update(changes)
+    return Connection.model_validate(base)
+
+
+def ts(seconds: int) -> str:
+    return (ORIGIN + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def patient(n: int, updated: int, created: int | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": str(1_000_000_000_000_000_000 + n),
+        "first_name": f"P{n}",
+        "last_name": "Test",
+        "archived_at": None,
+        "created_at": ts(updated if created is None else created),
+        "updated_at": ts(updated),
+        **extra,
+    }
+
+
+@pytest.fixture
+def cliniko() -> FakeCliniko:
+    return FakeCliniko()
+
+
+@pytest.fixture
+def state() -> InMemoryStreamStateStore:
+    store = InMemoryStreamStateStore()
+    store.put_cursor(KEY, StreamCursor(position=ORIGIN, origin=ORIGIN), expected_version=None)
+    return store
+
+
+@pytest.fixture
+def bus() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+def poller(cliniko: FakeCliniko, state: InMemoryStreamStateStore, bus: Any, **kw: Any) -> StreamPoller:
+    return StreamPoller(api=cliniko, state=state, publisher=bus, event_source="cliniko", now=lambda: NOW, **kw)
+
+
+def keys(bus: RecordingPublisher) -> list[str]:
+    return [e.detail["event_key"] for e in bus.events]
+
+
+def test_an_idle_poll_costs_one_request_and_publishes_nothing(cliniko, state, bus) -> None:
+    result = poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert len(cliniko.requests) == 1
+    assert bus.events == []
+    assert result.caught_up
+
+
+def test_every_record_across_pages_is_published_once_and_the_cursor_lands_on_the_last(cliniko, state, bus) -> None:
+    for n in range(250):
+        cliniko.put("patients", patient(n, updated=10 + n))
+    result = poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert len(set(keys(bus))) == 250 == len(bus.events)
+    assert {e.detail_type for e in bus.events} == {"Patient Created"}
+    assert state.get_cursor(KEY).position == ORIGIN + timedelta(seconds=259)  # type: ignore[union-attr]
+    assert result.pages == 3  # keyset pages overlap by the one record sharing the boundary second
+
+
+def test_a_second_poll_sees_only_what_changed_since(cliniko, state, bus) -> None:
+    for n in range(5):
+        cliniko.put("patients", patient(n, updated=10 + n))
+    p = poller(cliniko, state, bus)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    cliniko.put("patients", patient(2, updated=100, created=12, first_name="Renamed"))
+    bus.events.clear()
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    assert [(e.detail["trigger"], e.detail["changed_fields"]) for e in bus.events] == [
+        ("patient.updated", ["first_name"])
+    ]
+
+
+def test_the_cursor_stays_when_the_bus_refuses_an_event_and_the_retry_sends_the_same_keys(cliniko, state, bus) -> None:
+    for n in range(30):
+        cliniko.put("patients", patient(n, updated=10 + n))
+    bus.fail_permanently(True)
+    with pytest.raises(PublishError):
+        poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert state.get_cursor(KEY).position == ORIGIN  # type: ignore[union-attr]
+    assert bus.events == []
+    bus.fail_permanently(False)
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert len(bus.events) == 30
+
+
+def test_a_record_moving_while_the_list_is_walked_is_not_lost(cliniko, state, bus) -> None:
+    # Given 300 records, and record 5 edited while the poller is between its first and second page
+    for n in range(300):
+        cliniko.put("patients", patient(n, updated=10 + n))
+
+    def edit_between_pages(request_number: int) -> None:
+        if request_number == 1:
+            cliniko.put("patients", patient(5, updated=1000, created=15, first_name="Edited"))
+
+    cliniko.before_request = edit_between_pages
+    # When one poll walks the list
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    # Then every record was seen (page numbers would have skipped the record that slid across the boundary)
+    created = {e.detail["id"] for e in bus.events if e.detail["trigger"] == "patient.created"}
+    assert len(created) == 300
+    assert any(e.detail["trigger"] == "patient.updated" and e.detail["id"].endswith("005") for e in bus.events)
+
+
+def test_a_crowded_second_larger_than_a_page_is_walked_by_id(cliniko, state, bus) -> None:
+    for n in range(230):
+        cliniko.put("patients", patient(n, updated=50))
+    cliniko.put("patients", patient(999, updated=51))
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert len({e.detail["id"] for e in bus.events}) == 231
+    assert len(bus.events) == 231
+
+
+def test_a_record_updated_twice_in_one_second_at_a_page_boundary_is_not_lost(cliniko, state, bus) -> None:
+    # Given the 100th record, last of the first page, edited twice within the same second
+    for n in range(100):
+        cliniko.put("patients", patient(n, updated=10 + n))
+    p = poller(cliniko, state, bus)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    cliniko.put("patients", patient(99, updated=200, created=109, first_name="First"))
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    cliniko.put("patients", patient(99, updated=200, created=109, first_name="Second"))
+    # When the next poll runs
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    # Then both edits were published, with different keys
+    updates = [e.detail for e in bus.events if e.detail["trigger"] == "patient.updated"]
+    assert len(updates) == 2
+    assert updates[0]["event_key"] != updates[1]["event_key"]
+
+
+@pytest.mark.parametrize("step", ["fetched", "published", "snapshots_saved", "checkpointed"])
+def test_a_crash_at_any_step_loses_nothing_and_only_repeats_keys_already_sent(cliniko, state, bus, step) -> None:
+    for n in range(150):
+        cliniko.put("patients", patient(n, updated=10 + n))
+    crashed = []
+
+    def crash_once(at: str) -> None:
+        if at == step and not crashed:
+            crashed.append(at)
+            raise Crash(at)
+
+    with pytest.raises(Crash):
+        poller(cliniko, state, bus, checkpoint_hook=crash_once).poll(connection(), PATIENTS, deadline=float("inf"))
+    sent_before = set(keys(bus))
+    poller(cliniko, state, bus, lease_seconds=900).poll(connection(), PATIENTS, deadline=float("inf"))
+    all_keys = keys(bus)
+    assert len(set(all_keys)) == 150
+    repeated = [k for k in all_keys if all_keys.count(k) > 1]
+    assert set(repeated) <= sent_before
+
+
+def test_a_stream_is_never_polled_by_two_workers_at_once(cliniko, state, bus) -> None:
+    assert state.acquire_lease(KEY, "other-worker", 60)
+    with pytest.raises(StreamBusy):
+        poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+
+
+def test_a_backlog_beyond_the_deadline_continues_from_the_checkpoint(cliniko, state, bus) -> None:
+    for n in range(500):
+        cliniko.put("patients", patient(n, updated=10 + n))
+    clock = iter(range(10_000))
+    first = poller(cliniko, state, bus, monotonic=lambda: next(clock)).poll(connection(), PATIENTS, deadline=2)
+    assert not first.caught_up
+    assert 0 < len(bus.events) < 500
+    second = poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert second.caught_up
+    assert len(set(keys(bus))) == 500
+
+
+def test_disabled_triggers_publish_nothing_but_the_stream_keeps_track(cliniko, state, bus) -> None:
+    cliniko.put("patients", patient(1, updated=10))
+    poller(cliniko, state, bus).poll(connection(triggers=("patient.updated",)), PATIENTS, deadline=float("inf"))
+    assert bus.events == []
+    cliniko.put("patients", patient(1, updated=20, created=10, first_name="Changed"))
+    poller(cliniko, state, bus).poll(connection(triggers=("patient.updated",)), PATIENTS, deadline=float("inf"))
+    assert [e.detail["changed_fields"] for e in bus.events] == [["first_name"]]
+
+
+def test_minimal_mode_sends_no_record_data(cliniko, state, bus) -> None:
+    cliniko.put("patients", patient(1, updated=10))
+    poller(cliniko, state, bus).poll(connection(payload_mode=PayloadMode.MINIMAL), PATIENTS, deadline=float("inf"))
+    (event,) = bus.events
+    assert event.detail["data"] is None
+    assert "P1" not in str(event.detail)
+
+
+def test_a_record_too_large_for_one_event_is_sent_without_its_data_not_dropped(cliniko, state, bus) -> None:
+    cliniko.put("patients", patient(1, updated=10, notes="x" * 300_000))
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    (event,) = bus.events
+    assert event.detail["truncated"] is True
+    assert event.detail["data"] is None
+    assert event.detail["id"] == "1000000000000000001"
+
+
+def test_every_published_event_matches_the_schema_of_its_detail_type(cliniko, state, bus) -> None:
+    from tests.unit.contract import assert_matches_schema
+
+    for n in range(3):
+        cliniko.put("patients", patient(n, updated=10 + n))
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    cliniko.put("patients", patient(1, updated=50, created=11, archived_at=ts(50)))
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert {e.detail_type for e in bus.events} == {"Patient Created", "Patient Updated", "Patient Archived"}
+    for event in bus.events:
+        assert_matches_schema(event.detail_type, event.detail)
