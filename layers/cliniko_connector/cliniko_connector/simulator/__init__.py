@@ -1,0 +1,27 @@
+"""An in-memory Cliniko REST API on loopback: the demo's, integration tests' and benchmarks' Cliniko.
+
+    from cliniko_connector.simulator import Simulator
+
+    with Simulator(api_keys=["MS0xLWFiYw-au1"], seed="demo") as sim:
+        base_url = sim.start()  # http://127.0.0.1:PORT/v1
+
+See docs/simulator.md for the wire behaviour, the control surface and the deliberate choices.
+"""
+
+from cliniko_connector.simulator.clock import SimClock
+from cliniko_connector.simulator.faults import FAULT_KINDS, FaultInjector
+from cliniko_connector.simulator.schema import ValidationFailed
+from cliniko_connector.simulator.server import serve
+from cliniko_connector.simulator.simulator import RecordedRequest, Simulator
+from cliniko_connector.simulator.store import NotFound
+
+__all__ = [
+    "FAULT_KINDS",
+    "FaultInjector",
+    "NotFound",
+    "RecordedRequest",
+    "SimClock",
+    "Simulator",
+    "ValidationFailed",
+    "serve",
+]
