@@ -68,7 +68,7 @@ $(CHECKOV):
 check-template: $(SAM) $(CHECKOV)
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template template.yaml
 	$(CFNLINT) template.yaml
-	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact
+	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 sam-build: $(SAM) venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM) build --template template.yaml

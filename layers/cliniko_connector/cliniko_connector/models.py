@@ -40,9 +40,10 @@ class Connection(BaseModel):
     base_url: str | None = None
     status: ConnectionStatus = ConnectionStatus.ACTIVE
     triggers: tuple[str, ...] = ()
-    poll_interval_seconds: int = 60
+    # Under 60: fast mode, polled every N seconds inside each one-minute scheduled job.
+    poll_interval_seconds: int = Field(default=60, ge=5, le=86400)
     payload_mode: PayloadMode = PayloadMode.FULL
-    rate_limit_per_minute: int = 200
+    rate_limit_per_minute: int = Field(default=200, ge=1, le=10_000)
     created_at: datetime | None = None
     account_user: str | None = None
     # Keys the field hashes a stream keeps, so stored hashes can't be reversed by guessing common values.

@@ -124,10 +124,15 @@ class PollJob(BaseModel):
     connection_id: str
     resource: str
     tick: int = 0
+    reconcile: bool = False
 
     @property
     def group(self) -> str:
         return f"{self.connection_id}/{self.resource}"
+
+    @property
+    def dedupe_id(self) -> str:
+        return f"{self.group}/{self.tick}/{'reconcile' if self.reconcile else 'poll'}"
 
 
 class JobQueue(Protocol):

@@ -25,7 +25,7 @@ from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.adapters.sqs import SqsJobQueue
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
-from cliniko_connector.errors import ConnectorError, InputValidationError
+from cliniko_connector.errors import ConnectionDisabled, ConnectorError, InputValidationError
 from cliniko_connector.eventmodels import ActionRequest
 from cliniko_connector.models import Connection
 from cliniko_connector.ports import (
@@ -58,6 +58,7 @@ class Runtime:
     publisher: EventPublisher
     secrets: SecretStore
     rate_budget: RateBudget
+    rate_limits: dict[str, int] = field(default_factory=dict)
     _clients: dict[tuple[str, str, str], ClinikoClient] = field(default_factory=dict)
 
     def api_for(self, connection: Connection, purpose: str = "poll") -> ClinikoApi:
@@ -65,6 +66,9 @@ class Runtime:
         api_key = self.secrets.get(connection.secret_id)
         fingerprint = hashlib.sha256(f"{api_key}\0{connection.base_url}".encode()).hexdigest()
         cache_key = (connection.id, purpose, fingerprint)
+        key_id = rate_key_id(api_key)
+        # Several connections may share a key: the strictest limit wins.
+        self.rate_limits[key_id] = min(connection.rate_limit_per_minute, self.rate_limits.get(key_id, 10**6))
         client = self._clients.get(cache_key)
         if client is None:
             client = ClinikoClient(
@@ -74,7 +78,7 @@ class Runtime:
                 timeout=self.settings.cliniko_request_timeout_seconds,
                 max_backoff=self.settings.cliniko_max_backoff_seconds,
                 rate_budget=self.rate_budget,
-                rate_key_id=rate_key_id(api_key),
+                rate_key_id=key_id,
                 purpose=purpose,
             )
             self._clients = {k: v for k, v in self._clients.items() if k[:2] != cache_key[:2]}
@@ -91,6 +95,7 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
 
     ttl = getattr(settings, "snapshot_ttl_days", 400) * 86400
     return Runtime(
+        rate_limits=limits,
         settings=settings,
         connections=connections,
         state=DynamoStreamStateStore(settings.state_table, client=boto3_client("dynamodb"), snapshot_ttl_seconds=ttl),
@@ -107,19 +112,41 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
 
 @dataclass
 class PollWorker:
-    """Runs poll jobs: loads the connection, builds its client, polls the stream."""
+    """Runs poll jobs: loads the connection, builds its client, polls the stream. A fast-mode connection
+    (interval under a minute) is polled every interval until the job's minute is used up."""
 
     runtime: Runtime
     settings: PollerSettings
     monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    schedule_seconds: int = 60
 
     def handle(self, job: PollJob, *, time_budget_seconds: float | None = None) -> PollResult:
         connection = self.runtime.connections.get(job.connection_id)
+        if not connection.enabled:
+            raise ConnectionDisabled(f"connection {connection.id} is disabled")
         stream = STREAMS_BY_RESOURCE.get(job.resource)
         if stream is None:
             raise ConnectorError(f"no stream for resource {job.resource!r}")
+        started = self.monotonic()
         budget = min(self.settings.poll_time_budget_seconds, time_budget_seconds or float("inf"))
-        poller = StreamPoller(
+        poller = self._poller(connection)
+        result = poller.poll(connection, stream, deadline=started + budget, reconcile=job.reconcile)
+        interval = connection.poll_interval_seconds
+        if job.reconcile or interval >= self.schedule_seconds or not result.caught_up:
+            return result
+        # Fast mode: stop before the next tick's job for this stream could be waiting on us.
+        stop_at = started + min(budget, self.schedule_seconds - interval / 2)
+        next_at = started + interval
+        while next_at < stop_at:
+            self.sleep(max(0.0, next_at - self.monotonic()))
+            more = poller.poll(connection, stream, deadline=started + budget)
+            result = _merge(result, more)
+            next_at += interval
+        return result
+
+    def _poller(self, connection: Connection) -> StreamPoller:
+        return StreamPoller(
             api=self.runtime.api_for(connection, "poll"),
             state=self.runtime.state,
             publisher=self.runtime.publisher,
@@ -128,7 +155,22 @@ class PollWorker:
             page_size=self.settings.poll_page_size,
             lease_seconds=self.settings.lease_seconds,
         )
-        return poller.poll(connection, stream, deadline=self.monotonic() + budget)
+
+
+def _merge(a: PollResult, b: PollResult) -> PollResult:
+    counts = dict(a.event_counts)
+    for k, v in b.event_counts.items():
+        counts[k] = counts.get(k, 0) + v
+    return PollResult(
+        stream=a.stream,
+        pages=a.pages + b.pages,
+        records=a.records + b.records,
+        duplicates=a.duplicates + b.duplicates,
+        events=a.events + b.events,
+        caught_up=b.caught_up,
+        cursor=b.cursor,
+        event_counts=counts,
+    )
 
 
 def poll_worker(settings: PollerSettings, runtime: Runtime | None = None) -> PollWorker:

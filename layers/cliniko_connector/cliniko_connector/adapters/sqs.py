@@ -25,7 +25,7 @@ class SqsJobQueue:
                     "MessageBody": job.model_dump_json(),
                     "MessageGroupId": job.group,
                     # One job per stream per tick, however often the schedule fires in that tick.
-                    "MessageDeduplicationId": f"{job.group}/{job.tick}",
+                    "MessageDeduplicationId": job.dedupe_id,
                 }
                 for i, job in enumerate(batch)
             ]

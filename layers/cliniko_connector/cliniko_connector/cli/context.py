@@ -37,10 +37,17 @@ def settings_from[S: BaseSettings](args: argparse.Namespace, cls: type[S], funct
                 "no stack configured: set CONNECTIONS_TABLE, STATE_TABLE, EVENT_BUS_NAME, … (see docs/deploy.md) "
                 "or run `cliniko-connector local up` first"
             )
-        from cliniko_connector.local.stack import load_state
+        from cliniko_connector.local.endpoint import ensure_local_aws_environment, require_loopback_endpoint
+        from cliniko_connector.local.stack import StackState
 
-        env = load_state(path).function_env(function)
-        for name, value in env.items():
+        state = StackState.load(path)
+        info = state.functions.get(function)
+        if info is None:
+            raise ConfigurationError(f"the local stack has no function {function}; run `local up` again")
+        os.environ.setdefault("AWS_ENDPOINT_URL", state.endpoint_url)
+        require_loopback_endpoint()  # a local state file must never lead to a real account
+        ensure_local_aws_environment()
+        for name, value in info.environment.items():
             os.environ.setdefault(name, value)
     return load_settings(cls)
 

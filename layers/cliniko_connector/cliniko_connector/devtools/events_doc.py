@@ -20,6 +20,7 @@ from cliniko_connector.eventmodels import (
     ActionRequest,
     TriggerEventDetail,
 )
+from cliniko_connector.models import PayloadMode
 
 SAMPLE_CONNECTION = "demo"
 SAMPLE_TIME = "2026-11-26T09:30:00Z"
@@ -80,7 +81,7 @@ def sample_trigger_event(trigger: Trigger, record_id: str = "1000000000000000001
         event_key=f"{SAMPLE_CONNECTION}:{trigger.resource}:{record_id}:{trigger.name}:{SAMPLE_TIME}",
         changed_fields=changed,
         previous=previous,
-        payload_mode="full",  # type: ignore[arg-type]
+        payload_mode=PayloadMode.FULL,
         data={"id": record_id, "created_at": SAMPLE_TIME, "updated_at": SAMPLE_TIME},
     )
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,18 +12,32 @@ from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import ConnectionStore, JobQueue, PollJob
 
 
-def jobs_due(connections: list[Connection], now: datetime, schedule_seconds: int = 60) -> list[PollJob]:
-    """Jobs for every enabled stream whose poll interval falls due in this schedule tick."""
+def reconcile_slot(connection_id: str, resource: str, period: int, schedule_seconds: int) -> int:
+    """The tick (offset within `period`) when a stream reconciles: spread by a stable hash so a thousand
+    clinics don't all walk their whole lists in the same minute."""
+    digest = int(hashlib.sha256(f"{connection_id}/{resource}".encode()).hexdigest()[:8], 16)
+    return digest % max(1, period // schedule_seconds) * schedule_seconds
+
+
+def jobs_due(
+    connections: list[Connection], now: datetime, schedule_seconds: int = 60, reconcile_period: int = 86400
+) -> list[PollJob]:
+    """Jobs for every enabled stream whose poll interval falls due in this schedule tick, plus the daily
+    reconciliation of the streams whose slot this tick is. Fast-mode connections (interval under the
+    schedule) get one job per tick; the worker polls repeatedly inside it."""
     tick = int(now.timestamp()) // schedule_seconds * schedule_seconds
     jobs: list[PollJob] = []
     for connection in connections:
         if not connection.enabled or not connection.triggers:
             continue
         interval = max(schedule_seconds, connection.poll_interval_seconds)
-        if tick % interval >= schedule_seconds:
-            continue
+        due = tick % interval < schedule_seconds
         for stream in streams_for(list(connection.triggers)):
-            jobs.append(PollJob(connection_id=connection.id, resource=stream.resource, tick=tick))
+            if due:
+                jobs.append(PollJob(connection_id=connection.id, resource=stream.resource, tick=tick))
+            slot = reconcile_slot(connection.id, stream.resource, reconcile_period, schedule_seconds)
+            if reconcile_period and tick % reconcile_period == slot:
+                jobs.append(PollJob(connection_id=connection.id, resource=stream.resource, tick=tick, reconcile=True))
     return jobs
 
 

@@ -71,18 +71,22 @@ class StreamPoller:
     # Test seam: called at named step boundaries so crash tests can stop the poller anywhere.
     checkpoint_hook: Callable[[str], None] = lambda step: None
 
-    def poll(self, connection: Connection, stream: ResourceStream, *, deadline: float) -> PollResult:
+    def poll(
+        self, connection: Connection, stream: ResourceStream, *, deadline: float, reconcile: bool = False
+    ) -> PollResult:
+        """Publish every change since the checkpoint. With `reconcile`, walk the whole stream from its origin
+        instead: anything the snapshots don't already account for was missed and is published now."""
         key = StreamKey(connection_id=connection.id, resource=stream.resource)
         owner = uuid.uuid4().hex
         if not self.state.acquire_lease(key, owner, self.lease_seconds):
             raise StreamBusy(f"stream {key} is being polled by another worker")
         try:
-            return self._poll_locked(connection, stream, key, deadline)
+            return self._poll_locked(connection, stream, key, deadline, reconcile)
         finally:
             self.state.release_lease(key, owner)
 
     def _poll_locked(
-        self, connection: Connection, stream: ResourceStream, key: StreamKey, deadline: float
+        self, connection: Connection, stream: ResourceStream, key: StreamKey, deadline: float, reconcile: bool
     ) -> PollResult:
         result = PollResult(stream=str(key))
         cursor = self.state.get_cursor(key)
@@ -93,7 +97,7 @@ class StreamPoller:
         salt = connection.hash_salt.encode()
         mode = self.payload_mode or connection.payload_mode
 
-        lower = max(cursor.position - self.overlap, cursor.origin)
+        lower = cursor.origin if reconcile else max(cursor.position - self.overlap, cursor.origin)
         drain_after_id: str | None = None  # set while walking one crowded second by id
         while True:
             self.checkpoint_hook("before_fetch")
