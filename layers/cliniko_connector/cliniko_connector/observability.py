@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "cliniko-connector"
 NAMESPACE = "ClinikoConnector"
@@ -22,6 +23,8 @@ __all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "count", "logger", "metrics", "
 
 def count(name: str, value: float = 1, dimensions: Mapping[str, str] | None = None) -> None:
     """Record one business metric. Dimensions are low-cardinality ids (connection, resource), never data."""
+    if is_metrics_disabled():
+        return
     if not dimensions:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return

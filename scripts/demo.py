@@ -1,0 +1,220 @@
+"""`make demo`: the whole pipeline on this machine, with no AWS account and no Docker.
+
+moto server stands in for AWS and the project's simulator for Cliniko, both on free loopback ports.
+The stack comes from template.yaml (`cliniko-connector local up`); every step after that is the same
+CLI a clinic's engineer would run, plus clinic staff changing records in the simulator. Everything
+this script starts, it stops, also on failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).with_name("cliniko-connector"))
+DEMO_KEY = "MS0xMjM0NTY3ODkwZGVtb2tleWRlbW9rZXk-au1"
+CONTACT = "demo@example.com"
+CONNECTION = "northside-physio"
+TRIGGERS = ["patient.created", "patient.updated", "patient.archived", "medical_alert.created"]
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def step(number: int, text: str) -> None:
+    say(f"\n[{number}/8] {text}")
+
+
+def run_cli(*args: str, stdin: str | None = None, show: bool = True) -> str:
+    if show:
+        say("  $ cliniko-connector " + " ".join(args))
+    done = subprocess.run(  # noqa: S603 (our own console script)
+        [CLI, *args], input=stdin, capture_output=True, text=True, env=os.environ.copy(), check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"demo failed: `cliniko-connector {' '.join(args)}` exited {done.returncode}:\n{done.stderr}")
+    if show and done.stdout.strip():
+        for line in done.stdout.rstrip().splitlines():
+            say(f"    {line}")
+    return done.stdout
+
+
+def http(method: str, url: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def start_simulator(port: int, key_file: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "cliniko_connector.simulator", "--port", str(port)]
+    command += ["--api-key-file", str(key_file), "--seed", "demo"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            http("GET", f"http://127.0.0.1:{port}/__sim/health")
+            return process
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit("demo failed: the simulator did not start") from None
+            time.sleep(0.1)
+    process.terminate()
+    raise SystemExit("demo failed: the simulator did not answer in 20 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def observe_bus(state: dict[str, Any]) -> tuple[Any, str]:
+    """A catch-all rule to a queue, so the demo can show every event that reached the bus."""
+    import boto3
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    bus = next(iter(state["event_buses"].values()))
+    queue_url = sqs.create_queue(QueueName="demo-observer")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="demo-observer", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+    events.put_targets(Rule="demo-observer", EventBusName=bus, Targets=[{"Id": "observer", "Arn": queue_arn}])
+    return sqs, queue_url
+
+
+def observed(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = batch.get("Messages", [])
+        if not messages:
+            return seen
+        for message in messages:
+            seen.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def show_events(events: list[dict[str, Any]]) -> None:
+    for detail_type, n in sorted(Counter(e["detail-type"] for e in events).items()):
+        say(f"    {n:3} x {detail_type}")
+    for event in events:
+        detail = event["detail"]
+        if event["detail-type"] == "Patient Updated":
+            say(f"    Patient Updated {detail['id']}: changed {', '.join(detail['changed_fields'] or [])}")
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT / "layers" / "cliniko_connector"))
+    from cliniko_connector.local.moto import MotoSubprocess, free_port
+
+    say("cliniko-connector demo: Cliniko → poller → EventBridge → rule → action → Cliniko, all on 127.0.0.1")
+    workdir = Path(tempfile.mkdtemp(prefix="cliniko-demo-"))
+    started: list[int] = []
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, workdir, True)
+        key_file = workdir / "api-key"
+        key_file.write_text(DEMO_KEY + "\n", encoding="utf-8")
+        key_file.chmod(0o600)
+
+        step(1, "AWS on loopback: moto server")
+        moto = MotoSubprocess()
+        endpoint = moto.start()
+        cleanup.callback(moto.stop)
+        started.append(moto.pid or 0)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "demo",
+                "AWS_SECRET_ACCESS_KEY": "demo",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "CLINIKO_CONNECTOR_STACK_STATE": str(workdir / "stack.json"),
+            }
+        )
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "CONNECTIONS_TABLE"):
+            os.environ.pop(name, None)
+        say(f"    {endpoint}")
+
+        step(2, "Cliniko on loopback: the simulator, seeded with a demo clinic")
+        sim_port = free_port()
+        simulator = start_simulator(sim_port, key_file)
+        cleanup.callback(stop, simulator)
+        started.append(simulator.pid)
+        sim = f"http://127.0.0.1:{sim_port}"
+        say(f"    {sim}/v1")
+
+        step(3, "The stack from template.yaml (tables, queues, bus, rules), example automation on")
+        run_cli(
+            "local", "up", "--state", str(workdir / "stack.json"),
+            "--parameter", f"ClinikoContactEmail={CONTACT}",
+            "--parameter", "EnableExampleAutomations=true",
+        )  # fmt: skip
+        state = json.loads((workdir / "stack.json").read_text())
+        sqs, observer = observe_bus(state)
+
+        step(4, "Connect the clinic (the key comes on stdin, never argv) and switch triggers on")
+        run_cli(
+            "connections", "add", "Northside Physio", "--api-key-file", "-", "--base-url", f"{sim}/v1", stdin=DEMO_KEY
+        )
+        run_cli("triggers", "enable", CONNECTION, *TRIGGERS)
+
+        step(5, "Clinic staff add three patients in Cliniko")
+        created = [
+            http("POST", f"{sim}/__sim/records/patients", {"first_name": first, "last_name": last})
+            for first, last in (("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"))
+        ]
+        say(f"    patients {', '.join(p['id'] for p in created)}")
+
+        step(6, "One scheduled cycle: dispatcher → poll worker → bus → ExampleNewPatientAlertRule → action")
+        run_cli("local", "run", "--once", "--state", str(workdir / "stack.json"))
+        first_events = observed(sqs, observer)
+        show_events(first_events)
+
+        step(7, "Staff edit a patient and archive another; poll now")
+        http("PATCH", f"{sim}/__sim/records/patients/{created[0]['id']}", {"email": "ada@example.com"})
+        http("POST", f"{sim}/__sim/records/patients/{created[2]['id']}/archive")
+        run_cli("poll", "--connection", CONNECTION)
+        run_cli("local", "run", "--once", "--state", str(workdir / "stack.json"), show=False)
+        second_events = observed(sqs, observer)
+        show_events(second_events)
+
+        step(8, "What is in Cliniko now")
+        alerts = http("GET", f"{sim}/__sim/records/medical_alerts")["medical_alerts"]
+        patient_ids = {p["id"] for p in created}
+        ours = [a for a in alerts if a["patient"]["links"]["self"].rsplit("/", 1)[-1] in patient_ids]
+        for alert in ours:
+            say(f"    medical alert {alert['id']} on patient {alert['patient']['links']['self'].rsplit('/', 1)[-1]}: "
+                f"{alert['name']!r}")  # fmt: skip
+        everything = first_events + second_events
+        succeeded = [e for e in everything if e["detail-type"] == "Cliniko Action Succeeded"]
+        triggers = [e for e in everything if not e["detail-type"].startswith("Cliniko Action")]
+        say(
+            f"\n  {len(triggers)} trigger events published, {len(succeeded)} actions succeeded, "
+            f"{len(ours)} medical alerts created through the whole path."
+        )
+        if len(ours) != len(created) or len(succeeded) != len(created):
+            say("demo failed: expected one alert per new patient")
+            return 1
+    say(f"  stopped everything the demo started (pids {' '.join(map(str, started))}).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
