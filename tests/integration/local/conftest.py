@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_stack_support import Project
 
 from cliniko_connector.local.moto import InProcessMoto, reset
+from tests.integration.local.local_stack_support import Project
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,13 @@ import json
 import os
 
 import pytest
-from local_stack_support import Project
 
 from cliniko_connector.catalog.actions import ACTIONS, Action
 from cliniko_connector.cli.main import main
 from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.local.runner import HandlerError, LocalRunner
 from cliniko_connector.local.stack import local_target_queue_name
+from tests.integration.local.local_stack_support import Project
 
 pytestmark = pytest.mark.integration
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from local_stack_support import Project
 
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.local.endpoint import NotLocalEndpoint
 from cliniko_connector.local.stack import StackState, local_target_queue_name
 from cliniko_connector.local.template import TemplateError
+from tests.integration.local.local_stack_support import Project
 
 pytestmark = pytest.mark.integration
 
