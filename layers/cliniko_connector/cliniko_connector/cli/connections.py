@@ -37,7 +37,7 @@ def start_point(value: str | None) -> StartPoint | None:
 
 def _add(args: argparse.Namespace) -> int:
     key = read_api_key(args.api_key_file)
-    connection, _user = admin(args).add(args.name, key, base_url=args.base_url)
+    connection, _user = admin(args).add(args.name, key, base_url=args.base_url, **_options(args))
     if args.json:
         emit_json({"id": connection.id, "shard": connection.shard, "account_user": connection.account_user})
     else:
@@ -46,6 +46,29 @@ def _add(args: argparse.Namespace) -> int:
         )
         print(f"next: cliniko-connector triggers enable {connection.id} patient.created …")
     return 0
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "poll_interval_seconds": args.poll_interval,
+        "payload_mode": args.payload_mode,
+        "rate_limit_per_minute": args.rate_limit,
+    }
+
+
+def _set(args: argparse.Namespace) -> int:
+    c = admin(args).configure(args.connection, **_options(args))
+    print(
+        f"{c.id}: polls every {c.poll_interval_seconds} s, payload {c.payload_mode.value}, "
+        f"{c.rate_limit_per_minute} requests/min"
+    )
+    return 0
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--poll-interval", type=int, metavar="SECONDS", help="60 by default; under 60 is fast mode")
+    p.add_argument("--payload-mode", choices=["full", "minimal"], help="full: events carry the record")
+    p.add_argument("--rate-limit", type=int, metavar="PER_MINUTE", help="this key's Cliniko budget (200)")
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -148,6 +171,8 @@ def register(subparsers: Any) -> None:
     add.add_argument("name")
     add.add_argument("--api-key-file", required=True, metavar="FILE|-", help="file holding the key, or - for stdin")
     add.add_argument("--base-url", help="override the shard's URL, /v1 included (e.g. the simulator's)")
+    _add_options(add)
+    _add_options(cmd("set", _set, "change poll interval, payload mode or rate limit"))
     cmd("list", _list, "list connections", connection=False)
     cmd("show", _show, "show one connection")
     cmd("test", _test, "check the stored key still works")

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from cliniko_connector.adapters.cliniko_http import shard_from_key
 from cliniko_connector.catalog.triggers import TRIGGERS, streams_for
 from cliniko_connector.errors import ConfigurationError, ConnectionNotFound
+from cliniko_connector.eventmodels import field_errors
 from cliniko_connector.models import Connection, ConnectionStatus, StartPoint, StreamKey
 from cliniko_connector.ports import ClinikoApi, ConnectionStore, SecretStore, StreamStateStore
 from cliniko_connector.timeutil import utc_now
@@ -46,7 +49,11 @@ class ConnectionAdmin:
     api_for_key: ApiFactory
     now: Callable[[], datetime] = utc_now
 
-    def add(self, name: str, api_key: str, *, base_url: str | None = None) -> tuple[Connection, dict[str, Any]]:
+    def add(
+        self, name: str, api_key: str, *, base_url: str | None = None, **options: Any
+    ) -> tuple[Connection, dict[str, Any]]:
+        """Check the key against Cliniko, keep it in the secret store and the rest in the connection store.
+        `options` are Connection settings (poll_interval_seconds, payload_mode, rate_limit_per_minute)."""
         connection_id = connection_id_for(name)
         try:
             self.connections.get(connection_id)
@@ -56,7 +63,7 @@ class ConnectionAdmin:
             raise ConfigurationError(f"a connection named {connection_id!r} exists already")
         user = account_user(self.api_for_key(api_key, base_url))
         secret_id = self.secrets.put(connection_id, api_key)
-        connection = Connection(
+        connection = _validated(
             id=connection_id,
             name=name,
             secret_id=secret_id,
@@ -64,6 +71,7 @@ class ConnectionAdmin:
             base_url=base_url,
             created_at=self.now(),
             account_user=_display_name(user),
+            **{k: v for k, v in options.items() if v is not None},
         )
         self.connections.put(connection)
         return connection, user
@@ -100,6 +108,17 @@ class ConnectionAdmin:
         self.connections.put(updated)
         return updated
 
+    def configure(self, connection_id: str, **options: Any) -> Connection:
+        """Change a connection's poll interval, payload mode or rate limit (validated like on creation)."""
+        connection = self.connections.get(connection_id)
+        changes = {k: v for k, v in options.items() if v is not None}
+        try:
+            updated = Connection.model_validate({**connection.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid connection settings: {field_errors(exc)}") from None
+        self.connections.put(updated)
+        return updated
+
     def set_status(self, connection_id: str, status: ConnectionStatus) -> Connection:
         updated = self.connections.get(connection_id).model_copy(update={"status": status})
         self.connections.put(updated)
@@ -124,6 +143,13 @@ class ConnectionAdmin:
             self.state.delete_stream(StreamKey(connection_id=connection_id, resource=stream.resource))
         self.secrets.delete(connection.secret_id)
         self.connections.delete(connection_id)
+
+
+def _validated(**fields: Any) -> Connection:
+    try:
+        return Connection.model_validate(fields)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid connection settings: {field_errors(exc)}") from None
 
 
 def _display_name(user: dict[str, Any]) -> str | None:
