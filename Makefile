@@ -54,6 +54,7 @@ bench: venv
 
 template: venv
 	$(BIN)/cliniko-connector dev render
+	$(BIN)/python -m cliniko_connector.devtools.actions_doc
 
 $(SAM):
 	test -n "$(PY312)"

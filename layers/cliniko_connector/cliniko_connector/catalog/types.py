@@ -1,47 +1,368 @@
-"""Field types shared by action input models: ids as strings, UTC `Z` timestamps, API URLs accepted as ids."""
+"""Field types shared by action input models: ids as strings, UTC `Z` timestamps, API URLs accepted as ids.
+
+Every validator here raises only `ValueError` with a fixed message: pydantic turns that into a field
+error, and the caller's value (patient data) never appears in it.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import CoreSchema, core_schema
 
-from cliniko_connector.timeutil import normalize_ts
+from cliniko_connector.timeutil import parse_ts, to_z
 
-_ID_RE = re.compile(r"^\d{1,20}$")
+STRICT_INPUT = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, strict=True)
+"""Every input model: unknown fields are errors, no lax coercion ("1" is not 1, "true" is not True)."""
+
+MAX_ID = 2**63 - 1
+_ID_RE = re.compile(r"^[1-9][0-9]{0,18}$")
+_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EMAIL_RE = re.compile(r"^[^@\s,;<>()\[\]\\\"]+@[^@\s,;<>()\[\]\\\"]+\.[A-Za-z]{2,63}$")
+_FIRST_YEAR, _LAST_YEAR = 1900, 2200
+
+ID_MESSAGE = "must be a Cliniko id: a positive integer, the same digits as a string, or the record's API URL"
 
 
-def _coerce_id(value: Any) -> Any:
-    """Accept 123, "123" or an API URL such as https://api.au1.cliniko.com/v1/patients/123."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        value = value.strip()
-        if value.startswith(("http://", "https://")):
-            last = urlsplit(value).path.rstrip("/").rsplit("/", 1)[-1]
-            return last
+# --------------------------------------------------------------------------- ids
+
+
+def _id_from_url(url: str, collections: tuple[str, ...]) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ValueError("is not a Cliniko API URL") from None
+    segments = [s for s in parts.path.split("/") if s]
+    if not parts.netloc or len(segments) < 2 or not segments[-1].isdigit():
+        raise ValueError("is not a Cliniko API URL (expected …/v1/<resource>/<id>)")
+    if collections and segments[-2] not in collections:
+        raise ValueError(f"must be the API URL of a record in {' or '.join(collections)}")
+    return segments[-1]
+
+
+def _id_coercer(collections: tuple[str, ...]) -> Callable[[Any], Any]:
+    def coerce(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(ID_MESSAGE)
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith(("http://", "https://")):
+                return _id_from_url(text, collections)
+            return text
+        return value  # not a string: strict str validation rejects it
+
+    return coerce
+
+
+def _check_id(value: str) -> str:
+    if not _ID_RE.match(value) or int(value) > MAX_ID:
+        raise ValueError(ID_MESSAGE)
     return value
+
+
+@dataclass(frozen=True, init=False)
+class IdOf:
+    """`Annotated[str, IdOf("patients")]`: an id given as an int, numeric string or the API URL of a record in
+    one of `collections` (any resource when empty), always validated to a string of digits."""
+
+    collections: tuple[str, ...] = ()
+
+    def __init__(self, *collections: str) -> None:
+        object.__setattr__(self, "collections", collections)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        inner = core_schema.no_info_after_validator_function(_check_id, handler(source))
+        return core_schema.no_info_before_validator_function(_id_coercer(self.collections), inner)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        what = " or ".join(self.collections) if self.collections else "any resource"
+        return {
+            "anyOf": [{"type": "string"}, {"type": "integer", "minimum": 1}],
+            "description": f"Cliniko id of a record in {what}: an integer, its digits as a string, or its API URL.",
+            "x-kind": "id",
+            "x-resources": list(self.collections),
+        }
+
+
+ClinikoId = Annotated[str, IdOf()]
+"""An id of any resource (an API URL of any resource is accepted)."""
+PatientId = Annotated[str, IdOf("patients")]
+ContactId = Annotated[str, IdOf("contacts")]
+PractitionerId = Annotated[str, IdOf("practitioners")]
+BusinessId = Annotated[str, IdOf("businesses")]
+AppointmentTypeId = Annotated[str, IdOf("appointment_types")]
+IndividualAppointmentId = Annotated[str, IdOf("individual_appointments", "appointments", "bookings")]
+GroupAppointmentId = Annotated[str, IdOf("group_appointments", "bookings")]
+AppointmentId = Annotated[str, IdOf("individual_appointments", "group_appointments", "appointments", "bookings")]
+BookingId = Annotated[str, IdOf("bookings", "individual_appointments", "group_appointments", "appointments")]
+AttendeeId = Annotated[str, IdOf("attendees")]
+AvailabilityBlockId = Annotated[str, IdOf("availability_blocks")]
+TreatmentNoteId = Annotated[str, IdOf("treatment_notes")]
+TreatmentNoteTemplateId = Annotated[str, IdOf("treatment_note_templates")]
+ProductId = Annotated[str, IdOf("products")]
+TaxId = Annotated[str, IdOf("taxes")]
+CommunicationId = Annotated[str, IdOf("communications")]
+InvoiceId = Annotated[str, IdOf("invoices")]
+MedicalAlertId = Annotated[str, IdOf("medical_alerts")]
+ConcessionTypeId = Annotated[str, IdOf("concession_types")]
+PatientCaseId = Annotated[str, IdOf("patient_cases")]
+
+
+# --------------------------------------------------------------------------- time
 
 
 def _coerce_ts(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return normalize_ts(value.strip())
-        except ValueError:
-            return value
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if "T" not in text:
+        raise ValueError("must be a date and time with a time zone, e.g. 2026-11-26T14:40:00Z")
+    try:
+        parsed = parse_ts(text)
+        normalized = to_z(parsed)
+    except (ValueError, OverflowError, TypeError):
+        raise ValueError("must be an ISO-8601 date and time with a time zone, e.g. 2026-11-26T14:40:00Z") from None
+    if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+        raise ValueError(f"must be between the years {_FIRST_YEAR} and {_LAST_YEAR}")
+    return normalized
+
+
+def _check_ts(value: str) -> str:
+    if not _TS_RE.match(value):
+        raise ValueError("must be an ISO-8601 date and time with a time zone")
     return value
 
 
-ClinikoId = Annotated[str, BeforeValidator(_coerce_id), StringConstraints(pattern=r"^\d{1,20}$")]
 UtcTimestamp = Annotated[
-    str, BeforeValidator(_coerce_ts), StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    str,
+    BeforeValidator(_coerce_ts),
+    AfterValidator(_check_ts),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO-8601 with a time zone; sent to Cliniko as UTC `Z` (offsets are converted).",
+            "x-kind": "timestamp",
+        }
+    ),
 ]
-IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=10_000, strip_whitespace=True)]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, strip_whitespace=True)]
 
-STRICT_INPUT = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+def _check_date(value: str) -> str:
+    if not _DATE_RE.match(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a calendar date") from None
+    if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+        raise ValueError(f"must be between the years {_FIRST_YEAR} and {_LAST_YEAR}")
+    return value
+
+
+IsoDate = Annotated[
+    str,
+    AfterValidator(_check_date),
+    WithJsonSchema({"type": "string", "format": "date", "x-kind": "date"}),
+]
+
+
+# --------------------------------------------------------------------------- text
+
+
+def text(max_length: int = 10_000) -> Any:
+    """A non-empty string (surrounding white space stripped) of at most `max_length` characters."""
+    return StringConstraints(min_length=1, max_length=max_length, strip_whitespace=True)
+
+
+NonEmpty = Annotated[str, text()]
+Text255 = Annotated[str, text(255)]
+Text100 = Annotated[str, text(100)]
+Text5000 = Annotated[str, text(5000)]
+
+
+def _check_email(value: str) -> str:
+    if len(value) > 254 or not _EMAIL_RE.match(value):
+        raise ValueError("is not an email address")
+    return value
+
+
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_check_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254, "x-kind": "email"}),
+]
+
+CountryCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$", "x-kind": "country"}),
+]
+"""ISO 3166-1 alpha-2, upper case (`AU`, `NZ`, `GB`, …)."""
+
+TimeZoneId = Annotated[
+    str,
+    StringConstraints(pattern=r"^(UTC|[A-Za-z]+(/[A-Za-z0-9_+\-]+){1,2})$", max_length=64),
+    WithJsonSchema({"type": "string", "x-kind": "time zone", "examples": ["Australia/Sydney"]}),
+]
+"""An IANA time zone identifier (`Australia/Sydney`); Cliniko checks it is one it supports."""
+
+PhoneText = Annotated[str, StringConstraints(pattern=r"^\+?[0-9()\-. ]{3,40}$", strip_whitespace=True)]
+
+
+# --------------------------------------------------------------------------- money
+
+
+def _coerce_amount(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError("must be an amount: a number or a decimal string such as 12.50")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("must be an amount: a number or a decimal string such as 12.50") from None
+    if not amount.is_finite() or amount < 0 or amount >= 4_000_000_000:
+        raise ValueError("must be at least 0 and less than 4000000000")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("can have at most two decimal places")
+    return amount.quantize(Decimal("0.01"))
+
+
+_AMOUNT_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string"}], "x-kind": "amount"}
+
+AmountNumber = Annotated[
+    Decimal,
+    BeforeValidator(_coerce_amount),
+    PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema(_AMOUNT_SCHEMA),
+]
+"""Money Cliniko takes as a JSON number (product `price`)."""
+
+AmountString = Annotated[
+    Decimal,
+    BeforeValidator(_coerce_amount),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema(_AMOUNT_SCHEMA),
+]
+"""Money Cliniko takes as a decimal string (product `cost_price`)."""
+
+
+# --------------------------------------------------------------------------- enums
+
+CancellationReason = Literal[10, 20, 30, 31, 40, 50, 60]
+"""10 feeling better, 20 condition worse, 30 sick, 31 COVID-19 related, 40 away, 50 other, 60 work."""
+CommunicationType = Literal[1, 2, 3, 4]
+"""1 SMS, 2 email, 3 phone call, 4 other."""
+CommunicationDirection = Literal[1, 2]
+"""1 outbound (sent), 2 inbound (received)."""
+InvoiceStatus = Literal[10, 20, 30, 40]
+"""10 open, 20 paid, 30 closed, 40 open credit."""
+DoctorType = Literal["general_practitioner", "specialist"]
+ContactType = Literal[0, 1, 2]
+"""0 standard, 1 doctor, 2 third-party payer."""
+PhoneType = Literal["Mobile", "Home", "Work", "Other", "Fax"]
+ReminderType = Literal["None", "SMS", "Email", "SMS & Email"]
+RepeatType = Literal["Daily", "Weekly", "Monthly"]
+QuestionType = Literal["bodycharts", "checkboxes", "date", "paragraph", "radiobuttons", "text"]
+AppointmentKind = Literal["individual", "group"]
+
+
+# --------------------------------------------------------------------------- nested objects
+
+
+class InputObject(BaseModel):
+    """A nested object of an action input: as strict as the input itself."""
+
+    model_config = STRICT_INPUT
+
+
+class PhoneNumber(InputObject):
+    phone_type: PhoneType
+    number: PhoneText
+
+
+class Pronouns(InputObject):
+    accusative: Text255
+    nominative: Text255
+    predicative_possessive: Text255
+    pronominal_possessive: Text255
+    reflexive: Text255
+
+
+class AppointmentRepeatRule(InputObject):
+    """Repeat an appointment: every `repeating_interval` days/weeks/months, `number_of_repeats` more times."""
+
+    repeat_type: RepeatType
+    repeating_interval: Annotated[int, Field(ge=1, le=100)]
+    number_of_repeats: Annotated[int, Field(ge=1, le=51)]
+
+
+class BlockRepeatRule(InputObject):
+    """Repeat an availability block (Cliniko allows up to 100 repeats here)."""
+
+    repeat_type: RepeatType
+    repeating_interval: Annotated[int, Field(ge=1, le=100)]
+    number_of_repeats: Annotated[int, Field(ge=1, le=100)]
+
+
+class NoteAnswer(InputObject):
+    value: Annotated[str, StringConstraints(max_length=255)] | None = None
+    selected: bool | None = None
+
+
+class NoteOther(InputObject):
+    enabled: bool | None = None
+    selected: bool | None = None
+    value: Annotated[str, StringConstraints(max_length=255)] | None = None
+
+
+class NoteQuestion(InputObject):
+    name: Text255
+    type: QuestionType
+    answer: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+    answers: list[NoteAnswer] | None = None
+    other: NoteOther | None = None
+    body_chart_ids: list[ClinikoId] | None = None
+
+
+class NoteSection(InputObject):
+    name: Text255 | None = None
+    description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    questions: list[NoteQuestion]
+
+
+class NoteContent(InputObject):
+    """A treatment note's `content`: sections of questions, as the note's template lays them out."""
+
+    sections: list[NoteSection]
+
+
+def _coerce_number(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+InvoiceNumber = Annotated[int, BeforeValidator(_coerce_number), Field(ge=1, le=MAX_ID)]
+"""An invoice number, as an integer or its digits as a string."""

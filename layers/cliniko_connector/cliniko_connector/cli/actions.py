@@ -19,7 +19,7 @@ from cliniko_connector.wiring import action_app
 
 def _fields(name: str) -> list[str]:
     model = ACTIONS[name].input_model
-    return [f"{f}{'' if info.is_required() else '?'}" for f, info in model.model_fields.items()]
+    return [f"{info.alias or f}{'' if info.is_required() else '?'}" for f, info in model.model_fields.items()]
 
 
 def _list(args: argparse.Namespace) -> int:
