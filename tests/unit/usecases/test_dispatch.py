@@ -1,0 +1,70 @@
+"""Fan-out: one job per enabled stream per tick, at each connection's own interval."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from cliniko_connector.catalog.triggers import TRIGGERS
+from cliniko_connector.models import Connection, ConnectionStatus
+from cliniko_connector.usecases.dispatch import jobs_due, reconcile_slot
+
+TICK = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def clinic(cid: str, triggers: tuple[str, ...], **kw: object) -> Connection:
+    return Connection.model_validate(
+        {"id": cid, "name": cid, "secret_id": "s", "shard": "au1", "triggers": triggers, **kw}
+    )
+
+
+def test_one_job_per_stream_however_many_of_its_triggers_are_on() -> None:
+    jobs = jobs_due([clinic("a", ("patient.created", "patient.updated", "patient.archived"))], TICK, reconcile_period=0)
+    assert [(j.connection_id, j.resource) for j in jobs] == [("a", "patients")]
+
+
+def test_every_trigger_on_means_one_job_per_resource_stream() -> None:
+    jobs = jobs_due([clinic("a", tuple(TRIGGERS))], TICK, reconcile_period=0)
+    assert len(jobs) == len({t.resource for t in TRIGGERS.values()}) == 10
+
+
+def test_disabled_connections_and_connections_without_triggers_get_nothing() -> None:
+    jobs = jobs_due(
+        [clinic("off", ("patient.created",), status=ConnectionStatus.DISABLED), clinic("idle", ())],
+        TICK,
+        reconcile_period=0,
+    )
+    assert jobs == []
+
+
+def test_a_five_minute_interval_is_due_once_every_five_ticks() -> None:
+    five = clinic("slow", ("invoice.paid",), poll_interval_seconds=300)
+    due = [bool(jobs_due([five], TICK + timedelta(minutes=m), reconcile_period=0)) for m in range(10)]
+    assert due.count(True) == 2
+
+
+def test_fast_mode_connections_get_a_job_every_tick() -> None:
+    fast = clinic("fast", ("patient.created",), poll_interval_seconds=10)
+    assert all(jobs_due([fast], TICK + timedelta(minutes=m), reconcile_period=0) for m in range(5))
+
+
+def test_each_stream_reconciles_once_a_day_in_its_own_slot() -> None:
+    connections = [clinic(f"c{i}", ("patient.created", "invoice.paid")) for i in range(50)]
+    reconciles: Counter[tuple[str, str]] = Counter()
+    minutes_used = set()
+    for minute in range(24 * 60):
+        for job in jobs_due(connections, TICK + timedelta(minutes=minute)):
+            if job.reconcile:
+                reconciles[(job.connection_id, job.resource)] += 1
+                minutes_used.add(minute)
+    assert len(reconciles) == 100
+    assert set(reconciles.values()) == {1}
+    assert len(minutes_used) > 50  # spread over the day, not all at once
+    assert reconcile_slot("c1", "patients", 86400, 60) == reconcile_slot("c1", "patients", 86400, 60)
+
+
+def test_a_job_is_deduplicated_per_stream_and_tick() -> None:
+    (job,) = jobs_due([clinic("a", ("patient.created",))], TICK, reconcile_period=0)
+    (again,) = jobs_due([clinic("a", ("patient.created",))], TICK + timedelta(seconds=30), reconcile_period=0)
+    assert job.dedupe_id == again.dedupe_id
+    assert job.group == "a/patients"
