@@ -72,8 +72,8 @@ def test_server_errors_retry_only_within_the_time_budget(simulator: Simulator, c
     simulator.faults.inject("server_error", count=1000, status=500)
     started = time.monotonic()
     with pytest.raises(ClinikoServerError) as caught:
-        client.request("GET", "/patients", deadline=time.monotonic() + 1.0)
-    assert time.monotonic() - started < 3.0
+        client.request("GET", "/patients", deadline=time.monotonic() + 2.0)
+    assert time.monotonic() - started < 4.0
     assert 2 <= len(simulator.requests) < 50
     assert caught.value.status == 500
 

@@ -42,7 +42,8 @@ class Connection(BaseModel):
     triggers: tuple[str, ...] = ()
     # Under 60: fast mode, polled every N seconds inside each one-minute scheduled job.
     poll_interval_seconds: int = Field(default=60, ge=5, le=86400)
-    payload_mode: PayloadMode = PayloadMode.FULL
+    # None: the stack's DefaultPayloadMode.
+    payload_mode: PayloadMode | None = None
     rate_limit_per_minute: int = Field(default=200, ge=1, le=10_000)
     created_at: datetime | None = None
     account_user: str | None = None

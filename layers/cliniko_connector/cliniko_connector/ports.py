@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,8 +55,16 @@ class EventPublisher(Protocol):
     def publish(self, events: Sequence[BusEvent]) -> None: ...
 
 
+class StreamStats(BaseModel):
+    """What `status` shows beyond the cursor: events published per hour, and when the stream last caught up."""
+
+    model_config = ConfigDict(frozen=True)
+    events_by_hour: dict[int, int] = Field(default_factory=dict, description="Hour start (epoch) → events.")
+    caught_up_at: datetime | None = None
+
+
 class StreamStateStore(Protocol):
-    """Per-stream cursor, lease and record snapshots."""
+    """Per-stream cursor, lease, record snapshots and operator statistics."""
 
     def get_cursor(self, stream: StreamKey) -> StreamCursor | None: ...
 
@@ -75,7 +84,19 @@ class StreamStateStore(Protocol):
     def put_snapshots(self, stream: StreamKey, snapshots: Sequence[RecordSnapshot]) -> None: ...
 
     def delete_stream(self, stream: StreamKey) -> None:
-        """Forget everything about a stream (cursor, lease, snapshots)."""
+        """Forget everything about a stream (cursor, lease, snapshots, statistics)."""
+        ...
+
+    def record_events(self, stream: StreamKey, hour: int, count: int) -> None:
+        """Add `count` to the events published in the hour starting at epoch `hour` (kept a few days)."""
+        ...
+
+    def record_caught_up(self, stream: StreamKey, at: datetime) -> None:
+        """Every change up to `at` was published (a poll reached the end of the list); never moves back."""
+        ...
+
+    def get_stats(self, stream: StreamKey, since_hour: int) -> StreamStats:
+        """Hourly event counters from the hour `since_hour` on, and the latest `record_caught_up` time."""
         ...
 
 

@@ -25,9 +25,10 @@ from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.adapters.sqs import SqsJobQueue
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
-from cliniko_connector.errors import ConnectionDisabled, ConnectorError, InputValidationError
+from cliniko_connector.errors import ConnectionDisabled, ConnectorError, InputValidationError, StreamBusy
 from cliniko_connector.eventmodels import ActionRequest
-from cliniko_connector.models import Connection
+from cliniko_connector.models import Connection, StreamKey
+from cliniko_connector.observability import count
 from cliniko_connector.ports import (
     ClinikoApi,
     ConnectionStore,
@@ -38,9 +39,11 @@ from cliniko_connector.ports import (
     StreamStateStore,
 )
 from cliniko_connector.settings import ActionSettings, AwsResourceSettings, PollerSettings
+from cliniko_connector.timeutil import utc_now
 from cliniko_connector.usecases.actions import ActionRunner
 from cliniko_connector.usecases.dispatch import Dispatcher
 from cliniko_connector.usecases.poll import PollResult, StreamPoller
+from cliniko_connector.usecases.status import after_poll, after_poll_failure
 
 
 def rate_key_id(api_key: str) -> str:
@@ -100,7 +103,11 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
         connections=connections,
         state=DynamoStreamStateStore(settings.state_table, client=boto3_client("dynamodb"), snapshot_ttl_seconds=ttl),
         publisher=EventBridgePublisher(settings.event_bus_name, client=boto3_client("events")),
-        secrets=SecretsManagerStore(client=boto3_client("secretsmanager"), prefix=settings.secrets_prefix),
+        secrets=SecretsManagerStore(
+            client=boto3_client("secretsmanager"),
+            prefix=settings.secrets_prefix,
+            kms_key_id=settings.secrets_kms_key_id,
+        ),
         rate_budget=DynamoRateBudget(
             settings.state_table,
             client=boto3_client("dynamodb"),
@@ -131,18 +138,35 @@ class PollWorker:
         started = self.monotonic()
         budget = min(self.settings.poll_time_budget_seconds, time_budget_seconds or float("inf"))
         poller = self._poller(connection)
-        result = poller.poll(connection, stream, deadline=started + budget, reconcile=job.reconcile)
-        interval = connection.poll_interval_seconds
-        if job.reconcile or interval >= self.schedule_seconds or not result.caught_up:
-            return result
-        # Fast mode: stop before the next tick's job for this stream could be waiting on us.
-        stop_at = started + min(budget, self.schedule_seconds - interval / 2)
-        next_at = started + interval
-        while next_at < stop_at:
-            self.sleep(max(0.0, next_at - self.monotonic()))
-            more = poller.poll(connection, stream, deadline=started + budget)
-            result = _merge(result, more)
-            next_at += interval
+        key = StreamKey(connection_id=connection.id, resource=stream.resource)
+        sent_before = getattr(poller.api, "requests_sent", 0)
+        limited_before = getattr(poller.api, "rate_limited", 0)
+        try:
+            result = poller.poll(connection, stream, deadline=started + budget, reconcile=job.reconcile)
+            interval = connection.poll_interval_seconds
+            if not (job.reconcile or interval >= self.schedule_seconds or not result.caught_up):
+                # Fast mode: stop before the next tick's job for this stream could be waiting on us.
+                stop_at = started + min(budget, self.schedule_seconds - interval / 2)
+                next_at = started + interval
+                while next_at < stop_at:
+                    self.sleep(max(0.0, next_at - self.monotonic()))
+                    more = poller.poll(connection, stream, deadline=started + budget)
+                    result = _merge(result, more)
+                    next_at += interval
+        except StreamBusy:
+            raise
+        except Exception as exc:
+            # Kept on the cursor for `status` (type and message, never data), counted, then re-raised.
+            after_poll_failure(self.runtime.state, key, exc, utc_now())
+            raise
+        finally:
+            sent = getattr(poller.api, "requests_sent", 0) - sent_before
+            if sent:
+                count("ClinikoRequests", sent, {"connection": connection.id})
+            limited = getattr(poller.api, "rate_limited", 0) - limited_before
+            if limited:
+                count("ClinikoRateLimited", limited, {"connection": connection.id})
+        after_poll(self.runtime.state, key, caught_up=result.caught_up, cursor=result.cursor, now=utc_now())
         return result
 
     def _poller(self, connection: Connection) -> StreamPoller:
@@ -154,6 +178,7 @@ class PollWorker:
             overlap=timedelta(seconds=self.settings.poll_overlap_seconds),
             page_size=self.settings.poll_page_size,
             lease_seconds=self.settings.lease_seconds,
+            payload_mode=self.settings.default_payload_mode,
         )
 
 

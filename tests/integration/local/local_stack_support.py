@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 
 from cliniko_connector.catalog.actions import Action
-from cliniko_connector.devtools.template import build_template, render_template
+from cliniko_connector.devtools.template import EXAMPLE_AUTOMATIONS, build_template, render_template
 from cliniko_connector.local.stack import StackState, up
 
 CONTACT = {"ClinikoContactEmail": "tests@example.com"}
@@ -110,7 +110,9 @@ class Project:
             path.write_text(textwrap.dedent(source), encoding="utf-8")
 
     def write_template(self, actions: Mapping[str, Action] | None = None) -> None:
-        text = render_template(build_template(actions))
+        """The real template, or one for a smaller catalog (keeping the examples whose action it has)."""
+        examples = tuple(e for e in EXAMPLE_AUTOMATIONS if actions is None or e.action in actions)
+        text = render_template(build_template(actions, examples))
         (self.root / "template.yaml").write_text(text, encoding="utf-8")
 
     @property

@@ -276,6 +276,52 @@ def test_deleting_a_stream_forgets_cursor_lease_and_snapshots_of_that_stream_onl
     assert state_store.acquire_lease(OTHER_STREAM, "worker-b", 600) is False
 
 
+# -- StreamStateStore: statistics for `status` -------------------------------------------------------
+
+HOUR = 1_767_603_600  # 2026-01-05T09:00:00Z
+
+
+def test_event_counters_add_up_per_hour_and_per_stream(state_store: Any) -> None:
+    # Given events recorded in two hours of one stream and in another stream
+    state_store.record_events(STREAM, HOUR - 3600, 2)
+    state_store.record_events(STREAM, HOUR, 3)
+    state_store.record_events(STREAM, HOUR, 4)
+    state_store.record_events(STREAM, HOUR, 0)
+    state_store.record_events(OTHER_STREAM, HOUR, 9)
+
+    # Then each hour holds its sum, and `since_hour` leaves earlier hours out
+    assert state_store.get_stats(STREAM, HOUR - 7200).events_by_hour == {HOUR - 3600: 2, HOUR: 7}
+    assert state_store.get_stats(STREAM, HOUR).events_by_hour == {HOUR: 7}
+    assert state_store.get_stats(OTHER_STREAM, 0).events_by_hour == {HOUR: 9}
+
+
+def test_stats_of_a_stream_never_seen_are_empty(state_store: Any) -> None:
+    stats = state_store.get_stats(STREAM, 0)
+    assert stats.events_by_hour == {}
+    assert stats.caught_up_at is None
+
+
+def test_caught_up_time_keeps_the_latest_at_second_precision(state_store: Any) -> None:
+    state_store.record_caught_up(STREAM, T0 + timedelta(minutes=5, microseconds=900))
+    state_store.record_caught_up(STREAM, T0)  # an older report (a slower worker) changes nothing
+
+    assert state_store.get_stats(STREAM, 0).caught_up_at == T0 + timedelta(minutes=5)
+    assert state_store.get_stats(OTHER_STREAM, 0).caught_up_at is None
+
+
+def test_deleting_a_stream_forgets_its_statistics(state_store: Any) -> None:
+    state_store.put_cursor(STREAM, cursor_at(T0), expected_version=None)
+    state_store.record_events(STREAM, HOUR, 5)
+    state_store.record_caught_up(STREAM, T0)
+    state_store.record_events(OTHER_STREAM, HOUR, 1)
+
+    state_store.delete_stream(STREAM)
+
+    assert state_store.get_stats(STREAM, 0).events_by_hour == {}
+    assert state_store.get_stats(STREAM, 0).caught_up_at is None
+    assert state_store.get_stats(OTHER_STREAM, 0).events_by_hour == {HOUR: 1}
+
+
 # -- ConnectionStore ---------------------------------------------------------------------------------
 
 

@@ -122,6 +122,17 @@ def test_globals_merge_like_sam() -> None:
 
 def test_the_generated_template_resolves() -> None:
     template = ResolvedTemplate(build_template(), {"ClinikoContactEmail": "ops@clinic.example"})
-    assert template.conditions == {"ExampleAutomationsEnabled": False, "HasAlarmTopic": False}
+    assert template.conditions == {"CreateKmsKey": True, "ExampleAutomationsEnabled": False, "HasAlarmTopic": False}
     assert "ExampleNewPatientAlertRule" not in template.resources()
+    assert "KmsKey" in template.resources("AWS::KMS::Key")
     assert template.resolve({"Fn::Sub": "cliniko-connector-${Stage}"}) == "cliniko-connector-dev"
+
+
+def test_bringing_a_key_drops_the_stack_key() -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    template = ResolvedTemplate(build_template(), {"ClinikoContactEmail": "ops@clinic.example", "KmsKeyArn": key})
+    assert template.conditions["CreateKmsKey"] is False
+    assert not template.resources("AWS::KMS::Key", "AWS::KMS::Alias")
+    assert template.resolve(template.template["Outputs"]["KmsKeyArn"]["Value"]) == key
+    with pytest.raises(TemplateError, match="KmsKeyArn"):
+        ResolvedTemplate(build_template(), {"ClinikoContactEmail": "ops@clinic.example", "KmsKeyArn": "alias/mine"})

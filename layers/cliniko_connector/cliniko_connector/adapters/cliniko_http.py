@@ -80,6 +80,16 @@ def shared_session() -> requests.Session:
     return session
 
 
+# Rails-style validation texts: words, and at most a number in "(maximum is 255 characters)". Anything
+# else (quotes, @, :, =, URLs) may echo what was sent, so it is replaced.
+_SAFE_TEXT = re.compile(r"^[A-Za-z][A-Za-z ,'()_-]{0,118}(\d{1,6}[A-Za-z ,'()_-]{0,40})?$")
+WITHHELD = "is invalid (Cliniko's text withheld: it may quote the input)"
+
+
+def _safe_text(text: str, fallback: str) -> str:
+    return text if _SAFE_TEXT.match(text) else fallback
+
+
 def _stringify_ids(record: dict[str, Any]) -> dict[str, Any]:
     for key, value in record.items():
         if (key == "id" or key.endswith("_id")) and isinstance(value, int) and not isinstance(value, bool):
@@ -129,6 +139,7 @@ class ClinikoClient:
         self._wall = wall_clock
         self._jitter = jitter
         self.requests_sent = 0
+        self.rate_limited = 0  # 429s answered, including those retried here
 
     def __repr__(self) -> str:
         return f"ClinikoClient(base_url={self.base_url!r})"
@@ -159,7 +170,8 @@ class ClinikoClient:
                     # A create may have been applied even though we saw no answer: never send it twice.
                     raise
                 wait = self._wait_before_retry(exc, attempt)
-                if self._monotonic() + wait >= deadline:
+                # A retry that would start with almost no time left can only time out and hide the real error.
+                if self._monotonic() + wait + min(1.0, self._timeout / 2) >= deadline:
                     raise
                 self._sleep(wait)
 
@@ -237,6 +249,7 @@ class ClinikoClient:
                     f"{method} {path}: answer {status} was not valid JSON", status=status, method=method, path=path
                 ) from None
         if status == 429:
+            self.rate_limited += 1
             raise ClinikoRateLimited(
                 f"{method} {path}: rate limited by Cliniko",
                 reset_at=self._reset_at(response),
@@ -267,6 +280,8 @@ class ClinikoClient:
 
     @staticmethod
     def _validation_details(response: requests.Response) -> tuple[dict[str, str], str]:
+        """Cliniko's field errors, keeping only texts that can't quote the request back (they travel on in
+        `Cliniko Action Failed` events, idempotency records and the archive)."""
         try:
             body = response.json()
         except ValueError:
@@ -277,9 +292,10 @@ class ClinikoClient:
         fields: dict[str, str] = {}
         if isinstance(errors, dict):
             for name, text in errors.items():
-                fields[str(name)] = "; ".join(map(str, text)) if isinstance(text, list) else str(text)
+                joined = "; ".join(map(str, text)) if isinstance(text, list) else str(text)
+                fields[_safe_text(str(name), "field")] = _safe_text(joined, WITHHELD)
         message = body.get("message")
-        return fields, str(message) if isinstance(message, str) else "validation failed"
+        return fields, _safe_text(message, "validation failed") if isinstance(message, str) else "validation failed"
 
     def _reset_at(self, response: requests.Response) -> float | None:
         reset = response.headers.get("X-RateLimit-Reset")

@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from cliniko_connector.errors import (
     StateStoreError,
 )
 from cliniko_connector.models import Connection, RecordSnapshot, StreamCursor, StreamKey
+from cliniko_connector.ports import StreamStats
 from cliniko_connector.timeutil import parse_ts, to_z
 
 AttributeValue = dict[str, Any]
@@ -40,6 +42,11 @@ CURSOR_SK = "CURSOR"
 LEASE_SK = "LEASE"
 PENALTY_SK = "PENALTY"
 SNAPSHOT_SK_PREFIX = "REC#"
+STATS_SK_PREFIX = "STATS#"
+STATS_HOUR_SK_PREFIX = "STATS#H#"
+CAUGHT_UP_SK = "STATS#CAUGHT_UP"
+# Hourly event counters are kept this long after their hour, for `status`.
+STATS_TTL_SECONDS = 3 * 86400
 # A lease item outlives its expiry by a day so an operator can still see who held it last.
 LEASE_ITEM_TTL_SLACK = 86400
 # Window counters are kept a few minutes past their window for `usage` and debugging.
@@ -130,7 +137,9 @@ class DynamoStreamStateStore:
 
     Items per stream (`pk = STREAM#{connection_id}#{resource}`): `sk = CURSOR` (conditional on version and
     on the position never moving backwards), `sk = LEASE` (owner + expiry), `sk = REC#{id}` (one snapshot
-    per record, expiring `snapshot_ttl_seconds` after its last write). Reads are strongly consistent: a
+    per record, expiring `snapshot_ttl_seconds` after its last write), and for `status` `sk = STATS#H#{hour}`
+    (events published that hour: an atomic `ADD`, expiring after `STATS_TTL_SECONDS`) and
+    `sk = STATS#CAUGHT_UP` (when a poll last reached the end of the list). Reads are strongly consistent: a
     worker that takes over a lease must see what the previous one wrote.
     """
 
@@ -286,6 +295,58 @@ class DynamoStreamStateStore:
                 self._batch_write([{"DeleteRequest": {"Key": key}} for key in chunk])
             if not page.get("LastEvaluatedKey"):
                 return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- statistics -------------------------------------------------------------------------------
+
+    def record_events(self, stream: StreamKey, hour: int, count: int) -> None:
+        if count <= 0:
+            return
+        self._client.update_item(
+            TableName=self.table_name,
+            Key=self._key(stream, f"{STATS_HOUR_SK_PREFIX}{hour:010d}"),
+            UpdateExpression="ADD #n :n SET expires_at = :exp",
+            ExpressionAttributeNames={"#n": "events"},
+            ExpressionAttributeValues={":n": _n(count), ":exp": _n(hour + 3600 + STATS_TTL_SECONDS)},
+        )
+
+    def record_caught_up(self, stream: StreamKey, at: datetime) -> None:
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=self._key(stream, CAUGHT_UP_SK),
+                UpdateExpression="SET #a = :at",
+                ConditionExpression="attribute_not_exists(#a) OR #a < :at",
+                ExpressionAttributeNames={"#a": "caught_up_at"},
+                ExpressionAttributeValues={":at": _s(to_z(at))},
+            )
+        except ClientError as exc:
+            # A later time is already recorded.
+            if not _is_conditional_failure(exc):
+                raise
+
+    def get_stats(self, stream: StreamKey, since_hour: int) -> StreamStats:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+            "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream)), ":prefix": _s(STATS_SK_PREFIX)},
+            "ConsistentRead": True,
+        }
+        hours: dict[int, int] = {}
+        caught_up_at: datetime | None = None
+        while True:
+            page = self._client.query(**kwargs)
+            for item in page.get("Items", []):
+                sk = item["sk"]["S"]
+                if sk == CAUGHT_UP_SK and "caught_up_at" in item:
+                    caught_up_at = parse_ts(item["caught_up_at"]["S"])
+                elif sk.startswith(STATS_HOUR_SK_PREFIX):
+                    hour = int(sk.removeprefix(STATS_HOUR_SK_PREFIX))
+                    if hour >= since_hour:
+                        hours[hour] = int(item.get("events", {}).get("N", "0"))
+            if not page.get("LastEvaluatedKey"):
+                return StreamStats(events_by_hour=hours, caught_up_at=caught_up_at)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # -- internals --------------------------------------------------------------------------------

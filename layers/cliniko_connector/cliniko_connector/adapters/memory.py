@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Literal
 
 from cliniko_connector.adapters.dynamodb import rate_cap, window_start
@@ -24,6 +25,7 @@ from cliniko_connector.errors import (
     RateBudgetExhausted,
 )
 from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, StreamCursor, StreamKey
+from cliniko_connector.ports import StreamStats
 from cliniko_connector.timeutil import parse_ts, to_z
 
 
@@ -48,6 +50,8 @@ class InMemoryStreamStateStore:
         self.cursors: dict[StreamKey, StreamCursor] = {}
         self.leases: dict[StreamKey, tuple[str, float]] = {}
         self.snapshots: dict[StreamKey, dict[str, RecordSnapshot]] = {}
+        self.events_by_hour: dict[StreamKey, dict[int, int]] = {}
+        self.caught_up_at: dict[StreamKey, datetime] = {}
 
     def get_cursor(self, stream: StreamKey) -> StreamCursor | None:
         with self._lock:
@@ -101,6 +105,26 @@ class InMemoryStreamStateStore:
             self.cursors.pop(stream, None)
             self.leases.pop(stream, None)
             self.snapshots.pop(stream, None)
+            self.events_by_hour.pop(stream, None)
+            self.caught_up_at.pop(stream, None)
+
+    def record_events(self, stream: StreamKey, hour: int, count: int) -> None:
+        if count <= 0:
+            return
+        with self._lock:
+            hours = self.events_by_hour.setdefault(stream, {})
+            hours[hour] = hours.get(hour, 0) + count
+
+    def record_caught_up(self, stream: StreamKey, at: datetime) -> None:
+        at = parse_ts(to_z(at))
+        with self._lock:
+            if stream not in self.caught_up_at or self.caught_up_at[stream] < at:
+                self.caught_up_at[stream] = at
+
+    def get_stats(self, stream: StreamKey, since_hour: int) -> StreamStats:
+        with self._lock:
+            hours = {h: n for h, n in self.events_by_hour.get(stream, {}).items() if h >= since_hour}
+            return StreamStats(events_by_hour=hours, caught_up_at=self.caught_up_at.get(stream))
 
 
 class InMemoryConnectionStore:

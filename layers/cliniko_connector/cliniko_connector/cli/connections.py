@@ -59,7 +59,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 def _set(args: argparse.Namespace) -> int:
     c = admin(args).configure(args.connection, **_options(args))
     print(
-        f"{c.id}: polls every {c.poll_interval_seconds} s, payload {c.payload_mode.value}, "
+        f"{c.id}: polls every {c.poll_interval_seconds} s, payload {c.payload_mode or 'the stack default'}, "
         f"{c.rate_limit_per_minute} requests/min"
     )
     return 0

@@ -60,7 +60,7 @@ def _up(args: argparse.Namespace) -> int:
     declared = load_template(args.template).get("Parameters", {})
     parameters = {k: v for k, v in LOCAL_PARAMETER_DEFAULTS.items() if k in declared}
     parameters.update(_parse_parameters(args.parameter))
-    state = up(args.template, parameters=parameters, state_path=args.state, stack_name=args.stack_name)
+    state = up(args.template, parameters=parameters, state_path=args.state, stack_name=args.stack_name, archive=True)
     print(f"local stack on {state.endpoint_url} (state: {args.state})")
     print(f"  parameters: {', '.join(f'{k}={v}' for k, v in state.parameters.items())}")
     print(f"  tables:     {', '.join(t.name for t in state.tables.values())}")

@@ -11,7 +11,19 @@ from collections.abc import Sequence
 from cliniko_connector.errors import ConnectorError
 
 # Modules under cliniko_connector.cli that add sub-commands; each defines `register(subparsers)`.
-GROUPS = ("connections", "poll", "local", "simulator", "dev", "actions")
+GROUPS = (
+    "connections",
+    "poll",
+    "status",
+    "backfill",
+    "replay",
+    "dlq",
+    "events",
+    "local",
+    "simulator",
+    "dev",
+    "actions",
+)
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -63,6 +63,16 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
+_PATIENT_LINKED = {"individual_appointments", "attendees", "medical_alerts", "treatment_notes", "invoices"}
+
+
+def _sample_record(resource: str, record_id: str) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": record_id, "created_at": SAMPLE_TIME, "updated_at": SAMPLE_TIME}
+    if resource in _PATIENT_LINKED:
+        record["patient"] = {"links": {"self": "https://api.au1.cliniko.com/v1/patients/1000000000000000101"}}
+    return record
+
+
 def sample_trigger_event(trigger: Trigger, record_id: str = "1000000000000000001") -> dict[str, Any]:
     """A full EventBridge event as the poller publishes it, for `sam local invoke` and routing tests."""
     previous = None
@@ -82,7 +92,7 @@ def sample_trigger_event(trigger: Trigger, record_id: str = "1000000000000000001
         changed_fields=changed,
         previous=previous,
         payload_mode=PayloadMode.FULL,
-        data={"id": record_id, "created_at": SAMPLE_TIME, "updated_at": SAMPLE_TIME},
+        data=_sample_record(trigger.resource, record_id),
     )
     return {
         "version": "0",

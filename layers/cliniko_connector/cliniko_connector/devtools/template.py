@@ -3,11 +3,17 @@
 `build_template()` returns the template as a dict, `render_template()` as YAML text. Edit this module (or
 the catalog) and run `make template`; a unit test fails while the committed template.yaml differs.
 Intrinsics are written long-form (`Ref:`, `Fn::Sub:`, `Fn::GetAtt:`) so `yaml.safe_load` can read the file.
+
+Besides the functions, rules and queues the code needs, the template carries what makes the stack
+defensible: one customer-managed KMS key (or the operator's own) for every store, one IAM role per
+function kind with nothing wider than AWS requires, an EventBridge schema registry generated from the
+event models, alarms on every dead-letter queue and on the pipeline's health, and a dashboard.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +22,7 @@ from cliniko_connector.catalog.actions import ACTIONS, Action
 from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.devtools.yamlout import dump
 from cliniko_connector.eventmodels import ACTION_REQUESTED
+from cliniko_connector.observability import NAMESPACE
 from cliniko_connector.settings import EMAIL_PATTERN, AwsResourceSettings, ClinikoClientSettings
 
 RUNTIME = "python3.12"
@@ -36,6 +43,10 @@ WORKER_MEMORY_MB = 512
 # The worker stops taking new pages this long before its timeout, so a cursor is always saved.
 WORKER_TIME_BUDGET_SECONDS = 240
 ACTION_TIME_BUDGET_SECONDS = 35
+# At most this many poll workers run at once (the SQS event source's MaximumConcurrency; 2 is AWS's minimum).
+# Concurrency is not a request rate: Cliniko's 200 requests/minute per key is enforced by the shared rate
+# budget in the state table, which every poller and action consults before each request. This cap keeps
+# the budget's conditional writes uncontended and bounds a backfill's burst; see docs/security.md.
 WORKER_MAX_CONCURRENCY = 5
 POLL_QUEUE_MAX_RECEIVE_COUNT = 3
 # AWS's guidance for SQS event sources: visibility timeout at least six times the function timeout.
@@ -46,10 +57,22 @@ ACTION_ASYNC_MAX_RETRIES = 2
 ACTION_ASYNC_MAX_EVENT_AGE_SECONDS = 21_600
 RULE_TARGET_MAX_RETRIES = 8
 RULE_TARGET_MAX_EVENT_AGE_SECONDS = 3_600
+# A poll tick that can't be delivered within a minute is superseded by the next one.
+SCHEDULE_MAX_RETRIES = 3
+SCHEDULE_MAX_EVENT_AGE_SECONDS = 60
+KMS_PENDING_WINDOW_DAYS = 30
 
 SECRETS_PREFIX: str = AwsResourceSettings.model_fields["secrets_prefix"].default
 DEFAULT_EVENT_SOURCE: str = AwsResourceSettings.model_fields["event_source"].default
 DEFAULT_APP_NAME: str = ClinikoClientSettings.model_fields["cliniko_app_name"].default
+
+# Names that embed the stage: the bus, the schedule rule, the dashboard, the registry, the key alias.
+STACK_PREFIX = "cliniko-connector-${Stage}"
+BUS_NAME = STACK_PREFIX
+SCHEDULE_RULE_NAME = f"{STACK_PREFIX}-poll-tick"
+# Every function's POWERTOOLS_SERVICE_NAME and so the `service` dimension of every business metric: the
+# stage is in it, so two stacks in one account never mix their metrics on a dashboard or in an alarm.
+SERVICE_DIMENSION = STACK_PREFIX
 
 # What CloudWatch Logs accepts as a retention.
 # fmt: off
@@ -64,6 +87,40 @@ HEADER = (
 )
 
 
+# --- metrics the dashboard and alarms read ----------------------------------------------------------------
+
+# Business metrics (namespace ClinikoConnector). Each carries the dimensions noted plus `service`, which
+# Powertools' `single_metric` takes from POWERTOOLS_SERVICE_NAME (set per stage in Globals).
+STREAM_METRICS = ("RecordsPolled", "EventsPublished", "DuplicatesSuppressed", "PagesFetched")  # connection, resource
+ACTION_METRICS = ("ActionsSucceeded", "ActionsFailed", "ActionTransientFailures")  # action
+API_REQUESTS_METRIC = "ClinikoRequests"  # connection: requests a poll sent to Cliniko
+RATE_LIMITED_METRIC = "ClinikoRateLimited"  # connection: polls that failed on a 429
+AUTH_FAILURES_METRIC = "ClinikoAuthFailures"  # connection: polls that failed on a 401/403
+STREAM_LAG_METRIC = "StreamLagSeconds"  # connection, resource: how far behind Cliniko a stream is (unit Seconds)
+EMITTED_METRICS = frozenset(
+    {
+        *STREAM_METRICS,
+        *ACTION_METRICS,
+        "PollJobsDispatched",
+        API_REQUESTS_METRIC,
+        RATE_LIMITED_METRIC,
+        AUTH_FAILURES_METRIC,
+        STREAM_LAG_METRIC,
+    }
+)
+# Read by the dashboard or alarms but not emitted by the code yet (docs/operations.md says who wires them).
+PENDING_METRICS: frozenset[str] = frozenset()
+# The failure-rate alarm reads ActionsFailed and ActionsSucceeded rolled up to the `service` dimension alone
+# (a second emission without `action`): a metric-math alarm reads at most 10 metrics, not two per action.
+ROLLUP_METRICS = ("ActionsFailed", "ActionsSucceeded")
+
+ACTION_FAILURE_RATE_THRESHOLD = 0.2  # more than 20% of action outcomes failed …
+ACTION_FAILURE_RATE_MIN_OUTCOMES = 5  # … out of at least this many in 5 minutes
+POLL_WORKER_ERRORS_THRESHOLD = 3  # failed poll jobs in 15 minutes
+AUTH_FAILURE_PERIODS = 3  # 401/403 answers in each of 3 consecutive 5-minute periods
+POLL_QUEUE_MAX_AGE_SECONDS = 3_600  # a poll job an hour old failed twice or the worker stalled
+
+
 # --- intrinsics -------------------------------------------------------------------------------------------
 
 
@@ -75,8 +132,8 @@ def get_att(logical_id: str, attribute: str) -> dict[str, Any]:
     return {"Fn::GetAtt": [logical_id, attribute]}
 
 
-def sub(text: str) -> dict[str, Any]:
-    return {"Fn::Sub": text}
+def sub(text: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {"Fn::Sub": [text, dict(variables)] if variables else text}
 
 
 def if_(condition: str, then: Any, otherwise: Any) -> dict[str, Any]:
@@ -87,9 +144,13 @@ NO_VALUE = ref("AWS::NoValue")
 # Explicit deletion policies for every stateful resource (cfn-lint I3011).
 KEEP = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 DISPOSABLE = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
-SECRETS_ARN = sub(
-    f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{SECRETS_PREFIX}*"
-)
+ARN_PREFIX = "arn:${AWS::Partition}"
+SECRETS_ARN = sub(f"{ARN_PREFIX}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{SECRETS_PREFIX}*")
+BUS_ARN_TEXT = f"{ARN_PREFIX}:events:${{AWS::Region}}:${{AWS::AccountId}}:event-bus/{BUS_NAME}"
+LOG_GROUP_PREFIX = "/aws/lambda/${AWS::StackName}/"
+# The stack's key: the one created here, or the operator's own (KmsKeyArn).
+KMS_KEY_ARN = if_("CreateKmsKey", get_att("KmsKey", "Arn"), ref("KmsKeyArn"))
+ALARM_ACTIONS = if_("HasAlarmTopic", [ref("AlarmTopicArn")], NO_VALUE)
 
 
 def skip(*checks: tuple[str, str]) -> dict[str, Any]:
@@ -99,18 +160,15 @@ def skip(*checks: tuple[str, str]) -> dict[str, Any]:
 
 # Justifications shared by every function.
 NO_VPC = ("CKV_AWS_117", "Cliniko is reached over the internet and the functions use no resource inside a VPC.")
-NO_SECRETS_IN_ENV = ("CKV_AWS_173", "Environment variables hold resource names only; API keys live in Secrets Manager.")
+NO_SECRETS_IN_ENV = (
+    "CKV_AWS_173",
+    "Environment variables hold resource names only (encrypted by Lambda's own key); API keys live in "
+    "Secrets Manager under the stack's KMS key.",
+)
 NO_RESERVED_CONCURRENCY = (
     "CKV_AWS_115",
-    "Reserved concurrency comes out of the account pool (10 on new accounts); load is bounded by the schedule, "
-    "the SQS MaximumConcurrency and the rate budget.",
-)
-
-
-SSE_SQS = (
-    "CKV_AWS_27",
-    "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled); the AWS managed KMS key would block EventBridge and "
-    "Lambda destinations, and a customer managed key is optional.",
+    "Reserved concurrency comes out of the account pool (10 on new accounts) and is not a request rate; "
+    "Cliniko's 200/min per key is enforced by the shared rate budget, the worker by its SQS MaximumConcurrency.",
 )
 
 
@@ -148,7 +206,104 @@ EXAMPLE_AUTOMATIONS: tuple[ExampleAutomation, ...] = (
             "input": {"patient_id": "<patient_id>", "name": "New patient: review intake form"},
         },
     ),
+    ExampleAutomation(
+        logical_id="ExampleCancellationMemoRule",
+        description="Example: record a memo on the patient's file when an appointment is cancelled.",
+        trigger="individual_appointment.cancelled",
+        action="communication.create",
+        # The patient's API URL is accepted as an id. Needs the full payload mode (minimal events carry no data).
+        input_paths={
+            "connection_id": "$.detail.connection_id",
+            "patient": "$.detail.data.patient.links.self",
+            "event_key": "$.detail.event_key",
+        },
+        input_template={
+            "connection_id": "<connection_id>",
+            "idempotency_key": "<event_key>",
+            "input": {
+                "patient_id": "<patient>",
+                "content": "Appointment cancelled. Offer the next available time.",
+                "type_code": 4,
+                "direction_code": 1,
+                "from": "cliniko-connector",
+                "to": "Front desk",
+                "confidential": False,
+            },
+        },
+    ),
 )
+
+
+# --- event schemas ----------------------------------------------------------------------------------------
+
+DRAFT4 = "http://json-schema.org/draft-04/schema#"
+REGISTRY_NAME = STACK_PREFIX
+ENVELOPE_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
+
+
+def schema_name(detail_type: str) -> str:
+    """`Patient Created` → `PatientCreated` (registry schema names take letters, digits, `.`, `-`, `_`, `@`)."""
+    return "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", detail_type) if word)
+
+
+def _draft4(node: Any) -> Any:
+    """Pydantic's (2020-12 flavoured) schema as JSON Schema draft 4: `$defs` → `definitions`, `const` → `enum`."""
+    if isinstance(node, list):
+        return [_draft4(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "$defs":
+            out["definitions"] = {name: _draft4(schema) for name, schema in value.items()}
+        elif key == "$ref" and isinstance(value, str):
+            out[key] = value.replace("#/$defs/", "#/definitions/")
+        elif key == "const":
+            out["enum"] = [value]
+        else:
+            out[key] = _draft4(value)
+    return out
+
+
+def event_schema(detail_type: str, detail_schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole EventBridge event whose `detail` is `detail_schema`, as JSON Schema draft 4."""
+    detail = _draft4(dict(detail_schema))
+    definitions = detail.pop("definitions", {})
+    detail_name = f"{schema_name(detail_type)}Detail"
+    if detail_name in definitions:
+        raise ValueError(f"{detail_type}: the detail schema already defines {detail_name}")
+    return {
+        "$schema": DRAFT4,
+        "title": detail_type,
+        "description": f"An EventBridge event of detail-type `{detail_type}` on the cliniko-connector bus.",
+        "x-amazon-events-detail-type": detail_type,
+        "type": "object",
+        "required": list(ENVELOPE_FIELDS),
+        "properties": {
+            "version": {"type": "string"},
+            "id": {"type": "string"},
+            "detail-type": {"type": "string", "enum": [detail_type]},
+            "source": {"type": "string"},
+            "account": {"type": "string"},
+            "time": {"type": "string", "format": "date-time"},
+            "region": {"type": "string"},
+            "resources": {"type": "array", "items": {"type": "string"}},
+            "detail": {"$ref": f"#/definitions/{detail_name}"},
+        },
+        "definitions": {detail_name: detail, **definitions},
+    }
+
+
+def schema_content(detail_type: str, detail_schema: Mapping[str, Any]) -> str:
+    """The registry schema's `Content`, compact: half the template would otherwise be schema indentation.
+    The same schemas, indented, are docs/schemas/*.json."""
+    return json.dumps(event_schema(detail_type, detail_schema), sort_keys=True, separators=(",", ":"))
+
+
+def default_schemas() -> dict[str, dict[str, Any]]:
+    from cliniko_connector.devtools.events_doc import all_schemas
+
+    return all_schemas()
 
 
 # --- the template -----------------------------------------------------------------------------------------
@@ -166,10 +321,25 @@ def action_pattern(action: Action) -> dict[str, Any]:
     return {"detail-type": [ACTION_REQUESTED], "detail": {"action": [action.name]}}
 
 
+def schema_id(detail_type: str) -> str:
+    return f"{schema_name(detail_type)}EventSchema"
+
+
+# Queues that receive what failed, what lands in each, and so what its alarm means.
+DEAD_LETTER_QUEUES: dict[str, str] = {
+    "PollDeadLetterQueue": "poll jobs that failed 3 times",
+    "PollDispatcherFailureQueue": "poll ticks the dispatcher failed to fan out",
+    "ActionFailureQueue": "action invocations that failed after their retries",
+    "RuleTargetDeadLetterQueue": "events EventBridge could not deliver to a function (rules and the poll schedule)",
+    "EventBusDeadLetterQueue": "events the bus could not encrypt or decrypt with the KMS key",
+}
+
+
 @dataclass
 class _Builder:
     actions: Mapping[str, Action]
     examples: tuple[ExampleAutomation, ...]
+    schemas: Mapping[str, Mapping[str, Any]]
     resources: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -177,6 +347,83 @@ class _Builder:
         if logical_id in self.resources:
             raise ValueError(f"duplicate logical id {logical_id}")
         self.resources[logical_id] = resource
+
+    # -- encryption --
+
+    def kms(self) -> None:
+        """The stack's key, unless the operator brings one (KmsKeyArn): it must allow what this policy does."""
+        statements = [
+            {
+                "Sid": "AccountAdministersTheKeyAndDelegatesUseToIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": sub(f"{ARN_PREFIX}:iam::${{AWS::AccountId}}:root")},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsEncryptsThisStacksLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": sub("logs.${AWS::Region}.amazonaws.com")},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": sub(
+                            f"{ARN_PREFIX}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{LOG_GROUP_PREFIX}*"
+                        )
+                    }
+                },
+            },
+            {
+                "Sid": "EventBridgeEncryptsTheBusAndItsArchive",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncrypt*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:EncryptionContext:aws:events:event-bus:arn": sub(BUS_ARN_TEXT)}},
+            },
+            {
+                "Sid": "EventBridgeDescribesTheKey",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+            },
+            {
+                "Sid": "EventBridgeWritesToTheEncryptedDeadLetterQueues",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
+            },
+        ]
+        self.add(
+            "KmsKey",
+            {
+                "Type": "AWS::KMS::Key",
+                "Condition": "CreateKmsKey",
+                # Retained like the tables it protects: deleting it would make them unreadable.
+                **KEEP,
+                "Properties": {
+                    "Description": sub(
+                        "cliniko-connector ${Stage}: tables, queues, log groups, the event bus and its archive, "
+                        "and the Cliniko API keys in Secrets Manager"
+                    ),
+                    "EnableKeyRotation": True,
+                    "PendingWindowInDays": KMS_PENDING_WINDOW_DAYS,
+                    "KeyPolicy": {"Version": "2012-10-17", "Statement": statements},
+                },
+            },
+        )
+        self.add(
+            "KmsKeyAlias",
+            {
+                "Type": "AWS::KMS::Alias",
+                "Condition": "CreateKmsKey",
+                "Properties": {"AliasName": sub(f"alias/{STACK_PREFIX}"), "TargetKeyId": ref("KmsKey")},
+            },
+        )
 
     # -- shared resources --
 
@@ -198,24 +445,21 @@ class _Builder:
         )
 
     def tables(self) -> None:
-        cmk = ("CKV_AWS_119", "Encrypted at rest with the AWS managed key; a customer managed key is optional.")
         self.add(
             "ConnectionsTable",
             _table(
                 "Connections: Cliniko accounts, their shard and enabled triggers (API keys are in Secrets Manager).",
                 keys=[("connection_id", "HASH")],
                 pitr=True,
-                skips=[cmk],
             ),
         )
         self.add(
             "StateTable",
             _table(
-                "Stream cursors, record snapshots (hashes), leases and the shared rate budget.",
+                "Stream cursors, record snapshots (keyed hashes, expire via TTL), leases and the shared rate budget.",
                 keys=[("pk", "HASH"), ("sk", "RANGE")],
                 ttl="expires_at",
                 pitr=True,
-                skips=[cmk],
             ),
         )
         self.add(
@@ -225,7 +469,7 @@ class _Builder:
                 keys=[("id", "HASH")],
                 ttl="expiration",
                 pitr=False,
-                skips=[cmk, ("CKV_AWS_28", "Short-lived idempotency records; a restore would only replay them.")],
+                skips=[("CKV_AWS_28", "Short-lived idempotency records; a restore would only replay them.")],
             ),
         )
 
@@ -235,8 +479,11 @@ class _Builder:
             {
                 "Type": "AWS::Events::EventBus",
                 "Properties": {
-                    "Name": sub("cliniko-connector-${Stage}"),
+                    "Name": sub(BUS_NAME),
                     "Description": "Cliniko trigger events, action requests and action outcomes.",
+                    "KmsKeyIdentifier": KMS_KEY_ARN,
+                    # Events the bus can't encrypt or decrypt (key disabled, policy changed) land here.
+                    "DeadLetterConfig": {"Arn": get_att("EventBusDeadLetterQueue", "Arn")},
                 },
             },
         )
@@ -248,92 +495,139 @@ class _Builder:
                     "Description": "Every event on the bus, for replay after a consumer outage.",
                     "SourceArn": get_att("EventBus", "Arn"),
                     "RetentionDays": ref("ArchiveRetentionDays"),
+                    "KmsKeyIdentifier": KMS_KEY_ARN,
                 },
             },
         )
 
     def queues(self) -> None:
-        self.add(
-            "PollDeadLetterQueue",
-            {
-                "Type": "AWS::SQS::Queue",
-                **DISPOSABLE,
-                "Metadata": skip(SSE_SQS),
-                "Properties": {
-                    "FifoQueue": True,
-                    "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
-                    "SqsManagedSseEnabled": True,
-                },
-            },
-        )
+        self.add("PollDeadLetterQueue", _queue(FifoQueue=True, MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
         self.add(
             "PollQueue",
-            {
-                "Type": "AWS::SQS::Queue",
-                **DISPOSABLE,
-                "Metadata": skip(SSE_SQS),
-                "Properties": {
-                    "FifoQueue": True,
-                    "ContentBasedDeduplication": False,
-                    "VisibilityTimeout": POLL_QUEUE_VISIBILITY_SECONDS,
-                    "MessageRetentionPeriod": POLL_QUEUE_RETENTION_SECONDS,
-                    "SqsManagedSseEnabled": True,
-                    "RedrivePolicy": {
-                        "deadLetterTargetArn": get_att("PollDeadLetterQueue", "Arn"),
-                        "maxReceiveCount": POLL_QUEUE_MAX_RECEIVE_COUNT,
-                    },
+            _queue(
+                FifoQueue=True,
+                ContentBasedDeduplication=False,
+                VisibilityTimeout=POLL_QUEUE_VISIBILITY_SECONDS,
+                MessageRetentionPeriod=POLL_QUEUE_RETENTION_SECONDS,
+                RedrivePolicy={
+                    "deadLetterTargetArn": get_att("PollDeadLetterQueue", "Arn"),
+                    "maxReceiveCount": POLL_QUEUE_MAX_RECEIVE_COUNT,
                 },
-            },
+            ),
         )
-        self.add(
-            "ActionFailureQueue",
-            {
-                "Type": "AWS::SQS::Queue",
-                **DISPOSABLE,
-                "Metadata": skip(SSE_SQS),
-                "Properties": {"MessageRetentionPeriod": DLQ_RETENTION_SECONDS, "SqsManagedSseEnabled": True},
-            },
-        )
-        self.add(
-            "RuleTargetDeadLetterQueue",
-            {
-                "Type": "AWS::SQS::Queue",
-                **DISPOSABLE,
-                "Metadata": skip(SSE_SQS),
-                "Properties": {"MessageRetentionPeriod": DLQ_RETENTION_SECONDS, "SqsManagedSseEnabled": True},
-            },
-        )
+        # Lambda destinations don't take FIFO queues: the dispatcher's failures get a standard queue.
+        self.add("PollDispatcherFailureQueue", _queue(MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
+        self.add("ActionFailureQueue", _queue(MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
+        self.add("RuleTargetDeadLetterQueue", _queue(MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
+        self.add("EventBusDeadLetterQueue", _queue(MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
         self.add(
             "RuleTargetDeadLetterQueuePolicy",
-            {
-                "Type": "AWS::SQS::QueuePolicy",
-                "Properties": {
-                    "Queues": [ref("RuleTargetDeadLetterQueue")],
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "EventBridgeRulesOfThisBus",
-                                "Effect": "Allow",
-                                "Principal": {"Service": "events.amazonaws.com"},
-                                "Action": "sqs:SendMessage",
-                                "Resource": get_att("RuleTargetDeadLetterQueue", "Arn"),
-                                "Condition": {
-                                    "ArnLike": {
-                                        "aws:SourceArn": sub(
-                                            "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
-                                            "rule/${EventBus.Name}/*"
-                                        )
-                                    }
-                                },
-                            }
-                        ],
-                    },
+            _events_queue_policy(
+                "RuleTargetDeadLetterQueue",
+                "EventBridgeRulesOfThisStack",
+                {
+                    "ArnLike": {
+                        "aws:SourceArn": [
+                            sub(f"{ARN_PREFIX}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{EventBus.Name}}/*"),
+                            sub(f"{ARN_PREFIX}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{SCHEDULE_RULE_NAME}"),
+                        ]
+                    }
                 },
-            },
+            ),
+        )
+        self.add(
+            "EventBusDeadLetterQueuePolicy",
+            _events_queue_policy(
+                "EventBusDeadLetterQueue",
+                "TheEventBusOfThisStack",
+                {"ArnEquals": {"aws:SourceArn": get_att("EventBus", "Arn")}},
+            ),
         )
         for queue, what in DEAD_LETTER_QUEUES.items():
             self.add(f"{queue}Alarm", _dlq_alarm(queue, what))
+
+    # -- roles: one per function kind, every statement scoped to this stack's resources --
+
+    def roles(self) -> None:
+        self.add(
+            "PollDispatcherRole",
+            _role(
+                "Poll dispatcher: reads connections, enqueues poll jobs.",
+                [
+                    _logs([get_att("PollDispatcherFunctionLogGroup", "Arn")]),
+                    _allow("ListConnections", ["dynamodb:Scan"], arn_of("ConnectionsTable")),
+                    _allow("EnqueuePollJobs", ["sqs:SendMessage"], get_att("PollQueue", "Arn")),
+                    _allow("OnFailureDestination", ["sqs:SendMessage"], get_att("PollDispatcherFailureQueue", "Arn")),
+                    _kms_use("sqs", "dynamodb"),
+                    XRAY_STATEMENT,
+                ],
+            ),
+        )
+        self.add(
+            "PollWorkerRole",
+            _role(
+                "Poll worker: polls Cliniko with the connection's key, keeps stream state, publishes trigger events.",
+                [
+                    _logs([get_att("PollWorkerFunctionLogGroup", "Arn")]),
+                    _allow(
+                        "ConsumePollJobs",
+                        [
+                            "sqs:ReceiveMessage",
+                            "sqs:DeleteMessage",
+                            "sqs:ChangeMessageVisibility",
+                            "sqs:GetQueueAttributes",
+                        ],
+                        get_att("PollQueue", "Arn"),
+                    ),
+                    _allow(
+                        "StreamStateAndRateBudget",
+                        [
+                            "dynamodb:GetItem",
+                            "dynamodb:PutItem",
+                            "dynamodb:UpdateItem",
+                            "dynamodb:DeleteItem",
+                            "dynamodb:Query",
+                            "dynamodb:BatchGetItem",
+                            "dynamodb:BatchWriteItem",
+                        ],
+                        arn_of("StateTable"),
+                    ),
+                    _allow("ReadConnections", ["dynamodb:GetItem"], arn_of("ConnectionsTable")),
+                    _allow("ReadClinikoApiKeys", ["secretsmanager:GetSecretValue"], SECRETS_ARN),
+                    _allow("PublishTriggerEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
+                    _kms_use("sqs", "dynamodb", "secretsmanager"),
+                    XRAY_STATEMENT,
+                ],
+            ),
+        )
+        self.add(
+            "ActionFunctionRole",
+            _role(
+                "Shared by every action function: they all need the same access, and 45 roles would be noise.",
+                [
+                    _logs(
+                        [
+                            sub(
+                                f"{ARN_PREFIX}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"
+                                f"{LOG_GROUP_PREFIX}*ActionFunction:*"
+                            )
+                        ]
+                    ),
+                    _allow(
+                        "IdempotencyRecords",
+                        ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                        arn_of("IdempotencyTable"),
+                    ),
+                    _allow("SharedRateBudget", ["dynamodb:GetItem", "dynamodb:UpdateItem"], arn_of("StateTable")),
+                    _allow("ReadConnections", ["dynamodb:GetItem"], arn_of("ConnectionsTable")),
+                    _allow("ReadClinikoApiKeys", ["secretsmanager:GetSecretValue"], SECRETS_ARN),
+                    _allow("PublishOutcomeEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
+                    _allow("OnFailureDestination", ["sqs:SendMessage"], get_att("ActionFailureQueue", "Arn")),
+                    _kms_use("sqs", "dynamodb", "secretsmanager"),
+                    XRAY_STATEMENT,
+                ],
+            ),
+        )
 
     # -- functions --
 
@@ -346,27 +640,40 @@ class _Builder:
                     NO_VPC,
                     NO_SECRETS_IN_ENV,
                     NO_RESERVED_CONCURRENCY,
-                    ("CKV_AWS_116", "Scheduled every minute with no retries: a failed run is superseded by the next."),
+                    (
+                        "CKV_AWS_116",
+                        "Asynchronous failures go to the PollDispatcherFailureQueue OnFailure destination.",
+                    ),
                 ),
                 "Properties": {
                     "Description": "Every PollSchedule tick: enqueue one poll job per due connection stream.",
                     "CodeUri": DISPATCHER_CODE_URI,
                     "Handler": HANDLER,
+                    "Role": get_att("PollDispatcherRole", "Arn"),
                     "Timeout": DISPATCHER_TIMEOUT_SECONDS,
                     "LoggingConfig": {"LogGroup": ref("PollDispatcherFunctionLogGroup")},
                     "Environment": {"Variables": {"POLL_QUEUE_URL": ref("PollQueue")}},
-                    "EventInvokeConfig": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
-                    "Policies": [
-                        {"DynamoDBReadPolicy": {"TableName": ref("ConnectionsTable")}},
-                        {"SQSSendMessagePolicy": {"QueueName": get_att("PollQueue", "QueueName")}},
-                    ],
+                    # A failed tick is superseded by the next one: no retries, but every failure is kept.
+                    "EventInvokeConfig": {
+                        "MaximumRetryAttempts": 0,
+                        "MaximumEventAgeInSeconds": SCHEDULE_MAX_EVENT_AGE_SECONDS,
+                        "DestinationConfig": {
+                            "OnFailure": {"Type": "SQS", "Destination": get_att("PollDispatcherFailureQueue", "Arn")}
+                        },
+                    },
                     "Events": {
                         "Schedule": {
                             "Type": "Schedule",
                             "Properties": {
+                                "Name": sub(SCHEDULE_RULE_NAME),
                                 "Schedule": ref("PollSchedule"),
                                 "Description": "Poll tick for the Cliniko connector",
                                 "Enabled": True,
+                                "RetryPolicy": {
+                                    "MaximumRetryAttempts": SCHEDULE_MAX_RETRIES,
+                                    "MaximumEventAgeInSeconds": SCHEDULE_MAX_EVENT_AGE_SECONDS,
+                                },
+                                "DeadLetterConfig": {"Arn": get_att("RuleTargetDeadLetterQueue", "Arn")},
                             },
                         }
                     },
@@ -385,29 +692,19 @@ class _Builder:
                     ("CKV_AWS_116", "Invoked by SQS; failed jobs go to the PollQueue's redrive DLQ."),
                 ),
                 "Properties": {
-                    "Description": "Poll one connection stream: fetch changes since the cursor, publish events.",
+                    "Description": "Poll one connection stream per SQS message and publish its changes.",
                     "CodeUri": WORKER_CODE_URI,
                     "Handler": HANDLER,
+                    "Role": get_att("PollWorkerRole", "Arn"),
                     "Timeout": WORKER_TIMEOUT_SECONDS,
                     "MemorySize": WORKER_MEMORY_MB,
                     "LoggingConfig": {"LogGroup": ref("PollWorkerFunctionLogGroup")},
-                    "Environment": {"Variables": {"POLL_TIME_BUDGET_SECONDS": str(WORKER_TIME_BUDGET_SECONDS)}},
-                    "Policies": [
-                        {"DynamoDBCrudPolicy": {"TableName": ref("StateTable")}},
-                        {"DynamoDBReadPolicy": {"TableName": ref("ConnectionsTable")}},
-                        {"EventBridgePutEventsPolicy": {"EventBusName": get_att("EventBus", "Name")}},
-                        {
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Sid": "ReadClinikoApiKeys",
-                                    "Effect": "Allow",
-                                    "Action": "secretsmanager:GetSecretValue",
-                                    "Resource": SECRETS_ARN,
-                                }
-                            ],
-                        },
-                    ],
+                    "Environment": {
+                        "Variables": {
+                            "POLL_TIME_BUDGET_SECONDS": str(WORKER_TIME_BUDGET_SECONDS),
+                            "DEFAULT_PAYLOAD_MODE": ref("DefaultPayloadMode"),
+                        }
+                    },
                     "Events": {
                         "PollJobs": {
                             "Type": "SQS",
@@ -424,55 +721,6 @@ class _Builder:
         )
         self.add("PollWorkerFunctionLogGroup", _log_group("PollWorkerFunction"))
 
-    def action_role(self) -> None:
-        """One role for every action function: they all need the same access, and 40 roles would be noise."""
-        crud = [
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:Query",
-            "dynamodb:ConditionCheckItem",
-        ]
-        read = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
-        statements = [
-            _allow("IdempotencyRecords", crud, get_att("IdempotencyTable", "Arn")),
-            _allow("SharedRateBudget", crud, get_att("StateTable", "Arn")),
-            _allow("ReadConnections", read, get_att("ConnectionsTable", "Arn")),
-            _allow("ReadClinikoApiKeys", ["secretsmanager:GetSecretValue"], SECRETS_ARN),
-            _allow("PublishOutcomeEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
-            _allow("OnFailureDestination", ["sqs:SendMessage"], get_att("ActionFailureQueue", "Arn")),
-        ]
-        self.add(
-            "ActionFunctionRole",
-            {
-                "Type": "AWS::IAM::Role",
-                "Properties": {
-                    "Description": "Shared by every action function.",
-                    "AssumeRolePolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "lambda.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    },
-                    "ManagedPolicyArns": [
-                        sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
-                        sub("arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"),
-                    ],
-                    "Policies": [
-                        {
-                            "PolicyName": "action-functions",
-                            "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-                        }
-                    ],
-                },
-            },
-        )
-
     def actions_(self) -> None:
         for action in self.actions.values():
             function_id = action_function_id(action)
@@ -488,7 +736,7 @@ class _Builder:
                         ("CKV_AWS_116", "Asynchronous failures go to the ActionFailureQueue OnFailure destination."),
                     ),
                     "Properties": {
-                        "Description": f"Action {action.name}: {action.description}",
+                        "Description": f"Action {action.name}: {action.description}"[:256],
                         "CodeUri": ACTION_CODE_URI,
                         "Handler": HANDLER,
                         "Role": get_att("ActionFunctionRole", "Arn"),
@@ -542,16 +790,218 @@ class _Builder:
             permission["Condition"] = "ExampleAutomationsEnabled"
             self.add(f"{example.logical_id}Permission", permission)
 
+    # -- the event contract --
 
-DEAD_LETTER_QUEUES: dict[str, str] = {
-    "PollDeadLetterQueue": "poll jobs that failed 3 times",
-    "ActionFailureQueue": "action invocations that failed after their retries",
-    "RuleTargetDeadLetterQueue": "events EventBridge could not deliver to an action function",
-}
+    def schema_registry(self) -> None:
+        """One registry schema per detail-type, generated from the same models as the code (see events_doc)."""
+        self.add(
+            "EventSchemaRegistry",
+            {
+                "Type": "AWS::EventSchemas::Registry",
+                "Properties": {
+                    "RegistryName": sub(REGISTRY_NAME),
+                    "Description": "Every event the cliniko-connector bus carries, generated from its event models.",
+                },
+            },
+        )
+        for detail_type, detail_schema in self.schemas.items():
+            self.add(
+                schema_id(detail_type),
+                {
+                    "Type": "AWS::EventSchemas::Schema",
+                    "Properties": {
+                        "RegistryName": get_att("EventSchemaRegistry", "RegistryName"),
+                        "SchemaName": schema_name(detail_type),
+                        "Type": "JSONSchemaDraft4",
+                        "Description": f"detail-type `{detail_type}`",
+                        "Content": schema_content(detail_type, detail_schema),
+                    },
+                },
+            )
+
+    # -- observability --
+
+    def alarms(self) -> None:
+        service = [{"Name": "service", "Value": sub(SERVICE_DIMENSION)}]
+
+        def rollup(metric_id: str, name: str) -> dict[str, Any]:
+            return {
+                "Id": metric_id,
+                "ReturnData": False,
+                "MetricStat": {
+                    "Metric": {"Namespace": NAMESPACE, "MetricName": name, "Dimensions": service},
+                    "Period": 300,
+                    "Stat": "Sum",
+                },
+            }
+
+        failed, ok = "FILL(failed, 0)", "FILL(succeeded, 0)"
+        self.add(
+            "ActionFailureRateAlarm",
+            _alarm(
+                f"failed action outcomes exceed {ACTION_FAILURE_RATE_THRESHOLD:.0%} of all outcomes "
+                f"(at least {ACTION_FAILURE_RATE_MIN_OUTCOMES} in 5 minutes).",
+                Metrics=[
+                    rollup("failed", "ActionsFailed"),
+                    rollup("succeeded", "ActionsSucceeded"),
+                    {
+                        "Id": "failure_rate",
+                        "Label": "ActionsFailed / (ActionsSucceeded + ActionsFailed)",
+                        "ReturnData": True,
+                        "Expression": f"IF({failed} + {ok} >= {ACTION_FAILURE_RATE_MIN_OUTCOMES}, "
+                        f"{failed} / ({failed} + {ok}), 0)",
+                    },
+                ],
+                EvaluationPeriods=3,
+                DatapointsToAlarm=2,
+                Threshold=ACTION_FAILURE_RATE_THRESHOLD,
+                ComparisonOperator="GreaterThanThreshold",
+            ),
+        )
+        self.add(
+            "PollWorkerErrorsAlarm",
+            _alarm(
+                f"at least {POLL_WORKER_ERRORS_THRESHOLD} poll jobs failed in 15 minutes (one job per invocation, "
+                "so every Lambda error is a failed job).",
+                Namespace="AWS/Lambda",
+                MetricName="Errors",
+                Dimensions=[{"Name": "FunctionName", "Value": ref("PollWorkerFunction")}],
+                Statistic="Sum",
+                Period=900,
+                EvaluationPeriods=1,
+                Threshold=POLL_WORKER_ERRORS_THRESHOLD,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+            ),
+        )
+        self.add(
+            "PollQueueBacklogAlarm",
+            _alarm(
+                f"the oldest poll job is over {POLL_QUEUE_MAX_AGE_SECONDS // 60} minutes old: jobs keep failing or "
+                "the worker is not consuming.",
+                Namespace="AWS/SQS",
+                MetricName="ApproximateAgeOfOldestMessage",
+                Dimensions=[{"Name": "QueueName", "Value": get_att("PollQueue", "QueueName")}],
+                Statistic="Maximum",
+                Period=300,
+                EvaluationPeriods=2,
+                Threshold=POLL_QUEUE_MAX_AGE_SECONDS,
+                ComparisonOperator="GreaterThanThreshold",
+            ),
+        )
+        self.add(
+            "ClinikoAuthFailuresAlarm",
+            _alarm(
+                f"Cliniko refused a key (401/403) in each of {AUTH_FAILURE_PERIODS} consecutive 5-minute periods: "
+                "a key was revoked or its user lost access. The dashboard shows which connection.",
+                Metrics=[_insights("auth_failures", f"SUM({AUTH_FAILURES_METRIC})", "connection, service")],
+                EvaluationPeriods=AUTH_FAILURE_PERIODS,
+                DatapointsToAlarm=AUTH_FAILURE_PERIODS,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+            ),
+        )
+        self.add(
+            "StreamLagAlarm",
+            _alarm(
+                "a stream's cursor is more than ${StreamLagAlarmSeconds} seconds behind: polling is failing or can't "
+                "keep up. "
+                "The dashboard shows which connection and resource.",
+                Metrics=[_insights("max_lag", f"MAX({STREAM_LAG_METRIC})", "connection, resource, service")],
+                EvaluationPeriods=2,
+                DatapointsToAlarm=2,
+                Threshold=ref("StreamLagAlarmSeconds"),
+                ComparisonOperator="GreaterThanThreshold",
+            ),
+        )
+
+    def dashboard(self) -> None:
+        self.add(
+            "Dashboard",
+            {
+                "Type": "AWS::CloudWatch::Dashboard",
+                "Properties": {
+                    "DashboardName": sub(STACK_PREFIX),
+                    "DashboardBody": sub(dashboard_json(self.resources)),
+                },
+            },
+        )
 
 
-def _allow(sid: str, actions: list[str], resource: Any) -> dict[str, Any]:
-    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+def arn_of(logical_id: str) -> dict[str, Any]:
+    return get_att(logical_id, "Arn")
+
+
+def _allow(sid: str, actions: list[str], resource: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _logs(log_group_arns: list[Any]) -> dict[str, Any]:
+    return _allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], log_group_arns)
+
+
+def _kms_use(*services: str) -> dict[str, Any]:
+    """The stack key, only as used by the services that store this function's data on its behalf."""
+    return _allow(
+        "UseTheStackKeyThroughItsServices",
+        ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+        KMS_KEY_ARN,
+        {"StringEquals": {"kms:ViaService": [sub(f"{s}.${{AWS::Region}}.amazonaws.com") for s in services]}},
+    )
+
+
+# X-Ray's write APIs take no resource: the one place a role says `*` (tests list it explicitly).
+XRAY_STATEMENT = _allow("XRayTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*")
+
+
+def _role(description: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": description,
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            },
+            "Policies": [
+                {"PolicyName": "least-privilege", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
+            ],
+        },
+    }
+
+
+def _queue(**properties: Any) -> dict[str, Any]:
+    return {
+        "Type": "AWS::SQS::Queue",
+        **DISPOSABLE,
+        "Properties": {**properties, "KmsMasterKeyId": KMS_KEY_ARN},
+    }
+
+
+def _events_queue_policy(queue_id: str, sid: str, condition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [ref(queue_id)],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": sid,
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": get_att(queue_id, "Arn"),
+                        "Condition": condition,
+                    }
+                ],
+            },
+        },
+    }
 
 
 def _table(
@@ -560,13 +1010,13 @@ def _table(
     keys: list[tuple[str, str]],
     pitr: bool,
     ttl: str | None = None,
-    skips: list[tuple[str, str]],
+    skips: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name, _ in keys],
         "KeySchema": [{"AttributeName": name, "KeyType": kind} for name, kind in keys],
-        "SSESpecification": {"SSEEnabled": True},
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": KMS_KEY_ARN},
     }
     if ttl:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
@@ -574,7 +1024,7 @@ def _table(
         properties["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
     # Connections and cursors outlive a `sam delete`: losing them means re-adding accounts and re-polling.
     resource: dict[str, Any] = {"Type": "AWS::DynamoDB::Table", **(KEEP if pitr else DISPOSABLE)}
-    resource["Metadata"] = {"Description": description, **skip(*skips)}
+    resource["Metadata"] = {"Description": description, **(skip(*skips) if skips else {})}
     resource["Properties"] = properties
     return resource
 
@@ -583,13 +1033,10 @@ def _log_group(function_id: str) -> dict[str, Any]:
     return {
         "Type": "AWS::Logs::LogGroup",
         **DISPOSABLE,
-        "Metadata": skip(
-            ("CKV_AWS_158", "Encrypted by CloudWatch Logs by default; logs carry ids and statuses, no API keys."),
-            ("CKV_AWS_338", "Retention is the LogRetentionDays parameter; short retention limits health data kept."),
-        ),
         "Properties": {
-            "LogGroupName": sub(f"/aws/lambda/${{AWS::StackName}}/{function_id}"),
+            "LogGroupName": sub(f"{LOG_GROUP_PREFIX}{function_id}"),
             "RetentionInDays": ref("LogRetentionDays"),
+            "KmsKeyId": KMS_KEY_ARN,
         },
     }
 
@@ -632,25 +1079,185 @@ def _permission(function_id: str, rule_id: str) -> dict[str, Any]:
     }
 
 
-def _dlq_alarm(queue_id: str, what: str) -> dict[str, Any]:
-    actions = if_("HasAlarmTopic", [ref("AlarmTopicArn")], NO_VALUE)
+def _alarm(description: str, **properties: Any) -> dict[str, Any]:
     return {
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
-            "AlarmDescription": sub(f"cliniko-connector ${{Stage}}: {queue_id} holds {what}."),
-            "Namespace": "AWS/SQS",
-            "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Dimensions": [{"Name": "QueueName", "Value": get_att(queue_id, "QueueName")}],
-            "Statistic": "Maximum",
-            "Period": 300,
-            "EvaluationPeriods": 1,
-            "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold",
+            "AlarmDescription": sub(f"cliniko-connector ${{Stage}}: {description}"),
+            **properties,
             "TreatMissingData": "notBreaching",
-            "AlarmActions": actions,
-            "OKActions": actions,
+            "AlarmActions": ALARM_ACTIONS,
+            "OKActions": ALARM_ACTIONS,
         },
     }
+
+
+def _dlq_alarm(queue_id: str, what: str) -> dict[str, Any]:
+    return _alarm(
+        f"{queue_id} holds {what}.",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": get_att(queue_id, "QueueName")}],
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
+def insights_query(select: str, schema_dimensions: str) -> str:
+    """A Metrics Insights query over this stack's business metrics (alarms can't use SEARCH expressions)."""
+    source = f'SCHEMA("{NAMESPACE}", {schema_dimensions})'
+    return " ".join(("SELECT", select, "FROM", source, "WHERE", f"service = '{SERVICE_DIMENSION}'"))
+
+
+def _insights(metric_id: str, select: str, schema_dimensions: str) -> dict[str, Any]:
+    return {
+        "Id": metric_id,
+        "ReturnData": True,
+        "Period": 300,
+        "Expression": sub(insights_query(select, schema_dimensions)),
+    }
+
+
+# --- the dashboard ----------------------------------------------------------------------------------------
+
+
+def search(metric: str, dimensions: str, stat: str, period: int = 300) -> str:
+    """A SEARCH expression over one business metric of this stack, one line per dimension combination."""
+    return (
+        f'SEARCH(\'{{{NAMESPACE},{dimensions},service}} MetricName="{metric}" '
+        f"service=\"{SERVICE_DIMENSION}\"', '{stat}', {period})"
+    )
+
+
+def _graph(
+    title: str, metrics: list[list[Any]], *, stat: str = "Sum", stacked: bool = False, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": "${AWS::Region}",
+            "view": "timeSeries",
+            "stacked": stacked,
+            "stat": stat,
+            "period": 300,
+            "metrics": metrics,
+            **extra,
+        },
+    }
+
+
+def _expression(expression: str, label: str, metric_id: str) -> list[Any]:
+    """A metric-math line; without a label, a SEARCH names each line by its dimension values."""
+    return [{"expression": expression, "id": metric_id, **({"label": label} if label else {})}]
+
+
+def _per_stream(title: str, metric: str, stat: str = "Sum") -> dict[str, Any]:
+    return _graph(title, [_expression(search(metric, "connection,resource", stat), "", "s1")], stat=stat)
+
+
+# A number in the dashboard JSON that comes from a parameter: replaced, unquoted, by `${StreamLagAlarmSeconds}`.
+LAG_THRESHOLD_PLACEHOLDER = "<StreamLagAlarmSeconds>"
+
+
+def dashboard_json(resources: Mapping[str, Any]) -> str:
+    """The dashboard body as `Fn::Sub` text."""
+    text = json.dumps(dashboard_body(resources), indent=1)
+    return text.replace(json.dumps(LAG_THRESHOLD_PLACEHOLDER), "${StreamLagAlarmSeconds}")
+
+
+def dashboard_body(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """The dashboard: an `Fn::Sub` body, so it names this stack's queues, functions and alarms."""
+    dlqs = [
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"${{{queue}.QueueName}}", {"label": queue}]
+        for queue in DEAD_LETTER_QUEUES
+    ]
+    alarms = [f"${{{logical_id}.Arn}}" for logical_id, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    lag_threshold = {"horizontal": [{"label": "StreamLagAlarmSeconds", "value": LAG_THRESHOLD_PLACEHOLDER}]}
+    widgets: list[dict[str, Any]] = [
+        {
+            "type": "text",
+            "width": 24,
+            "height": 2,
+            "properties": {
+                "markdown": "## cliniko-connector ${Stage}\nBusiness metrics are in the `ClinikoConnector` namespace, "
+                "`service` = `" + SERVICE_DIMENSION + "`. What each alarm means and what to do: docs/operations.md."
+            },
+        },
+        {"type": "alarm", "width": 24, "height": 3, "properties": {"title": "Alarms", "alarms": alarms}},
+        _per_stream("Records polled per connection/resource", "RecordsPolled"),
+        _per_stream("Events published per connection/resource", "EventsPublished"),
+        _per_stream("Duplicates suppressed per connection/resource", "DuplicatesSuppressed"),
+        _per_stream("Pages fetched per connection/resource", "PagesFetched"),
+        _graph(
+            "Cliniko API requests and 429s per connection",
+            [
+                _expression(search(API_REQUESTS_METRIC, "connection", "Sum"), "requests", "req"),
+                _expression(search(RATE_LIMITED_METRIC, "connection", "Sum"), "429", "limited"),
+            ],
+        ),
+        _graph(
+            "Cliniko 401/403 per connection",
+            [_expression(search(AUTH_FAILURES_METRIC, "connection", "Sum"), "", "auth")],
+        ),
+        _graph(
+            "Stream lag (seconds behind) per connection/resource",
+            [_expression(search(STREAM_LAG_METRIC, "connection,resource", "Maximum"), "", "lag")],
+            stat="Maximum",
+            annotations=lag_threshold,
+        ),
+        _graph(
+            "Actions succeeded / failed (all actions)",
+            [
+                _expression(f"SUM({search('ActionsSucceeded', 'action', 'Sum')})", "succeeded", "ok"),
+                _expression(f"SUM({search('ActionsFailed', 'action', 'Sum')})", "failed", "failed"),
+                _expression(f"SUM({search('ActionTransientFailures', 'action', 'Sum')})", "transient", "transient"),
+            ],
+        ),
+        _graph(
+            "Failed actions per action",
+            [_expression(search("ActionsFailed", "action", "Sum"), "", "failed_by_action")],
+        ),
+        _graph("Dead-letter queue depth", dlqs, stat="Maximum"),
+        _graph(
+            "Poll functions",
+            [
+                ["AWS/Lambda", "Errors", "FunctionName", "${PollWorkerFunction}", {"label": "worker errors"}],
+                ["AWS/Lambda", "Throttles", "FunctionName", "${PollWorkerFunction}", {"label": "worker throttles"}],
+                ["AWS/Lambda", "Errors", "FunctionName", "${PollDispatcherFunction}", {"label": "dispatcher errors"}],
+                [
+                    "AWS/SQS",
+                    "ApproximateAgeOfOldestMessage",
+                    "QueueName",
+                    "${PollQueue.QueueName}",
+                    {"label": "oldest poll job (s)", "stat": "Maximum", "yAxis": "right"},
+                ],
+            ],
+        ),
+    ]
+    # Lay the widgets out left to right, top to bottom, on CloudWatch's 24-column grid.
+    x = y = row_height = 0
+    for widget in widgets:
+        if x + widget["width"] > 24:
+            x, y, row_height = 0, y + row_height, 0
+        widget["x"], widget["y"] = x, y
+        x += widget["width"]
+        row_height = max(row_height, widget["height"])
+    return {"start": "-PT6H", "periodOverride": "inherit", "widgets": widgets}
+
+
+def dashboard_metric_names(body: Mapping[str, Any]) -> set[str]:
+    """Every `ClinikoConnector` metric name the dashboard reads."""
+    text = json.dumps(body)
+    return set(re.findall(r'MetricName=\\"([A-Za-z]+)\\"', text))
+
+
+# --- parameters, globals, outputs ---------------------------------------------------------------------------
 
 
 def _parameters() -> dict[str, Any]:
@@ -659,7 +1266,8 @@ def _parameters() -> dict[str, Any]:
             "Type": "String",
             "Default": "dev",
             "AllowedPattern": "^[a-z0-9-]{1,20}$",
-            "Description": "Deployment stage; names the event bus cliniko-connector-<Stage>.",
+            "Description": "Deployment stage; names the event bus, schedule, dashboard, registry and key alias "
+            "cliniko-connector-<Stage>.",
         },
         "EventSource": {
             "Type": "String",
@@ -681,13 +1289,22 @@ def _parameters() -> dict[str, Any]:
         "PollSchedule": {
             "Type": "String",
             "Default": "rate(1 minute)",
-            "Description": "How often the dispatcher runs (an EventBridge schedule expression).",
+            "Description": "How often the dispatcher runs (an EventBridge schedule expression): the poll interval.",
+        },
+        "DefaultPayloadMode": {
+            "Type": "String",
+            "Default": "full",
+            "AllowedValues": ["full", "minimal"],
+            "Description": "Trigger events carry the Cliniko record (full) or only ids and changed field names "
+            "(minimal), for connections that don't set their own mode. Minimal keeps patient data off the bus "
+            "and out of the archive.",
         },
         "LogLevel": {
             "Type": "String",
             "Default": "INFO",
             "AllowedValues": ["DEBUG", "INFO", "WARN", "ERROR"],
-            "Description": "Application log level of every function.",
+            "Description": "Application log level of every function. The AWS SDK and urllib3 stay at WARNING "
+            "whatever this says: at DEBUG they would log API keys and patient data (docs/security.md).",
         },
         "LogRetentionDays": {
             "Type": "Number",
@@ -699,7 +1316,23 @@ def _parameters() -> dict[str, Any]:
             "Type": "Number",
             "Default": 30,
             "MinValue": 0,
-            "Description": "Days the event archive keeps events for replay (0 keeps them forever).",
+            "Description": "Days the event archive keeps events for replay (0 keeps them forever). In full payload "
+            "mode the archive holds patient records for this long.",
+        },
+        "KmsKeyArn": {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$",
+            "ConstraintDescription": "must be empty or a KMS key ARN",
+            "Description": "Customer-managed KMS key for every store (empty: the stack creates one with rotation). "
+            "A key of your own needs the key policy statements in docs/security.md.",
+        },
+        "StreamLagAlarmSeconds": {
+            "Type": "Number",
+            "Default": 900,
+            "MinValue": 120,
+            "Description": "Alarm when a stream's cursor is this far behind (900 = 15 polls at the default "
+            "1-minute schedule).",
         },
         "EnableExampleAutomations": {
             "Type": "String",
@@ -710,7 +1343,9 @@ def _parameters() -> dict[str, Any]:
         "AlarmTopicArn": {
             "Type": "String",
             "Default": "",
-            "Description": "SNS topic the dead-letter alarms notify (empty: alarms without notifications).",
+            "AllowedPattern": "^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$",
+            "ConstraintDescription": "must be empty or an SNS topic ARN",
+            "Description": "SNS topic every alarm notifies (empty: alarms without notifications).",
         },
     }
 
@@ -734,43 +1369,91 @@ def _globals() -> dict[str, Any]:
                     "SECRETS_PREFIX": SECRETS_PREFIX,
                     "CLINIKO_APP_NAME": ref("ClinikoAppName"),
                     "CLINIKO_CONTACT_EMAIL": ref("ClinikoContactEmail"),
-                    "POWERTOOLS_SERVICE_NAME": "cliniko-connector",
+                    "POWERTOOLS_SERVICE_NAME": sub(SERVICE_DIMENSION),
                 }
             },
         }
     }
 
 
+# What the CLI needs, as `KEY=value` words for `export $(…)` (docs/deploy.md): the names the functions get,
+# the DLQs `dlq` reads, the archive `replay` replays from, and the key new API-key secrets are created under.
+CLI_ENVIRONMENT = (
+    ("CONNECTIONS_TABLE", "${ConnectionsTable}"),
+    ("STATE_TABLE", "${StateTable}"),
+    ("IDEMPOTENCY_TABLE", "${IdempotencyTable}"),
+    ("EVENT_BUS_NAME", "${EventBus.Name}"),
+    ("EVENT_BUS_ARN", "${EventBus.Arn}"),
+    ("EVENT_ARCHIVE_ARN", "${EventArchive.Arn}"),
+    ("EVENT_SOURCE", "${EventSource}"),
+    ("CLINIKO_CONTACT_EMAIL", "${ClinikoContactEmail}"),
+    ("POLL_QUEUE_URL", "${PollQueue}"),
+    ("POLL_DLQ_URL", "${PollDeadLetterQueue}"),
+    ("ACTION_FAILURE_QUEUE_URL", "${ActionFailureQueue}"),
+    ("RULE_TARGET_DLQ_URL", "${RuleTargetDeadLetterQueue}"),
+    ("POLL_DISPATCHER_FAILURE_QUEUE_URL", "${PollDispatcherFailureQueue}"),
+    ("EVENT_BUS_DLQ_URL", "${EventBusDeadLetterQueue}"),
+    ("SECRETS_KMS_KEY_ID", "${KeyArn}"),
+    ("AWS_DEFAULT_REGION", "${AWS::Region}"),
+)
+
+
 def _outputs() -> dict[str, Any]:
+    queues = {f"{queue}Url": {"Value": ref(queue)} for queue in ("PollQueue", *DEAD_LETTER_QUEUES)}
     return {
         "EventBusName": {
             "Description": "Put action requests here; subscribe to trigger events here.",
             "Value": get_att("EventBus", "Name"),
         },
         "EventBusArn": {"Value": get_att("EventBus", "Arn")},
+        "EventArchiveArn": {
+            "Description": "What `cliniko-connector replay` replays from.",
+            "Value": get_att("EventArchive", "Arn"),
+        },
         "ConnectionsTableName": {"Value": ref("ConnectionsTable")},
         "StateTableName": {"Value": ref("StateTable")},
         "IdempotencyTableName": {"Value": ref("IdempotencyTable")},
-        "PollQueueUrl": {"Value": ref("PollQueue")},
+        **queues,
+        "KmsKeyArn": {
+            "Description": "The stack's KMS key; the CLI creates API-key secrets under it (SECRETS_KMS_KEY_ID).",
+            "Value": KMS_KEY_ARN,
+        },
+        "DashboardName": {"Value": ref("Dashboard")},
+        "SchemaRegistryName": {"Value": get_att("EventSchemaRegistry", "RegistryName")},
+        "CliEnvironment": {
+            "Description": "Environment of the cliniko-connector CLI: export $(this value).",
+            "Value": sub(" ".join(f"{k}={v}" for k, v in CLI_ENVIRONMENT), {"KeyArn": KMS_KEY_ARN}),
+        },
     }
 
 
 def build_template(
     actions: Mapping[str, Action] | None = None,
     examples: tuple[ExampleAutomation, ...] = EXAMPLE_AUTOMATIONS,
+    schemas: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The whole template; `actions` defaults to the catalog (tests pass bigger synthetic catalogs)."""
-    builder = _Builder(ACTIONS if actions is None else actions, examples)
+    """The whole template; `actions` defaults to the catalog and `schemas` (detail-type → `detail` schema) to
+    `events_doc.all_schemas()` (tests pass bigger synthetic ones)."""
+    builder = _Builder(
+        ACTIONS if actions is None else actions,
+        examples,
+        default_schemas() if schemas is None else schemas,
+    )
+    builder.kms()
     builder.layer()
     builder.tables()
     builder.bus()
     builder.queues()
+    builder.roles()
     builder.poll_functions()
-    builder.action_role()
     builder.actions_()
     builder.examples_()
+    builder.schema_registry()
+    builder.alarms()
+    builder.dashboard()
     parameters = _parameters()
     conditions = {
+        "CreateKmsKey": {"Fn::Equals": [ref("KmsKeyArn"), ""]},
         "ExampleAutomationsEnabled": {"Fn::Equals": [ref("EnableExampleAutomations"), "true"]},
         "HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]},
     }
@@ -825,4 +1508,7 @@ def estimate_deployed_resources(template: dict[str, Any]) -> int:
             count += 1
         for event in props.get("Events", {}).values():
             count += {"Schedule": 2, "EventBridgeRule": 2, "CloudWatchEvent": 2, "SQS": 1}.get(event["Type"], 1)
+            # A DeadLetterConfig of Type SQS (rather than an Arn) makes SAM create a queue and its policy.
+            if event.get("Properties", {}).get("DeadLetterConfig", {}).get("Type") == "SQS":
+                count += 2
     return count

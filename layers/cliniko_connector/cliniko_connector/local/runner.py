@@ -33,6 +33,7 @@ from typing import Any
 import boto3
 
 from cliniko_connector.devtools.sample_events import SqsMessage, scheduled_event, sqs_event
+from cliniko_connector.local.archive import LocalArchive
 from cliniko_connector.local.endpoint import ensure_local_aws_environment, require_loopback_endpoint
 from cliniko_connector.local.stack import FunctionInfo, StackState
 
@@ -366,7 +367,15 @@ class LocalRunner:
     def run_once(self, max_messages: int = 1000) -> RunSummary:
         summary = self.fire_schedules()
         summary.merge(self.drain(max_messages))
+        self.drain_archive()
         return summary
+
+    def drain_archive(self) -> int:
+        """Move what reached the bus into the local archive file (when the stack keeps one)."""
+        archive = self.state.archive
+        if archive is None or archive.path is None:
+            return 0
+        return LocalArchive(archive, self._sqs).drain()
 
     def run(self, interval_seconds: float = 10.0, until: Callable[[], bool] | None = None) -> RunSummary:
         """fire_schedules + drain every `interval_seconds` until `until()` is true or Ctrl-C."""

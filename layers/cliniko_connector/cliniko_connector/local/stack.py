@@ -33,6 +33,10 @@ LOCAL_QUEUE_PREFIX = "local-"
 # How long a failed event waits in its local rule-target queue before the next attempt.
 LOCAL_TARGET_VISIBILITY_SECONDS = 30
 DEFAULT_ASYNC_RETRIES = 2  # Lambda's default for asynchronous invocations
+ARCHIVE_RULE_NAME = "local-archive"
+ARCHIVE_EVENT_PATTERN = {"source": [{"prefix": ""}]}  # every event
+ARCHIVE_RETENTION_SECONDS = 1209600
+ARCHIVE_FILE_NAME = "archive.jsonl"
 
 _QUEUE_ATTRIBUTES = (
     "ContentBasedDeduplication",
@@ -98,6 +102,16 @@ class FunctionInfo(BaseModel):
     on_failure_queue: str | None = None
 
 
+class ArchiveInfo(BaseModel):
+    """The local stand-in for the template's EventArchive: a catch-all rule on the bus into a queue, which
+    `local.archive.LocalArchive.drain` empties into `path` (JSON lines), for `cliniko-connector replay`."""
+
+    rule: str
+    event_bus: str
+    queue: QueueInfo
+    path: str | None = None
+
+
 class StackState(BaseModel):
     """What `up` created, with physical names; what the runner and `local status` work from."""
 
@@ -115,6 +129,7 @@ class StackState(BaseModel):
     rules: dict[str, RuleInfo] = Field(default_factory=dict)
     functions: dict[str, FunctionInfo] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list, description="What the local stack left out, and why.")
+    archive: ArchiveInfo | None = Field(default=None, description="Set by `up(..., archive=True)`.")
 
     @property
     def project_root(self) -> Path:
@@ -411,6 +426,12 @@ class _StackBuilder:
             if url.rsplit("/", 1)[-1] not in live:
                 sqs.delete_queue(QueueUrl=url)
 
+    # -- the local archive --
+
+    def archive(self, path: Path | None) -> None:
+        """After `rules()`, which deletes rules the template doesn't declare."""
+        add_archive(self.state, self.client("sqs"), self.client("events"), path)
+
     # -- functions --
 
     def functions(self) -> None:
@@ -484,15 +505,48 @@ class _StackBuilder:
                 self.state.notes.append(f"{info.logical_id}.{name}: {kind} events are not run locally")
 
 
+def add_archive(state: StackState, sqs: Any, events: Any, path: Path | None) -> ArchiveInfo:
+    """A catch-all rule on the stack's bus into the queue `<stack>-LocalArchive` (see `ArchiveInfo`); sets
+    and returns `state.archive`. Idempotent. The queue isn't `local-` prefixed, so `up` never deletes it."""
+    if not state.event_buses:
+        raise TemplateError("the local stack has no event bus to archive")
+    bus = state.event_buses.get("EventBus") or next(iter(state.event_buses.values()))
+    name = _physical_name(state.stack_name, "LocalArchive", 80)
+    attributes = {"MessageRetentionPeriod": str(ARCHIVE_RETENTION_SECONDS)}
+    try:
+        url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
+            raise
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    queue = QueueInfo(name=name, url=url, arn=f"arn:aws:sqs:{state.region}:{state.account_id}:{name}")
+    events.put_rule(
+        Name=ARCHIVE_RULE_NAME,
+        EventBusName=bus,
+        EventPattern=json.dumps(ARCHIVE_EVENT_PATTERN),
+        State="ENABLED",
+        Description="Local stand-in for EventArchive: every event on the bus, for `cliniko-connector replay`.",
+    )
+    events.put_targets(Rule=ARCHIVE_RULE_NAME, EventBusName=bus, Targets=[{"Id": "archive", "Arn": queue.arn}])
+    state.archive = ArchiveInfo(
+        rule=ARCHIVE_RULE_NAME, event_bus=bus, queue=queue, path=str(path.resolve()) if path is not None else None
+    )
+    return state.archive
+
+
 def up(
     template_path: str | Path,
     *,
     parameters: Mapping[str, str],
     state_path: str | Path | None = DEFAULT_STATE_PATH,
     stack_name: str = DEFAULT_STACK_NAME,
+    archive: bool = False,
 ) -> StackState:
     """Create (or update) the template's resources on the loopback endpoint $AWS_ENDPOINT_URL; save and
-    return the state. Raises `NotLocalEndpoint` when $AWS_ENDPOINT_URL is unset or not loopback."""
+    return the state. Raises `NotLocalEndpoint` when $AWS_ENDPOINT_URL is unset or not loopback.
+
+    With `archive`, every event reaching the bus is also kept for `replay` (see `ArchiveInfo`), in
+    `archive.jsonl` next to the state file."""
     endpoint = require_loopback_endpoint()
     ensure_local_aws_environment()
     builder = _StackBuilder(Path(template_path), parameters, stack_name, endpoint)
@@ -501,6 +555,8 @@ def up(
     builder.queues()
     builder.event_buses()
     builder.rules()
+    if archive:
+        builder.archive(Path(state_path).parent / ARCHIVE_FILE_NAME if state_path is not None else None)
     builder.functions()
     if state_path is not None:
         builder.state.save(state_path)

@@ -189,7 +189,7 @@ class ActionRunner:
             if exc.retryable:
                 count("ActionTransientFailures", dimensions=labels)
                 raise
-            count("ActionsFailed", dimensions=labels)
+            count("ActionsFailed", dimensions=labels, rollup=True)
             logger.warning(
                 "action failed",
                 extra={"action": self.action.name, "error": exc.error_type, "connection_id": request.connection_id},
@@ -213,7 +213,7 @@ class ActionRunner:
             result=result,
         )
         self._publish(ACTION_SUCCEEDED, outcome)
-        count("ActionsSucceeded", dimensions=labels)
+        count("ActionsSucceeded", dimensions=labels, rollup=True)
         logger.info("action succeeded", extra={"action": self.action.name, "connection_id": request.connection_id})
         return outcome.model_dump(mode="json")
 

@@ -100,6 +100,11 @@ def is_duplicate(snapshot: RecordSnapshot | None, incoming: RecordSnapshot) -> b
     return snapshot.updated_at == incoming.updated_at and snapshot.fingerprint == incoming.fingerprint
 
 
+def _version(snapshot: RecordSnapshot) -> str:
+    """One version of a record: two versions may share a second, never a fingerprint as well."""
+    return f"{snapshot.updated_at}:{snapshot.fingerprint[:12]}"
+
+
 def classify(
     stream: ResourceStream,
     connection_id: str,
@@ -152,12 +157,16 @@ def classify(
             value = record.get(t.field)
             before = previous.watched.get(t.field) if previous else None
             if value == t.value and before != t.value and (previous is not None or after_origin(updated_at)):
-                transitions.append(Transition(trigger, updated_at, f"{base_key}:{trigger.name}:{updated_at}"))
+                # Keyed on the version it changed from, not the one it was seen in: a retry after a crash
+                # between publish and snapshot may see a later version, and must still send the same key.
+                since = _version(previous) if previous is not None else "first"
+                transitions.append(Transition(trigger, updated_at, f"{base_key}:{trigger.name}:{since}"))
         elif isinstance(t, Changed) and previous is not None:
             old = {f: previous.watched.get(f) for f in t.fields}
             new = {f: current.watched.get(f) for f in t.fields}
             if old != new:
-                key = f"{base_key}:{trigger.name}:{updated_at}:{current.fingerprint[:12]}"
+                # The version it changed from plus where it went: stable across such a retry (see above).
+                key = f"{base_key}:{trigger.name}:{_version(previous)}:{fingerprint(salt, new)[:12]}"
                 changed = sorted(f for f in t.fields if old[f] != new[f])
                 transitions.append(Transition(trigger, updated_at, key, changed_fields=changed, previous=old))
     return Classified(transitions, current, duplicate=False)

@@ -95,7 +95,7 @@ class StreamPoller:
             result.initialised = True
         enabled = set(connection.triggers)
         salt = connection.hash_salt.encode()
-        mode = self.payload_mode or connection.payload_mode
+        mode = connection.payload_mode or self.payload_mode or PayloadMode.FULL
 
         lower = cursor.origin if reconcile else max(cursor.position - self.overlap, cursor.origin)
         drain_after_id: str | None = None  # set while walking one crowded second by id
@@ -109,7 +109,9 @@ class StreamPoller:
             self.checkpoint_hook("fetched")
             if not records and drain_after_id is None:
                 cursor = self.state.put_cursor(
-                    key, cursor.model_copy(update={"last_poll_at": self.now()}), expected_version=cursor.version
+                    key,
+                    cursor.model_copy(update={"last_poll_at": self.now(), "last_error": None}),
+                    expected_version=cursor.version,
                 )
                 result.caught_up = True
                 break
@@ -161,6 +163,11 @@ class StreamPoller:
                 ),
                 expected_version=cursor.version,
             )
+            if events:  # hourly counters for `status`: never worth failing a poll over
+                try:
+                    self.state.record_events(key, int(self.now().timestamp()) // 3600 * 3600, len(events))
+                except Exception:
+                    logger.warning("event counter not updated", extra={"stream": str(key)})
             self.checkpoint_hook("checkpointed")
             if caught_up:
                 result.caught_up = True

@@ -1,0 +1,228 @@
+"""Replaying what reached the bus: from the EventBridge archive on AWS, from the local archive locally.
+
+On AWS, `StartReplay` sends every archived event of the window back to the bus (or only to chosen rules);
+EventBridge can't filter a replay by pattern. Locally the archive is a file (`local.archive`): the events
+of the window that match the pattern are put back on the bus, marked so the archive doesn't keep them twice.
+Replayed trigger events keep their `event_key`, so idempotent actions don't act twice on the same change.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cliniko_connector.errors import ConfigurationError, ConnectorError, PublishError
+from cliniko_connector.timeutil import to_z
+
+TERMINAL_STATES = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
+
+
+def replay_name(now: datetime | None = None) -> str:
+    """`cliniko-20260105T093000-1a2b3c`: unique, sortable, and within StartReplay's 64 characters."""
+    now = now or datetime.now(UTC)
+    return f"cliniko-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def check_window(since: datetime, until: datetime) -> None:
+    if since >= until:
+        raise ConfigurationError(f"--since ({to_z(since)}) must be before --until ({to_z(until)})")
+
+
+@dataclass(frozen=True)
+class ReplayProgress:
+    name: str
+    state: str
+    since: datetime
+    until: datetime
+    last_replayed: datetime | None = None
+    reason: str | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if self.state == "COMPLETED":
+            return 1.0
+        if self.last_replayed is None:
+            return None
+        span = (self.until - self.since).total_seconds()
+        done = (self.last_replayed - self.since).total_seconds()
+        return max(0.0, min(1.0, done / span)) if span > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": "aws",
+            "name": self.name,
+            "state": self.state,
+            "since": to_z(self.since),
+            "until": to_z(self.until),
+            "last_replayed": to_z(self.last_replayed) if self.last_replayed else None,
+            "fraction": self.fraction,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class ArchiveReplay:
+    """`StartReplay` from the bus's archive, followed with `DescribeReplay`."""
+
+    events: Any  # boto3 EventBridge client
+    archive_arn: str
+    bus_arn: str
+    sleep: Callable[[float], None] = time.sleep
+
+    def start(self, name: str, since: datetime, until: datetime, rules: Iterable[str] = ()) -> ReplayProgress:
+        check_window(since, until)
+        destination: dict[str, Any] = {"Arn": self.bus_arn}
+        rule_arns = [self._rule_arn(rule) for rule in rules]
+        if rule_arns:
+            destination["FilterArns"] = rule_arns
+        response = self.events.start_replay(
+            ReplayName=name,
+            Description="cliniko-connector replay",
+            EventSourceArn=self.archive_arn,
+            EventStartTime=since,
+            EventEndTime=until,
+            Destination=destination,
+        )
+        return ReplayProgress(name=name, state=str(response.get("State", "STARTING")), since=since, until=until)
+
+    def describe(self, name: str, since: datetime, until: datetime) -> ReplayProgress:
+        r = self.events.describe_replay(ReplayName=name)
+        last = r.get("EventLastReplayedTime")
+        return ReplayProgress(
+            name=name,
+            state=str(r.get("State", "UNKNOWN")),
+            since=since,
+            until=until,
+            last_replayed=_aware(last) if isinstance(last, datetime) else None,
+            reason=r.get("StateReason"),
+        )
+
+    def follow(
+        self,
+        progress: ReplayProgress,
+        on_progress: Callable[[ReplayProgress], None],
+        *,
+        interval_seconds: float = 2.0,
+    ) -> ReplayProgress:
+        """Describe the replay every `interval_seconds` until it ends; Ctrl-C stops following, not the replay."""
+        while progress.state not in TERMINAL_STATES:
+            self.sleep(interval_seconds)
+            progress = self.describe(progress.name, progress.since, progress.until)
+            on_progress(progress)
+        return progress
+
+    def _rule_arn(self, rule: str) -> str:
+        if rule.startswith("arn:"):
+            return rule
+        bus_name = self.bus_arn.rsplit("/", 1)[-1]
+        try:
+            return str(self.events.describe_rule(Name=rule, EventBusName=bus_name)["Arn"])
+        except Exception as exc:
+            raise ConfigurationError(f"no rule {rule!r} on the bus {bus_name}") from exc
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# -- local --------------------------------------------------------------------------------------------
+
+
+def pattern_matcher(pattern: dict[str, Any] | None) -> Callable[[dict[str, Any]], bool]:
+    """EventBridge pattern matching as the local stack's rules do it (moto's matcher, so both agree)."""
+    if not pattern:
+        return lambda event: True
+    from moto.events.models import EventPattern
+
+    try:
+        compiled = EventPattern.load(json.dumps(pattern))
+    except Exception as exc:
+        raise ConfigurationError(f"--pattern is not a valid EventBridge event pattern: {exc}") from None
+
+    def matches(event: dict[str, Any]) -> bool:
+        return bool(compiled.matches_event(event))
+
+    return matches
+
+
+@dataclass
+class LocalReplayOutcome:
+    name: str
+    since: datetime
+    until: datetime
+    replayed: int = 0
+    by_detail_type: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": "local",
+            "name": self.name,
+            "since": to_z(self.since),
+            "until": to_z(self.until),
+            "replayed": self.replayed,
+            "by_detail_type": dict(sorted(self.by_detail_type.items())),
+        }
+
+
+@dataclass
+class LocalReplay:
+    """Puts archived events of a window that match a pattern back on the local bus."""
+
+    events: Any  # boto3 EventBridge client on the loopback endpoint
+    bus_name: str
+    archived: Callable[[], Iterable[dict[str, Any]]]
+    event_time: Callable[[dict[str, Any]], datetime | None]
+    marker: Callable[[str], str]
+
+    def matching(self, since: datetime, until: datetime, pattern: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        check_window(since, until)
+        matches = pattern_matcher(pattern)
+        chosen = []
+        for event in self.archived():
+            at = self.event_time(event)
+            if at is not None and since <= at <= until and matches(event):
+                chosen.append(event)
+        return chosen
+
+    def replay(
+        self, name: str, since: datetime, until: datetime, pattern: dict[str, Any] | None = None
+    ) -> LocalReplayOutcome:
+        outcome = LocalReplayOutcome(name=name, since=since, until=until)
+        chosen = self.matching(since, until, pattern)
+        marker = self.marker(name)
+        for start in range(0, len(chosen), 10):
+            batch = chosen[start : start + 10]
+            entries = [self._entry(event, marker) for event in batch]
+            response = self.events.put_events(Entries=entries)
+            if response.get("FailedEntryCount"):
+                codes = sorted({e.get("ErrorCode", "?") for e in response.get("Entries", []) if e.get("ErrorCode")})
+                raise PublishError(
+                    f"the bus refused {response['FailedEntryCount']} replayed event(s) after {outcome.replayed} "
+                    "were put back",
+                    failed=int(response["FailedEntryCount"]),
+                    error_codes=codes,
+                )
+            outcome.replayed += len(batch)
+            outcome.by_detail_type.update(str(e.get("detail-type")) for e in batch)
+        return outcome
+
+    def _entry(self, event: dict[str, Any], marker: str) -> dict[str, Any]:
+        if not isinstance(event.get("detail"), dict) or not event.get("source") or not event.get("detail-type"):
+            raise ConnectorError("an archived event lacks source, detail-type or detail; the archive file is damaged")
+        entry: dict[str, Any] = {
+            "EventBusName": self.bus_name,
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"], separators=(",", ":")),
+            "Resources": [*[str(r) for r in event.get("resources") or []], marker],
+        }
+        at = self.event_time(event)
+        if at is not None:
+            entry["Time"] = at
+        return entry

@@ -1,0 +1,139 @@
+"""The dashboard and alarms of template.yaml read metrics the code emits, and name resources that exist."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cliniko_connector.devtools.template import (
+    ACTION_METRICS,
+    API_REQUESTS_METRIC,
+    AUTH_FAILURES_METRIC,
+    DEAD_LETTER_QUEUES,
+    EMITTED_METRICS,
+    PENDING_METRICS,
+    RATE_LIMITED_METRIC,
+    ROLLUP_METRICS,
+    STREAM_LAG_METRIC,
+    STREAM_METRICS,
+    dashboard_metric_names,
+)
+from cliniko_connector.observability import NAMESPACE
+
+PACKAGE = Path(__file__).resolve().parents[3] / "layers" / "cliniko_connector" / "cliniko_connector"
+SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+def emitted_by_the_code() -> set[str]:
+    """Metric names passed to a metric helper (`count`, `seconds_metric`, …) anywhere in the package."""
+    call = re.compile(r"\b(?:count|seconds_metric|add_metric|single_metric)\(\s*(?:name=)?\"([A-Za-z]+)\"")
+    names: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        names.update(call.findall(path.read_text(encoding="utf-8")))
+    return names
+
+
+def dashboard_text(resources: dict[str, Any]) -> str:
+    text: str = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    return text
+
+
+def substituted(text: str, resources: dict[str, Any], parameters: dict[str, Any]) -> str:
+    """The body as CloudFormation would render it, with placeholder values; fails on unknown names."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        logical_id = name.split(".", 1)[0]
+        assert name.startswith("AWS::") or logical_id in resources or name in parameters, f"unknown ${{{name}}}"
+        return "900" if name == "StreamLagAlarmSeconds" else f"value-of-{name}"
+
+    return SUB_VARIABLE.sub(value, text)
+
+
+def test_the_dashboard_body_is_valid_json_on_a_24_column_grid(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    body = json.loads(substituted(dashboard_text(resources), resources, template["Parameters"]))
+    cells: set[tuple[int, int]] = set()
+    for widget in body["widgets"]:
+        assert widget["type"] in {"metric", "text", "alarm"}
+        assert widget["x"] >= 0 and widget["x"] + widget["width"] <= 24
+        for x in range(widget["x"], widget["x"] + widget["width"]):
+            for y in range(widget["y"], widget["y"] + widget["height"]):
+                assert (x, y) not in cells, f"{widget['properties'].get('title')} overlaps another widget"
+                cells.add((x, y))
+        if widget["type"] == "metric":
+            props = widget["properties"]
+            assert props["metrics"] and props["region"] == "value-of-AWS::Region"
+            ids = [m[-1]["id"] for m in props["metrics"] if isinstance(m[-1], dict) and "id" in m[-1]]
+            assert len(ids) == len(set(ids)) and all(re.fullmatch(r"[a-z][a-zA-Z0-9_]*", i) for i in ids)
+            for annotation in props.get("annotations", {}).get("horizontal", []):
+                assert isinstance(annotation["value"], int | float)  # CloudWatch rejects a quoted number
+
+
+def test_the_dashboard_shows_what_operations_needs(resources: dict[str, Any]) -> None:
+    text = dashboard_text(resources)
+    names = dashboard_metric_names(json.loads(text.replace("${StreamLagAlarmSeconds}", "0")))
+    assert {*STREAM_METRICS, *ACTION_METRICS, STREAM_LAG_METRIC, AUTH_FAILURES_METRIC} <= names
+    assert {API_REQUESTS_METRIC, RATE_LIMITED_METRIC} <= names  # API requests and 429s per connection
+    assert names <= EMITTED_METRICS | PENDING_METRICS
+    for queue in DEAD_LETTER_QUEUES:
+        assert f"${{{queue}.QueueName}}" in text, queue
+    alarms = [k for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"]
+    for alarm in alarms:
+        assert f"${{{alarm}.Arn}}" in text, alarm
+    assert 'service=\\"cliniko-connector-${Stage}\\"' in text  # never another stack's metrics
+
+
+def test_every_metric_read_is_emitted_or_listed_as_pending() -> None:
+    emitted = emitted_by_the_code()
+    assert emitted >= EMITTED_METRICS, f"the dashboard reads metrics nobody emits: {EMITTED_METRICS - emitted}"
+    assert not (EMITTED_METRICS & PENDING_METRICS)
+
+
+def test_pending_metrics_are_not_pending_once_emitted() -> None:
+    """When the code starts emitting one of them, move it to EMITTED_METRICS (and its docs)."""
+    now_emitted = PENDING_METRICS & emitted_by_the_code()
+    if now_emitted:
+        pytest.fail(f"{sorted(now_emitted)} are emitted now: move them to EMITTED_METRICS in devtools/template.py")
+
+
+def test_the_action_failure_rate_alarm(resources: dict[str, Any]) -> None:
+    props = resources["ActionFailureRateAlarm"]["Properties"]
+    metrics = {m["Id"]: m for m in props["Metrics"]}
+    for metric_id, name in (("failed", "ActionsFailed"), ("succeeded", "ActionsSucceeded")):
+        metric = metrics[metric_id]["MetricStat"]["Metric"]
+        assert metric["Namespace"] == NAMESPACE and metric["MetricName"] == name
+        assert metric["Dimensions"] == [{"Name": "service", "Value": {"Fn::Sub": "cliniko-connector-${Stage}"}}]
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m} == set(
+        ROLLUP_METRICS
+    )
+    (returned,) = [m for m in props["Metrics"] if m["ReturnData"]]
+    assert "FILL(failed, 0) / (FILL(failed, 0) + FILL(succeeded, 0))" in returned["Expression"]
+    assert 0 < props["Threshold"] < 1
+
+
+def test_the_health_alarms(resources: dict[str, Any]) -> None:
+    worker = resources["PollWorkerErrorsAlarm"]["Properties"]
+    assert (worker["Namespace"], worker["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert worker["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "PollWorkerFunction"}}]
+    auth = resources["ClinikoAuthFailuresAlarm"]["Properties"]
+    (query,) = auth["Metrics"]
+    assert f"SUM({AUTH_FAILURES_METRIC})" in query["Expression"]["Fn::Sub"]
+    assert auth["EvaluationPeriods"] == auth["DatapointsToAlarm"] >= 2  # repeated, not one refused request
+    lag = resources["StreamLagAlarm"]["Properties"]
+    (query,) = lag["Metrics"]
+    assert f"MAX({STREAM_LAG_METRIC})" in query["Expression"]["Fn::Sub"]
+    assert lag["Threshold"] == {"Ref": "StreamLagAlarmSeconds"}
+    for alarm in ("ClinikoAuthFailuresAlarm", "StreamLagAlarm"):
+        (query,) = resources[alarm]["Properties"]["Metrics"]
+        assert query["Expression"]["Fn::Sub"].endswith("WHERE service = 'cliniko-connector-${Stage}'")
+        assert query["ReturnData"] is True and query["Period"] == 300
+
+
+def test_alarms_are_on_the_optional_topic_only_when_given(template: dict[str, Any]) -> None:
+    assert template["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
