@@ -195,7 +195,7 @@ def main() -> int:
         second_events = observed(sqs, observer)
         show_events(second_events)
 
-        step(8, "What is in Cliniko now")
+        step(8, "What is in Cliniko now, and how the streams stand")
         alerts = http("GET", f"{sim}/__sim/records/medical_alerts")["medical_alerts"]
         patient_ids = {p["id"] for p in created}
         ours = [a for a in alerts if a["patient"]["links"]["self"].rsplit("/", 1)[-1] in patient_ids]
@@ -209,6 +209,7 @@ def main() -> int:
             f"\n  {len(triggers)} trigger events published, {len(succeeded)} actions succeeded, "
             f"{len(ours)} medical alerts created through the whole path."
         )
+        run_cli("status", CONNECTION)
         if len(ours) != len(created) or len(succeeded) != len(created):
             say("demo failed: expected one alert per new patient")
             return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Mapping
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -19,6 +20,9 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cliniko-connector"
 # query strings (a find by email): whatever level the application runs at, these stay at WARNING.
 for _noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+# Business metrics are flushed as they happen (`count`), so the handler decorator often has nothing left.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 # stderr: in Lambda it reaches CloudWatch like stdout does, and in the CLI it keeps `--json` output clean.
 logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(sys.stderr))
