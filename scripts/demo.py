@@ -73,18 +73,9 @@ def start_simulator(port: int, key_file: Path) -> subprocess.Popen[bytes]:
             if process.poll() is not None:
                 raise SystemExit("demo failed: the simulator did not start") from None
             time.sleep(0.1)
-    process.terminate()
+    process.kill()
+    process.wait(timeout=10)
     raise SystemExit("demo failed: the simulator did not answer in 20 s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def observe_bus(state: dict[str, Any]) -> tuple[Any, str]:
@@ -123,7 +114,7 @@ def show_events(events: list[dict[str, Any]]) -> None:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT / "layers" / "cliniko_connector"))
-    from cliniko_connector.local.moto import MotoSubprocess, free_port
+    from cliniko_connector.local.moto import MotoSubprocess, free_port, terminate
 
     say("cliniko-connector demo: Cliniko → poller → EventBridge → rule → action → Cliniko, all on 127.0.0.1")
     workdir = Path(tempfile.mkdtemp(prefix="cliniko-demo-"))
@@ -155,7 +146,7 @@ def main() -> int:
         step(2, "Cliniko on loopback: the simulator, seeded with a demo clinic")
         sim_port = free_port()
         simulator = start_simulator(sim_port, key_file)
-        cleanup.callback(stop, simulator)
+        cleanup.callback(terminate, simulator)
         started.append(simulator.pid)
         sim = f"http://127.0.0.1:{sim_port}"
         say(f"    {sim}/v1")

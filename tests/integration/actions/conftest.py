@@ -19,22 +19,12 @@ from cliniko_connector.catalog.actions import ACTIONS, Action
 from cliniko_connector.eventmodels import ActionRequest
 from cliniko_connector.models import Connection
 from cliniko_connector.simulator import Simulator
+from cliniko_connector.simulator.seeds import NOTE_CONTENT
 from cliniko_connector.usecases.actions import ActionRunner
 from tests.integration.conftest import API_KEY, USER_AGENT
 
 CONNECTION_ID = "clinic"
 MISSING_ID = "999999999999"  # no simulator record has an id this small
-NOTE_CONTENT = {
-    "sections": [
-        {
-            "name": "Subjective",
-            "questions": [
-                {"name": "Presenting complaint", "type": "paragraph"},
-                {"name": "Pain (0-10)", "type": "text"},
-            ],
-        }
-    ]
-}
 
 
 def sample(name: str, key: str) -> Any:

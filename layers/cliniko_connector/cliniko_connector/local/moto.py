@@ -56,6 +56,18 @@ def reset(endpoint_url: str) -> None:
         pass
 
 
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    """Stop a child process: politely, then for sure."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 class InProcessMoto:
     """`moto.server.ThreadedMotoServer` on 127.0.0.1 and an OS-chosen port, in a daemon thread."""
 
@@ -118,14 +130,8 @@ class MotoSubprocess:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        if process is not None:
+            terminate(process)
 
     def wait(self) -> int:
         """Block until the server exits (Ctrl-C stops it); its exit status."""
