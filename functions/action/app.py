@@ -3,6 +3,7 @@
 from typing import Any
 
 from cliniko_connector import wiring
+from cliniko_connector.errors import InputValidationError
 from cliniko_connector.eventmodels import parse_action_event
 from cliniko_connector.observability import logger, metrics, tracer
 from cliniko_connector.settings import ActionSettings, load_settings
@@ -16,6 +17,9 @@ run_action = wiring.action_app(settings)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(action=settings.action_name)
-    request = parse_action_event(event)
+    try:
+        request = parse_action_event(event)
+    except InputValidationError as malformed:
+        return wiring.rejected(settings.action_name, malformed)
     logger.append_keys(connection_id=request.connection_id)
     return run_action(request, context)

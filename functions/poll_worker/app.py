@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from cliniko_connector import wiring
-from cliniko_connector.errors import StreamBusy
+from cliniko_connector.errors import ConnectionDisabled, ConnectionNotFound, StreamBusy
 from cliniko_connector.observability import logger, metrics, tracer
 from cliniko_connector.ports import PollJob
 from cliniko_connector.settings import PollerSettings, load_settings
@@ -26,6 +26,9 @@ def _poll(record: SQSRecord, remaining_seconds: float) -> None:
         worker.handle(job, time_budget_seconds=remaining_seconds - SAFETY_MARGIN_SECONDS)
     except StreamBusy:
         logger.info("stream already being polled; skipping this tick")
+    except (ConnectionNotFound, ConnectionDisabled) as gone:
+        # Removed or paused since the job was queued: nothing to retry.
+        logger.info("job dropped", extra={"reason": gone.error_type})
 
 
 @logger.inject_lambda_context

@@ -28,7 +28,7 @@ from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
 from cliniko_connector.errors import ConnectionDisabled, ConnectorError, InputValidationError, StreamBusy
 from cliniko_connector.eventmodels import ActionRequest
 from cliniko_connector.models import Connection, StreamKey
-from cliniko_connector.observability import count
+from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import (
     ClinikoApi,
     ConnectionStore,
@@ -210,6 +210,14 @@ def dispatcher(settings: AwsResourceSettings, queue_url: str, runtime: Runtime |
 ActionApp = Callable[[ActionRequest, Any], dict[str, Any]]
 
 
+def rejected(action_name: str, error: InputValidationError) -> dict[str, Any]:
+    """An event that isn't an action request at all: a permanent failure, returned so Lambda doesn't retry it.
+    There is no connection to report it against, so it is counted and logged (type only), not published."""
+    count("ActionsFailed", dimensions={"action": action_name}, rollup=True)
+    logger.warning("malformed action request", extra={"action": action_name, "error": error.error_type})
+    return {"action": action_name, "status": "failed", "error": error.to_dict()}
+
+
 def action_app(settings: ActionSettings, runtime: Runtime | None = None) -> ActionApp:
     """The action use-case behind Powertools idempotency: a request's key (see `ActionRequest.key_for`)
     runs Cliniko once, and later deliveries of the same key get the stored result."""
@@ -247,7 +255,8 @@ def action_app(settings: ActionSettings, runtime: Runtime | None = None) -> Acti
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             config.register_lambda_context(context)
         if request.action is not None and request.action != action.name:
-            raise InputValidationError(f"this function runs {action.name}, not {request.action}")
+            wrong = InputValidationError(f"this function runs {action.name}, not {request.action}")
+            return rejected(action.name, wrong)
         envelope = {"key": request.key_for(action.name), "request": request.model_dump(mode="json")}
         return run_once(envelope=envelope)
 
