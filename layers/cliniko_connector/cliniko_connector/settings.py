@@ -3,7 +3,7 @@ the function before it handles anything, with the variable's name in the error."
 
 from __future__ import annotations
 
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,10 +80,11 @@ class ActionSettings(AwsResourceSettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
-def load_settings[S: BaseSettings](cls: type[S]) -> S:
-    """Parse settings or raise `ConfigurationError` naming the variables at fault (never their values)."""
+def load_settings[S: BaseSettings](cls: type[S], **values: Any) -> S:
+    """Parse settings (the environment, then `values` for what it lacks) or raise `ConfigurationError`
+    naming the variables at fault (never their values)."""
     try:
-        return cls()
+        return cls(**values)
     except ValidationError as exc:
         problems = ", ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper() or 'environment'}: {err['msg']}" for err in exc.errors()

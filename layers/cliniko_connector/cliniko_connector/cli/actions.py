@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +54,9 @@ def _run(args: argparse.Namespace) -> int:
     action = ACTIONS.get(args.action_name)
     if action is None:
         raise ConfigurationError(f"no action {args.action_name!r} (see `actions list`)")
-    os.environ["ACTION_NAME"] = action.name
-    settings = settings_from(args, ActionSettings, function=f"{action.function_suffix}ActionFunction")
+    settings = settings_from(
+        args, ActionSettings, function=f"{action.function_suffix}ActionFunction", action_name=action.name
+    )
     request = ActionRequest(
         connection_id=args.connection, input=_parse_input(args.input), idempotency_key=args.idempotency_key
     )

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic_settings import BaseSettings
 
@@ -28,10 +28,16 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from[S: BaseSettings](args: argparse.Namespace, cls: type[S], function: str = "PollWorkerFunction") -> S:
-    """Settings for `cls` from the environment, filling gaps from a local stack's function environment."""
-    if "CONNECTIONS_TABLE" not in os.environ:
-        path = getattr(args, "stack_state", None) or Path(os.environ.get(STATE_ENV, DEFAULT_STATE))
+def settings_from[S: BaseSettings](
+    args: argparse.Namespace, cls: type[S], function: str = "PollWorkerFunction", **fixed: Any
+) -> S:
+    """Settings for `cls`. Each variable set in the environment wins; a local stack's state file (`--stack-state`,
+    or when the environment names no stack, $CLINIKO_CONNECTOR_STACK_STATE or .local/stack.json) fills the gaps
+    with `function`'s environment."""
+    explicit = getattr(args, "stack_state", None)
+    defaults: dict[str, Any] = {}
+    if explicit or "CONNECTIONS_TABLE" not in os.environ:
+        path = Path(explicit or os.environ.get(STATE_ENV) or DEFAULT_STATE)
         if not path.exists():
             raise ConfigurationError(
                 "no stack configured: set CONNECTIONS_TABLE, STATE_TABLE, EVENT_BUS_NAME, … (see docs/deploy.md) "
@@ -47,9 +53,8 @@ def settings_from[S: BaseSettings](args: argparse.Namespace, cls: type[S], funct
         os.environ.setdefault("AWS_ENDPOINT_URL", state.endpoint_url)
         require_loopback_endpoint()  # a local state file must never lead to a real account
         ensure_local_aws_environment()
-        for name, value in info.environment.items():
-            os.environ.setdefault(name, value)
-    return load_settings(cls)
+        defaults = {name.lower(): value for name, value in info.environment.items() if name not in os.environ}
+    return load_settings(cls, **{**defaults, **fixed})
 
 
 def read_api_key(source: str) -> str:
