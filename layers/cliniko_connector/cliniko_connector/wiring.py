@@ -210,6 +210,16 @@ def dispatcher(settings: AwsResourceSettings, queue_url: str, runtime: Runtime |
 ActionApp = Callable[[ActionRequest, Any], dict[str, Any]]
 
 
+@dataclass
+class _Budget:
+    """A Lambda context's remaining-time clock, for running an action outside Lambda."""
+
+    settings: ActionSettings
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.settings.action_time_budget_seconds * 1000)
+
+
 def rejected(action_name: str, error: InputValidationError) -> dict[str, Any]:
     """An event that isn't an action request at all: a permanent failure, returned so Lambda doesn't retry it.
     There is no connection to report it against, so it is counted and logged (type only), not published."""
@@ -252,8 +262,10 @@ def action_app(settings: ActionSettings, runtime: Runtime | None = None) -> Acti
     )(run_unguarded)
 
     def run(request: ActionRequest, context: Any = None) -> dict[str, Any]:
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            config.register_lambda_context(context)
+        # Outside Lambda (the CLI) the action's own time budget bounds how long a record stays "in progress".
+        config.register_lambda_context(
+            context if hasattr(context, "get_remaining_time_in_millis") else _Budget(settings)
+        )
         if request.action is not None and request.action != action.name:
             wrong = InputValidationError(f"this function runs {action.name}, not {request.action}")
             return rejected(action.name, wrong)
