@@ -263,9 +263,8 @@ def action_app(settings: ActionSettings, runtime: Runtime | None = None) -> Acti
 
     def run(request: ActionRequest, context: Any = None) -> dict[str, Any]:
         # Outside Lambda (the CLI) the action's own time budget bounds how long a record stays "in progress".
-        config.register_lambda_context(
-            context if hasattr(context, "get_remaining_time_in_millis") else _Budget(settings)
-        )
+        clock: Any = context if hasattr(context, "get_remaining_time_in_millis") else _Budget(settings)
+        config.register_lambda_context(clock)
         if request.action is not None and request.action != action.name:
             wrong = InputValidationError(f"this function runs {action.name}, not {request.action}")
             return rejected(action.name, wrong)
