@@ -1,0 +1,206 @@
+"""`python -m bench` (`make bench`): run every benchmark, print a table, write `.bench/results.json`.
+
+    python -m bench [--out .bench/results.json] [--only idle,backfill,...] [--freshness-scale 10]
+
+Nothing here reaches real AWS: every client is built after `AWS_ENDPOINT_URL` points at a moto server
+subprocess on 127.0.0.1, with dummy credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.env import LocalAws, quiet_and_local
+
+# (key, label, target text, check)
+HEADLINES: tuple[tuple[str, str, str, Callable[[dict[str, Any]], bool | None]], ...] = (
+    (
+        "idle_requests_per_cycle",
+        "Cliniko requests per idle poll cycle (all triggers)",
+        "= resource streams (10)",
+        lambda r: r["idle_requests_per_cycle"] == r["resource_streams"],
+    ),
+    ("resource_streams", "resource streams polled", "10", lambda r: r["resource_streams"] == 10),
+    (
+        "backfill_request_ratio",
+        "backfill requests / ideal ceil(N/100), generated clinic",
+        "<= 1.02",
+        lambda r: r["backfill_request_ratio"] <= 1.02,
+    ),
+    (
+        "backfill_request_ratio_bursty",
+        "same, bulk import (50 records per second)",
+        "(informative)",
+        lambda r: None,
+    ),
+    (
+        "records_per_second",
+        "records/s on one core (pipeline CPU, real adapters)",
+        ">= 1000",
+        lambda r: r["records_per_second"] >= 1000,
+    ),
+    ("records_per_second_in_memory_wall", "records/s wall, in-memory state and bus", "(informative)", lambda r: None),
+    ("records_per_second_wall_on_moto", "records/s wall, on moto (moto-bound)", "(informative)", lambda r: None),
+    (
+        "rate_budget_used",
+        "share of the poll budget used, rate-limited backfill",
+        ">= 0.90, no 429",
+        lambda r: r["rate_budget_used"] >= 0.9 and r["rate_budget_429s"] == 0,
+    ),
+    ("rate_budget_429s", "429s provoked in that backfill", "0", lambda r: r["rate_budget_429s"] == 0),
+    (
+        "rate_budget_busiest_cliniko_window",
+        "most requests in any Cliniko window (limit 20)",
+        "<= 20",
+        lambda r: r["rate_budget_busiest_cliniko_window"] <= 20,
+    ),
+    (
+        "rate_budget_subwindows_used",
+        "same with 1/10-length budget windows: budget used",
+        "(variant)",
+        lambda r: r["rate_budget_subwindows_used"] >= 0.9 and r["rate_budget_subwindows_429s"] == 0,
+    ),
+    (
+        "rate_budget_subwindows_429s",
+        "  429s provoked (limit 200 per 10 s)",
+        "0",
+        lambda r: r["rate_budget_subwindows_429s"] == 0,
+    ),
+    ("dispatch_seconds_1000", "dispatch of 1,000 connections x 10 streams (s)", "(informative)", lambda r: None),
+    (
+        "freshness_p95_seconds",
+        "change-to-event p95 at a 10 s interval (s, from scaled run)",
+        "<= 20",
+        lambda r: r["freshness_p95_seconds"] <= 20,
+    ),
+    (
+        "freshness_p95_seconds_measured_scaled",
+        "measured p95 at 10 s / scale (s, real time)",
+        "(measured)",
+        lambda r: None,
+    ),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=".bench/results.json")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated: idle,backfill,bursty,memory,delivered,rate,rate_subwindows,dispatch,freshness",
+    )
+    parser.add_argument("--freshness-scale", type=float, default=10.0, help="1 = real time (a 60 s job per tick)")
+    parser.add_argument("--freshness-ticks", type=int, default=4)
+    args = parser.parse_args(argv)
+    quiet_and_local()
+
+    from bench import scenarios
+
+    wanted = set(filter(None, args.only.split(",")))
+    results: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    with LocalAws() as aws:
+        plan: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            ("idle", lambda: scenarios.idle(aws)),
+            ("backfill", lambda: scenarios.backfill(aws)),
+            ("bursty", scenarios.backfill_bursty),
+            ("memory", scenarios.throughput_in_memory),
+            ("delivered", lambda: scenarios.delivered(aws)),
+            ("rate", lambda: scenarios.rate_budget(aws)),
+            (
+                "rate_subwindows",
+                lambda: scenarios.rate_budget(
+                    aws, limit=200, window=10, budget_window=1, prefix="rate_budget_subwindows"
+                ),
+            ),
+            ("dispatch", lambda: scenarios.dispatch(aws)),
+            (
+                "freshness",
+                lambda: scenarios.freshness(aws, scale=args.freshness_scale, ticks=args.freshness_ticks),
+            ),
+        ]
+        for name, run in plan:
+            if wanted and name not in wanted:
+                continue
+            print(f"… {name}", file=sys.stderr, flush=True)
+            t = time.monotonic()
+            results.update(run())
+            timings[name] = round(time.monotonic() - t, 1)
+            gc.collect()  # the last benchmark's simulator (hundreds of MB) must not be collected during the next
+    results["bench_seconds"] = timings | {"total": round(time.monotonic() - started, 1)}
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print_table(results)
+    print(f"\nwritten to {out}")
+    return 0
+
+
+def print_table(results: dict[str, Any]) -> None:
+    rows = [("figure", "value", "target", "")]
+    for key, label, target, check in HEADLINES:
+        if key not in results:
+            continue
+        try:
+            verdict = check(results)
+        except (KeyError, TypeError):
+            verdict = None
+        mark = "" if verdict is None else ("met" if verdict else "MISSED")
+        rows.append((label, _fmt(results[key]), target, mark))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for index, row in enumerate(rows):
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+    counts = {
+        "idle": ("idle_records", "idle_events", "idle_aws_calls_per_cycle"),
+        "backfill": ("backfill_records_polled", "backfill_requests", "backfill_events", "backfill_aws_calls"),
+        "delivered": ("delivered_events_published", "delivered_events_in_sqs"),
+        "rate budget": (
+            "rate_budget_requests",
+            "rate_budget_windows_measured",
+            "rate_budget_poll_cap_per_budget_window",
+        ),
+        "rate budget, sub-windows": (
+            "rate_budget_subwindows_requests",
+            "rate_budget_subwindows_busiest_cliniko_window",
+            "rate_budget_subwindows_cliniko_limit_used",
+        ),
+        "dispatch": ("dispatch_jobs", "dispatch_jobs_queued", "dispatch_send_message_batch_calls"),
+        "freshness": ("freshness_changes", "freshness_events_delivered", "freshness_changes_without_event"),
+    }
+    print()
+    for name, keys in counts.items():
+        shown = ", ".join(f"{k}={_fmt(results[k])}" for k in keys if k in results)
+        if shown:
+            print(f"{name}: {shown}")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
