@@ -205,9 +205,10 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
             delivered[(event["resource"], event["id"])].append(event)
 
     # Edits between two polls may collapse, but each record's last created/updated event is its final state.
-    # For a consumer dropping repeated keys that holds too, with one known gap (counted, and bounded here):
-    # when a failed attempt had sent a record's `.created` and the record changed before the retry, the
-    # retry's `.created` repeats that key with the newer version, and no `.updated` follows it.
+    # For a consumer dropping repeated keys that holds too, with one known gap, now narrowed (counted, and each
+    # case traced to a failed attempt): when a failed attempt had sent a record's `.created` and the record
+    # changed before the retry, the retry follows its repeated `.created` with an `.updated`, except in rare
+    # interleavings of several failed attempts where the in-flight mark no longer covers the record.
     final_checked = stale_created = 0
     for stream in STREAMS:
         if not any(isinstance(t.transition, Updated) for t in stream.triggers):
@@ -223,6 +224,8 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
                 assert kept["trigger"].endswith(".created"), rid
                 stale_created += 1
             final_checked += 1
+
+    assert stale_created <= 3, f"{stale_created} records end stale for a consumer that drops repeated keys"
 
     # Rescheduling: only appointments the workload moved, and the last such event carries where they are now.
     # The poller's baseline is the version its (last) `.created` carried. A consumer dropping repeated keys
@@ -286,7 +289,7 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
         "largest_burst": max(workload.bursts),
         "records_checked_final_state": final_checked,
         "reschedules_seen_only_as_updates_after_a_crash": hidden_moves,
-        "created_repeated_with_a_newer_version_after_a_crash": stale_created,
+        "records_a_deduplicating_consumer_holds_stale": stale_created,
         "seconds": round(time.monotonic() - started, 1),
     }.items():
         record_property(name, value)

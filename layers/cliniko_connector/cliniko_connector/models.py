@@ -76,6 +76,12 @@ class StreamCursor(BaseModel):
     events_published: int = 0
     backfill_total: int | None = None
     backfill_done: int = 0
+    # Set before a page is published, cleared by its checkpoint: after a crash in between, the next poll
+    # knows which records may already have gone out as `created` at an older version.
+    inflight_until: datetime | None = None
+    # Fingerprints of that page's records in its last second, which a later same-second edit can't be told
+    # apart from by `updated_at` alone.
+    inflight_last_second: tuple[str, ...] = ()
 
 
 class RecordSnapshot(BaseModel):

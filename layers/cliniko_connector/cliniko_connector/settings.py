@@ -40,6 +40,9 @@ class AwsResourceSettings(ClinikoClientSettings):
     # The stack's KMS key for the API-key secrets the CLI creates (None: Secrets Manager's AWS-managed key).
     secrets_kms_key_id: str | None = None
     default_rate_limit_per_minute: int = Field(default=200, ge=1)
+    # Budget windows a tenth of Cliniko's minute: Cliniko's window starts where it likes, and a budget window
+    # as long as it would let two of ours straddle one of its (measured: 429s), ten short ones don't.
+    rate_window_seconds: int = Field(default=6, ge=1, le=60)
     action_reserved_share: float = Field(default=0.2, ge=0, lt=1)
 
 

@@ -113,6 +113,8 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
             client=boto3_client("dynamodb"),
             limit_per_minute=limit_for,
             reserved_for_actions=settings.action_reserved_share,
+            window_seconds=settings.rate_window_seconds,
+            max_jitter_seconds=settings.rate_window_seconds / 60,
         ),
     )
 

@@ -234,3 +234,35 @@ def test_every_published_event_matches_the_schema_of_its_detail_type(cliniko, st
     assert {e.detail_type for e in bus.events} == {"Patient Created", "Patient Updated", "Patient Archived"}
     for event in bus.events:
         assert_matches_schema(event.detail_type, event.detail)
+
+
+def test_a_record_changed_after_an_interrupted_publish_of_its_creation_also_gets_an_update(cliniko, state, bus) -> None:
+    # Given a page published with `created` events and the poller stopped before saving what it saw
+    cliniko.put("patients", patient(1, updated=10))
+
+    def stop_after_publishing(step: str) -> None:
+        if step == "published":
+            raise Crash(step)
+
+    with pytest.raises(Crash):
+        poller(cliniko, state, bus, checkpoint_hook=stop_after_publishing).poll(
+            connection(), PATIENTS, deadline=float("inf")
+        )
+    (first,) = bus.events
+    # When the record changes before the retry
+    cliniko.put("patients", patient(1, updated=20, created=10, first_name="Renamed"))
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    # Then `created` repeats under its one key, and the change since arrives as an update of its own
+    retried = [e.detail for e in bus.events[1:]]
+    assert [(d["trigger"], d["event_key"] == first.detail["event_key"]) for d in retried] == [
+        ("patient.created", True),
+        ("patient.updated", False),
+    ]
+    assert retried[1]["data"]["first_name"] == "Renamed"
+    assert state.get_cursor(KEY).inflight_until is None  # type: ignore[union-attr]
+
+
+def test_without_an_interruption_a_first_sight_is_only_created(cliniko, state, bus) -> None:
+    cliniko.put("patients", patient(1, updated=20, created=10))
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert [e.detail["trigger"] for e in bus.events] == ["patient.created"]

@@ -396,6 +396,10 @@ def _cursor_to_item(cursor: StreamCursor, version: int) -> Item:
         item["last_error"] = _s(cursor.last_error)
     if cursor.backfill_total is not None:
         item["backfill_total"] = _n(cursor.backfill_total)
+    if cursor.inflight_until is not None:
+        item["inflight_until"] = _s(to_z(cursor.inflight_until))
+    if cursor.inflight_last_second:
+        item["inflight_last_second"] = _s(json.dumps(list(cursor.inflight_last_second)))
     return item
 
 
@@ -404,7 +408,10 @@ def _cursor_from_item(item: Item) -> StreamCursor:
         return from_attribute(item[name]) if name in item else None
 
     last_poll_at = optional("last_poll_at")
+    inflight_until = optional("inflight_until")
     return StreamCursor(
+        inflight_until=parse_ts(inflight_until) if inflight_until else None,
+        inflight_last_second=tuple(json.loads(optional("inflight_last_second") or "[]")),
         position=parse_ts(item["position"]["S"]),
         origin=parse_ts(item["origin"]["S"]),
         version=int(item["version"]["N"]),

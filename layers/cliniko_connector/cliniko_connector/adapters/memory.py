@@ -36,6 +36,7 @@ def _stored_cursor(cursor: StreamCursor, version: int) -> StreamCursor:
             "position": parse_ts(to_z(cursor.position)),
             "origin": parse_ts(to_z(cursor.origin)),
             "last_poll_at": parse_ts(to_z(cursor.last_poll_at)) if cursor.last_poll_at else None,
+            "inflight_until": parse_ts(to_z(cursor.inflight_until)) if cursor.inflight_until else None,
             "version": version,
         }
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from cliniko_connector.adapters.cliniko_http import q, sort
 from cliniko_connector.adapters.eventbridge import MAX_REQUEST_BYTES, entry_size
-from cliniko_connector.catalog.triggers import ResourceStream
+from cliniko_connector.catalog.triggers import ResourceStream, Updated
 from cliniko_connector.errors import ClinikoBadResponse, StreamBusy
 from cliniko_connector.eventmodels import TriggerEventDetail
 from cliniko_connector.models import (
@@ -31,7 +31,7 @@ from cliniko_connector.models import (
 from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import ClinikoApi, EventPublisher, StreamStateStore
 from cliniko_connector.timeutil import ONE_SECOND, parse_ts, to_z, utc_now
-from cliniko_connector.usecases.classify import Classified, classify
+from cliniko_connector.usecases.classify import Classified, Transition, classify
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -97,6 +97,8 @@ class StreamPoller:
         salt = connection.hash_salt.encode()
         mode = connection.payload_mode or self.payload_mode or PayloadMode.FULL
 
+        # A mark left by an attempt that published and then failed before its checkpoint.
+        inherited, inherited_fps = cursor.inflight_until, cursor.inflight_last_second
         lower = cursor.origin if reconcile else max(cursor.position - self.overlap, cursor.origin)
         drain_after_id: str | None = None  # set while walking one crowded second by id
         while True:
@@ -116,6 +118,11 @@ class StreamPoller:
                 result.caught_up = True
                 break
             classified = self._classify_page(connection, stream, key, records, cursor.origin, salt)
+            if inherited is not None:
+                classified = [
+                    _after_interrupted_publish(stream, c, r, inherited, inherited_fps)
+                    for c, r in zip(classified, records, strict=True)
+                ]
             events = [
                 self._bus_event(connection, stream, c.snapshot.id, t, mode, record)
                 for c, record in zip(classified, records, strict=True)
@@ -125,6 +132,17 @@ class StreamPoller:
             result.records += len(records)
             result.duplicates += sum(c.duplicate for c in classified)
             if events:
+                page_end = max(parse_ts(str(r["updated_at"])) for r in records)
+                fps = tuple(
+                    c.snapshot.fingerprint[:12] for c in classified if parse_ts(c.snapshot.updated_at) == page_end
+                )
+                if inherited is not None and inherited > page_end:
+                    mark = {"inflight_until": inherited, "inflight_last_second": inherited_fps}
+                elif inherited == page_end:
+                    mark = {"inflight_until": page_end, "inflight_last_second": (*inherited_fps, *fps)}
+                else:
+                    mark = {"inflight_until": page_end, "inflight_last_second": fps}
+                cursor = self.state.put_cursor(key, cursor.model_copy(update=mark), expected_version=cursor.version)
                 self.publisher.publish(events)
             self.checkpoint_hook("published")
             result.events += len(events)
@@ -155,6 +173,10 @@ class StreamPoller:
                 cursor.model_copy(
                     update={
                         "position": max(cursor.position, lower),
+                        # An inherited mark stays until the cursor is past it: a record the interrupted page
+                        # held may come in a later page; this attempt's own mark ends with its checkpoint.
+                        "inflight_until": inherited if inherited is not None and lower <= inherited else None,
+                        "inflight_last_second": inherited_fps if inherited is not None and lower <= inherited else (),
                         "last_poll_at": self.now(),
                         "last_error": None,
                         "events_published": cursor.events_published + len(events),
@@ -169,6 +191,8 @@ class StreamPoller:
                 except Exception:
                     logger.warning("event counter not updated", extra={"stream": str(key)})
             self.checkpoint_hook("checkpointed")
+            if inherited is not None and lower > inherited:
+                inherited, inherited_fps = None, ()
             if caught_up:
                 result.caught_up = True
                 break
@@ -257,6 +281,33 @@ class StreamPoller:
             detail = detail.model_copy(update={"data": None, "truncated": True})
             event = event.model_copy(update={"detail": detail.model_dump(mode="json")})
         return event
+
+
+def _after_interrupted_publish(
+    stream: ResourceStream,
+    c: Classified,
+    record: dict[str, Any],
+    inflight_until: datetime,
+    last_second: tuple[str, ...],
+) -> Classified:
+    """A record seen for the first time, but which an interrupted attempt may already have published as
+    `created` at an older version (created by then, changed since): re-sending `created` under its one key
+    would be dropped by a deduplicating consumer, so the change since is published as an update too."""
+    if c.duplicate or not any(t.trigger.name.endswith(".created") for t in c.transitions):
+        return c
+    updated_at = parse_ts(str(record["updated_at"]))
+    if parse_ts(str(record["created_at"])) > inflight_until or updated_at < inflight_until:
+        return c
+    if updated_at == inflight_until and c.snapshot.fingerprint[:12] in last_second:
+        return c  # the very version that was published
+    updated = next((t for t in stream.triggers if isinstance(t.transition, Updated)), None)
+    created = next(t for t in c.transitions if t.trigger.name.endswith(".created"))
+    if updated is None or any(t.trigger is updated for t in c.transitions):
+        return c
+    base = created.event_key.removesuffix(f":{created.trigger.name}")
+    version = f"{c.snapshot.updated_at}:{c.snapshot.fingerprint[:12]}"
+    extra = Transition(updated, c.snapshot.updated_at, f"{base}:{updated.name}:{version}")
+    return Classified([*c.transitions, extra], c.snapshot, duplicate=False)
 
 
 def _latest(snapshots: list[RecordSnapshot]) -> list[RecordSnapshot]:
