@@ -43,6 +43,8 @@ class AwsResourceSettings(ClinikoClientSettings):
     # Budget windows a tenth of Cliniko's minute: Cliniko's window starts where it likes, and a budget window
     # as long as it would let two of ours straddle one of its (measured: 429s), ten short ones don't.
     rate_window_seconds: int = Field(default=6, ge=1, le=60)
+    # How long a stream remembers a record it hasn't seen change (snapshots and their hashes).
+    snapshot_ttl_days: int = Field(default=400, ge=1)
     action_reserved_share: float = Field(default=0.2, ge=0, lt=1)
 
 
@@ -58,7 +60,6 @@ class PollerSettings(AwsResourceSettings):
     poll_overlap_seconds: int = Field(default=120, ge=0, le=3600)
     poll_time_budget_seconds: float = Field(default=600.0, gt=0)
     poll_page_size: int = Field(default=100, ge=1, le=100)
-    snapshot_ttl_days: int = Field(default=400, ge=1)
     lease_seconds: int = Field(default=900, ge=10)
     default_payload_mode: PayloadMode = PayloadMode.FULL
 

@@ -96,7 +96,7 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
     def limit_for(key_id: str) -> int:
         return limits.get(key_id, settings.default_rate_limit_per_minute)
 
-    ttl = getattr(settings, "snapshot_ttl_days", 400) * 86400
+    ttl = settings.snapshot_ttl_days * 86400
     return Runtime(
         rate_limits=limits,
         settings=settings,

@@ -151,7 +151,7 @@ def classify(
             value = record.get(t.field)
             before = previous.watched.get(t.field) if previous else None
             if value and not before and (previous is not None or after_origin(value)):
-                occurred = normalize_ts(str(value)) if after_origin(value) or _is_ts(value) else updated_at
+                occurred = normalize_ts(str(value)) if _is_ts(value) else updated_at
                 transitions.append(Transition(trigger, occurred, f"{base_key}:{trigger.name}:{occurred}"))
         elif isinstance(t, BecameValue):
             value = record.get(t.field)
