@@ -76,12 +76,6 @@ class StreamCursor(BaseModel):
     events_published: int = 0
     backfill_total: int | None = None
     backfill_done: int = 0
-    # Set before a page is published, cleared by its checkpoint: after a crash in between, the next poll
-    # knows which records may already have gone out as `created` at an older version.
-    inflight_until: datetime | None = None
-    # Fingerprints of that page's records in its last second, which a later same-second edit can't be told
-    # apart from by `updated_at` alone.
-    inflight_last_second: tuple[str, ...] = ()
 
 
 class RecordSnapshot(BaseModel):
@@ -93,6 +87,17 @@ class RecordSnapshot(BaseModel):
     fingerprint: str
     field_hashes: dict[str, str] = Field(default_factory=dict)
     watched: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecordState(BaseModel):
+    """What a stream keeps of one record: the last version whose events are known to be published
+    (`settled`; None until there is one) and newer versions whose events may be (`pending`): a poll
+    published them, or was about to, and stopped before its checkpoint."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    settled: RecordSnapshot | None = None
+    pending: tuple[RecordSnapshot, ...] = ()
 
 
 class BusEvent(BaseModel):

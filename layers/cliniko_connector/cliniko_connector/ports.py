@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, StreamCursor, StreamKey
+from cliniko_connector.models import BusEvent, Connection, RecordState, StreamCursor, StreamKey
 
 Params = Sequence[tuple[str, str]]
 
@@ -79,9 +79,13 @@ class StreamStateStore(Protocol):
 
     def release_lease(self, stream: StreamKey, owner: str) -> None: ...
 
-    def get_snapshots(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordSnapshot]: ...
+    def get_records(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordState]:
+        """What the stream keeps of these records (absent ids: never seen, or expired)."""
+        ...
 
-    def put_snapshots(self, stream: StreamKey, snapshots: Sequence[RecordSnapshot]) -> None: ...
+    def put_records(self, stream: StreamKey, states: Sequence[RecordState]) -> None:
+        """Replace what the stream keeps of these records; the last state of an id wins."""
+        ...
 
     def delete_stream(self, stream: StreamKey) -> None:
         """Forget everything about a stream (cursor, lease, snapshots, statistics)."""

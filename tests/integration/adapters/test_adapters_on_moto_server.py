@@ -17,7 +17,7 @@ from cliniko_connector.adapters.dynamodb import DynamoConnectionStore, DynamoRat
 from cliniko_connector.adapters.eventbridge import EventBridgePublisher
 from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.errors import CursorConflict, RateBudgetExhausted
-from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, StreamCursor, StreamKey
+from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
 
 pytestmark = pytest.mark.integration
 
@@ -89,9 +89,14 @@ def test_stream_state_over_http(local_stack: str) -> None:
     assert store.acquire_lease(STREAM, "a", 60) is True
     assert store.acquire_lease(STREAM, "b", 60) is False
 
-    snapshots = [RecordSnapshot(id=str(i), updated_at="2026-02-01T12:00:00Z", fingerprint=f"f{i}") for i in range(130)]
-    store.put_snapshots(STREAM, snapshots)
-    assert store.get_snapshots(STREAM, [s.id for s in snapshots]) == {s.id: s for s in snapshots}
+    states = [
+        RecordState(
+            id=str(i), settled=RecordSnapshot(id=str(i), updated_at="2026-02-01T12:00:00Z", fingerprint=f"f{i}")
+        )
+        for i in range(130)
+    ]
+    store.put_records(STREAM, states)
+    assert store.get_records(STREAM, [s.id for s in states]) == {s.id: s for s in states}
 
     store.delete_stream(STREAM)
     assert store.get_cursor(STREAM) is None

@@ -29,7 +29,7 @@ from cliniko_connector.models import BusEvent, Connection, StreamCursor, StreamK
 from cliniko_connector.ports import ClinikoApi
 from cliniko_connector.usecases.poll import PollResult, StreamPoller
 
-STEPS = ("before_fetch", "fetched", "published", "snapshots_saved", "checkpointed")
+STEPS = ("before_fetch", "fetched", "pending_saved", "published", "settled", "checkpointed")
 LEASE_SECONDS = 150
 CYCLE_SECONDS = 60  # lease clock per poll cycle: a hard-crashed lease blocks its stream for two cycles
 FLOOR = 100  # every fault kind comes at least once per this many chances (publish calls; 3x for step crashes)

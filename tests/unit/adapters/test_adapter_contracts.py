@@ -21,6 +21,7 @@ from cliniko_connector.models import (
     ConnectionStatus,
     PayloadMode,
     RecordSnapshot,
+    RecordState,
     StreamCursor,
     StreamKey,
 )
@@ -51,6 +52,10 @@ def snapshot(record_id: str, **kw: Any) -> RecordSnapshot:
     }
     fields.update(kw)
     return RecordSnapshot(id=record_id, **fields)
+
+
+def record(record_id: str, **kw: Any) -> RecordState:
+    return RecordState(id=record_id, settled=snapshot(record_id, **kw))
 
 
 # -- StreamStateStore: cursor ------------------------------------------------------------------------
@@ -209,18 +214,29 @@ def test_leases_are_per_stream(state_store: Any) -> None:
 
 
 def test_snapshots_round_trip_and_unknown_ids_are_absent(state_store: Any) -> None:
-    stored = [snapshot("1"), snapshot("2", field_hashes={}, watched={})]
-    state_store.put_snapshots(STREAM, stored)
+    stored = [record("1"), record("2", field_hashes={}, watched={})]
+    state_store.put_records(STREAM, stored)
 
-    found = state_store.get_snapshots(STREAM, ["1", "2", "3"])
+    found = state_store.get_records(STREAM, ["1", "2", "3"])
 
     assert found == {"1": stored[0], "2": stored[1]}
 
 
-def test_snapshot_watched_values_keep_their_types(state_store: Any) -> None:
-    state_store.put_snapshots(STREAM, [snapshot("7")])
+def test_pending_versions_round_trip_in_order_with_or_without_a_settled_one(state_store: Any) -> None:
+    versions = tuple(snapshot("5", fingerprint=f"v{n}", updated_at=f"2026-01-05T09:3{n}:00Z") for n in range(3))
+    stored = [
+        RecordState(id="5", settled=None, pending=versions),
+        RecordState(id="6", settled=snapshot("6"), pending=(snapshot("6", fingerprint="newer"),)),
+    ]
+    state_store.put_records(STREAM, stored)
 
-    watched = state_store.get_snapshots(STREAM, ["7"])["7"].watched
+    assert state_store.get_records(STREAM, ["5", "6"]) == {"5": stored[0], "6": stored[1]}
+
+
+def test_snapshot_watched_values_keep_their_types(state_store: Any) -> None:
+    state_store.put_records(STREAM, [record("7")])
+
+    watched = state_store.get_records(STREAM, ["7"])["7"].settled.watched
 
     assert watched == {"archived_at": None, "did_not_arrive": False, "patient_arrived": 1, "status": "booked"}
     assert watched["did_not_arrive"] is False
@@ -229,31 +245,31 @@ def test_snapshot_watched_values_keep_their_types(state_store: Any) -> None:
 
 def test_more_than_one_batch_of_snapshots_round_trips(state_store: Any) -> None:
     # 260 writes span eleven BatchWriteItem chunks and 260 reads three BatchGetItem chunks.
-    stored = {str(i): snapshot(str(i), fingerprint=f"f{i}") for i in range(260)}
-    state_store.put_snapshots(STREAM, list(stored.values()))
+    stored = {str(i): record(str(i), fingerprint=f"f{i}") for i in range(260)}
+    state_store.put_records(STREAM, list(stored.values()))
 
-    found = state_store.get_snapshots(STREAM, [*stored, "missing"])
+    found = state_store.get_records(STREAM, [*stored, "missing"])
 
     assert found == stored
 
 
 def test_writing_a_snapshot_again_replaces_it(state_store: Any) -> None:
-    state_store.put_snapshots(STREAM, [snapshot("1", fingerprint="old")])
+    state_store.put_records(STREAM, [record("1", fingerprint="old")])
 
-    state_store.put_snapshots(STREAM, [snapshot("1", fingerprint="mid"), snapshot("1", fingerprint="new")])
+    state_store.put_records(STREAM, [record("1", fingerprint="mid"), record("1", fingerprint="new")])
 
-    assert state_store.get_snapshots(STREAM, ["1", "1"])["1"].fingerprint == "new"
+    assert state_store.get_records(STREAM, ["1", "1"])["1"] == record("1", fingerprint="new")
 
 
 def test_snapshots_are_per_stream(state_store: Any) -> None:
-    state_store.put_snapshots(STREAM, [snapshot("1")])
+    state_store.put_records(STREAM, [record("1")])
 
-    assert state_store.get_snapshots(OTHER_STREAM, ["1"]) == {}
+    assert state_store.get_records(OTHER_STREAM, ["1"]) == {}
 
 
 def test_getting_no_snapshots_is_empty(state_store: Any) -> None:
-    assert state_store.get_snapshots(STREAM, []) == {}
-    state_store.put_snapshots(STREAM, [])
+    assert state_store.get_records(STREAM, []) == {}
+    state_store.put_records(STREAM, [])
 
 
 def test_deleting_a_stream_forgets_cursor_lease_and_snapshots_of_that_stream_only(state_store: Any) -> None:
@@ -261,18 +277,18 @@ def test_deleting_a_stream_forgets_cursor_lease_and_snapshots_of_that_stream_onl
     for stream in (STREAM, OTHER_STREAM):
         state_store.put_cursor(stream, cursor_at(T0), expected_version=None)
         state_store.acquire_lease(stream, "worker-a", 600)
-        state_store.put_snapshots(stream, [snapshot(str(i)) for i in range(30)])
+        state_store.put_records(stream, [record(str(i)) for i in range(30)])
 
     # When the first is deleted
     state_store.delete_stream(STREAM)
 
     # Then it starts from scratch, and the other stream is untouched
     assert state_store.get_cursor(STREAM) is None
-    assert state_store.get_snapshots(STREAM, [str(i) for i in range(30)]) == {}
+    assert state_store.get_records(STREAM, [str(i) for i in range(30)]) == {}
     assert state_store.acquire_lease(STREAM, "worker-b", 600) is True
     assert state_store.put_cursor(STREAM, cursor_at(T0), expected_version=None).version == 1
     assert state_store.get_cursor(OTHER_STREAM) is not None
-    assert len(state_store.get_snapshots(OTHER_STREAM, [str(i) for i in range(30)])) == 30
+    assert len(state_store.get_records(OTHER_STREAM, [str(i) for i in range(30)])) == 30
     assert state_store.acquire_lease(OTHER_STREAM, "worker-b", 600) is False
 
 

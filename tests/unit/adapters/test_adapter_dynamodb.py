@@ -18,7 +18,7 @@ from cliniko_connector.adapters.dynamodb import (
     to_attribute,
 )
 from cliniko_connector.errors import CursorConflict, RateBudgetExhausted, StateStoreError
-from cliniko_connector.models import Connection, RecordSnapshot, StreamCursor, StreamKey
+from cliniko_connector.models import Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
 from tests.unit.adapters.adapter_support import STATE_TABLE, WINDOW_ALIGNED_EPOCH, ClientProxy, FakeClock
 
 STREAM = StreamKey(connection_id="acme", resource="patients")
@@ -41,13 +41,16 @@ def raw_items(ddb: ClientProxy, pk: str) -> dict[str, dict[str, Any]]:
     return {item["sk"]["S"]: item for item in response["Items"]}
 
 
-def snap(record_id: str) -> RecordSnapshot:
-    return RecordSnapshot(
+def snap(record_id: str) -> RecordState:
+    return RecordState(
         id=record_id,
-        updated_at="2026-01-05T09:30:00Z",
-        fingerprint="fp",
-        field_hashes={"email": "h"},
-        watched={"status": "booked", "arrived": None},
+        settled=RecordSnapshot(
+            id=record_id,
+            updated_at="2026-01-05T09:30:00Z",
+            fingerprint="fp",
+            field_hashes={"email": "h"},
+            watched={"status": "booked", "arrived": None},
+        ),
     )
 
 
@@ -108,7 +111,7 @@ def test_lease_item_records_owner_and_expiry(store: DynamoStreamStateStore, ddb:
 def test_snapshot_items_expire_after_the_ttl_and_store_watched_as_json(
     store: DynamoStreamStateStore, ddb: ClientProxy, clock: FakeClock
 ) -> None:
-    store.put_snapshots(STREAM, [snap("42")])
+    store.put_records(STREAM, [snap("42")])
 
     item = raw_items(ddb, PK)["REC#42"]
 
@@ -116,21 +119,35 @@ def test_snapshot_items_expire_after_the_ttl_and_store_watched_as_json(
     assert json.loads(item["watched"]["S"]) == {"status": "booked", "arrived": None}
     assert item["field_hashes"] == {"M": {"email": {"S": "h"}}}
     assert item["fingerprint"] == {"S": "fp"}
+    assert "pending" not in item
+
+
+def test_pending_versions_are_a_list_beside_the_settled_one(store: DynamoStreamStateStore, ddb: ClientProxy) -> None:
+    settled = snap("42").settled
+    assert settled is not None
+    newer = settled.model_copy(update={"updated_at": "2026-01-05T09:31:00Z", "fingerprint": "fp2"})
+    store.put_records(STREAM, [RecordState(id="42", settled=settled, pending=(newer,))])
+
+    item = raw_items(ddb, PK)["REC#42"]
+
+    assert item["fingerprint"] == {"S": "fp"}
+    assert [p["M"]["fingerprint"] for p in item["pending"]["L"]] == [{"S": "fp2"}]
+    assert store.get_records(STREAM, ["42"])["42"].pending == (newer,)
 
 
 def test_snapshot_ttl_is_configurable(ddb: ClientProxy, state_table: str, clock: FakeClock) -> None:
     store = DynamoStreamStateStore(state_table, client=ddb, snapshot_ttl_seconds=3600, now=clock.now)
 
-    store.put_snapshots(STREAM, [snap("1")])
+    store.put_records(STREAM, [snap("1")])
 
     assert int(raw_items(ddb, PK)["REC#1"]["expires_at"]["N"]) == int(clock.now()) + 3600
 
 
 def test_snapshot_reads_and_writes_are_chunked_at_100_and_25(store: DynamoStreamStateStore, ddb: ClientProxy) -> None:
-    store.put_snapshots(STREAM, [snap(str(i)) for i in range(60)])
+    store.put_records(STREAM, [snap(str(i)) for i in range(60)])
     assert ddb.calls["batch_write_item"] == 3
 
-    found = store.get_snapshots(STREAM, [str(i) for i in range(250)])
+    found = store.get_records(STREAM, [str(i) for i in range(250)])
 
     assert len(found) == 60
     get_sizes = [len(kw["RequestItems"][STATE_TABLE]["Keys"]) for op, kw in ddb.requests if op == "batch_get_item"]
@@ -158,10 +175,10 @@ def _leave_unprocessed(times: int, keep: int) -> Any:
 
 
 def test_unprocessed_keys_are_read_again(store: DynamoStreamStateStore, ddb: ClientProxy, clock: FakeClock) -> None:
-    store.put_snapshots(STREAM, [snap(str(i)) for i in range(30)])
+    store.put_records(STREAM, [snap(str(i)) for i in range(30)])
     ddb.overrides["batch_get_item"] = _leave_unprocessed(times=2, keep=10)
 
-    found = store.get_snapshots(STREAM, [str(i) for i in range(30)])
+    found = store.get_records(STREAM, [str(i) for i in range(30)])
 
     assert len(found) == 30
     assert ddb.calls["batch_get_item"] == 3
@@ -173,7 +190,7 @@ def test_keys_left_unprocessed_too_often_raise(ddb: ClientProxy, state_table: st
     ddb.overrides["batch_get_item"] = _leave_unprocessed(times=99, keep=0)
 
     with pytest.raises(StateStoreError) as raised:
-        store.get_snapshots(STREAM, ["1", "2"])
+        store.get_records(STREAM, ["1", "2"])
 
     assert ddb.calls["batch_get_item"] == 3
     assert "2 key(s)" in str(raised.value)
@@ -196,7 +213,7 @@ def _leave_items_unprocessed(times: int, keep: int) -> Any:
 def test_unprocessed_items_are_written_again(store: DynamoStreamStateStore, ddb: ClientProxy) -> None:
     ddb.overrides["batch_write_item"] = _leave_items_unprocessed(times=1, keep=5)
 
-    store.put_snapshots(STREAM, [snap(str(i)) for i in range(20)])
+    store.put_records(STREAM, [snap(str(i)) for i in range(20)])
 
     assert ddb.calls["batch_write_item"] == 2
     assert len(raw_items(ddb, PK)) == 20
@@ -209,14 +226,14 @@ def test_items_left_unprocessed_too_often_raise_instead_of_being_dropped(
     ddb.overrides["batch_write_item"] = _leave_items_unprocessed(times=99, keep=0)
 
     with pytest.raises(StateStoreError):
-        store.put_snapshots(STREAM, [snap("1")])
+        store.put_records(STREAM, [snap("1")])
 
     assert ddb.calls["batch_write_item"] == 4
 
 
 def test_deleting_a_stream_follows_query_pages(store: DynamoStreamStateStore, ddb: ClientProxy) -> None:
     # Given 40 snapshots, a cursor and a lease, and a query that returns 7 items per page
-    store.put_snapshots(STREAM, [snap(str(i)) for i in range(40)])
+    store.put_records(STREAM, [snap(str(i)) for i in range(40)])
     store.put_cursor(STREAM, StreamCursor(position=T0, origin=T0), expected_version=None)
     store.acquire_lease(STREAM, "w", 60)
     ddb.overrides["query"] = lambda real, **kw: real(**kw, Limit=7)

@@ -158,7 +158,7 @@ def test_a_record_updated_twice_in_one_second_at_a_page_boundary_is_not_lost(cli
     assert updates[0]["event_key"] != updates[1]["event_key"]
 
 
-@pytest.mark.parametrize("step", ["fetched", "published", "snapshots_saved", "checkpointed"])
+@pytest.mark.parametrize("step", ["fetched", "pending_saved", "published", "settled", "checkpointed"])
 def test_a_crash_at_any_step_loses_nothing_and_only_repeats_keys_already_sent(cliniko, state, bus, step) -> None:
     for n in range(150):
         cliniko.put("patients", patient(n, updated=10 + n))
@@ -236,30 +236,111 @@ def test_every_published_event_matches_the_schema_of_its_detail_type(cliniko, st
         assert_matches_schema(event.detail_type, event.detail)
 
 
-def test_a_record_changed_after_an_interrupted_publish_of_its_creation_also_gets_an_update(cliniko, state, bus) -> None:
-    # Given a page published with `created` events and the poller stopped before saving what it saw
+def stop_at(step: str) -> Any:
+    def hook(at: str) -> None:
+        if at == step:
+            raise Crash(at)
+
+    return hook
+
+
+def deduplicated(bus: RecordingPublisher) -> list[dict[str, Any]]:
+    """What a consumer that drops repeated `event_key`s (as docs/events.md tells it to) receives."""
+    seen: set[str] = set()
+    kept = []
+    for event in bus.events:
+        if event.detail["event_key"] not in seen:
+            seen.add(event.detail["event_key"])
+            kept.append(event.detail)
+    return kept
+
+
+@pytest.mark.parametrize("step", ["pending_saved", "published"])
+def test_a_record_changed_after_an_interrupted_publish_of_its_creation_also_gets_an_update(
+    cliniko, state, bus, step
+) -> None:
+    # Given a poll that stopped just before or just after publishing a record's `created`
     cliniko.put("patients", patient(1, updated=10))
-
-    def stop_after_publishing(step: str) -> None:
-        if step == "published":
-            raise Crash(step)
-
     with pytest.raises(Crash):
-        poller(cliniko, state, bus, checkpoint_hook=stop_after_publishing).poll(
-            connection(), PATIENTS, deadline=float("inf")
-        )
-    (first,) = bus.events
+        poller(cliniko, state, bus, checkpoint_hook=stop_at(step)).poll(connection(), PATIENTS, deadline=float("inf"))
     # When the record changes before the retry
     cliniko.put("patients", patient(1, updated=20, created=10, first_name="Renamed"))
     poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
-    # Then `created` repeats under its one key, and the change since arrives as an update of its own
-    retried = [e.detail for e in bus.events[1:]]
-    assert [(d["trigger"], d["event_key"] == first.detail["event_key"]) for d in retried] == [
-        ("patient.created", True),
-        ("patient.updated", False),
+    # Then a deduplicating consumer gets `created` once, then the change since as an update naming its field
+    got = deduplicated(bus)
+    assert [(d["trigger"], d["changed_fields"]) for d in got] == [
+        ("patient.created", None),
+        ("patient.updated", ["first_name"]),
     ]
-    assert retried[1]["data"]["first_name"] == "Renamed"
-    assert state.get_cursor(KEY).inflight_until is None  # type: ignore[union-attr]
+    assert got[-1]["data"]["first_name"] == "Renamed"
+    # And the stream keeps the latest version as settled, nothing pending
+    assert state.records[KEY]["1000000000000000001"].pending == ()
+
+
+def test_a_reschedule_after_an_interrupted_publish_still_arrives_as_rescheduled_with_the_published_times(
+    cliniko, state, bus
+) -> None:
+    appointments = STREAMS_BY_RESOURCE["individual_appointments"]
+    booked = {
+        "id": "7",
+        "starts_at": "2026-03-01T09:00:00Z",
+        "ends_at": "2026-03-01T09:30:00Z",
+        "practitioner": {"links": {"self": "https://api.au1.cliniko.com/v1/practitioners/77"}},
+        "archived_at": None,
+        "cancelled_at": None,
+        "created_at": ts(10),
+        "updated_at": ts(10),
+    }
+    cliniko.put("individual_appointments", booked)
+    key = StreamKey(connection_id="clinic", resource="individual_appointments")
+    state.put_cursor(key, StreamCursor(position=ORIGIN, origin=ORIGIN), expected_version=None)
+    with pytest.raises(Crash):
+        poller(cliniko, state, bus, checkpoint_hook=stop_at("published")).poll(
+            connection(), appointments, deadline=float("inf")
+        )
+    cliniko.put("individual_appointments", booked | {"starts_at": "2026-03-02T09:00:00Z", "updated_at": ts(20)})
+    poller(cliniko, state, bus).poll(connection(), appointments, deadline=float("inf"))
+    moves = [d for d in deduplicated(bus) if d["trigger"] == "individual_appointment.rescheduled"]
+    assert [m["previous"]["starts_at"] for m in moves] == ["2026-03-01T09:00:00Z"]
+    assert moves[0]["data"]["starts_at"] == "2026-03-02T09:00:00Z"
+
+
+def test_changes_across_several_interrupted_polls_each_reach_a_deduplicating_consumer_once(cliniko, state, bus) -> None:
+    # Given three polls in a row stopped after publishing, the patient renamed before each retry
+    for n, step in enumerate(["published", "settled", "published"]):
+        cliniko.put("patients", patient(1, updated=10 + n, created=10, first_name=f"Name{n}"))
+        with pytest.raises(Crash):
+            poller(cliniko, state, bus, checkpoint_hook=stop_at(step)).poll(
+                connection(), PATIENTS, deadline=float("inf")
+            )
+    cliniko.put("patients", patient(1, updated=20, created=10, first_name="Final"))
+    # When a poll finally completes
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    # Then the consumer got `created` and one update per version it had not yet heard of, the last one final
+    got = deduplicated(bus)
+    assert [d["trigger"] for d in got] == ["patient.created", "patient.updated", "patient.updated", "patient.updated"]
+    assert got[-1]["data"]["first_name"] == "Final"
+    # And a further poll sends nothing
+    before = len(bus.events)
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert len(bus.events) == before
+
+
+def test_while_the_bus_refuses_events_each_new_version_is_kept_pending_up_to_a_bound(cliniko, state) -> None:
+    from cliniko_connector.usecases.classify import MAX_PENDING
+
+    class RefusingBus:
+        def publish(self, events: Any) -> None:
+            raise PublishError("bus down", failed=len(events))
+
+    for n in range(MAX_PENDING + 3):
+        cliniko.put("patients", patient(1, updated=10 + n, created=10, first_name=f"Name{n}"))
+        with pytest.raises(PublishError):
+            poller(cliniko, state, RefusingBus()).poll(connection(), PATIENTS, deadline=float("inf"))
+    kept = state.records[KEY]["1000000000000000001"]
+    assert kept.settled is None
+    assert len(kept.pending) == MAX_PENDING
+    assert kept.pending[-1].updated_at == ts(10 + MAX_PENDING + 2)
 
 
 def test_without_an_interruption_a_first_sight_is_only_created(cliniko, state, bus) -> None:

@@ -29,7 +29,7 @@ from cliniko_connector.errors import (
     RateBudgetExhausted,
     StateStoreError,
 )
-from cliniko_connector.models import Connection, RecordSnapshot, StreamCursor, StreamKey
+from cliniko_connector.models import Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
 from cliniko_connector.ports import StreamStats
 from cliniko_connector.timeutil import parse_ts, to_z
 
@@ -136,8 +136,9 @@ class DynamoStreamStateStore:
     """Implements `ports.StreamStateStore` on the state table.
 
     Items per stream (`pk = STREAM#{connection_id}#{resource}`): `sk = CURSOR` (conditional on version and
-    on the position never moving backwards), `sk = LEASE` (owner + expiry), `sk = REC#{id}` (one snapshot
-    per record, expiring `snapshot_ttl_seconds` after its last write), and for `status` `sk = STATS#H#{hour}`
+    on the position never moving backwards), `sk = LEASE` (owner + expiry), `sk = REC#{id}` (one item per
+    record: its settled snapshot at the top level, pending ones in a list; expiring `snapshot_ttl_seconds`
+    after its last write), and for `status` `sk = STATS#H#{hour}`
     (events published that hour: an atomic `ADD`, expiring after `STATS_TTL_SECONDS`) and
     `sk = STATS#CAUGHT_UP` (when a poll last reached the end of the list). Reads are strongly consistent: a
     worker that takes over a lease must see what the previous one wrote.
@@ -243,11 +244,11 @@ class DynamoStreamStateStore:
             if not _is_conditional_failure(exc):
                 raise
 
-    # -- snapshots --------------------------------------------------------------------------------
+    # -- records -----------------------------------------------------------------------------------
 
-    def get_snapshots(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordSnapshot]:
+    def get_records(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordState]:
         unique = list(dict.fromkeys(ids))
-        found: dict[str, RecordSnapshot] = {}
+        found: dict[str, RecordState] = {}
         for chunk in _chunks(unique, BATCH_GET_LIMIT):
             request: dict[str, Any] = {
                 self.table_name: {
@@ -256,13 +257,13 @@ class DynamoStreamStateStore:
                 }
             }
             for item in self._batch_get(request):
-                snapshot = _snapshot_from_item(item)
-                found[snapshot.id] = snapshot
+                state = _record_from_item(item)
+                found[state.id] = state
         return found
 
-    def put_snapshots(self, stream: StreamKey, snapshots: Sequence[RecordSnapshot]) -> None:
-        # One request may not name the same key twice; the last snapshot of a record wins.
-        latest = list({snapshot.id: snapshot for snapshot in snapshots}.values())
+    def put_records(self, stream: StreamKey, states: Sequence[RecordState]) -> None:
+        # One request may not name the same key twice; the last state of a record wins.
+        latest = list({state.id: state for state in states}.values())
         expires_at = int(self._now()) + self._snapshot_ttl
         for chunk in _chunks(latest, BATCH_WRITE_LIMIT):
             self._batch_write(
@@ -271,7 +272,7 @@ class DynamoStreamStateStore:
                         "PutRequest": {
                             "Item": {
                                 **self._key(stream, SNAPSHOT_SK_PREFIX + s.id),
-                                **_snapshot_item(s, expires_at),
+                                **_record_item(s, expires_at),
                             }
                         }
                     }
@@ -396,10 +397,6 @@ def _cursor_to_item(cursor: StreamCursor, version: int) -> Item:
         item["last_error"] = _s(cursor.last_error)
     if cursor.backfill_total is not None:
         item["backfill_total"] = _n(cursor.backfill_total)
-    if cursor.inflight_until is not None:
-        item["inflight_until"] = _s(to_z(cursor.inflight_until))
-    if cursor.inflight_last_second:
-        item["inflight_last_second"] = _s(json.dumps(list(cursor.inflight_last_second)))
     return item
 
 
@@ -408,10 +405,7 @@ def _cursor_from_item(item: Item) -> StreamCursor:
         return from_attribute(item[name]) if name in item else None
 
     last_poll_at = optional("last_poll_at")
-    inflight_until = optional("inflight_until")
     return StreamCursor(
-        inflight_until=parse_ts(inflight_until) if inflight_until else None,
-        inflight_last_second=tuple(json.loads(optional("inflight_last_second") or "[]")),
         position=parse_ts(item["position"]["S"]),
         origin=parse_ts(item["origin"]["S"]),
         version=int(item["version"]["N"]),
@@ -423,19 +417,36 @@ def _cursor_from_item(item: Item) -> StreamCursor:
     )
 
 
-def _snapshot_item(snapshot: RecordSnapshot, expires_at: int) -> Item:
+def _record_item(state: RecordState, expires_at: int) -> Item:
+    item: Item = {"expires_at": _n(expires_at)}
+    if state.settled is not None:
+        item.update(_snapshot_attributes(state.settled))
+    if state.pending:
+        item["pending"] = {"L": [{"M": _snapshot_attributes(s)} for s in state.pending]}
+    return item
+
+
+def _snapshot_attributes(snapshot: RecordSnapshot) -> Item:
     return {
         "updated_at": _s(snapshot.updated_at),
         "fingerprint": _s(snapshot.fingerprint),
         "field_hashes": {"M": {name: _s(digest) for name, digest in snapshot.field_hashes.items()}},
         "watched": _s(json.dumps(snapshot.watched, separators=(",", ":"), sort_keys=True, default=str)),
-        "expires_at": _n(expires_at),
     }
 
 
-def _snapshot_from_item(item: Item) -> RecordSnapshot:
+def _record_from_item(item: Item) -> RecordState:
+    record_id = item["sk"]["S"].removeprefix(SNAPSHOT_SK_PREFIX)
+    return RecordState(
+        id=record_id,
+        settled=_snapshot_from_attributes(record_id, item) if "fingerprint" in item else None,
+        pending=tuple(_snapshot_from_attributes(record_id, p["M"]) for p in item.get("pending", {}).get("L", [])),
+    )
+
+
+def _snapshot_from_attributes(record_id: str, item: Item) -> RecordSnapshot:
     return RecordSnapshot(
-        id=item["sk"]["S"].removeprefix(SNAPSHOT_SK_PREFIX),
+        id=record_id,
         updated_at=item["updated_at"]["S"],
         fingerprint=item["fingerprint"]["S"],
         field_hashes={name: value["S"] for name, value in item.get("field_hashes", {}).get("M", {}).items()},

@@ -24,7 +24,7 @@ from cliniko_connector.errors import (
     PublishError,
     RateBudgetExhausted,
 )
-from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, StreamCursor, StreamKey
+from cliniko_connector.models import BusEvent, Connection, RecordState, StreamCursor, StreamKey
 from cliniko_connector.ports import StreamStats
 from cliniko_connector.timeutil import parse_ts, to_z
 
@@ -36,7 +36,6 @@ def _stored_cursor(cursor: StreamCursor, version: int) -> StreamCursor:
             "position": parse_ts(to_z(cursor.position)),
             "origin": parse_ts(to_z(cursor.origin)),
             "last_poll_at": parse_ts(to_z(cursor.last_poll_at)) if cursor.last_poll_at else None,
-            "inflight_until": parse_ts(to_z(cursor.inflight_until)) if cursor.inflight_until else None,
             "version": version,
         }
     )
@@ -50,7 +49,7 @@ class InMemoryStreamStateStore:
         self._lock = threading.Lock()
         self.cursors: dict[StreamKey, StreamCursor] = {}
         self.leases: dict[StreamKey, tuple[str, float]] = {}
-        self.snapshots: dict[StreamKey, dict[str, RecordSnapshot]] = {}
+        self.records: dict[StreamKey, dict[str, RecordState]] = {}
         self.events_by_hour: dict[StreamKey, dict[int, int]] = {}
         self.caught_up_at: dict[StreamKey, datetime] = {}
 
@@ -90,22 +89,22 @@ class InMemoryStreamStateStore:
             if held is not None and held[0] == owner:
                 del self.leases[stream]
 
-    def get_snapshots(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordSnapshot]:
+    def get_records(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordState]:
         with self._lock:
-            known = self.snapshots.get(stream, {})
+            known = self.records.get(stream, {})
             return {record_id: known[record_id] for record_id in ids if record_id in known}
 
-    def put_snapshots(self, stream: StreamKey, snapshots: Sequence[RecordSnapshot]) -> None:
+    def put_records(self, stream: StreamKey, states: Sequence[RecordState]) -> None:
         with self._lock:
-            known = self.snapshots.setdefault(stream, {})
-            for snapshot in snapshots:
-                known[snapshot.id] = snapshot
+            known = self.records.setdefault(stream, {})
+            for state in states:
+                known[state.id] = state
 
     def delete_stream(self, stream: StreamKey) -> None:
         with self._lock:
             self.cursors.pop(stream, None)
             self.leases.pop(stream, None)
-            self.snapshots.pop(stream, None)
+            self.records.pop(stream, None)
             self.events_by_hour.pop(stream, None)
             self.caught_up_at.pop(stream, None)
 

@@ -67,7 +67,9 @@ class ResourceStream:
         names: list[str] = []
         for trigger in self.triggers:
             t = trigger.transition
-            if isinstance(t, BecameSet | BecameValue):
+            if isinstance(t, Created):
+                names.append("created_at")
+            elif isinstance(t, BecameSet | BecameValue):
                 names.append(t.field)
             elif isinstance(t, Changed):
                 names.extend(t.fields)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,10 +23,12 @@ from cliniko_connector.catalog.triggers import (
     Trigger,
     Updated,
 )
-from cliniko_connector.models import RecordSnapshot
+from cliniko_connector.models import RecordSnapshot, RecordState
 from cliniko_connector.timeutil import normalize_ts, parse_ts
 
 IGNORED_FOR_CHANGES = frozenset({"updated_at"})
+# Pending versions kept per record: more only after as many interrupted polls that each saw it change.
+MAX_PENDING = 8
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,27 @@ class Transition:
 
 @dataclass(frozen=True)
 class Classified:
-    """What a record means for the stream: its transitions (maybe none) and its new snapshot."""
+    """What one record means for the stream: its transitions (maybe none) and its new snapshot."""
 
     transitions: list[Transition]
     snapshot: RecordSnapshot
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class ClassifiedRecord:
+    """What a page means for one record, given what the stream keeps of it.
+
+    `transitions` first resends those of the pending versions (their keys unchanged), then adds those of
+    the versions this page shows for the first time, each with the index of the record it describes (a
+    resent one: the latest). `pending` is what to keep while they are published, `settled` what to keep
+    once they are."""
+
+    transitions: list[tuple[Transition, int]]
+    pending: RecordState
+    settled: RecordState
+    new_versions: int
+    repeats: int
 
 
 def _canonical(value: Any) -> bytes:
@@ -113,13 +132,70 @@ def classify(
     origin: datetime,
     salt: bytes,
 ) -> Classified:
+    """One record against the last version the stream has seen of it."""
     current = make_snapshot(stream, record, salt)
     if is_duplicate(previous, current):
         return Classified([], previous or current, duplicate=True)
+    return Classified(transitions(stream, connection_id, previous, current, origin, salt), current, duplicate=False)
 
+
+def classify_versions(
+    stream: ResourceStream,
+    connection_id: str,
+    records: list[dict[str, Any]],
+    kept: RecordState | None,
+    origin: datetime,
+    salt: bytes,
+) -> ClassifiedRecord:
+    """The versions of one record a page holds (usually one), against what the stream keeps of it.
+
+    Versions whose events a poll published, or was about to, before it stopped short of its checkpoint are
+    kept as pending. Their events go out again under the same keys, and each new version is classified
+    against the latest of them: so a deduplicating consumer still gets, say, the `created` and then the
+    `updated` (or `rescheduled`) of a record that changed between the interrupted poll and its retry."""
+    rid = str(records[0]["id"])
+    kept = kept or RecordState(id=rid)
+    latest = len(records) - 1
+    chain: list[tuple[RecordSnapshot | None, int]] = [(kept.settled, latest), *((p, latest) for p in kept.pending)]
+    new_versions = repeats = 0
+    for index, record in enumerate(records):
+        current = make_snapshot(stream, record, salt)
+        if is_duplicate(chain[-1][0], current):
+            repeats += 1
+        else:
+            chain.append((current, index))
+            new_versions += 1
+    found: list[tuple[Transition, int]] = []
+    for (before, _), (after, index) in itertools.pairwise(chain):
+        if after is not None:  # only the settled version may be unknown
+            found += [(t, index) for t in transitions(stream, connection_id, before, after, origin, salt)]
+    pending = tuple(snapshot for snapshot, _ in chain[1:] if snapshot is not None)
+    if len(pending) > MAX_PENDING:
+        # Dropping the oldest pending versions keeps `created` and `updated` keys (named after the version
+        # they reach): only a lifecycle event of a dropped version might go out twice under another key.
+        pending = pending[-MAX_PENDING:]
+    return ClassifiedRecord(
+        transitions=found,
+        pending=RecordState(id=rid, settled=kept.settled, pending=pending),
+        settled=RecordState(id=rid, settled=chain[-1][0]),
+        new_versions=new_versions,
+        repeats=repeats,
+    )
+
+
+def transitions(
+    stream: ResourceStream,
+    connection_id: str,
+    previous: RecordSnapshot | None,
+    current: RecordSnapshot,
+    origin: datetime,
+    salt: bytes,
+) -> list[Transition]:
+    """The triggers a record's move from one version to the next fires: snapshots only, no record."""
     rid, updated_at = current.id, current.updated_at
     base_key = f"{connection_id}:{stream.resource}:{rid}"
-    transitions: list[Transition] = []
+    created_at = current.watched.get("created_at")
+    found: list[Transition] = []
 
     def after_origin(ts: Any) -> bool:
         try:
@@ -127,13 +203,14 @@ def classify(
         except ValueError:
             return False
 
+    def add(trigger: Trigger, occurred: str, key: str, **kw: Any) -> None:
+        found.append(Transition(trigger, occurred, key, **kw))
+
     for trigger in stream.triggers:
         t = trigger.transition
         if isinstance(t, Created):
-            if previous is None and after_origin(record.get("created_at")):
-                transitions.append(
-                    Transition(trigger, normalize_ts(str(record["created_at"])), f"{base_key}:{trigger.name}")
-                )
+            if previous is None and after_origin(created_at):
+                add(trigger, normalize_ts(str(created_at)), f"{base_key}:{trigger.name}")
         elif isinstance(t, Updated):
             if previous is not None:
                 changed = sorted(
@@ -141,32 +218,29 @@ def classify(
                     for k in set(current.field_hashes) | set(previous.field_hashes)
                     if current.field_hashes.get(k) != previous.field_hashes.get(k)
                 )
-                key = f"{base_key}:{trigger.name}:{updated_at}:{current.fingerprint[:12]}"
-                transitions.append(Transition(trigger, updated_at, key, changed_fields=changed))
-            elif not after_origin(record.get("created_at")) and after_origin(updated_at):
+                add(trigger, updated_at, f"{base_key}:{trigger.name}:{_version(current)}", changed_fields=changed)
+            elif not after_origin(created_at) and after_origin(updated_at):
                 # First sight of a record created before the stream began: it changed, we can't say how.
-                key = f"{base_key}:{trigger.name}:{updated_at}:{current.fingerprint[:12]}"
-                transitions.append(Transition(trigger, updated_at, key, changed_fields=None))
+                add(trigger, updated_at, f"{base_key}:{trigger.name}:{_version(current)}", changed_fields=None)
         elif isinstance(t, BecameSet):
-            value = record.get(t.field)
+            value = current.watched.get(t.field)
             before = previous.watched.get(t.field) if previous else None
             if value and not before and (previous is not None or after_origin(value)):
                 occurred = normalize_ts(str(value)) if _is_ts(value) else updated_at
-                transitions.append(Transition(trigger, occurred, f"{base_key}:{trigger.name}:{occurred}"))
+                add(trigger, occurred, f"{base_key}:{trigger.name}:{occurred}")
         elif isinstance(t, BecameValue):
-            value = record.get(t.field)
+            value = current.watched.get(t.field)
             before = previous.watched.get(t.field) if previous else None
             if value == t.value and before != t.value and (previous is not None or after_origin(updated_at)):
-                # Keyed on the version it changed from, not the one it was seen in: a retry after a crash
-                # between publish and snapshot may see a later version, and must still send the same key.
+                # Keyed on the version it changed from, which every resend of this move names alike.
                 since = _version(previous) if previous is not None else "first"
-                transitions.append(Transition(trigger, updated_at, f"{base_key}:{trigger.name}:{since}"))
+                add(trigger, updated_at, f"{base_key}:{trigger.name}:{since}")
         elif isinstance(t, Changed) and previous is not None:
             old = {f: previous.watched.get(f) for f in t.fields}
             new = {f: current.watched.get(f) for f in t.fields}
             if old != new:
-                # The version it changed from plus where it went: stable across such a retry (see above).
+                # The version it changed from plus where it went: stable across resends (see above).
                 key = f"{base_key}:{trigger.name}:{_version(previous)}:{fingerprint(salt, new)[:12]}"
                 changed = sorted(f for f in t.fields if old[f] != new[f])
-                transitions.append(Transition(trigger, updated_at, key, changed_fields=changed, previous=old))
-    return Classified(transitions, current, duplicate=False)
+                add(trigger, updated_at, key, changed_fields=changed, previous=old)
+    return found

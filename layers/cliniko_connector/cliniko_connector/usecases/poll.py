@@ -16,14 +16,14 @@ from typing import Any
 
 from cliniko_connector.adapters.cliniko_http import q, sort
 from cliniko_connector.adapters.eventbridge import MAX_REQUEST_BYTES, entry_size
-from cliniko_connector.catalog.triggers import ResourceStream, Updated
+from cliniko_connector.catalog.triggers import ResourceStream
 from cliniko_connector.errors import ClinikoBadResponse, StreamBusy
 from cliniko_connector.eventmodels import TriggerEventDetail
 from cliniko_connector.models import (
     BusEvent,
     Connection,
     PayloadMode,
-    RecordSnapshot,
+    RecordState,
     StartPoint,
     StreamCursor,
     StreamKey,
@@ -31,7 +31,7 @@ from cliniko_connector.models import (
 from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import ClinikoApi, EventPublisher, StreamStateStore
 from cliniko_connector.timeutil import ONE_SECOND, parse_ts, to_z, utc_now
-from cliniko_connector.usecases.classify import Classified, Transition, classify
+from cliniko_connector.usecases.classify import ClassifiedRecord, Transition, classify_versions
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -97,8 +97,6 @@ class StreamPoller:
         salt = connection.hash_salt.encode()
         mode = connection.payload_mode or self.payload_mode or PayloadMode.FULL
 
-        # A mark left by an attempt that published and then failed before its checkpoint.
-        inherited, inherited_fps = cursor.inflight_until, cursor.inflight_last_second
         lower = cursor.origin if reconcile else max(cursor.position - self.overlap, cursor.origin)
         drain_after_id: str | None = None  # set while walking one crowded second by id
         while True:
@@ -118,40 +116,30 @@ class StreamPoller:
                 result.caught_up = True
                 break
             classified = self._classify_page(connection, stream, key, records, cursor.origin, salt)
-            if inherited is not None:
-                classified = [
-                    _after_interrupted_publish(stream, c, r, inherited, inherited_fps)
-                    for c, r in zip(classified, records, strict=True)
-                ]
-            events = [
-                self._bus_event(connection, stream, c.snapshot.id, t, mode, record)
-                for c, record in zip(classified, records, strict=True)
-                for t in c.transitions
-                if t.trigger.name in enabled
-            ]
+            events: list[BusEvent] = []
+            pending: list[RecordState] = []
+            for c, versions in classified:
+                wanted = [(t, i) for t, i in c.transitions if t.trigger.name in enabled]
+                events += [self._bus_event(connection, stream, c.settled.id, t, mode, versions[i]) for t, i in wanted]
+                if wanted and c.new_versions:
+                    pending.append(c.pending)
             result.records += len(records)
-            result.duplicates += sum(c.duplicate for c in classified)
+            result.duplicates += sum(c.repeats for c, _ in classified)
+            # Kept as pending before they go out: a poll that stops after publishing (or while) leaves the
+            # next one what it needs to resend their events under the same keys and to classify what follows.
+            if pending:
+                self.state.put_records(key, pending)
+            self.checkpoint_hook("pending_saved")
             if events:
-                page_end = max(parse_ts(str(r["updated_at"])) for r in records)
-                fps = tuple(
-                    c.snapshot.fingerprint[:12] for c in classified if parse_ts(c.snapshot.updated_at) == page_end
-                )
-                if inherited is not None and inherited > page_end:
-                    mark = {"inflight_until": inherited, "inflight_last_second": inherited_fps}
-                elif inherited == page_end:
-                    mark = {"inflight_until": page_end, "inflight_last_second": (*inherited_fps, *fps)}
-                else:
-                    mark = {"inflight_until": page_end, "inflight_last_second": fps}
-                cursor = self.state.put_cursor(key, cursor.model_copy(update=mark), expected_version=cursor.version)
                 self.publisher.publish(events)
             self.checkpoint_hook("published")
             result.events += len(events)
             for event in events:
                 result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
-            fresh = [c.snapshot for c in classified if not c.duplicate]
-            if fresh:
-                self.state.put_snapshots(key, _latest(fresh))
-            self.checkpoint_hook("snapshots_saved")
+            settled = [c.settled for c, _ in classified if c.pending.pending]
+            if settled:
+                self.state.put_records(key, settled)
+            self.checkpoint_hook("settled")
 
             more = page.next_url is not None
             caught_up = False
@@ -173,14 +161,10 @@ class StreamPoller:
                 cursor.model_copy(
                     update={
                         "position": max(cursor.position, lower),
-                        # An inherited mark stays until the cursor is past it: a record the interrupted page
-                        # held may come in a later page; this attempt's own mark ends with its checkpoint.
-                        "inflight_until": inherited if inherited is not None and lower <= inherited else None,
-                        "inflight_last_second": inherited_fps if inherited is not None and lower <= inherited else (),
                         "last_poll_at": self.now(),
                         "last_error": None,
                         "events_published": cursor.events_published + len(events),
-                        "backfill_done": cursor.backfill_done + len(fresh),
+                        "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
                     }
                 ),
                 expected_version=cursor.version,
@@ -191,8 +175,6 @@ class StreamPoller:
                 except Exception:
                     logger.warning("event counter not updated", extra={"stream": str(key)})
             self.checkpoint_hook("checkpointed")
-            if inherited is not None and lower > inherited:
-                inherited, inherited_fps = None, ()
             if caught_up:
                 result.caught_up = True
                 break
@@ -236,26 +218,26 @@ class StreamPoller:
         records: list[dict[str, Any]],
         origin: datetime,
         salt: bytes,
-    ) -> list[Classified]:
+    ) -> list[tuple[ClassifiedRecord, list[dict[str, Any]]]]:
+        """Each record of the page (the versions of one id together, in page order) against what the
+        stream keeps of it."""
+        by_id: dict[str, list[dict[str, Any]]] = {}
         for record in records:
             if not isinstance(record.get("id"), str | int) or not isinstance(record.get("updated_at"), str):
                 raise ClinikoBadResponse(f"a {stream.resource} record without id or updated_at")
-        known = self.state.get_snapshots(key, list(dict.fromkeys(str(r["id"]) for r in records)))
-        out: list[Classified] = []
-        for record in records:
-            rid = str(record["id"])
-            c = classify(stream, connection.id, record, known.get(rid), origin, salt)
-            if not c.duplicate:
-                known[rid] = c.snapshot  # the same record twice in a page: the second compares to the first
-            out.append(c)
-        return out
+            by_id.setdefault(str(record["id"]), []).append(record)
+        kept = self.state.get_records(key, list(by_id))
+        return [
+            (classify_versions(stream, connection.id, versions, kept.get(rid), origin, salt), versions)
+            for rid, versions in by_id.items()
+        ]
 
     def _bus_event(
         self,
         connection: Connection,
         stream: ResourceStream,
         record_id: str,
-        transition: Any,
+        transition: Transition,
         mode: PayloadMode,
         record: dict[str, Any],
     ) -> BusEvent:
@@ -281,37 +263,3 @@ class StreamPoller:
             detail = detail.model_copy(update={"data": None, "truncated": True})
             event = event.model_copy(update={"detail": detail.model_dump(mode="json")})
         return event
-
-
-def _after_interrupted_publish(
-    stream: ResourceStream,
-    c: Classified,
-    record: dict[str, Any],
-    inflight_until: datetime,
-    last_second: tuple[str, ...],
-) -> Classified:
-    """A record seen for the first time, but which an interrupted attempt may already have published as
-    `created` at an older version (created by then, changed since): re-sending `created` under its one key
-    would be dropped by a deduplicating consumer, so the change since is published as an update too."""
-    if c.duplicate or not any(t.trigger.name.endswith(".created") for t in c.transitions):
-        return c
-    updated_at = parse_ts(str(record["updated_at"]))
-    if parse_ts(str(record["created_at"])) > inflight_until or updated_at < inflight_until:
-        return c
-    if updated_at == inflight_until and c.snapshot.fingerprint[:12] in last_second:
-        return c  # the very version that was published
-    updated = next((t for t in stream.triggers if isinstance(t.transition, Updated)), None)
-    created = next(t for t in c.transitions if t.trigger.name.endswith(".created"))
-    if updated is None or any(t.trigger is updated for t in c.transitions):
-        return c
-    base = created.event_key.removesuffix(f":{created.trigger.name}")
-    version = f"{c.snapshot.updated_at}:{c.snapshot.fingerprint[:12]}"
-    extra = Transition(updated, c.snapshot.updated_at, f"{base}:{updated.name}:{version}")
-    return Classified([*c.transitions, extra], c.snapshot, duplicate=False)
-
-
-def _latest(snapshots: list[RecordSnapshot]) -> list[RecordSnapshot]:
-    by_id: dict[str, RecordSnapshot] = {}
-    for s in snapshots:
-        by_id[s.id] = s
-    return list(by_id.values())
