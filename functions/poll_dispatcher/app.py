@@ -8,7 +8,7 @@ from cliniko_connector.settings import DispatcherSettings, load_settings
 from cliniko_connector.timeutil import utc_now
 
 settings = load_settings(DispatcherSettings)
-dispatcher = wiring.dispatcher(settings, settings.poll_queue_url)
+dispatcher = wiring.dispatcher(settings)
 
 
 @logger.inject_lambda_context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from cliniko_connector.adapters.memory import (
     RecordingPublisher,
 )
 from cliniko_connector.errors import ConnectionDisabled
-from cliniko_connector.models import Connection, ConnectionStatus
+from cliniko_connector.models import Connection, ConnectionStatus, StreamCursor, StreamKey
 from cliniko_connector.ports import PollJob
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.wiring import PollWorker, Runtime
@@ -78,3 +79,74 @@ def test_a_disabled_connection_is_not_polled(cliniko: FakeCliniko) -> None:
     with pytest.raises(ConnectionDisabled):
         worker(cliniko, clock, status=ConnectionStatus.DISABLED).handle(PollJob(connection_id="c", resource="patients"))
     assert cliniko.requests == []
+
+
+ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
+KEY = StreamKey(connection_id="c", resource="patients")
+
+
+def with_patients(cliniko: FakeCliniko, w: PollWorker, n: int) -> None:
+    """`n` patients, all published, and the stream well past them."""
+    for i in range(n):
+        ts = (ORIGIN + timedelta(seconds=10 + i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cliniko.put("patients", {"id": str(1000 + i), "created_at": ts, "updated_at": ts, "archived_at": None})
+    later = (ORIGIN + timedelta(seconds=10_000)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cliniko.put("patients", {"id": "999999", "created_at": later, "updated_at": later, "archived_at": None})
+    w.runtime.state.put_cursor(KEY, StreamCursor(position=ORIGIN, origin=ORIGIN), expected_version=None)
+    w.handle(PollJob(connection_id="c", resource="patients"))
+    cliniko.requests.clear()
+
+
+def lower_bounds(cliniko: FakeCliniko) -> list[str]:
+    return [v for _, params in cliniko.requests for k, v in params if k == "q[]" and v.startswith("updated_at:>=")]
+
+
+def test_a_reconcile_job_polls_first_then_walks_the_whole_stream(cliniko: FakeCliniko) -> None:
+    clock = Clock()
+    w = worker(cliniko, clock)
+    with_patients(cliniko, w, 3)
+    result = w.handle(PollJob(connection_id="c", resource="patients", reconcile=True))
+    bounds = lower_bounds(cliniko)
+    assert bounds[0] != bounds[1] == "updated_at:>=2026-01-01T00:00:00Z"  # the regular poll, then from the origin
+    assert result.caught_up and not result.reconciling
+    assert w.runtime.state.get_cursor(KEY).reconciled_at is not None  # type: ignore[union-attr]
+
+
+def test_a_walk_too_long_for_its_share_of_the_minute_goes_on_in_the_next_regular_job(cliniko: FakeCliniko) -> None:
+    # Given 500 patients and Cliniko answering each request in 10 s
+    clock = Clock()
+    w = worker(cliniko, clock)
+    with_patients(cliniko, w, 500)
+
+    def slow(_: int) -> None:
+        clock.now += 10
+
+    cliniko.before_request = slow
+    # When the day's reconcile job runs, its walk stops within 45 s of the job's start
+    first = w.handle(PollJob(connection_id="c", resource="patients", reconcile=True))
+    assert first.reconciling and first.caught_up
+    assert clock.now <= 45 + 10
+    walked = len(cliniko.requests) - 1
+    resume_at = w.runtime.state.get_cursor(KEY).reconcile_from  # type: ignore[union-attr]
+    assert resume_at is not None and resume_at > ORIGIN
+    # Then the next minute's regular job polls, then takes the walk on from where it stopped
+    cliniko.requests.clear()
+    clock.now = 60.0
+    w.handle(PollJob(connection_id="c", resource="patients", tick=1))
+    assert lower_bounds(cliniko)[1] == f"updated_at:>={resume_at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    # And the two jobs together walked the stream once (6 pages for 500 records, keyset-overlapping by one)
+    second = w.handle(PollJob(connection_id="c", resource="patients", tick=2))
+    assert not second.reconciling
+    assert walked + len(lower_bounds(cliniko)) - 2 <= 7
+
+
+def test_fast_mode_walks_between_its_polls(cliniko: FakeCliniko) -> None:
+    clock = Clock()
+    w = worker(cliniko, clock, poll_interval_seconds=10)
+    with_patients(cliniko, w, 3)
+    started = clock.now
+    result = w.handle(PollJob(connection_id="c", resource="patients", reconcile=True))
+    assert not result.reconciling
+    assert w.runtime.state.get_cursor(KEY).reconciled_at is not None  # type: ignore[union-attr]
+    assert clock.now - started < 60
+    assert len(cliniko.requests) == 6 + 1  # the six polls of the minute, the walk's one page after the first

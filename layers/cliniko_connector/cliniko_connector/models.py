@@ -76,6 +76,10 @@ class StreamCursor(BaseModel):
     events_published: int = 0
     backfill_total: int | None = None
     backfill_done: int = 0
+    # A reconciliation walk in progress resumes here (inside a crowded second: after this id); None when none is.
+    reconcile_from: datetime | None = None
+    reconcile_after_id: str | None = None
+    reconciled_at: datetime | None = None
 
 
 class RecordSnapshot(BaseModel):

@@ -52,6 +52,8 @@ class DispatcherSettings(AwsResourceSettings):
     """The schedule's fan-out: where poll jobs go."""
 
     poll_queue_url: str = Field(min_length=1)
+    # Each stream's walk from its origin, once per period (spread over it by a hash); 0: never.
+    reconcile_every_hours: int = Field(default=24, ge=0, le=720)
 
 
 class PollerSettings(AwsResourceSettings):

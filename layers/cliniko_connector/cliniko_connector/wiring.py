@@ -38,7 +38,7 @@ from cliniko_connector.ports import (
     SecretStore,
     StreamStateStore,
 )
-from cliniko_connector.settings import ActionSettings, AwsResourceSettings, PollerSettings
+from cliniko_connector.settings import ActionSettings, AwsResourceSettings, DispatcherSettings, PollerSettings
 from cliniko_connector.timeutil import utc_now
 from cliniko_connector.usecases.actions import ActionRunner
 from cliniko_connector.usecases.dispatch import Dispatcher
@@ -122,13 +122,18 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
 @dataclass
 class PollWorker:
     """Runs poll jobs: loads the connection, builds its client, polls the stream. A fast-mode connection
-    (interval under a minute) is polled every interval until the job's minute is used up."""
+    (interval under a minute) is polled every interval until the job's minute is used up.
+
+    Reconciliation (a job's `reconcile`, or a walk still under way) goes on only once the stream is caught up,
+    and only for part of the minute, or between a fast-mode connection's polls: the stream's next job waits
+    behind this one in its FIFO group, so a long walk must not hold back fresh changes."""
 
     runtime: Runtime
     settings: PollerSettings
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     schedule_seconds: int = 60
+    reconcile_share: float = 0.75
 
     def handle(self, job: PollJob, *, time_budget_seconds: float | None = None) -> PollResult:
         connection = self.runtime.connections.get(job.connection_id)
@@ -144,17 +149,25 @@ class PollWorker:
         sent_before = getattr(poller.api, "requests_sent", 0)
         limited_before = getattr(poller.api, "rate_limited", 0)
         try:
-            result = poller.poll(connection, stream, deadline=started + budget, reconcile=job.reconcile)
+            result = poller.poll(connection, stream, deadline=started + budget)
+            reconcile = job.reconcile or result.reconciling
             interval = connection.poll_interval_seconds
-            if not (job.reconcile or interval >= self.schedule_seconds or not result.caught_up):
+            if interval < self.schedule_seconds and result.caught_up:
                 # Fast mode: stop before the next tick's job for this stream could be waiting on us.
                 stop_at = started + min(budget, self.schedule_seconds - interval / 2)
                 next_at = started + interval
                 while next_at < stop_at:
+                    if reconcile and result.caught_up:
+                        walk = poller.poll(connection, stream, deadline=next_at, reconcile=True)
+                        result = result.followed_by(walk, caught_up=result.caught_up)
+                        reconcile = walk.reconciling
                     self.sleep(max(0.0, next_at - self.monotonic()))
-                    more = poller.poll(connection, stream, deadline=started + budget)
-                    result = _merge(result, more)
+                    result = result.followed_by(poller.poll(connection, stream, deadline=started + budget))
                     next_at += interval
+            elif reconcile and result.caught_up:
+                deadline = started + min(budget, self.schedule_seconds * self.reconcile_share)
+                walk = poller.poll(connection, stream, deadline=deadline, reconcile=True)
+                result = result.followed_by(walk, caught_up=result.caught_up)
         except StreamBusy:
             raise
         except Exception as exc:
@@ -181,32 +194,21 @@ class PollWorker:
             page_size=self.settings.poll_page_size,
             lease_seconds=self.settings.lease_seconds,
             payload_mode=self.settings.default_payload_mode,
+            monotonic=self.monotonic,  # the clock this worker's deadlines are on
         )
-
-
-def _merge(a: PollResult, b: PollResult) -> PollResult:
-    counts = dict(a.event_counts)
-    for k, v in b.event_counts.items():
-        counts[k] = counts.get(k, 0) + v
-    return PollResult(
-        stream=a.stream,
-        pages=a.pages + b.pages,
-        records=a.records + b.records,
-        duplicates=a.duplicates + b.duplicates,
-        events=a.events + b.events,
-        caught_up=b.caught_up,
-        cursor=b.cursor,
-        event_counts=counts,
-    )
 
 
 def poll_worker(settings: PollerSettings, runtime: Runtime | None = None) -> PollWorker:
     return PollWorker(runtime or build_runtime(settings), settings)
 
 
-def dispatcher(settings: AwsResourceSettings, queue_url: str, runtime: Runtime | None = None) -> Dispatcher:
+def dispatcher(settings: DispatcherSettings, runtime: Runtime | None = None) -> Dispatcher:
     rt = runtime or build_runtime(settings)
-    return Dispatcher(rt.connections, SqsJobQueue(queue_url, boto3_client("sqs")))
+    return Dispatcher(
+        rt.connections,
+        SqsJobQueue(settings.poll_queue_url, boto3_client("sqs")),
+        reconcile_period_seconds=settings.reconcile_every_hours * 3600,
+    )
 
 
 ActionApp = Callable[[ActionRequest, Any], dict[str, Any]]

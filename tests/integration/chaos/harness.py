@@ -228,7 +228,12 @@ class Harness:
             raise InjectedCrash(step)
 
     def poll(
-        self, stream: ResourceStream, *, deadline_seconds: float = 20.0, attempt: Attempt | None = None
+        self,
+        stream: ResourceStream,
+        *,
+        deadline_seconds: float = 20.0,
+        attempt: Attempt | None = None,
+        reconcile: bool = False,
     ) -> PollResult | None:
         """One invocation: its result, or None if it failed (the failure is booked)."""
         attempt = attempt or Attempt(stream.resource, main_thread=threading.current_thread() is threading.main_thread())
@@ -244,7 +249,9 @@ class Harness:
         self._local.attempt = attempt
         self.attempts += 1
         try:
-            result = poller.poll(self.connection, stream, deadline=time.monotonic() + deadline_seconds)
+            result = poller.poll(
+                self.connection, stream, deadline=time.monotonic() + deadline_seconds, reconcile=reconcile
+            )
             attempt.outcome = "ok"
             return result
         except StreamBusy:

@@ -73,6 +73,9 @@ def test_creating_a_cursor_gives_version_1_and_round_trips_every_field(state_sto
         events_published=42,
         backfill_total=1000,
         backfill_done=250,
+        reconcile_from=T0 + timedelta(minutes=1),
+        reconcile_after_id="1000000000000000042",
+        reconciled_at=T0 + timedelta(minutes=2),
     )
 
     written = state_store.put_cursor(STREAM, cursor, expected_version=None)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from cliniko_connector.adapters.memory import InMemoryConnectionStore
 from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.models import Connection, ConnectionStatus
-from cliniko_connector.usecases.dispatch import jobs_due, reconcile_slot
+from cliniko_connector.ports import PollJob
+from cliniko_connector.settings import DispatcherSettings, load_settings
+from cliniko_connector.usecases.dispatch import Dispatcher, jobs_due, reconcile_slot
 
 TICK = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -68,3 +71,39 @@ def test_a_job_is_deduplicated_per_stream_and_tick() -> None:
     (again,) = jobs_due([clinic("a", ("patient.created",))], TICK + timedelta(seconds=30), reconcile_period=0)
     assert job.dedupe_id == again.dedupe_id
     assert job.group == "a/patients"
+
+
+class Queue:
+    def __init__(self) -> None:
+        self.jobs: list[PollJob] = []
+
+    def enqueue(self, jobs: list[PollJob]) -> None:
+        self.jobs += jobs
+
+
+def reconciling_over_a_day(period_seconds: int) -> Counter[str]:
+    queue = Queue()
+    dispatcher = Dispatcher(
+        InMemoryConnectionStore([clinic("a", tuple(TRIGGERS))]), queue, reconcile_period_seconds=period_seconds
+    )
+    for minute in range(24 * 60):
+        dispatcher.dispatch(TICK + timedelta(minutes=minute))
+    return Counter(job.resource for job in queue.jobs if job.reconcile)
+
+
+def test_the_stack_sets_how_often_streams_reconcile_and_zero_turns_it_off() -> None:
+    assert set(reconciling_over_a_day(6 * 3600).values()) == {4}
+    assert reconciling_over_a_day(0) == Counter()
+
+
+def test_the_dispatcher_reads_its_reconcile_period_in_hours_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("RECONCILE_EVERY_HOURS", "6")
+    settings = load_settings(
+        DispatcherSettings,
+        cliniko_contact_email="ops@example.com",
+        connections_table="c",
+        state_table="s",
+        event_bus_name="b",
+        poll_queue_url="https://sqs.example/q",
+    )
+    assert settings.reconcile_every_hours == 6

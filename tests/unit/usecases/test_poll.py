@@ -347,3 +347,86 @@ def test_without_an_interruption_a_first_sight_is_only_created(cliniko, state, b
     cliniko.put("patients", patient(1, updated=20, created=10))
     poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
     assert [e.detail["trigger"] for e in bus.events] == ["patient.created"]
+
+
+# -- reconciliation ----------------------------------------------------------------------------------------
+
+
+def polled_past(cliniko: FakeCliniko, state: InMemoryStreamStateStore, bus: RecordingPublisher) -> None:
+    """The stream has moved well past the overlap window: a later record, polled."""
+    cliniko.put("patients", patient(999, updated=10_000))
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    bus.events.clear()
+
+
+def test_reconciliation_finds_a_change_that_left_updated_at_where_it_was(cliniko, state, bus) -> None:
+    # Given a patient polled long ago, then changed without its updated_at moving
+    cliniko.put("patients", patient(1, updated=10))
+    polled_past(cliniko, state, bus)
+    cliniko.put("patients", patient(1, updated=10, first_name="Quietly renamed"))
+    # When a regular poll runs, it can't see it; when the stream reconciles, it does
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert bus.events == []
+    result = poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"), reconcile=True)
+    # Then it is published as an update naming the field, once
+    assert [(e.detail["trigger"], e.detail["changed_fields"]) for e in bus.events] == [
+        ("patient.updated", ["first_name"])
+    ]
+    assert not result.reconciling
+    cursor = state.get_cursor(KEY)
+    assert cursor is not None and cursor.reconcile_from is None and cursor.reconciled_at == NOW
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"), reconcile=True)
+    assert len(bus.events) == 1
+
+
+def test_reconciliation_publishes_a_record_that_became_visible_after_the_overlap_window(cliniko, state, bus) -> None:
+    polled_past(cliniko, state, bus)
+    cliniko.put("patients", patient(2, updated=20))  # written at 20 s, visible only now
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"), reconcile=True)
+    assert [(e.detail["trigger"], e.detail["id"]) for e in bus.events] == [("patient.created", "1000000000000000002")]
+
+
+def test_a_reconciliation_too_long_for_one_invocation_goes_on_where_it_stopped(cliniko, state, bus) -> None:
+    # Given a stream of 500 records, all published
+    for n in range(500):
+        cliniko.put("patients", patient(n, updated=10 + n))
+    polled_past(cliniko, state, bus)
+    cliniko.requests.clear()
+    # When a reconciliation runs out of time after three pages
+    clock = iter(range(10_000))
+    first = poller(cliniko, state, bus, monotonic=lambda: next(clock)).poll(
+        connection(), PATIENTS, deadline=2, reconcile=True
+    )
+    assert first.reconciling and first.pages == 3
+    resume_at = state.get_cursor(KEY).reconcile_from  # type: ignore[union-attr]
+    # Then a regular poll meanwhile leaves the walk where it was
+    regular = poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert regular.reconciling and state.get_cursor(KEY).reconcile_from == resume_at  # type: ignore[union-attr]
+    # And the next reconciliation goes on from there: the whole walk costs what one walk would
+    second = poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"), reconcile=True)
+    assert not second.reconciling
+    assert first.pages + second.pages <= 7  # 501 records, 100 a page, a boundary record re-read per page
+    assert bus.events == []
+
+
+def test_a_reconciliation_stopped_inside_a_crowded_second_goes_on_after_the_last_id_it_read(
+    cliniko, state, bus
+) -> None:
+    # Given 350 records written in the same second (a bulk import), all published
+    for n in range(350):
+        cliniko.put("patients", patient(n, updated=10))
+    polled_past(cliniko, state, bus)
+    cliniko.requests.clear()
+    # When reconciliations each get time for one page only
+    walks = 0
+    while True:
+        walks += 1
+        result = poller(cliniko, state, bus, monotonic=lambda: 1.0).poll(
+            connection(), PATIENTS, deadline=0, reconcile=True
+        )
+        if not result.reconciling or walks > 10:
+            break
+    # Then they walk the second by id to its end rather than starting it over each time
+    assert not result.reconciling
+    assert len(cliniko.requests) <= 6  # the second's 4 pages by id, its first by time, the rest of the list
+    assert bus.events == []

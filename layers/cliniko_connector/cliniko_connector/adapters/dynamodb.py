@@ -397,6 +397,12 @@ def _cursor_to_item(cursor: StreamCursor, version: int) -> Item:
         item["last_error"] = _s(cursor.last_error)
     if cursor.backfill_total is not None:
         item["backfill_total"] = _n(cursor.backfill_total)
+    if cursor.reconcile_from is not None:
+        item["reconcile_from"] = _s(to_z(cursor.reconcile_from))
+    if cursor.reconcile_after_id is not None:
+        item["reconcile_after_id"] = _s(cursor.reconcile_after_id)
+    if cursor.reconciled_at is not None:
+        item["reconciled_at"] = _s(to_z(cursor.reconciled_at))
     return item
 
 
@@ -404,12 +410,18 @@ def _cursor_from_item(item: Item) -> StreamCursor:
     def optional(name: str) -> Any:
         return from_attribute(item[name]) if name in item else None
 
-    last_poll_at = optional("last_poll_at")
+    def timestamp(name: str) -> datetime | None:
+        value = optional(name)
+        return parse_ts(value) if value else None
+
     return StreamCursor(
         position=parse_ts(item["position"]["S"]),
         origin=parse_ts(item["origin"]["S"]),
         version=int(item["version"]["N"]),
-        last_poll_at=parse_ts(last_poll_at) if last_poll_at else None,
+        last_poll_at=timestamp("last_poll_at"),
+        reconcile_from=timestamp("reconcile_from"),
+        reconcile_after_id=optional("reconcile_after_id"),
+        reconciled_at=timestamp("reconciled_at"),
         last_error=optional("last_error"),
         events_published=int(optional("events_published") or 0),
         backfill_total=optional("backfill_total"),

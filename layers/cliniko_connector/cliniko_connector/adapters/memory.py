@@ -36,6 +36,8 @@ def _stored_cursor(cursor: StreamCursor, version: int) -> StreamCursor:
             "position": parse_ts(to_z(cursor.position)),
             "origin": parse_ts(to_z(cursor.origin)),
             "last_poll_at": parse_ts(to_z(cursor.last_poll_at)) if cursor.last_poll_at else None,
+            "reconcile_from": parse_ts(to_z(cursor.reconcile_from)) if cursor.reconcile_from else None,
+            "reconciled_at": parse_ts(to_z(cursor.reconciled_at)) if cursor.reconciled_at else None,
             "version": version,
         }
     )

@@ -28,7 +28,10 @@ def _poll(args: argparse.Namespace) -> int:
         for stream in streams_for(list(connection.triggers)):
             if args.resource and stream.resource != args.resource:
                 continue
-            result = worker.handle(PollJob(connection_id=connection.id, resource=stream.resource))
+            job = PollJob(connection_id=connection.id, resource=stream.resource, reconcile=args.reconcile)
+            result = worker.handle(job)
+            while result.reconciling:  # a long walk goes on a slice per job, as it would on the schedule
+                result = result.followed_by(worker.handle(job), caught_up=result.caught_up)
             rows.append(
                 {
                     "connection": connection.id,
@@ -57,6 +60,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("poll", help="run one poll cycle now (same code as the Lambda)")
     p.add_argument("--connection", help="only this connection")
     p.add_argument("--resource", help="only this resource stream, e.g. patients")
+    p.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="also walk each stream from its origin and publish what a regular poll could not see "
+        "(the scheduled jobs do this once a day)",
+    )
     p.add_argument("--json", action="store_true")
     add_stack_options(p)
     p.set_defaults(func=_poll)

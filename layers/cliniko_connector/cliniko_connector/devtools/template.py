@@ -652,7 +652,12 @@ class _Builder:
                     "Role": get_att("PollDispatcherRole", "Arn"),
                     "Timeout": DISPATCHER_TIMEOUT_SECONDS,
                     "LoggingConfig": {"LogGroup": ref("PollDispatcherFunctionLogGroup")},
-                    "Environment": {"Variables": {"POLL_QUEUE_URL": ref("PollQueue")}},
+                    "Environment": {
+                        "Variables": {
+                            "POLL_QUEUE_URL": ref("PollQueue"),
+                            "RECONCILE_EVERY_HOURS": ref("ReconcileEveryHours"),
+                        }
+                    },
                     # A failed tick is superseded by the next one: no retries, but every failure is kept.
                     "EventInvokeConfig": {
                         "MaximumRetryAttempts": 0,
@@ -1290,6 +1295,15 @@ def _parameters() -> dict[str, Any]:
             "Type": "String",
             "Default": "rate(1 minute)",
             "Description": "How often the dispatcher runs (an EventBridge schedule expression): the poll interval.",
+        },
+        "ReconcileEveryHours": {
+            "Type": "Number",
+            "Default": 24,
+            "MinValue": 0,
+            "MaxValue": 720,
+            "Description": "How often each stream is walked from its origin to publish what a regular poll could "
+            "not see (a change that left updated_at alone, a record visible late). Spread over the period, inside "
+            "the rate budget; 0 turns it off.",
         },
         "DefaultPayloadMode": {
             "Type": "String",

@@ -47,9 +47,10 @@ class Dispatcher:
 
     connections: ConnectionStore
     queue: JobQueue
+    reconcile_period_seconds: int = 86400
 
     def dispatch(self, now: datetime) -> int:
-        jobs = jobs_due(self.connections.list(), now)
+        jobs = jobs_due(self.connections.list(), now, reconcile_period=self.reconcile_period_seconds)
         if jobs:
             self.queue.enqueue(jobs)
         count("PollJobsDispatched", len(jobs))

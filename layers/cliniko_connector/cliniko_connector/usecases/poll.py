@@ -46,7 +46,27 @@ class PollResult:
     caught_up: bool = False
     cursor: str | None = None
     initialised: bool = False
+    # A reconciliation walk is under way (unfinished when this poll ended).
+    reconciling: bool = False
     event_counts: dict[str, int] = field(default_factory=dict)
+
+    def followed_by(self, later: PollResult, *, caught_up: bool | None = None) -> PollResult:
+        """Two polls of the stream in one job, as one result: the counts add up, the state is the later's."""
+        counts = dict(self.event_counts)
+        for name, n in later.event_counts.items():
+            counts[name] = counts.get(name, 0) + n
+        return PollResult(
+            stream=self.stream,
+            pages=self.pages + later.pages,
+            records=self.records + later.records,
+            duplicates=self.duplicates + later.duplicates,
+            events=self.events + later.events,
+            caught_up=later.caught_up if caught_up is None else caught_up,
+            cursor=later.cursor,
+            initialised=self.initialised,
+            reconciling=later.reconciling,
+            event_counts=counts,
+        )
 
 
 def initial_cursor(start: StartPoint, now: datetime) -> StreamCursor:
@@ -74,8 +94,13 @@ class StreamPoller:
     def poll(
         self, connection: Connection, stream: ResourceStream, *, deadline: float, reconcile: bool = False
     ) -> PollResult:
-        """Publish every change since the checkpoint. With `reconcile`, walk the whole stream from its origin
-        instead: anything the snapshots don't already account for was missed and is published now."""
+        """Publish every change since the checkpoint.
+
+        With `reconcile`, walk the whole stream from its origin instead (or go on with the walk under way,
+        from where it stopped): anything the snapshots don't account for was missed, say a record changed
+        without its `updated_at` moving or one that became visible after the overlap window, and is published
+        now. The walk keeps its own checkpoint, so a stream too large for one invocation is reconciled over
+        several."""
         key = StreamKey(connection_id=connection.id, resource=stream.resource)
         owner = uuid.uuid4().hex
         if not self.state.acquire_lease(key, owner, self.lease_seconds):
@@ -97,8 +122,13 @@ class StreamPoller:
         salt = connection.hash_salt.encode()
         mode = connection.payload_mode or self.payload_mode or PayloadMode.FULL
 
-        lower = cursor.origin if reconcile else max(cursor.position - self.overlap, cursor.origin)
-        drain_after_id: str | None = None  # set while walking one crowded second by id
+        if reconcile and cursor.reconcile_from is None:
+            cursor = self.state.put_cursor(
+                key, cursor.model_copy(update={"reconcile_from": cursor.origin}), expected_version=cursor.version
+            )
+        lower = cursor.reconcile_from if reconcile and cursor.reconcile_from else cursor.position - self.overlap
+        lower = max(lower, cursor.origin)
+        drain_after_id = cursor.reconcile_after_id if reconcile else None  # set while walking a crowded second by id
         while True:
             self.checkpoint_hook("before_fetch")
             page = self.api.list_page(
@@ -110,7 +140,9 @@ class StreamPoller:
             if not records and drain_after_id is None:
                 cursor = self.state.put_cursor(
                     key,
-                    cursor.model_copy(update={"last_poll_at": self.now(), "last_error": None}),
+                    cursor.model_copy(
+                        update={"last_poll_at": self.now(), "last_error": None, **self._walked(reconcile, None, None)}
+                    ),
                     expected_version=cursor.version,
                 )
                 result.caught_up = True
@@ -165,6 +197,7 @@ class StreamPoller:
                         "last_error": None,
                         "events_published": cursor.events_published + len(events),
                         "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
+                        **self._walked(reconcile, None if caught_up else lower, drain_after_id),
                     }
                 ),
                 expected_version=cursor.version,
@@ -181,6 +214,7 @@ class StreamPoller:
             if self.monotonic() >= deadline:
                 break
         result.cursor = to_z(cursor.position)
+        result.reconciling = cursor.reconcile_from is not None
         labels = {"connection": connection.id, "resource": stream.resource}
         count("PagesFetched", result.pages, labels)
         count("RecordsPolled", result.records, labels)
@@ -199,6 +233,14 @@ class StreamPoller:
             },
         )
         return result
+
+    def _walked(self, reconcile: bool, resume_at: datetime | None, after_id: str | None) -> dict[str, Any]:
+        """A reconciliation walk's checkpoint: where to resume, or (at the end of the list) when it ended."""
+        if not reconcile:
+            return {}
+        if resume_at is not None:
+            return {"reconcile_from": resume_at, "reconcile_after_id": after_id}
+        return {"reconcile_from": None, "reconcile_after_id": None, "reconciled_at": self.now()}
 
     def _params(self, stream: ResourceStream, lower: datetime, after_id: str | None) -> list[tuple[str, str]]:
         params = [q("updated_at", ">=", lower)]

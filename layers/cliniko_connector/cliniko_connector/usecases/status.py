@@ -168,6 +168,8 @@ class StreamStatus:
             "events_last_24h": self.events_last_24h,
             "events_published": c.events_published if c else 0,
             "backfill": backfill,
+            "reconciled_at": to_z(c.reconciled_at) if c and c.reconciled_at else None,
+            "reconciling_from": to_z(c.reconcile_from) if c and c.reconcile_from else None,
         }
 
 
