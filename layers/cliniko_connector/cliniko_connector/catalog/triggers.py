@@ -100,15 +100,19 @@ def _stream(
 
 
 _ARCHIVED = ("archived", "Archived", BecameSet("archived_at"), "The record was archived (Cliniko's delete).")
+# Lists hide archived, cancelled and deleted records unless asked with `field:*`, for each such field the
+# endpoint can filter on (the official spec): without it a record would leave the stream unseen.
+_WITH_DELETED = ("archived_at:*", "deleted_at:*")
+_WITH_CANCELLED = ("archived_at:*", "cancelled_at:*", "deleted_at:*")
 
 STREAMS: tuple[ResourceStream, ...] = (
     _stream("patients", "patient", "Patient", extra=(_ARCHIVED,)),
-    _stream("contacts", "contact", "Contact", extra=(_ARCHIVED,)),
+    _stream("contacts", "contact", "Contact", include=_WITH_DELETED, extra=(_ARCHIVED,)),
     _stream(
         "individual_appointments",
         "individual_appointment",
         "Individual Appointment",
-        include=("archived_at:*", "cancelled_at:*"),
+        include=_WITH_CANCELLED,
         extra=(
             _ARCHIVED,
             ("cancelled", "Cancelled", BecameSet("cancelled_at"), "The appointment was cancelled."),
@@ -127,12 +131,12 @@ STREAMS: tuple[ResourceStream, ...] = (
             ("arrived", "Arrived", BecameValue("patient_arrived", True), "The patient was marked as arrived."),
         ),
     ),
-    _stream("group_appointments", "group_appointment", "Group Appointment", extra=(_ARCHIVED,)),
+    _stream("group_appointments", "group_appointment", "Group Appointment", include=_WITH_DELETED, extra=(_ARCHIVED,)),
     ResourceStream(
         "attendees",
         "attendee",
         "Attendee",
-        ("archived_at:*", "cancelled_at:*"),
+        _WITH_CANCELLED,
         (
             Trigger("attendee.created", "attendees", "Attendee Created", Created(), "A patient joined a booking."),
             Trigger(
@@ -149,6 +153,7 @@ STREAMS: tuple[ResourceStream, ...] = (
         "invoices",
         "invoice",
         "Invoice",
+        include=_WITH_DELETED,
         extra=(("paid", "Paid", BecameValue("status", 20), "The invoice's status became paid."),),
     ),
     _stream("products", "product", "Product", extra=(_ARCHIVED,)),
@@ -156,7 +161,7 @@ STREAMS: tuple[ResourceStream, ...] = (
         "medical_alerts",
         "medical_alert",
         "Medical Alert",
-        ("archived_at:*",),
+        _WITH_DELETED,
         (
             Trigger(
                 "medical_alert.created", "medical_alerts", "Medical Alert Created", Created(), "A new medical alert."
@@ -167,7 +172,7 @@ STREAMS: tuple[ResourceStream, ...] = (
         "treatment_notes",
         "treatment_note",
         "Treatment Note",
-        ("archived_at:*",),
+        _WITH_DELETED,
         (
             Trigger("treatment_note.created", "treatment_notes", "Treatment Note Created", Created(), "A new note."),
             Trigger(

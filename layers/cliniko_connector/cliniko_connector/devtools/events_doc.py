@@ -154,6 +154,21 @@ def render_events_doc() -> str:
             )
     lines += [
         "",
+        "Cliniko's lists hide archived, cancelled and deleted records unless asked for them. Each stream asks",
+        "for every such kind its endpoint can filter on (the official spec), so a record doesn't leave its",
+        "stream unseen:",
+        "",
+        "| resource | list asks for |",
+        "| --- | --- |",
+    ]
+    for stream in STREAMS:
+        asked = ", ".join(f"`q[]={f}`" for f in stream.include_filters) or "nothing hidden (none of these fields)"
+        lines.append(f"| `{stream.resource}` | {asked} |")
+    lines += [
+        "",
+        "No trigger is named after deletion: Cliniko's `DELETE` archives (the `.archived` triggers), and a record",
+        "given a legacy `deleted_at` arrives as `.updated` with `deleted_at` among its `changed_fields`.",
+        "",
         "## Action events",
         "",
         f"- `{ACTION_REQUESTED}` (accepted): ask an action Lambda to run; `detail` = "
