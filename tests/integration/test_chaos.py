@@ -14,7 +14,8 @@ received, against what the workload did:
 - every record's creation and every lifecycle transition came out, each under exactly one key;
 - every record's last created/updated event carries its final state, also for a consumer that drops
   repeated keys, and every appointment moved since its creation reached both kinds of consumer as a move;
-- a key was only ever repeated after failures that had it in flight, at most once per such failure;
+- a key was only ever repeated after crashes that had it in flight, at most once per crash (after a
+  PutEvents run that failed in part, the retry sends only what the bus did not accept);
 - the cursor never moved backwards, and every event matches the published schema of its detail-type;
 - a reconciliation walking every stream from its origin afterwards finds nothing to publish.
 
@@ -166,7 +167,7 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
     assert not harness.unexpected, harness.unexpected[:5]
     assert not harness.violations, harness.violations[:5]
 
-    # A key repeats only after failures that had it in flight, at most once per such failure.
+    # A key repeats only after crashes that had it in flight, at most once per such crash.
     repeats = {k: n for k, n in Counter(e["event_key"] for e in events).items() if n > 1}
     unexplained = {k: n for k, n in repeats.items() if harness.at_risk[k] < n - 1}
     assert not unexplained, list(unexplained.items())[:5]

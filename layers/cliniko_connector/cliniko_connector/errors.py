@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -41,15 +42,34 @@ class ConnectionDisabled(ConnectorError):
 
 
 class PublishError(ConnectorError):
-    """Some events were not accepted by the bus after retries; the cursor must not move."""
+    """Some events were not accepted by the bus after retries; the cursor must not move.
+
+    `failed_indexes`: positions (in the list given to `publish`) of the events not accepted, when the
+    publisher can tell; None when it can't, and every event must be taken as not accepted."""
 
     error_type = "PublishError"
     retryable = True
 
-    def __init__(self, message: str, failed: int, error_codes: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        failed: int,
+        error_codes: list[str] | None = None,
+        failed_indexes: Sequence[int] | None = None,
+    ) -> None:
         super().__init__(message)
         self.failed = failed
         self.error_codes = error_codes or []
+        self.failed_indexes = tuple(failed_indexes) if failed_indexes is not None else None
+
+    def shifted(self, offset: int, total: int, batch_size: int) -> PublishError:
+        """This batch's failure as one of the whole `publish` call: positions moved by the batch's `offset`,
+        and every event after the batch (never sent) failed too."""
+        later = range(offset + batch_size, total)
+        self.failed += len(later)
+        if self.failed_indexes is not None:
+            self.failed_indexes = (*(offset + i for i in self.failed_indexes), *later)
+        return self
 
 
 class StreamBusy(ConnectorError):

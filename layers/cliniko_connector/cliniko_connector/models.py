@@ -96,12 +96,14 @@ class RecordSnapshot(BaseModel):
 class RecordState(BaseModel):
     """What a stream keeps of one record: the last version whose events are known to be published
     (`settled`; None until there is one) and newer versions whose events may be (`pending`): a poll
-    published them, or was about to, and stopped before its checkpoint."""
+    published them, or was about to, and stopped before its checkpoint. `sent` holds the keys of pending
+    events the bus is known to have accepted (a publish that failed in part): they are not sent again."""
 
     model_config = ConfigDict(frozen=True)
     id: str
     settled: RecordSnapshot | None = None
     pending: tuple[RecordSnapshot, ...] = ()
+    sent: tuple[str, ...] = ()
 
 
 class BusEvent(BaseModel):

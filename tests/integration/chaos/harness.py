@@ -52,6 +52,7 @@ class Attempt:
     reached: threading.Event = field(default_factory=threading.Event)
     resume: threading.Event = field(default_factory=threading.Event)
     outcome: str = "pending"
+    failure: str | None = None  # what made it fail
 
 
 @dataclass
@@ -127,7 +128,10 @@ class FlakyPublisher:
                     cut = 10 * harness.rng_int(1, (len(events) - 1) // 10)
                     self.inner.publish(events[:cut])
                     self.inner.fail_permanently(True)
-                    self.inner.publish(events[cut:])
+                    try:
+                        self.inner.publish(events[cut:])
+                    except PublishError as exc:  # positions in the whole call, as one PutEvents run gives them
+                        raise exc.shifted(cut, len(events), len(events) - cut) from None
                 elif mode == "refused":
                     harness.injected["putevents_refused"] += 1
                     self.inner.fail_permanently(True, "AccessDeniedException")
@@ -166,7 +170,7 @@ class Harness:
         self.publisher = FlakyPublisher(self.bus, self)
         self.violations: list[str] = []
         self.unexpected: list[str] = []
-        self.at_risk: Counter[str] = Counter()  # key -> failed attempts that had it in flight
+        self.at_risk: Counter[str] = Counter()  # key -> crashed attempts that had it in flight
         self.crashes: Counter[str] = Counter()  # step -> crashes injected there
         self.failures: Counter[str] = Counter()  # what made attempts fail
         self.injected: Counter[str] = Counter()  # bus faults
@@ -259,7 +263,8 @@ class Harness:
             return None
         except (InjectedCrash, PublishError, ClinikoError) as exc:
             attempt.outcome = "failed"
-            self.failures[type(exc).__name__] += 1
+            attempt.failure = type(exc).__name__
+            self.failures[attempt.failure] += 1
             return None
         except Exception as exc:  # anything else is a bug the test must report
             attempt.outcome = "unexpected"
@@ -267,7 +272,9 @@ class Harness:
             return None
         finally:
             self.outcomes[attempt.outcome] += 1
-            if attempt.outcome in ("failed", "unexpected"):
+            # Only a crash may repeat keys: after a publish that failed in part, the retry sends only what
+            # the bus did not accept.
+            if attempt.outcome == "unexpected" or attempt.failure == InjectedCrash.__name__:
                 self.at_risk.update(set(attempt.pending))
             self._local.attempt = None
 

@@ -229,7 +229,12 @@ def test_pending_versions_round_trip_in_order_with_or_without_a_settled_one(stat
     versions = tuple(snapshot("5", fingerprint=f"v{n}", updated_at=f"2026-01-05T09:3{n}:00Z") for n in range(3))
     stored = [
         RecordState(id="5", settled=None, pending=versions),
-        RecordState(id="6", settled=snapshot("6"), pending=(snapshot("6", fingerprint="newer"),)),
+        RecordState(
+            id="6",
+            settled=snapshot("6"),
+            pending=(snapshot("6", fingerprint="newer"),),
+            sent=("clinic:patients:6:patient.archived:2026-01-05T09:30:00Z",),
+        ),
     ]
     state_store.put_records(STREAM, stored)
 
@@ -626,6 +631,7 @@ def test_entries_failing_every_attempt_raise_publish_error(publisher_harness: Pu
 
     # The first batch (10) is tried five times; the second (2) is never sent.
     assert raised.value.failed == 12
+    assert raised.value.failed_indexes == tuple(range(12))
     assert raised.value.error_codes == ["InternalFailure"]
     assert publisher_harness.calls() == [10] * 5
     assert publisher_harness.accepted() == []
@@ -642,6 +648,20 @@ def test_a_non_retryable_entry_error_raises_at_once(publisher_harness: Publisher
     assert publisher_harness.calls() == [2]
 
 
+def test_a_publish_error_names_exactly_the_events_not_accepted(publisher_harness: PublisherHarness) -> None:
+    # Given the bus rejects the first entry for good, in the first of two batches
+    publisher_harness.fail_next(1, "MalformedDetail")
+    events = [small_event(i) for i in range(15)]
+
+    with pytest.raises(PublishError) as raised:
+        publisher_harness.publisher.publish(events)
+
+    # Then the error names it and the second batch, never sent; the other nine were accepted
+    assert raised.value.failed_indexes == (0, 10, 11, 12, 13, 14)
+    assert raised.value.failed == 6
+    assert sorted(int(detail["id"]) for _, detail in publisher_harness.accepted()) == list(range(1, 10))
+
+
 def test_an_entry_over_256_kb_fails_before_anything_is_sent(publisher_harness: PublisherHarness) -> None:
     events = [
         small_event(1),
@@ -655,6 +675,7 @@ def test_an_entry_over_256_kb_fails_before_anything_is_sent(publisher_harness: P
     assert "yyyy" not in str(raised.value)
     assert "secret_text" not in str(raised.value)
     assert raised.value.failed == 2
+    assert raised.value.failed_indexes == (0, 1)
     assert publisher_harness.calls() == []
 
 

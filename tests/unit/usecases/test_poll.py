@@ -430,3 +430,41 @@ def test_a_reconciliation_stopped_inside_a_crowded_second_goes_on_after_the_last
     assert not result.reconciling
     assert len(cliniko.requests) <= 6  # the second's 4 pages by id, its first by time, the rest of the list
     assert bus.events == []
+
+
+# -- a publish that fails in part ---------------------------------------------------------------------------
+
+
+def test_after_a_publish_that_failed_in_part_the_retry_sends_only_what_the_bus_did_not_accept(
+    cliniko, state, bus
+) -> None:
+    # Given 15 new patients, and a bus that rejects the first entry for good (the second batch is never sent)
+    for n in range(15):
+        cliniko.put("patients", patient(n, updated=10 + n))
+    bus.fail_next(1, "MalformedDetail")
+    with pytest.raises(PublishError):
+        poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    assert len(bus.events) == 9
+    # When the poll runs again
+    poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
+    # Then the six that did not go out are sent, and nothing twice
+    assert len(bus.events) == 15 == len(set(keys(bus)))
+
+
+def test_of_one_record_s_events_only_the_rejected_one_is_sent_again(cliniko, state, bus) -> None:
+    appointments = STREAMS_BY_RESOURCE["individual_appointments"]
+    key = StreamKey(connection_id="clinic", resource="individual_appointments")
+    state.put_cursor(key, StreamCursor(position=ORIGIN, origin=ORIGIN), expected_version=None)
+    booked = {"id": "7", "cancelled_at": None, "archived_at": None, "created_at": ts(10), "updated_at": ts(10)}
+    cliniko.put("individual_appointments", booked)
+    poller(cliniko, state, bus).poll(connection(), appointments, deadline=float("inf"))
+    # Given a cancellation, whose `updated` the bus rejects and whose `cancelled` it accepts
+    cliniko.put("individual_appointments", booked | {"cancelled_at": ts(20), "updated_at": ts(20)})
+    bus.fail_next(1, "MalformedDetail")
+    with pytest.raises(PublishError):
+        poller(cliniko, state, bus).poll(connection(), appointments, deadline=float("inf"))
+    assert [e.detail["trigger"] for e in bus.events[1:]] == ["individual_appointment.cancelled"]
+    # When the poll runs again, Then only the `updated` goes out
+    poller(cliniko, state, bus).poll(connection(), appointments, deadline=float("inf"))
+    assert [e.detail["trigger"] for e in bus.events[2:]] == ["individual_appointment.updated"]
+    assert state.records[key]["7"].pending == () and state.records[key]["7"].sent == ()

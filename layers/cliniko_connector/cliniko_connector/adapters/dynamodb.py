@@ -435,6 +435,8 @@ def _record_item(state: RecordState, expires_at: int) -> Item:
         item.update(_snapshot_attributes(state.settled))
     if state.pending:
         item["pending"] = {"L": [{"M": _snapshot_attributes(s)} for s in state.pending]}
+    if state.sent:
+        item["sent"] = _s(json.dumps(list(state.sent), separators=(",", ":")))
     return item
 
 
@@ -455,6 +457,7 @@ def _record_from_item(item: Item) -> RecordState:
         id=record_id,
         settled=_snapshot_from_attributes(record_id, item) if "fingerprint" in item else None,
         pending=tuple(_snapshot_from_attributes(record_id, p["M"]) for p in item.get("pending", {}).get("L", [])),
+        sent=tuple(json.loads(item["sent"]["S"])) if "sent" in item else (),
     )
 
 

@@ -72,6 +72,7 @@ def split_batches(events: Sequence[BusEvent]) -> list[list[BusEvent]]:
             f"(detail-type: {', '.join(oversize)}); nothing was published",
             failed=len(events),
             error_codes=["EntryTooLarge"],
+            failed_indexes=range(len(events)),
         )
     batches: list[list[BusEvent]] = []
     current: list[BusEvent] = []
@@ -132,10 +133,10 @@ class EventBridgePublisher:
                 calls += self._send_batch([self._to_entry(event) for event in batch])
             except PublishError as exc:
                 # Later batches were never sent: they count as not accepted too.
-                exc.failed += len(events) - sent - len(batch)
+                exc.shifted(sent, len(events), len(batch))
                 logger.warning(
                     "PutEvents gave up",
-                    extra={"accepted": sent, "failed": exc.failed, "error_codes": exc.error_codes},
+                    extra={"accepted": len(events) - exc.failed, "failed": exc.failed, "error_codes": exc.error_codes},
                 )
                 raise
             sent += len(batch)
@@ -156,24 +157,30 @@ class EventBridgePublisher:
             entry["Resources"] = list(event.resources)
         return entry
 
-    def _send_batch(self, pending: list[dict[str, Any]]) -> int:
-        """Send until all accepted; return the number of calls made. Raises `PublishError`."""
+    def _send_batch(self, batch: list[dict[str, Any]]) -> int:
+        """Send until all accepted; return the number of calls made. Raises `PublishError` naming the
+        batch positions not accepted."""
+        pending = list(range(len(batch)))
         codes: list[str] = []
         for attempt in range(1, self._max_attempts + 1):
             if attempt > 1:
                 self._sleep(self._backoff(attempt - 1))
             try:
-                response = self._client.put_events(Entries=pending)
+                response = self._client.put_events(Entries=[batch[i] for i in pending])
             except ClientError as exc:
                 code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
                 if code not in RETRYABLE_CALL_CODES:
                     raise PublishError(
-                        f"PutEvents refused the request ({code})", failed=len(pending), error_codes=[code]
+                        f"PutEvents refused the request ({code})",
+                        failed=len(pending),
+                        error_codes=[code],
+                        failed_indexes=pending,
                     ) from None
                 codes = [code] * len(pending)
                 logger.info("PutEvents throttled; retrying", extra={"entries": len(pending), "attempt": attempt})
                 continue
             except _TRANSPORT_ERRORS as exc:
+                # Maybe accepted, maybe not: sent again, and taken as not accepted if it never is.
                 codes = [type(exc).__name__] * len(pending)
                 logger.info("PutEvents did not answer; retrying", extra={"entries": len(pending), "attempt": attempt})
                 continue
@@ -186,27 +193,30 @@ class EventBridgePublisher:
                     f"PutEvents rejected {len(pending)} entr{'y' if len(pending) == 1 else 'ies'}",
                     failed=len(pending),
                     error_codes=sorted(set(codes)),
+                    failed_indexes=pending,
                 )
             logger.info("PutEvents partial failure; retrying", extra={"failed": len(pending), "attempt": attempt})
         raise PublishError(
             f"{len(pending)} event(s) not accepted after {self._max_attempts} PutEvents attempts",
             failed=len(pending),
             error_codes=sorted(set(codes)),
+            failed_indexes=pending,
         )
 
     @staticmethod
-    def _failed_entries(sent: list[dict[str, Any]], response: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    def _failed_entries(sent: list[int], response: dict[str, Any]) -> tuple[list[int], list[str]]:
+        """Which of the `sent` positions the response says failed, with their codes."""
         results = response.get("Entries") or []
         if len(results) != len(sent):
             # Cannot tell which entries made it: resend all of them rather than risk dropping one.
             if not response.get("FailedEntryCount"):
                 return [], []
             return list(sent), ["InternalFailure"] * len(sent)
-        failed: list[dict[str, Any]] = []
+        failed: list[int] = []
         codes: list[str] = []
-        for entry, result in zip(sent, results, strict=True):
+        for position, result in zip(sent, results, strict=True):
             if result.get("ErrorCode") or not result.get("EventId"):
-                failed.append(entry)
+                failed.append(position)
                 codes.append(str(result.get("ErrorCode") or "InternalFailure"))
         return failed, codes
 

@@ -296,22 +296,22 @@ class RecordingPublisher:
                 try:
                     self._send_batch(list(batch))
                 except PublishError as exc:
-                    exc.failed += len(events) - sent - len(batch)
-                    raise
+                    raise exc.shifted(sent, len(events), len(batch)) from None
                 sent += len(batch)
 
-    def _send_batch(self, pending: list[BusEvent]) -> None:
+    def _send_batch(self, batch: list[BusEvent]) -> None:
+        pending = list(range(len(batch)))
         codes: list[str] = []
         for _ in range(self.max_attempts):
             self.calls.append(len(pending))
-            failed: list[BusEvent] = []
+            failed: list[int] = []
             codes = []
-            for event in pending:
+            for position in pending:
                 code = self._entry_outcome()
                 if code is None:
-                    self.events.append(event)
+                    self.events.append(batch[position])
                 else:
-                    failed.append(event)
+                    failed.append(position)
                     codes.append(code)
             pending = failed
             if not pending:
@@ -321,11 +321,13 @@ class RecordingPublisher:
                     f"PutEvents rejected {len(pending)} entries",
                     failed=len(pending),
                     error_codes=sorted(set(codes)),
+                    failed_indexes=pending,
                 )
         raise PublishError(
             f"{len(pending)} event(s) not accepted after {self.max_attempts} PutEvents attempts",
             failed=len(pending),
             error_codes=sorted(set(codes)),
+            failed_indexes=pending,
         )
 
     def _entry_outcome(self) -> str | None:

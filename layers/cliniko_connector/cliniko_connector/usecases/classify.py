@@ -168,7 +168,11 @@ def classify_versions(
     found: list[tuple[Transition, int]] = []
     for (before, _), (after, index) in itertools.pairwise(chain):
         if after is not None:  # only the settled version may be unknown
-            found += [(t, index) for t in transitions(stream, connection_id, before, after, origin, salt)]
+            found += [
+                (t, index)
+                for t in transitions(stream, connection_id, before, after, origin, salt)
+                if t.event_key not in kept.sent
+            ]
     pending = tuple(snapshot for snapshot, _ in chain[1:] if snapshot is not None)
     if len(pending) > MAX_PENDING:
         # Dropping the oldest pending versions keeps `created` and `updated` keys (named after the version
@@ -176,7 +180,7 @@ def classify_versions(
         pending = pending[-MAX_PENDING:]
     return ClassifiedRecord(
         transitions=found,
-        pending=RecordState(id=rid, settled=kept.settled, pending=pending),
+        pending=RecordState(id=rid, settled=kept.settled, pending=pending, sent=kept.sent),
         settled=RecordState(id=rid, settled=chain[-1][0]),
         new_versions=new_versions,
         repeats=repeats,

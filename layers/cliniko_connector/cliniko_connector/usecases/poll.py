@@ -17,7 +17,7 @@ from typing import Any
 from cliniko_connector.adapters.cliniko_http import q, sort
 from cliniko_connector.adapters.eventbridge import MAX_REQUEST_BYTES, entry_size
 from cliniko_connector.catalog.triggers import ResourceStream
-from cliniko_connector.errors import ClinikoBadResponse, StreamBusy
+from cliniko_connector.errors import ClinikoBadResponse, PublishError, StreamBusy
 from cliniko_connector.eventmodels import TriggerEventDetail
 from cliniko_connector.models import (
     BusEvent,
@@ -149,10 +149,12 @@ class StreamPoller:
                 break
             classified = self._classify_page(connection, stream, key, records, cursor.origin, salt)
             events: list[BusEvent] = []
+            owners: list[int] = []  # the record (index in `classified`) of each event
             pending: list[RecordState] = []
-            for c, versions in classified:
+            for r, (c, versions) in enumerate(classified):
                 wanted = [(t, i) for t, i in c.transitions if t.trigger.name in enabled]
                 events += [self._bus_event(connection, stream, c.settled.id, t, mode, versions[i]) for t, i in wanted]
+                owners += [r] * len(wanted)
                 if wanted and c.new_versions:
                     pending.append(c.pending)
             result.records += len(records)
@@ -163,7 +165,11 @@ class StreamPoller:
                 self.state.put_records(key, pending)
             self.checkpoint_hook("pending_saved")
             if events:
-                self.publisher.publish(events)
+                try:
+                    self.publisher.publish(events)
+                except PublishError as exc:
+                    self._keep_what_was_accepted(key, classified, events, owners, exc)
+                    raise
             self.checkpoint_hook("published")
             result.events += len(events)
             for event in events:
@@ -233,6 +239,39 @@ class StreamPoller:
             },
         )
         return result
+
+    def _keep_what_was_accepted(
+        self,
+        key: StreamKey,
+        classified: list[tuple[ClassifiedRecord, list[dict[str, Any]]]],
+        events: list[BusEvent],
+        owners: list[int],
+        error: PublishError,
+    ) -> None:
+        """After a publish that failed in part, settle the records whose events all went out, and note on
+        the others which of theirs did: the retry sends only what the bus has not accepted."""
+        failed = set(range(len(events)) if error.failed_indexes is None else error.failed_indexes)
+        accepted: dict[int, list[str]] = {}
+        unfinished: set[int] = set()
+        for index, (event, owner) in enumerate(zip(events, owners, strict=True)):
+            if index in failed:
+                unfinished.add(owner)
+            else:
+                accepted.setdefault(owner, []).append(str(event.detail["event_key"]))
+        states: list[RecordState] = []
+        for r, (c, _) in enumerate(classified):
+            if not c.pending.pending:
+                continue
+            if r not in unfinished:
+                states.append(c.settled)
+            elif r in accepted:
+                states.append(c.pending.model_copy(update={"sent": (*c.pending.sent, *accepted[r])}))
+        if not states:
+            return
+        try:
+            self.state.put_records(key, states)
+        except Exception:  # the publish error is what the caller must see; this only saves repeats
+            logger.warning("accepted events not recorded: the retry sends them again", extra={"stream": str(key)})
 
     def _walked(self, reconcile: bool, resume_at: datetime | None, after_id: str | None) -> dict[str, Any]:
         """A reconciliation walk's checkpoint: where to resume, or (at the end of the list) when it ended."""
