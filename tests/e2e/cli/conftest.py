@@ -100,6 +100,13 @@ class Stack:
             == 0
         )
 
+    def only_stream(self) -> dict[str, Any]:
+        """`status --json` of the one connection's one stream."""
+        (report,) = self.cli("status", "--json").json
+        (stream,) = report["streams"]
+        assert isinstance(stream, dict)
+        return stream
+
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
 

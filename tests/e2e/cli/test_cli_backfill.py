@@ -14,20 +14,13 @@ pytestmark = pytest.mark.e2e
 HISTORY = 120
 
 
-def stream(stack: Stack) -> dict[str, Any]:
-    (report,) = stack.cli("status", "--json").json
-    (patients,) = report["streams"]
-    assert isinstance(patients, dict)
-    return patients
-
-
 def test_backfill_all_pauses_survives_ctrl_c_resumes_and_publishes_each_record_once(stack: Stack) -> None:
     stack.monkeypatch.setenv("POLL_PAGE_SIZE", "10")
     stack.connect()
     stack.patients(*(f"P{n}" for n in range(HISTORY)), ago=3600)
     assert stack.cli("triggers", "enable", CONNECTION, "patient.created").code == 0
     assert stack.cli("poll").code == 0
-    assert stream(stack)["events_published"] == 0  # enabled "now": the history isn't published
+    assert stack.only_stream()["events_published"] == 0  # enabled "now": the history isn't published
 
     # A tiny time budget: one page, then it pauses (exit 3) with the stream's place kept.
     paused = stack.cli("backfill", CONNECTION, "patient.created", "--all", "--time-limit", "0")
@@ -35,7 +28,7 @@ def test_backfill_all_pauses_survives_ctrl_c_resumes_and_publishes_each_record_o
     assert f"starting {CONNECTION}/patients from 1970-01-01T00:00:00Z ({HISTORY} records)" in paused.err
     assert "time limit reached: run the same command again to continue" in paused.err
     assert "paused" in paused.out
-    after_pause = stream(stack)
+    after_pause = stack.only_stream()
     assert after_pause["backfill"] == {"total": HISTORY, "done": 10}
     assert after_pause["events_published"] == 10
 
@@ -54,7 +47,7 @@ def test_backfill_all_pauses_survives_ctrl_c_resumes_and_publishes_each_record_o
     assert stopped.code == 130
     assert f"resuming {CONNECTION}/patients" in stopped.err
     assert "interrupted: every stream keeps its last checkpoint; run the same command again" in stopped.err
-    after_stop = stream(stack)
+    after_stop = stack.only_stream()
     assert 10 < after_stop["backfill"]["done"] < HISTORY
     assert after_stop["last_error"] is None  # an interruption is not a failure
     stack.monkeypatch.setattr(ClinikoClient, "list_page", real_list_page)
@@ -65,7 +58,7 @@ def test_backfill_all_pauses_survives_ctrl_c_resumes_and_publishes_each_record_o
     (outcome,) = resumed.json
     assert outcome["action"] == "resume" and outcome["caught_up"] is True and not outcome["stopped"]
     assert outcome["backfill_total"] == outcome["backfill_done"] == HISTORY
-    done = stream(stack)
+    done = stack.only_stream()
     assert done["backfill"] == {"total": HISTORY, "done": HISTORY}
     assert done["events_published"] == HISTORY  # every record once across the three runs
     assert done["events_last_hour"] == HISTORY
@@ -103,7 +96,7 @@ def test_backfill_since_publishes_only_later_history_and_enables_the_trigger(sta
     assert human.out.splitlines()[2].split()[:3] == ["patients", "started", "caught"]
     listed = stack.cli("triggers", "list", CONNECTION, "--json")
     assert {t["trigger"] for t in listed.json if t["enabled"]} == {"patient.created"}
-    assert stream(stack)["events_published"] == 2
+    assert stack.only_stream()["events_published"] == 2
     restarted = stack.cli("backfill", CONNECTION, "patient.created", "--since", "10m", "--restart", "--json")
     assert restarted.code == 0 and restarted.json[0]["action"] == "restart"
 

@@ -4,20 +4,12 @@ became visible late) is published by the walk from the stream's origin, once."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from tests.e2e.cli.conftest import CONNECTION, Stack
 
 pytestmark = pytest.mark.e2e
-
-
-def patients_stream(stack: Stack) -> dict[str, Any]:
-    (report,) = stack.cli("status", "--json").json
-    (patients,) = report["streams"]
-    assert isinstance(patients, dict)
-    return patients
 
 
 def test_reconciling_publishes_what_a_regular_poll_could_not_see_and_only_that(stack: Stack) -> None:
@@ -30,7 +22,7 @@ def test_reconciling_publishes_what_a_regular_poll_could_not_see_and_only_that(s
     assert stack.cli("poll").code == 0
     stack.patients("Today")  # the stream's cursor moves on to now
     assert stack.cli("poll").code == 0
-    assert patients_stream(stack)["events_published"] == 3
+    assert stack.only_stream()["events_published"] == 3
 
     # When one of them changes without its updated_at moving, and another appears with an hour-old timestamp
     stack.sim.store.set_fields("patients", int(quiet["id"]), {"first_name": "Renamed"}, touch=False)
@@ -43,7 +35,7 @@ def test_reconciling_publishes_what_a_regular_poll_could_not_see_and_only_that(s
     reconciled = stack.cli("poll", "--reconcile", "--json")
     assert reconciled.code == 0, reconciled.err
     assert [row["events"] for row in reconciled.json] == [2]
-    stream = patients_stream(stack)
+    stream = stack.only_stream()
     assert stream["events_published"] == 5
     assert stream["reconciled_at"] is not None and stream["reconciling_from"] is None
     again = stack.cli("poll", "--reconcile", "--json")

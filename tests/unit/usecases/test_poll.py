@@ -244,6 +244,12 @@ def stop_at(step: str) -> Any:
     return hook
 
 
+def start_appointments_stream(state: InMemoryStreamStateStore) -> StreamKey:
+    key = StreamKey(connection_id="clinic", resource="individual_appointments")
+    state.put_cursor(key, StreamCursor(position=ORIGIN, origin=ORIGIN), expected_version=None)
+    return key
+
+
 def deduplicated(bus: RecordingPublisher) -> list[dict[str, Any]]:
     """What a consumer that drops repeated `event_key`s (as docs/events.md tells it to) receives."""
     seen: set[str] = set()
@@ -292,8 +298,7 @@ def test_a_reschedule_after_an_interrupted_publish_still_arrives_as_rescheduled_
         "updated_at": ts(10),
     }
     cliniko.put("individual_appointments", booked)
-    key = StreamKey(connection_id="clinic", resource="individual_appointments")
-    state.put_cursor(key, StreamCursor(position=ORIGIN, origin=ORIGIN), expected_version=None)
+    start_appointments_stream(state)
     with pytest.raises(Crash):
         poller(cliniko, state, bus, checkpoint_hook=stop_at("published")).poll(
             connection(), appointments, deadline=float("inf")
@@ -453,8 +458,7 @@ def test_after_a_publish_that_failed_in_part_the_retry_sends_only_what_the_bus_d
 
 def test_of_one_record_s_events_only_the_rejected_one_is_sent_again(cliniko, state, bus) -> None:
     appointments = STREAMS_BY_RESOURCE["individual_appointments"]
-    key = StreamKey(connection_id="clinic", resource="individual_appointments")
-    state.put_cursor(key, StreamCursor(position=ORIGIN, origin=ORIGIN), expected_version=None)
+    key = start_appointments_stream(state)
     booked = {"id": "7", "cancelled_at": None, "archived_at": None, "created_at": ts(10), "updated_at": ts(10)}
     cliniko.put("individual_appointments", booked)
     poller(cliniko, state, bus).poll(connection(), appointments, deadline=float("inf"))
