@@ -39,9 +39,10 @@ def test_the_dispatcher_handles_its_scheduled_event(runner: LocalRunner) -> None
     assert runner.invoke("PollDispatcherFunction", sample("poll_dispatcher/scheduled.json")) == {"jobs": 0}
 
 
-def test_the_poll_worker_drops_a_job_whose_connection_was_removed(runner: LocalRunner) -> None:
+@pytest.mark.parametrize("job", ["job", "reconcile_job"])
+def test_the_poll_worker_drops_a_job_whose_connection_was_removed(runner: LocalRunner, job: str) -> None:
     # Retrying could never succeed: the job is consumed, not failed into the dead-letter queue.
-    assert runner.invoke("PollWorkerFunction", sample("poll_worker/job.json")) == {"batchItemFailures": []}
+    assert runner.invoke("PollWorkerFunction", sample(f"poll_worker/{job}.json")) == {"batchItemFailures": []}
 
 
 @pytest.mark.parametrize("name", sorted(ACTIONS))

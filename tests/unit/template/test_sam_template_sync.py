@@ -12,6 +12,7 @@ from cliniko_connector.cli.main import main
 from cliniko_connector.devtools import render
 from cliniko_connector.devtools.sample_events import render_sample_events
 from cliniko_connector.devtools.template import HEADER, build_template, render_template
+from cliniko_connector.ports import PollJob
 
 
 def test_committed_generated_files_match_the_catalog(project_root: Path) -> None:
@@ -55,12 +56,16 @@ def test_a_sample_event_per_action_and_the_poll_samples() -> None:
     assert set(files) == {
         "events/poll_dispatcher/scheduled.json",
         "events/poll_worker/job.json",
+        "events/poll_worker/reconcile_job.json",
         *(f"events/actions/{name}.json" for name in ACTIONS),
     }
     scheduled = json.loads(files["events/poll_dispatcher/scheduled.json"])
     assert scheduled["detail-type"] == "Scheduled Event" and scheduled["source"] == "aws.events"
     job = json.loads(files["events/poll_worker/job.json"])
     (record,) = job["Records"]
-    assert json.loads(record["body"]) == {"connection_id": "demo", "resource": "patients"}
+    assert PollJob.model_validate_json(record["body"]) == PollJob(connection_id="demo", resource="patients")
+    (reconcile,) = json.loads(files["events/poll_worker/reconcile_job.json"])["Records"]
+    assert PollJob.model_validate_json(reconcile["body"]).reconcile
+    assert reconcile["attributes"]["MessageDeduplicationId"].endswith("/reconcile")
     assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(".fifo")
     assert {"MessageGroupId", "MessageDeduplicationId", "SequenceNumber"} <= set(record["attributes"])

@@ -114,6 +114,29 @@ def action_request_detail(action: Action, *, connection_id: str = SAMPLE_CONNECT
     }
 
 
+def poll_job_event(job: PollJob, message_id: str) -> dict[str, Any]:
+    """The SQS event the poll worker gets for `job`, with the body and FIFO attributes `SqsJobQueue` sends."""
+    return sqs_event(
+        [
+            SqsMessage(
+                message_id=message_id,
+                receipt_handle="sample-receipt-handle",
+                body=job.model_dump_json(),
+                attributes={
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1735689600000",
+                    "SenderId": "AIDAEXAMPLESENDER",
+                    "ApproximateFirstReceiveTimestamp": "1735689600010",
+                    "SequenceNumber": "18849496460467696128",
+                    "MessageGroupId": job.group,
+                    "MessageDeduplicationId": job.dedupe_id,
+                },
+            )
+        ],
+        queue_arn=f"arn:aws:sqs:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:cliniko-connector-PollQueue.fifo",
+    )
+
+
 def render_sample_events(actions: Mapping[str, Action] | None = None) -> dict[str, str]:
     """Relative path → file content of every sample event this module generates."""
     actions = ACTIONS if actions is None else actions
@@ -124,27 +147,14 @@ def render_sample_events(actions: Mapping[str, Action] | None = None) -> dict[st
             time=SAMPLE_TIME,
         ),
     }
-    job = PollJob(connection_id=SAMPLE_CONNECTION_ID, resource="patients")
-    body = json.dumps({"connection_id": job.connection_id, "resource": job.resource})
-    files["events/poll_worker/job.json"] = sqs_event(
-        [
-            SqsMessage(
-                message_id=sample_id("poll_worker/job"),
-                receipt_handle="sample-receipt-handle",
-                body=body,
-                attributes={
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1735689600000",
-                    "SenderId": "AIDAEXAMPLESENDER",
-                    "ApproximateFirstReceiveTimestamp": "1735689600010",
-                    "SequenceNumber": "18849496460467696128",
-                    "MessageGroupId": job.group,
-                    "MessageDeduplicationId": f"{job.group}/{job.tick}",
-                },
-            )
-        ],
-        queue_arn=f"arn:aws:sqs:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:cliniko-connector-PollQueue.fifo",
-    )
+    samples = {
+        "job": PollJob(connection_id=SAMPLE_CONNECTION_ID, resource="patients"),
+        "reconcile_job": PollJob(
+            connection_id=SAMPLE_CONNECTION_ID, resource="patients", tick=1735689600, reconcile=True
+        ),
+    }
+    for name, job in samples.items():
+        files[f"events/poll_worker/{name}.json"] = poll_job_event(job, sample_id(f"poll_worker/{name}"))
     for action in actions.values():
         files[f"events/actions/{action.name}.json"] = eventbridge_event(
             source=SAMPLE_ACTION_SOURCE,
