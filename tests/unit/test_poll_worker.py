@@ -150,3 +150,30 @@ def test_fast_mode_walks_between_its_polls(cliniko: FakeCliniko) -> None:
     assert w.runtime.state.get_cursor(KEY).reconciled_at is not None  # type: ignore[union-attr]
     assert clock.now - started < 60
     assert len(cliniko.requests) == 6 + 1  # the six polls of the minute, the walk's one page after the first
+
+
+def test_a_reconcile_job_for_a_stream_still_behind_starts_the_walk_for_when_it_has_caught_up(
+    cliniko: FakeCliniko,
+) -> None:
+    # Given 500 patients not yet polled, and Cliniko answering each request in 10 s
+    clock = Clock()
+    w = worker(cliniko, clock)
+    with_patients(cliniko, w, 0)
+    for i in range(500):
+        ts = (ORIGIN + timedelta(seconds=20_000 + i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cliniko.put("patients", {"id": str(5000 + i), "created_at": ts, "updated_at": ts, "archived_at": None})
+
+    def slow(_: int) -> None:
+        clock.now += 10
+
+    cliniko.before_request = slow
+    # When the day's reconcile job has time only for part of the backlog
+    first = w.handle(PollJob(connection_id="c", resource="patients", reconcile=True), time_budget_seconds=15)
+    # Then the walk is marked to start from the origin
+    assert not first.caught_up and first.reconciling
+    assert w.runtime.state.get_cursor(KEY).reconcile_from == ORIGIN  # type: ignore[union-attr]
+    # And the regular jobs that catch up go on with it to the end
+    cliniko.before_request = lambda _: None
+    later = w.handle(PollJob(connection_id="c", resource="patients", tick=1))
+    assert later.caught_up and not later.reconciling
+    assert w.runtime.state.get_cursor(KEY).reconciled_at is not None  # type: ignore[union-attr]

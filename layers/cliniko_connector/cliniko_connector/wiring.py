@@ -168,6 +168,9 @@ class PollWorker:
                 deadline = started + min(budget, self.schedule_seconds * self.reconcile_share)
                 walk = poller.poll(connection, stream, deadline=deadline, reconcile=True)
                 result = result.followed_by(walk, caught_up=result.caught_up)
+            elif job.reconcile and not result.reconciling:
+                poller.begin_reconcile(connection, stream)  # still behind: the walk waits for it to catch up
+                result.reconciling = True
         except StreamBusy:
             raise
         except Exception as exc:

@@ -30,8 +30,9 @@ def _poll(args: argparse.Namespace) -> int:
                 continue
             job = PollJob(connection_id=connection.id, resource=stream.resource, reconcile=args.reconcile)
             result = worker.handle(job)
-            while result.reconciling:  # a long walk goes on a slice per job, as it would on the schedule
-                result = result.followed_by(worker.handle(job), caught_up=result.caught_up)
+            while args.reconcile and (result.reconciling or not result.caught_up):
+                # A stream behind first catches up; a long walk goes on a slice per job, as on the schedule.
+                result = result.followed_by(worker.handle(job))
             rows.append(
                 {
                     "connection": connection.id,

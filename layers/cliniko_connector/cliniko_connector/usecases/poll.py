@@ -110,6 +110,21 @@ class StreamPoller:
         finally:
             self.state.release_lease(key, owner)
 
+    def begin_reconcile(self, connection: Connection, stream: ResourceStream) -> None:
+        """Start a reconciliation walk without walking yet (a stream still behind): the next polls that catch
+        up go on with it. A walk already under way is left where it is."""
+        key = StreamKey(connection_id=connection.id, resource=stream.resource)
+        owner = uuid.uuid4().hex
+        if not self.state.acquire_lease(key, owner, self.lease_seconds):
+            raise StreamBusy(f"stream {key} is being polled by another worker")
+        try:
+            cursor = self.state.get_cursor(key)
+            if cursor is not None and cursor.reconcile_from is None:
+                update = {"reconcile_from": cursor.origin, "reconcile_after_id": None}
+                self.state.put_cursor(key, cursor.model_copy(update=update), expected_version=cursor.version)
+        finally:
+            self.state.release_lease(key, owner)
+
     def _poll_locked(
         self, connection: Connection, stream: ResourceStream, key: StreamKey, deadline: float, reconcile: bool
     ) -> PollResult:
