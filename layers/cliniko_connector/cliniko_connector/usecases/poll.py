@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -102,26 +103,26 @@ class StreamPoller:
         now. The walk keeps its own checkpoint, so a stream too large for one invocation is reconciled over
         several."""
         key = StreamKey(connection_id=connection.id, resource=stream.resource)
-        owner = uuid.uuid4().hex
-        if not self.state.acquire_lease(key, owner, self.lease_seconds):
-            raise StreamBusy(f"stream {key} is being polled by another worker")
-        try:
+        with self._leased(key):
             return self._poll_locked(connection, stream, key, deadline, reconcile)
-        finally:
-            self.state.release_lease(key, owner)
 
     def begin_reconcile(self, connection: Connection, stream: ResourceStream) -> None:
         """Start a reconciliation walk without walking yet (a stream still behind): the next polls that catch
         up go on with it. A walk already under way is left where it is."""
         key = StreamKey(connection_id=connection.id, resource=stream.resource)
-        owner = uuid.uuid4().hex
-        if not self.state.acquire_lease(key, owner, self.lease_seconds):
-            raise StreamBusy(f"stream {key} is being polled by another worker")
-        try:
+        with self._leased(key):
             cursor = self.state.get_cursor(key)
             if cursor is not None and cursor.reconcile_from is None:
                 update = {"reconcile_from": cursor.origin, "reconcile_after_id": None}
                 self.state.put_cursor(key, cursor.model_copy(update=update), expected_version=cursor.version)
+
+    @contextmanager
+    def _leased(self, key: StreamKey) -> Iterator[None]:
+        owner = uuid.uuid4().hex
+        if not self.state.acquire_lease(key, owner, self.lease_seconds):
+            raise StreamBusy(f"stream {key} is being polled by another worker")
+        try:
+            yield
         finally:
             self.state.release_lease(key, owner)
 
@@ -133,7 +134,6 @@ class StreamPoller:
         if cursor is None:
             cursor = self.state.put_cursor(key, initial_cursor(StartPoint(), self.now()), expected_version=None)
             result.initialised = True
-        enabled = set(connection.triggers)
         salt = connection.hash_salt.encode()
         mode = connection.payload_mode or self.payload_mode or PayloadMode.FULL
 
@@ -163,36 +163,12 @@ class StreamPoller:
                 result.caught_up = True
                 break
             classified = self._classify_page(connection, stream, key, records, cursor.origin, salt)
-            events: list[BusEvent] = []
-            owners: list[int] = []  # the record (index in `classified`) of each event
-            pending: list[RecordState] = []
-            for r, (c, versions) in enumerate(classified):
-                wanted = [(t, i) for t, i in c.transitions if t.trigger.name in enabled]
-                events += [self._bus_event(connection, stream, c.settled.id, t, mode, versions[i]) for t, i in wanted]
-                owners += [r] * len(wanted)
-                if wanted and c.new_versions:
-                    pending.append(c.pending)
+            events = self._publish_page(connection, stream, key, classified, mode)
             result.records += len(records)
             result.duplicates += sum(c.repeats for c, _ in classified)
-            # Kept as pending before they go out: a poll that stops after publishing (or while) leaves the
-            # next one what it needs to resend their events under the same keys and to classify what follows.
-            if pending:
-                self.state.put_records(key, pending)
-            self.checkpoint_hook("pending_saved")
-            if events:
-                try:
-                    self.publisher.publish(events)
-                except PublishError as exc:
-                    self._keep_what_was_accepted(key, classified, events, owners, exc)
-                    raise
-            self.checkpoint_hook("published")
             result.events += len(events)
             for event in events:
                 result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
-            settled = [c.settled for c, _ in classified if c.pending.pending]
-            if settled:
-                self.state.put_records(key, settled)
-            self.checkpoint_hook("settled")
 
             more = page.next_url is not None
             caught_up = False
@@ -254,6 +230,45 @@ class StreamPoller:
             },
         )
         return result
+
+    def _publish_page(
+        self,
+        connection: Connection,
+        stream: ResourceStream,
+        key: StreamKey,
+        classified: list[tuple[ClassifiedRecord, list[dict[str, Any]]]],
+        mode: PayloadMode,
+    ) -> list[BusEvent]:
+        """Publish the page's events of the enabled triggers and settle its records; return the events.
+
+        New versions are kept as pending before their events go out: a poll that stops while or after
+        publishing leaves the next one what it needs to resend them under the same keys, and to classify
+        what changed since."""
+        enabled = set(connection.triggers)
+        events: list[BusEvent] = []
+        owners: list[int] = []  # the record (index in `classified`) of each event
+        pending: list[RecordState] = []
+        for r, (c, versions) in enumerate(classified):
+            wanted = [(t, i) for t, i in c.transitions if t.trigger.name in enabled]
+            events += [self._bus_event(connection, stream, c.settled.id, t, mode, versions[i]) for t, i in wanted]
+            owners += [r] * len(wanted)
+            if wanted and c.new_versions:
+                pending.append(c.pending)
+        if pending:
+            self.state.put_records(key, pending)
+        self.checkpoint_hook("pending_saved")
+        if events:
+            try:
+                self.publisher.publish(events)
+            except PublishError as exc:
+                self._keep_what_was_accepted(key, classified, events, owners, exc)
+                raise
+        self.checkpoint_hook("published")
+        settled = [c.settled for c, _ in classified if c.pending.pending]
+        if settled:
+            self.state.put_records(key, settled)
+        self.checkpoint_hook("settled")
+        return events
 
     def _keep_what_was_accepted(
         self,
