@@ -6,8 +6,8 @@ of changes, many inside one second and larger than a page. While cycles run:
 - the simulator answers a share of requests with 429s, 5xx, timeouts, connection resets and truncated bodies;
 - PutEvents throttles entries, accepts some batches and refuses the rest, or refuses whole calls;
 - the poller crashes at every step boundary (hard crashes also leave their lease behind);
-- staff edit records between two pages, whole streams go down for an invocation, and two jobs for one
-  stream run at once.
+- staff edit records between two pages, whole streams go down for an invocation, two jobs for one
+  stream run at once, and reconciliation walks run a few pages at a time.
 
 Then, without faults, the streams catch up, and the test checks the delivery guarantees on what the bus
 received, against what the workload did:
@@ -41,6 +41,7 @@ from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS, Changed, Creat
 from cliniko_connector.models import Connection
 from cliniko_connector.simulator import Simulator
 from cliniko_connector.simulator.faults import Fault
+from cliniko_connector.usecases.poll import PollResult
 from tests.integration.chaos.harness import CYCLE_SECONDS, LEASE_SECONDS, STEPS, Attempt, Chaos, Harness
 from tests.integration.chaos.workload import START, Workload
 from tests.integration.conftest import API_KEY, USER_AGENT
@@ -128,6 +129,7 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
     faults = inject_faults(sim)
     harness.chaos = CHAOS
     overlapping, racing, outages = [], [], []
+    walks: list[PollResult | None] = []
     cycles = 0
     while workload.changes < TARGET_CHANGES:
         workload.run_round(rng.randint(40, 200))
@@ -145,6 +147,10 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
             outages.append(Attempt(stream.resource))
             harness.poll(stream, deadline_seconds=0.3, attempt=outages[-1])
             outage.remaining = 0
+        if cycles % 3 == 0:
+            # A reconciliation slice, through the same faults: a few pages of a walk that the next slices
+            # of that stream resume.
+            walks.append(harness.poll(rng.choice(streams), deadline_seconds=0.01, reconcile=True))
         harness.lease_clock += CYCLE_SECONDS
     injected = {name: 10_000 - (rule.remaining or 0) for name, rule in faults}
     sim.faults.clear()
@@ -158,9 +164,10 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
             break
     else:
         pytest.fail("the streams did not catch up once the faults stopped")
-    # A reconciliation, walking every stream from its origin, finds nothing the polls missed.
-    walks = [harness.poll(stream, reconcile=True, deadline_seconds=120) for stream in streams]
-    assert all(w is not None and not w.reconciling and w.events == 0 for w in walks), walks
+    # A reconciliation, walking every stream from its origin (or on from where a slice stopped), finds
+    # nothing the polls missed.
+    final_walks = [harness.poll(stream, reconcile=True, deadline_seconds=120) for stream in streams]
+    assert all(w is not None and not w.reconciling and w.events == 0 for w in final_walks), final_walks
 
     # -- what the bus received ----------------------------------------------------------------------------
     events = [e.detail | {"detail_type": e.detail_type, "source": e.source} for e in harness.bus.events]
@@ -270,6 +277,7 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
     assert harness.failures["PublishError"] >= 2
     assert all(a.outcome in ("failed", "busy") for a in outages) and any(a.outcome == "failed" for a in outages)
     assert harness.outcomes["busy"] >= len(overlapping) // 2
+    assert sum(1 for w in walks if w is not None) >= 5  # reconciliation slices ran, and not all failed
     assert repeats  # crashes between publish and checkpoint did cause (explained) repeats
 
     for name, value in {
@@ -285,6 +293,8 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
         "outcomes": dict(harness.outcomes),
         "leases_left_behind": harness.leases_left_behind,
         "overlapping_jobs": len(overlapping),
+        "reconcile_slices": len(walks),
+        "reconcile_slices_that_published": sum(1 for w in walks if w is not None and w.events),
         "racing_jobs": len(racing),
         "outages": len(outages),
         "bursts": len(workload.bursts),
