@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from bench.env import CONNECTIONS_TABLE, SAMPLED_SOURCE, STATE_TABLE, UNROUTED_SOURCE, LocalAws
 from bench.runtime import BenchRuntime, build, connect, poller_settings, settings_of
@@ -272,6 +272,16 @@ def rate_budget(
             window_seconds=budget_window,
             max_jitter_seconds=budget_window / 60,  # production's 1 s of jitter per 60 s window, scaled
         )
+        # When each request was granted: the budget's own view (the simulator logs arrivals, which can fall
+        # in the next window).
+        grants: list[float] = []
+        grant = budget.acquire
+
+        def acquire_and_log(key_id: str, *, purpose: Literal["poll", "action"], deadline: float) -> None:
+            grant(key_id, purpose=purpose, deadline=deadline)
+            grants.append(time.time())
+
+        budget.acquire = acquire_and_log  # type: ignore[method-assign]
         # Small pages: the workers must be limited by the budget, not by their own speed (see docs).
         runtime = build(aws, poller_settings(event_source=UNROUTED_SOURCE, poll_page_size=20), rate_budget=budget)
         connection = connect(
@@ -311,7 +321,7 @@ def rate_budget(
         log = sim.requests
         statuses = Counter(r.status for r in log)
         cap = budget.cap("", "poll")  # the limit is a number here, the same for every key
-        windows = Counter(window_start(r.at.timestamp(), budget_window) for r in log)
+        windows = Counter(window_start(t, budget_window) for t in grants)
         first, last = window_start(started, budget_window), window_start(ended, budget_window)
         full = [windows.get(w, 0) for w in range(first + budget_window, last, budget_window)]  # whole windows
         used = statistics.mean(full) if full else 0.0
