@@ -103,22 +103,11 @@ class LocalAws:
         return boto3_client(service)
 
     def _create(self) -> None:
+        from cliniko_connector.local.stack import create_declared_table
+
         ddb = self.client("dynamodb")
-        ddb.create_table(
-            TableName=STATE_TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        ddb.create_table(
-            TableName=CONNECTIONS_TABLE,
-            KeySchema=[{"AttributeName": "connection_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "connection_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_declared_table(ddb, "StateTable", STATE_TABLE)
+        create_declared_table(ddb, "ConnectionsTable", CONNECTIONS_TABLE)
         sqs, events = self.client("sqs"), self.client("events")
         events.create_event_bus(Name=BUS)
         rules = {

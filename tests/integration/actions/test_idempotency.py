@@ -21,6 +21,7 @@ from cliniko_connector.adapters.memory import (
 )
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.eventmodels import ACTION_REQUESTED, ACTION_SUCCEEDED, ActionRequest, parse_action_event
+from cliniko_connector.local.stack import create_declared_table
 from cliniko_connector.models import Connection
 from cliniko_connector.settings import ActionSettings
 from cliniko_connector.wiring import Runtime, action_app
@@ -51,16 +52,7 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     boto3_client.cache_clear()
     with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.update_time_to_live(
-            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
-        )
+        create_declared_table(boto3.client("dynamodb", region_name=REGION), "IdempotencyTable", TABLE)
         yield
     boto3_client.cache_clear()
 

@@ -17,6 +17,7 @@ from cliniko_connector.adapters.dynamodb import DynamoConnectionStore, DynamoRat
 from cliniko_connector.adapters.eventbridge import EventBridgePublisher
 from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.errors import CursorConflict, RateBudgetExhausted
+from cliniko_connector.local.stack import create_declared_table
 from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
 
 pytestmark = pytest.mark.integration
@@ -45,27 +46,8 @@ def local_stack(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     boto3_client.cache_clear()
     ddb = boto3_client("dynamodb")
-    existing = ddb.list_tables()["TableNames"]
-    if STATE_TABLE not in existing:
-        ddb.create_table(
-            TableName=STATE_TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        ddb.update_time_to_live(
-            TableName=STATE_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-        )
-    if CONNECTIONS_TABLE not in existing:
-        ddb.create_table(
-            TableName=CONNECTIONS_TABLE,
-            KeySchema=[{"AttributeName": "connection_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "connection_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    create_declared_table(ddb, "StateTable", STATE_TABLE)
+    create_declared_table(ddb, "ConnectionsTable", CONNECTIONS_TABLE)
     yield moto_server
     boto3_client.cache_clear()
 

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cliniko_connector.adapters.eventbridge import entry_size
+from cliniko_connector.local.stack import create_declared_table
 from cliniko_connector.models import BusEvent
 
 REGION = "us-east-1"
@@ -140,25 +141,11 @@ class FlakyEventsClient:
 
 
 def create_state_table(client: Any, name: str = STATE_TABLE) -> None:
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    create_declared_table(client, "StateTable", name)
 
 
 def create_connections_table(client: Any, name: str = CONNECTIONS_TABLE) -> None:
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "connection_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "connection_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_declared_table(client, "ConnectionsTable", name)
 
 
 def small_event(n: int, **detail: Any) -> BusEvent:

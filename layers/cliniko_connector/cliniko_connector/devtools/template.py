@@ -445,33 +445,8 @@ class _Builder:
         )
 
     def tables(self) -> None:
-        self.add(
-            "ConnectionsTable",
-            _table(
-                "Connections: Cliniko accounts, their shard and enabled triggers (API keys are in Secrets Manager).",
-                keys=[("connection_id", "HASH")],
-                pitr=True,
-            ),
-        )
-        self.add(
-            "StateTable",
-            _table(
-                "Stream cursors, record snapshots (keyed hashes, expire via TTL), leases and the shared rate budget.",
-                keys=[("pk", "HASH"), ("sk", "RANGE")],
-                ttl="expires_at",
-                pitr=True,
-            ),
-        )
-        self.add(
-            "IdempotencyTable",
-            _table(
-                "Powertools idempotency records of the action functions (expire after a day).",
-                keys=[("id", "HASH")],
-                ttl="expiration",
-                pitr=False,
-                skips=[("CKV_AWS_28", "Short-lived idempotency records; a restore would only replay them.")],
-            ),
-        )
+        for logical_id, declared in TABLES.items():
+            self.add(logical_id, _table(**declared))
 
     def bus(self) -> None:
         self.add(
@@ -1007,6 +982,37 @@ def _events_queue_policy(queue_id: str, sid: str, condition: dict[str, Any]) -> 
             },
         },
     }
+
+
+# The stack's tables, declared once: the template, and the tables tests and benchmarks create on moto.
+TABLES: dict[str, dict[str, Any]] = {
+    "ConnectionsTable": {
+        "description": "Connections: Cliniko accounts, their shard and enabled triggers "
+        "(API keys are in Secrets Manager).",
+        "keys": [("connection_id", "HASH")],
+        "pitr": True,
+    },
+    "StateTable": {
+        "description": "Stream cursors, record snapshots (keyed hashes, expire via TTL), leases and the shared "
+        "rate budget.",
+        "keys": [("pk", "HASH"), ("sk", "RANGE")],
+        "ttl": "expires_at",
+        "pitr": True,
+    },
+    "IdempotencyTable": {
+        "description": "Powertools idempotency records of the action functions (expire after a day).",
+        "keys": [("id", "HASH")],
+        "ttl": "expiration",
+        "pitr": False,
+        "skips": [("CKV_AWS_28", "Short-lived idempotency records; a restore would only replay them.")],
+    },
+}
+
+
+def table_properties(logical_id: str) -> dict[str, Any]:
+    """The `Properties` of one of the stack's tables, as the template declares them."""
+    properties: dict[str, Any] = _table(**TABLES[logical_id])["Properties"]
+    return properties
 
 
 def _table(

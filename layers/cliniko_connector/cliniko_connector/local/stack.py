@@ -168,6 +168,41 @@ class StackState(BaseModel):
         return None
 
 
+def create_table(dynamodb: Any, name: str, props: Mapping[str, Any]) -> None:
+    """Create table `name` as template `Properties` declare it (keys, indexes, stream, TTL), on demand; a
+    table already there is kept."""
+    request: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if index_kind in props:
+            request[index_kind] = props[index_kind]
+    if "StreamSpecification" in props:
+        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    try:
+        dynamodb.create_table(**request)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        current = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+            )
+
+
+def create_declared_table(dynamodb: Any, logical_id: str, name: str) -> None:
+    """Create table `name` as the stack declares its `logical_id` table (for tests and benchmarks on moto)."""
+    from cliniko_connector.devtools.template import table_properties
+
+    create_table(dynamodb, name, table_properties(logical_id))
+
+
 def local_target_queue_name(rule_logical_id: str, target_id: str) -> str:
     name = f"{LOCAL_QUEUE_PREFIX}{rule_logical_id}-{target_id}"
     if len(name) > 80:
@@ -275,32 +310,8 @@ class _StackBuilder:
     def tables(self) -> None:
         dynamodb = self.client("dynamodb")
         for logical_id, resource in self.template.resources("AWS::DynamoDB::Table").items():
-            props = self.template.resolve(resource.get("Properties", {}))
             physical = self.template.physical[logical_id]
-            request: dict[str, Any] = {
-                "TableName": physical.ref,
-                "KeySchema": props["KeySchema"],
-                "AttributeDefinitions": props["AttributeDefinitions"],
-                "BillingMode": "PAY_PER_REQUEST",
-            }
-            for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-                if index_kind in props:
-                    request[index_kind] = props[index_kind]
-            if "StreamSpecification" in props:
-                request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-            try:
-                dynamodb.create_table(**request)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ResourceInUseException":
-                    raise
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl and ttl.get("Enabled"):
-                current = dynamodb.describe_time_to_live(TableName=physical.ref)["TimeToLiveDescription"]
-                if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-                    dynamodb.update_time_to_live(
-                        TableName=physical.ref,
-                        TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
-                    )
+            create_table(dynamodb, physical.ref, self.template.resolve(resource.get("Properties", {})))
             self.state.tables[logical_id] = TableInfo(name=physical.ref, arn=physical.attributes["Arn"])
 
     # -- queues --
