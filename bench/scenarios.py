@@ -22,8 +22,9 @@ from typing import Any, Literal
 from bench.env import CONNECTIONS_TABLE, SAMPLED_SOURCE, STATE_TABLE, UNROUTED_SOURCE, LocalAws
 from bench.runtime import BenchRuntime, build, connect, poller_settings, settings_of
 from cliniko_connector.adapters.cliniko_http import ClinikoClient
-from cliniko_connector.adapters.dynamodb import DynamoConnectionStore, DynamoRateBudget, window_start
+from cliniko_connector.adapters.dynamodb import DynamoConnectionStore, DynamoRateBudget
 from cliniko_connector.adapters.memory import InMemoryStreamStateStore, RecordingPublisher
+from cliniko_connector.adapters.rate_windows import window_start
 from cliniko_connector.adapters.sqs import SqsJobQueue
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
 from cliniko_connector.models import BusEvent, Connection, StartPoint, StreamCursor, StreamKey

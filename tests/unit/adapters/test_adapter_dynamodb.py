@@ -14,9 +14,9 @@ from cliniko_connector.adapters.dynamodb import (
     DynamoRateBudget,
     DynamoStreamStateStore,
     from_attribute,
-    rate_cap,
     to_attribute,
 )
+from cliniko_connector.adapters.rate_windows import rate_cap
 from cliniko_connector.errors import CursorConflict, RateBudgetExhausted, StateStoreError
 from cliniko_connector.models import Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
 from tests.unit.adapters.adapter_support import STATE_TABLE, WINDOW_ALIGNED_EPOCH, ClientProxy, FakeClock

@@ -23,10 +23,10 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from cliniko_connector.adapters.aws import boto3_client
+from cliniko_connector.adapters.rate_windows import WindowedRateBudget, window_start
 from cliniko_connector.errors import (
     ConnectionNotFound,
     CursorConflict,
-    RateBudgetExhausted,
     StateStoreError,
 )
 from cliniko_connector.models import Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
@@ -528,26 +528,7 @@ def _connection_from_item(item: Item) -> Connection:
 # -- rate budget --------------------------------------------------------------------------------
 
 
-def window_start(epoch: float, window_seconds: int) -> int:
-    """The start of the fixed window holding `epoch`: windows are aligned to multiples of their length."""
-    return int(epoch // window_seconds) * window_seconds
-
-
-def rate_cap(
-    limit_per_minute: int,
-    purpose: Literal["poll", "action"],
-    reserved_for_actions: float,
-    window_seconds: int,
-) -> int:
-    """Requests allowed per window: pollers stop at `1 - reserved_for_actions` of the limit so actions
-    triggered by rules always find room. The per-minute limit is scaled to the window's length."""
-    per_window = limit_per_minute * window_seconds / 60
-    share = per_window if purpose == "action" else per_window * (1 - reserved_for_actions)
-    # The epsilon keeps 100 * 0.7 = 69.99999999999999 from flooring to 69.
-    return math.floor(share + 1e-9)
-
-
-class DynamoRateBudget:
+class DynamoRateBudget(WindowedRateBudget):
     """Implements `ports.RateBudget` on the state table, shared by every worker of an API key.
 
     One counter per key per fixed window (`pk = RATE#{key_id}`, `sk = W#{window_start}`, attribute `n`):
@@ -574,44 +555,24 @@ class DynamoRateBudget:
         jitter: Callable[[], float] = random.random,
         max_jitter_seconds: float = 1.0,
     ) -> None:
-        if not 0 <= reserved_for_actions < 1:
-            raise ValueError("reserved_for_actions must be in [0, 1)")
-        if window_seconds < 1:
-            raise ValueError("window_seconds must be at least 1")
+        super().__init__(
+            limit_per_minute,
+            reserved_for_actions,
+            window_seconds,
+            sleep,
+            now,
+            monotonic=monotonic,
+            jitter=jitter,
+            max_jitter_seconds=max_jitter_seconds,
+        )
         self.table_name = table_name
         self._client = client if client is not None else boto3_client("dynamodb")
-        self._limit = limit_per_minute
-        self._reserved = reserved_for_actions
-        self._window = window_seconds
-        self._sleep = sleep
-        self._now = now
-        self._monotonic = monotonic
-        self._jitter = jitter
-        self._max_jitter = max_jitter_seconds
         self._lock = threading.Lock()
         self._penalties: dict[str, float] = {}
         self._full: dict[str, tuple[int, int]] = {}
 
     def __repr__(self) -> str:
         return f"DynamoRateBudget(table_name={self.table_name!r}, window_seconds={self._window})"
-
-    def cap(self, key_id: str, purpose: Literal["poll", "action"]) -> int:
-        limit = self._limit(key_id) if callable(self._limit) else self._limit
-        return rate_cap(limit, purpose, self._reserved, self._window)
-
-    def acquire(self, key_id: str, *, purpose: Literal["poll", "action"], deadline: float) -> None:
-        cap = self.cap(key_id, purpose)
-        while True:
-            now = self._now()
-            wait_until = self._known_wait(key_id, cap, now)
-            if wait_until is None:
-                wait_until = self._try_count(key_id, cap, now)
-                if wait_until is None:
-                    return
-            wait = max(0.0, wait_until - now) + self._max_jitter * self._jitter()
-            if self._monotonic() + wait > deadline:
-                raise RateBudgetExhausted(f"no {purpose} request budget left for this API key before the deadline")
-            self._sleep(wait)
 
     def penalize(self, key_id: str, until_epoch: float) -> None:
         with self._lock:
@@ -646,6 +607,10 @@ class DynamoRateBudget:
 
     def _rate_key(self, key_id: str, sk: str) -> Item:
         return {"pk": _s(f"RATE#{key_id}"), "sk": _s(sk)}
+
+    def _try(self, key_id: str, cap: int, now: float) -> float | None:
+        known = self._known_wait(key_id, cap, now)
+        return known if known is not None else self._try_count(key_id, cap, now)
 
     def _known_wait(self, key_id: str, cap: int, now: float) -> float | None:
         """When this process already knows the request must wait: a penalty, or a window it saw full."""

@@ -8,21 +8,19 @@ budget counts per fixed window, and the publisher batches, fails entries by inde
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from cliniko_connector.adapters.dynamodb import rate_cap, window_start
 from cliniko_connector.adapters.eventbridge import RETRYABLE_ENTRY_CODES, split_batches
+from cliniko_connector.adapters.rate_windows import WindowedRateBudget, window_start
 from cliniko_connector.errors import (
     ConfigurationError,
     ConnectionNotFound,
     CursorConflict,
     PublishError,
-    RateBudgetExhausted,
 )
 from cliniko_connector.models import BusEvent, Connection, RecordState, StreamCursor, StreamKey
 from cliniko_connector.ports import StreamStats
@@ -194,59 +192,27 @@ class InMemorySecretStore:
         return secret_id
 
 
-class InMemoryRateBudget:
+class InMemoryRateBudget(WindowedRateBudget):
     """Fake `ports.RateBudget`: the same fixed windows, caps, waits and penalties as `DynamoRateBudget`."""
 
-    def __init__(
-        self,
-        limit_per_minute: Callable[[str], int] | int = 200,
-        reserved_for_actions: float = 0.2,
-        window_seconds: int = 60,
-        sleep: Callable[[float], None] = time.sleep,
-        now: Callable[[], float] = time.time,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        jitter: Callable[[], float] = random.random,
-        max_jitter_seconds: float = 1.0,
-    ) -> None:
-        if not 0 <= reserved_for_actions < 1:
-            raise ValueError("reserved_for_actions must be in [0, 1)")
-        self._limit = limit_per_minute
-        self._reserved = reserved_for_actions
-        self._window = window_seconds
-        self._sleep = sleep
-        self._now = now
-        self._monotonic = monotonic
-        self._jitter = jitter
-        self._max_jitter = max_jitter_seconds
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._lock = threading.Lock()
         self.counts: dict[tuple[str, int], int] = {}
         self.penalties: dict[str, float] = {}
         self.acquired = 0
 
-    def cap(self, key_id: str, purpose: Literal["poll", "action"]) -> int:
-        limit = self._limit(key_id) if callable(self._limit) else self._limit
-        return rate_cap(limit, purpose, self._reserved, self._window)
-
-    def acquire(self, key_id: str, *, purpose: Literal["poll", "action"], deadline: float) -> None:
-        cap = self.cap(key_id, purpose)
-        while True:
-            with self._lock:
-                now = self._now()
-                start = window_start(now, self._window)
-                penalty = self.penalties.get(key_id, 0.0)
-                if penalty > now:
-                    wait_until = penalty
-                elif self.counts.get((key_id, start), 0) < cap:
-                    self.counts[(key_id, start)] = self.counts.get((key_id, start), 0) + 1
-                    self.acquired += 1
-                    return
-                else:
-                    wait_until = float(start + self._window)
-            wait = max(0.0, wait_until - now) + self._max_jitter * self._jitter()
-            if self._monotonic() + wait > deadline:
-                raise RateBudgetExhausted(f"no {purpose} request budget left for this API key before the deadline")
-            self._sleep(wait)
+    def _try(self, key_id: str, cap: int, now: float) -> float | None:
+        start = window_start(now, self._window)
+        with self._lock:
+            penalty = self.penalties.get(key_id, 0.0)
+            if penalty > now:
+                return penalty
+            if self.counts.get((key_id, start), 0) >= cap:
+                return float(start + self._window)
+            self.counts[(key_id, start)] = self.counts.get((key_id, start), 0) + 1
+            self.acquired += 1
+            return None
 
     def penalize(self, key_id: str, until_epoch: float) -> None:
         with self._lock:
