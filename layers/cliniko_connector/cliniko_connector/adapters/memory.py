@@ -8,19 +8,20 @@ budget counts per fixed window, and the publisher batches, fails entries by inde
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from cliniko_connector.adapters.eventbridge import RETRYABLE_ENTRY_CODES, split_batches
+from cliniko_connector.adapters.eventbridge import EventBridgePublisher
 from cliniko_connector.adapters.rate_windows import WindowedRateBudget, window_start
 from cliniko_connector.errors import (
     ConfigurationError,
     ConnectionNotFound,
     CursorConflict,
-    PublishError,
 )
 from cliniko_connector.models import BusEvent, Connection, RecordState, StreamCursor, StreamKey
 from cliniko_connector.ports import StreamStats
@@ -224,16 +225,14 @@ class InMemoryRateBudget(WindowedRateBudget):
         return used, self.cap(key_id, purpose)
 
 
-class RecordingPublisher:
-    """Fake `ports.EventPublisher`: records accepted events in `.events` (in acceptance order) and each
-    PutEvents-sized call's entry count in `.calls`.
+class InMemoryEventBus:
+    """A PutEvents endpoint in memory: accepts entries as EventBridge does, or fails them on demand.
 
-    `fail_next(n, code)` makes the next `n` entries sent fail once each with `code` (retried like the real
-    publisher, up to `max_attempts` calls per batch); `fail_permanently(True)` fails every entry.
+    `fail_next(n, code)` makes the next `n` entries sent fail once each with `code`; `fail_permanently(True)`
+    fails every entry. Accepted entries become `events` (in acceptance order); `calls` has each call's size.
     """
 
-    def __init__(self, max_attempts: int = 5) -> None:
-        self.max_attempts = max_attempts
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.events: list[BusEvent] = []
         self.calls: list[int] = []
@@ -252,49 +251,18 @@ class RecordingPublisher:
             self._permanent = enabled
             self._permanent_code = code
 
-    def publish(self, events: Sequence[BusEvent]) -> None:
-        if not events:
-            return
-        batches = split_batches(events)
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         with self._lock:
-            sent = 0
-            for batch in batches:
-                try:
-                    self._send_batch(list(batch))
-                except PublishError as exc:
-                    raise exc.shifted(sent, len(events), len(batch)) from None
-                sent += len(batch)
-
-    def _send_batch(self, batch: list[BusEvent]) -> None:
-        pending = list(range(len(batch)))
-        codes: list[str] = []
-        for _ in range(self.max_attempts):
-            self.calls.append(len(pending))
-            failed: list[int] = []
-            codes = []
-            for position in pending:
+            self.calls.append(len(Entries))
+            results: list[dict[str, str]] = []
+            for entry in Entries:
                 code = self._entry_outcome()
                 if code is None:
-                    self.events.append(batch[position])
+                    self.events.append(_bus_event(entry))
+                    results.append({"EventId": uuid.uuid4().hex})
                 else:
-                    failed.append(position)
-                    codes.append(code)
-            pending = failed
-            if not pending:
-                return
-            if set(codes) - RETRYABLE_ENTRY_CODES:
-                raise PublishError(
-                    f"PutEvents rejected {len(pending)} entries",
-                    failed=len(pending),
-                    error_codes=sorted(set(codes)),
-                    failed_indexes=pending,
-                )
-        raise PublishError(
-            f"{len(pending)} event(s) not accepted after {self.max_attempts} PutEvents attempts",
-            failed=len(pending),
-            error_codes=sorted(set(codes)),
-            failed_indexes=pending,
-        )
+                    results.append({"ErrorCode": code, "ErrorMessage": "injected"})
+            return {"FailedEntryCount": sum("ErrorCode" in r for r in results), "Entries": results}
 
     def _entry_outcome(self) -> str | None:
         if self._permanent:
@@ -303,3 +271,32 @@ class RecordingPublisher:
             self._fail_budget -= 1
             return self._fail_code
         return None
+
+
+def _bus_event(entry: dict[str, Any]) -> BusEvent:
+    return BusEvent(
+        source=entry["Source"],
+        detail_type=entry["DetailType"],
+        detail=json.loads(entry["Detail"]),
+        resources=tuple(entry.get("Resources", ())),
+        time=entry.get("Time"),
+    )
+
+
+class RecordingPublisher(EventBridgePublisher):
+    """Fake `ports.EventPublisher`: the real publisher (batching, resends, errors) on an `InMemoryEventBus`,
+    without waiting between attempts. `.events`, `.calls`, `fail_next` and `fail_permanently` are the bus's."""
+
+    def __init__(self, max_attempts: int = 5) -> None:
+        self.bus = InMemoryEventBus()
+        super().__init__("recording", client=self.bus, max_attempts=max_attempts, sleep=lambda _seconds: None)
+        self.fail_next = self.bus.fail_next
+        self.fail_permanently = self.bus.fail_permanently
+
+    @property
+    def events(self) -> list[BusEvent]:
+        return self.bus.events
+
+    @property
+    def calls(self) -> list[int]:
+        return self.bus.calls
