@@ -196,6 +196,20 @@ def create_table(dynamodb: Any, name: str, props: Mapping[str, Any]) -> None:
             )
 
 
+def create_queue(sqs: Any, name: str, attributes: dict[str, str], *, fifo: bool = False) -> str:
+    """Create queue `name`, or bring an existing one to `attributes`; its URL."""
+    create_attributes = {**attributes, **({"FifoQueue": "true"} if fifo else {})}
+    try:
+        url: str = sqs.create_queue(QueueName=name, Attributes=create_attributes)["QueueUrl"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
+            raise
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    return url
+
+
 def create_declared_table(dynamodb: Any, logical_id: str, name: str) -> None:
     """Create table `name` as the stack declares its `logical_id` table (for tests and benchmarks on moto)."""
     from cliniko_connector.devtools.template import table_properties
@@ -334,17 +348,7 @@ class _StackBuilder:
             )
 
     def _create_queue(self, name: str, attributes: dict[str, str], *, fifo: bool = False) -> str:
-        sqs = self.client("sqs")
-        create_attributes = {**attributes, **({"FifoQueue": "true"} if fifo else {})}
-        try:
-            url: str = sqs.create_queue(QueueName=name, Attributes=create_attributes)["QueueUrl"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
-                raise
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            if attributes:
-                sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-        return url
+        return create_queue(self.client("sqs"), name, attributes, fifo=fifo)
 
     # -- event buses and rules --
 
@@ -523,13 +527,7 @@ def add_archive(state: StackState, sqs: Any, events: Any, path: Path | None) -> 
         raise TemplateError("the local stack has no event bus to archive")
     bus = state.event_buses.get("EventBus") or next(iter(state.event_buses.values()))
     name = _physical_name(state.stack_name, "LocalArchive", 80)
-    attributes = {"MessageRetentionPeriod": str(ARCHIVE_RETENTION_SECONDS)}
-    try:
-        url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
-            raise
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    url = create_queue(sqs, name, {"MessageRetentionPeriod": str(ARCHIVE_RETENTION_SECONDS)})
     queue = QueueInfo(name=name, url=url, arn=f"arn:aws:sqs:{state.region}:{state.account_id}:{name}")
     events.put_rule(
         Name=ARCHIVE_RULE_NAME,
