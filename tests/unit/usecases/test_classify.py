@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
-from cliniko_connector.usecases.classify import classify, is_duplicate, make_snapshot
+from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, ResourceStream
+from cliniko_connector.models import RecordSnapshot, RecordState
+from cliniko_connector.usecases.classify import Transition, classify_versions, is_duplicate, make_snapshot
 
 SALT = b"test-salt"
 ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -47,6 +49,26 @@ def appointment(**changes: Any) -> dict[str, Any]:
     }
     record.update(changes)
     return record
+
+
+@dataclass
+class Classified:
+    transitions: list[Transition]
+    duplicate: bool
+
+
+def classify(
+    stream: ResourceStream,
+    connection_id: str,
+    record: dict[str, Any],
+    previous: RecordSnapshot | None,
+    origin: datetime,
+    salt: bytes,
+) -> Classified:
+    """One record against the version the stream settled on last (nothing pending)."""
+    kept = RecordState(id=str(record["id"]), settled=previous) if previous else None
+    c = classify_versions(stream, connection_id, [record], kept, origin, salt)
+    return Classified([t for t, _ in c.transitions], duplicate=c.new_versions == 0)
 
 
 def names(result: Any) -> list[str]:

@@ -43,15 +43,6 @@ class Transition:
 
 
 @dataclass(frozen=True)
-class Classified:
-    """What one record means for the stream: its transitions (maybe none) and its new snapshot."""
-
-    transitions: list[Transition]
-    snapshot: RecordSnapshot
-    duplicate: bool
-
-
-@dataclass(frozen=True)
 class ClassifiedRecord:
     """What a page means for one record, given what the stream keeps of it.
 
@@ -122,21 +113,6 @@ def is_duplicate(snapshot: RecordSnapshot | None, incoming: RecordSnapshot) -> b
 def _version(snapshot: RecordSnapshot) -> str:
     """One version of a record: two versions may share a second, never a fingerprint as well."""
     return f"{snapshot.updated_at}:{snapshot.fingerprint[:12]}"
-
-
-def classify(
-    stream: ResourceStream,
-    connection_id: str,
-    record: dict[str, Any],
-    previous: RecordSnapshot | None,
-    origin: datetime,
-    salt: bytes,
-) -> Classified:
-    """One record against the last version the stream has seen of it."""
-    current = make_snapshot(stream, record, salt)
-    if is_duplicate(previous, current):
-        return Classified([], previous or current, duplicate=True)
-    return Classified(transitions(stream, connection_id, previous, current, origin, salt), current, duplicate=False)
 
 
 def classify_versions(
