@@ -203,6 +203,9 @@ def _route(sim: Simulator, request: Request, key: str) -> Response:
             if user is None:
                 return not_found()
             return json_response(200, render(sim.resources["users"], user, request.base))
+        if segments and segments[0] == "users" and not _is_administrator(sim, key):
+            # A key has its user's permissions; only administrators may read other users [digest §3].
+            return json_response(403, {"message": "You do not have permission to access this resource."})
         route = LIST_ROUTES.get(template)
         if route is not None and method == "GET":
             parent_id = int(ids[0]) if ids else None
@@ -261,6 +264,11 @@ def _route(sim: Simulator, request: Request, key: str) -> Response:
         return json_response(400, {"message": "There was a problem in the JSON you submitted"})
     except KeyError:
         return not_found()
+
+
+def _is_administrator(sim: Simulator, key: str) -> bool:
+    user = sim.store.find("users", sim.user_for_key(key))
+    return user is not None and user.get("role") == "administrator"
 
 
 def _visible(sim: Simulator, resource: str, rid: int) -> Record:
