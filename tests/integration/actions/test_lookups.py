@@ -22,7 +22,8 @@ def result(world: World, name: str, data: dict[str, Any]) -> dict[str, Any]:
 def test_patient_and_contact_by_email(world: World) -> None:
     found = result(world, "patient.find", {"email": ACTIONS["patient.find"].sample_input["email"]})
     assert found["found"] and found["record"]["id"] == world.ids["patients"]
-    assert result(world, "patient.find", {"email": "nobody@example.com"}) == {"found": False, "record": None}
+    nobody = result(world, "patient.find", {"email": "nobody@example.com"})
+    assert nobody == {"found": False, "record": None, "matches": 0, "ids": []}
     contact = result(world, "contact.find", {"email": ACTIONS["contact.find"].sample_input["email"]})
     assert contact["record"]["id"] == world.ids["contacts"]
     assert ("GET", "/patients", 200) in world.statuses()
@@ -53,8 +54,9 @@ def test_invoice_by_number_patient_and_status(world: World) -> None:
 def test_practitioner_by_their_users_email(world: World) -> None:
     email = ACTIONS["practitioner.find"].sample_input["email"]
     found = result(world, "practitioner.find", {"email": email.upper()})
-    assert found["record"]["id"] == world.ids["practitioners"]
-    assert [path for _, path, _ in world.statuses()] == ["/users", "/practitioners"]
+    assert found["record"]["id"] == world.ids["practitioners"] and found["inactive"] is False
+    # The key's own user (an administrator here) is someone else: the user list is read next.
+    assert [path for _, path, _ in world.statuses()] == ["/user", "/users", "/practitioners"]
     world.sim.create("users", {"first_name": "Rae", "last_name": "Desk", "email": "rae@harbourside.example"})
     assert result(world, "practitioner.find", {"email": "rae@harbourside.example"})["found"] is False
     assert result(world, "practitioner.find", {"email": "ghost@harbourside.example"})["found"] is False
@@ -117,11 +119,12 @@ def test_list_ids_follows_pagination_filters_and_limits(world: World) -> None:
 def test_archive_then_unarchive_a_patient(world: World) -> None:
     patient = world.ids["patients"]
     assert result(world, "patient.archive", {"id": patient}) == {"archived": True, "id": patient}
-    assert result(world, "patient.find", {"id": patient})["found"] is False  # archived: not listed by default
+    archived = result(world, "patient.find", {"id": patient})  # by id, archived records are found and flagged
+    assert archived["found"] is True and archived["archived"] is True
     assert result(world, "patient.delete", {"id": patient}) == {"archived": True, "id": patient}
     back = result(world, "patient.unarchive", {"id": f"{world.sim.base_url}/patients/{patient}"})
     assert back["unarchived"] is True and back["record"]["archived_at"] is None
-    assert result(world, "patient.find", {"id": patient})["found"] is True
+    assert result(world, "patient.find", {"id": patient})["archived"] is False
     assert ("POST", f"/patients/{patient}/archive", 204) in world.statuses()
 
 
@@ -148,7 +151,8 @@ def test_cancel_is_final_and_repeatable(world: World) -> None:
     assert result(world, "individual_appointment.cancel", {**data, "cancellation_reason": 50})["cancelled"] is True
     stored = world.sim.get("individual_appointments", appointment)
     assert stored is not None and stored["cancellation_reason"] == 31
-    assert result(world, "appointment.find", {"id": appointment})["found"] is False  # cancelled: hidden
+    found = result(world, "appointment.find", {"id": appointment})  # cancelled, and still found by id
+    assert found["found"] is True and found["cancelled"] is True and found["kind"] == "individual"
 
 
 def test_a_group_attendee_can_be_added_and_cancelled(world: World) -> None:

@@ -180,7 +180,9 @@ def test_lookup_fields_are_the_ones_the_operation_uses(name: str) -> None:
     assert issubclass(model, LookupInput)
     if isinstance(op, Find):
         assert set(model.lookup_keys) == op.lookup_fields
-        assert set(model.model_fields) == {"id", *model.lookup_keys}
+        # `include_archived` widens a search that reads every match; it is not a lookup key of its own.
+        extra = {"include_archived"} if op.every_match else set()
+        assert set(model.model_fields) == {"id", *model.lookup_keys, *extra}
     else:
         assert isinstance(op, ListIds)
         assert set(op.by) | {op.limit_field} == set(model.model_fields)

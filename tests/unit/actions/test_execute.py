@@ -77,16 +77,35 @@ def test_archive_unarchive_and_cancel() -> None:
     assert api.calls[-1].json == {"cancellation_reason": 40}
 
 
+VISIBLE = {"archived": False, "cancelled": False, "deleted": False}
+
+
 def test_get_answers_found_false_on_404() -> None:
     api = ScriptedCliniko(answers={("GET", "/businesses/3"): {"id": "3"}})
-    assert run("business.find", {"id": "3"}, api) == {"found": True, "record": {"id": "3"}}
+    assert run("business.find", {"id": "3"}, api) == {"found": True, "record": {"id": "3"}, **VISIBLE}
     assert run("business.find", {"id": "4"}, api) == {"found": False, "record": None}
+
+
+def test_get_by_id_asks_for_hidden_records_and_reports_their_state() -> None:
+    archived = {"id": "3", "archived_at": "2026-01-01T00:00:00Z", "deleted_at": None}
+    api = ScriptedCliniko(answers={("GET", "/businesses/3"): archived})
+    assert run("business.find", {"id": "3"}, api) == {
+        "found": True,
+        "record": archived,
+        "archived": True,
+        "cancelled": False,
+        "deleted": False,
+    }
+    assert api.calls[0].params == [("q[]", "archived_at:*"), ("q[]", "deleted_at:*")]
 
 
 def test_appointment_find_tries_individual_then_group_or_the_given_kind() -> None:
     api = ScriptedCliniko(answers={("GET", "/group_appointments/5"): {"id": "5"}})
-    assert run("appointment.find", {"id": "5"}, api) == {"found": True, "record": {"id": "5"}, "kind": "group"}
+    found = run("appointment.find", {"id": "5"}, api)
+    assert found == {"found": True, "record": {"id": "5"}, "kind": "group", **VISIBLE}
     assert [c.path for c in api.calls] == ["/individual_appointments/5", "/group_appointments/5"]
+    assert api.calls[0].params == [("q[]", "archived_at:*"), ("q[]", "deleted_at:*"), ("q[]", "cancelled_at:*")]
+    assert api.calls[1].params == [("q[]", "archived_at:*"), ("q[]", "deleted_at:*")]
     api.calls.clear()
     assert run("appointment.find", {"id": "5", "kind": "individual"}, api) == {"found": False, "record": None}
     assert [c.path for c in api.calls] == ["/individual_appointments/5"]
@@ -94,18 +113,48 @@ def test_appointment_find_tries_individual_then_group_or_the_given_kind() -> Non
 
 def test_find_by_id_gets_the_record() -> None:
     api = ScriptedCliniko(answers={("GET", "/contacts/3"): {"id": "3"}})
-    assert run("contact.find", {"id": "3"}, api) == {"found": True, "record": {"id": "3"}}
+    found = run("contact.find", {"id": "3"}, api)
+    assert found == {"found": True, "record": {"id": "3"}, **VISIBLE, "matches": 1, "ids": ["3"]}
 
 
-def test_find_by_filters_asks_for_one_record() -> None:
-    api = ScriptedCliniko(lists={"/patients": [[{"id": "1", "email": "jane@example.com"}]]})
-    assert run("patient.find", {"email": "jane@example.com"}, api)["record"] == {
-        "id": "1",
-        "email": "jane@example.com",
-    }
-    assert api.calls[0].params == [("q[]", "email:=jane@example.com"), ("per_page", "1")]
+def test_find_by_email_narrows_with_contains_and_decides_ignoring_case() -> None:
+    api = ScriptedCliniko(
+        lists={
+            "/patients": [
+                [
+                    {"id": "1", "email": "Jane.C@Example.com", "updated_at": "2026-01-01T00:00:00Z"},
+                    {"id": "2", "email": "mary.jane.c@example.com", "updated_at": "2026-03-01T00:00:00Z"},
+                    {"id": "3", "email": "jane.c@example.com", "updated_at": "2026-02-01T00:00:00Z"},
+                ]
+            ]
+        }
+    )
+    found = run("patient.find", {"email": "JANE.C@example.com"}, api)
+    assert found["record"]["id"] == "3" and found["matches"] == 2 and found["ids"] == ["3", "1"]
+    assert api.calls[0].params == [("q[]", "email:~jane.c@example.com"), ("per_page", "100")]
     empty = ScriptedCliniko(lists={"/patients": [[]]})
-    assert run("patient.find", {"email": "nobody@example.com"}, empty) == {"found": False, "record": None}
+    nothing = run("patient.find", {"email": "nobody@example.com"}, empty)
+    assert nothing == {"found": False, "record": None, "matches": 0, "ids": []}
+
+
+def test_find_by_email_prefers_the_newest_visible_record_and_drops_hidden_unless_asked() -> None:
+    archived = {"id": "7", "email": "a@example.com", "updated_at": "2026-05-01T00:00:00Z", "archived_at": "x"}
+    older = {"id": "4", "email": "a@example.com", "updated_at": "2026-01-01T00:00:00Z"}
+    api = ScriptedCliniko(lists={"/contacts": [[archived, older]]})
+    plain = run("contact.find", {"email": "a@example.com"}, api)
+    assert plain["ids"] == ["4"] and plain["archived"] is False  # a list that leaks hidden records is filtered
+    assert api.calls[-1].params == [("q[]", "email:~a@example.com"), ("per_page", "100")]
+    wide = run("contact.find", {"email": "a@example.com", "include_archived": True}, api)
+    assert wide["record"]["id"] == "4" and wide["ids"] == ["4", "7"] and wide["matches"] == 2
+    assert api.calls[-1].params == [
+        ("q[]", "email:~a@example.com"),
+        ("q[]", "archived_at:*"),
+        ("q[]", "deleted_at:*"),
+        ("per_page", "100"),
+    ]
+    only_hidden = ScriptedCliniko(lists={"/contacts": [[archived]]})
+    hidden = run("contact.find", {"email": "a@example.com", "include_archived": True}, only_hidden)
+    assert hidden["record"]["id"] == "7" and hidden["archived"] is True
 
 
 def test_treatment_note_find_combines_filters_newest_first() -> None:
@@ -122,7 +171,7 @@ def test_treatment_note_find_combines_filters_newest_first() -> None:
 def test_product_item_code_is_matched_client_side_across_pages() -> None:
     pages = [[{"id": str(i), "item_code": f"X-{i}"} for i in range(100)], [{"id": "500", "item_code": "TB-M"}]]
     api = ScriptedCliniko(lists={"/products": pages})
-    assert run("product.find", {"item_code": "TB-M"}, api) == {"found": True, "record": pages[1][0]}
+    assert run("product.find", {"item_code": "TB-M"}, api) == {"found": True, "record": pages[1][0], **VISIBLE}
     assert api.calls[0].params == [("per_page", "100")]
     assert len(api.calls) == 2
     assert run("product.find", {"item_code": "tb-m"}, api)["found"] is False  # item codes are exact
@@ -141,12 +190,25 @@ def test_practitioner_by_email_goes_through_the_user() -> None:
     assert run("practitioner.find", {"email": "jordan@example.com"}, api) == {
         "found": True,
         "record": {"id": "30", "user": {}},
+        **VISIBLE,
+        "inactive": False,
     }
-    assert api.calls[-1].path == "/practitioners"
+    assert [c.path for c in api.calls] == ["/user", "/users", "/users#page=2", "/practitioners"]
     assert api.calls[-1].params == [("q[]", "user_id:=2"), ("per_page", "1")]
     nobody = ScriptedCliniko(lists={"/users": [[{"id": "1", "email": "someone@example.com"}]]})
     assert run("practitioner.find", {"email": "jordan@example.com"}, nobody) == {"found": False, "record": None}
-    assert [c.path for c in nobody.calls] == ["/users"]
+    assert [c.path for c in nobody.calls] == ["/user", "/users"]
+
+
+def test_practitioner_by_the_keys_own_email_needs_no_user_list_and_finds_inactive_ones() -> None:
+    api = ScriptedCliniko(
+        answers={("GET", "/user"): {"id": "2", "email": "jordan@example.com"}, ("GET", "/users"): None},
+        lists={"/practitioners/inactive": [[{"id": "30", "active": False}]]},
+    )
+    found = run("practitioner.find", {"email": "Jordan@example.com"}, api)
+    assert found["record"]["id"] == "30" and found["inactive"] is True
+    assert [c.path for c in api.calls] == ["/user", "/practitioners", "/practitioners/inactive"]
+    assert api.calls[-1].params == [("q[]", "user_id:=2"), ("per_page", "1")]
 
 
 def test_list_ids_follows_pages_up_to_the_limit() -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from cliniko_connector.catalog.hidden import STATES, hidden_filters
 from cliniko_connector.catalog.types import (
     STRICT_INPUT,
     AmountNumber,
@@ -111,7 +112,7 @@ class Get:
     path: str
     kinds: Mapping[str, str] = field(default_factory=dict)
     writes: ClassVar[bool] = False
-    result: ClassVar[tuple[str, ...]] = ("found", "record")
+    result: ClassVar[tuple[str, ...]] = ("found", "record", *STATES)
 
     def paths(self, kind: str | None = None) -> list[tuple[str | None, str]]:
         if not self.kinds:
@@ -121,7 +122,7 @@ class Get:
         return list(self.kinds.items())
 
     def calls(self) -> str:
-        return ", then ".join(f"`GET {path}/{{id}}`" for _, path in self.paths())
+        return ", then ".join(f"`GET {path}/{{id}}{_hidden_query(path)}`" for _, path in self.paths())
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,9 @@ class Via:
     link: str
     by: Mapping[str, str] = field(default_factory=dict)
     match: Mapping[str, Match] = field(default_factory=dict)
+    own: str | None = None
+    """A path answering with the API key's own record (`/user`), tried first: it needs no permission to
+    list `path`, so a key whose own record matches works without an administrator's rights."""
 
     @property
     def fields(self) -> set[str]:
@@ -147,6 +151,13 @@ class Find:
     `match`: input fields compared client-side on every page (fields Cliniko can't filter on).
     `via`: fields resolved on another resource first (a practitioner by its user's email).
     `sort`: Cliniko `sort` for the list (default: Cliniko's order, oldest first).
+    `every_match`: read every matching record (every page): the result carries `matches` and `ids`, and
+    `record` is the most recently updated one that isn't archived/cancelled/deleted (else the most recently
+    updated of them). With it, the input's `include_archived` asks the list for hidden records too.
+    `inactive`: a second list searched when `path` has no match (`/practitioners/inactive`); the result says
+    `inactive`.
+    By id, hidden records are always asked for (`q[]=<state>_at:*` where the spec allows it), and every
+    found result carries the record's `archived`, `cancelled` and `deleted` flags.
     Nothing matching is `found: false`, never an error."""
 
     path: str
@@ -154,24 +165,38 @@ class Find:
     match: Mapping[str, Match] = field(default_factory=dict)
     via: Via | None = None
     sort: str | None = None
+    every_match: bool = False
+    inactive: str | None = None
     writes: ClassVar[bool] = False
-    result: ClassVar[tuple[str, ...]] = ("found", "record")
+
+    @property
+    def result(self) -> tuple[str, ...]:
+        keys: tuple[str, ...] = ("found", "record", *STATES)
+        if self.every_match:
+            keys += ("matches", "ids")
+        if self.inactive:
+            keys += ("inactive",)
+        return keys
 
     @property
     def lookup_fields(self) -> set[str]:
         return set(self.by) | set(self.match) | (self.via.fields if self.via else set())
 
     def calls(self) -> str:
-        out = [f"`GET {self.path}/{{id}}`"]
+        out = [f"`GET {self.path}/{{id}}{_hidden_query(self.path)}`"]
         if self.via is not None:
-            out.append(
-                f"`GET {self.via.path}` (matched client-side, every page) then `GET {self.path}?q[]={self.via.link}:=…`"
-            )
+            own = f"`GET {self.via.own}`, else " if self.via.own else ""
+            lists = f"`GET {self.path}?q[]={self.via.link}:=…`"
+            if self.inactive:
+                lists += f", then `GET {self.inactive}?q[]={self.via.link}:=…`"
+            out.append(f"{own}`GET {self.via.path}` (matched client-side, every page) then {lists}")
         if self.by:
             filters = "&".join("q[]={}:{}…".format(*filter_of(spec)) for spec in self.by.values())
-            out.append(f"`GET {self.path}?{filters}`")
-        if self.match:
-            out.append(f"`GET {self.path}` pages, matching {', '.join(f'`{m.field}`' for m in self.match.values())}")
+            scope = " (every page)" if self.every_match else ""
+            out.append(f"`GET {self.path}?{filters}`{scope}")
+        unfiltered = {k: m for k, m in self.match.items() if k not in self.by}
+        if unfiltered:
+            out.append(f"`GET {self.path}` pages, matching {', '.join(f'`{m.field}`' for m in unfiltered.values())}")
         return " or ".join(out)
 
 
@@ -226,6 +251,11 @@ class Cancel:
 
 
 Operation = Create | Update | Get | Find | ListIds | Archive | Unarchive | Cancel
+
+
+def _hidden_query(path: str) -> str:
+    fields = hidden_filters(path)
+    return "?" + "&".join(f"q[]={name}:*" for name in fields) if fields else ""
 
 
 def filter_of(spec: str) -> tuple[str, str]:
@@ -309,6 +339,17 @@ class LookupInput(ActionInput):
         return self
 
 
+class EmailLookupInput(LookupInput):
+    """A find by `id`, or by `email` (compared ignoring case); searches may include archived records."""
+
+    lookup_keys = ("email",)
+    email: Email = _opt()
+    include_archived: bool = Field(
+        default=False,
+        description="Email searches only: also match archived (and deleted) records. A lookup by id always does.",
+    )
+
+
 class _EndsAfterStarts(ActionInput):
     @model_validator(mode="after")
     def _ends_after_starts(self) -> Self:
@@ -380,10 +421,8 @@ class ContactUpdate(UpdateInput, _ContactFields):
     id: ContactId
 
 
-class ContactFind(LookupInput):
-    lookup_keys = ("email",)
+class ContactFind(EmailLookupInput):
     id: ContactId = _opt()
-    email: Email = _opt()
 
 
 class ContactRef(ActionInput):
@@ -443,10 +482,8 @@ class PatientUpdate(UpdateInput, _PatientFields):
     id: PatientId
 
 
-class PatientFind(LookupInput):
-    lookup_keys = ("email",)
+class PatientFind(EmailLookupInput):
     id: PatientId = _opt()
-    email: Email = _opt()
 
 
 class PatientRef(ActionInput):
@@ -561,10 +598,13 @@ class AvailabilityBlockGet(ActionInput):
 
 
 class TreatmentNoteCreate(ActionInput):
+    """`content` and `draft` are optional, as in the spec: without `content` Cliniko fills the note from its
+    template; without `draft` Cliniko's default applies."""
+
     treatment_note_template_id: TreatmentNoteTemplateId
     patient_id: PatientId
-    content: NoteContent
-    draft: bool
+    content: NoteContent | None = _opt()
+    draft: bool = _opt()
     booking_id: BookingId = _opt()
     attendee_id: AttendeeId = _opt()
     title: Text255 = _opt()
@@ -752,9 +792,14 @@ _ACTIONS: tuple[Action, ...] = (
     Action(
         name="contact.find",
         resource="contacts",
-        description="Find a contact by id or email.",
+        description="Find a contact by id (archived and deleted too) or email (ignoring case; every match counted).",
         input_model=ContactFind,
-        operation=Find("/contacts", by={"email": "email"}),
+        operation=Find(
+            "/contacts",
+            by={"email": "email:~"},
+            match={"email": Match("email", ignore_case=True)},
+            every_match=True,
+        ),
         sample_input={"email": "morgan.reid@harbourmedical.example"},
     ),
     Action(
@@ -793,9 +838,14 @@ _ACTIONS: tuple[Action, ...] = (
     Action(
         name="patient.find",
         resource="patients",
-        description="Find a patient by id or email.",
+        description="Find a patient by id (archived too) or email (ignoring case; every match counted).",
         input_model=PatientFind,
-        operation=Find("/patients", by={"email": "email"}),
+        operation=Find(
+            "/patients",
+            by={"email": "email:~"},
+            match={"email": Match("email", ignore_case=True)},
+            every_match=True,
+        ),
         sample_input={"email": "jane.citizen@example.com"},
     ),
     Action(
@@ -951,7 +1001,7 @@ _ACTIONS: tuple[Action, ...] = (
     Action(
         name="treatment_note.create",
         resource="treatment_notes",
-        description="Write a treatment note from a template (the API key's user must be a practitioner).",
+        description="Write a treatment note from a template, answers optional (the key's user must be a practitioner).",
         input_model=TreatmentNoteCreate,
         operation=Create("/treatment_notes"),
         sample_input={
@@ -1055,11 +1105,12 @@ _ACTIONS: tuple[Action, ...] = (
     Action(
         name="practitioner.find",
         resource="practitioners",
-        description="Find a practitioner by id, or by their user's email (active practitioners).",
+        description="Find a practitioner, active or inactive, by id or by their user's email.",
         input_model=PractitionerFind,
         operation=Find(
             "/practitioners",
-            via=Via("/users", link="user_id", match={"email": Match("email", ignore_case=True)}),
+            via=Via("/users", link="user_id", match={"email": Match("email", ignore_case=True)}, own="/user"),
+            inactive="/practitioners/inactive",
         ),
         sample_input={"email": "jordan.lee@harbourside.example"},
     ),

@@ -21,10 +21,13 @@ from cliniko_connector.catalog.actions import (
     Match,
     Unarchive,
     Update,
+    Via,
     filter_of,
 )
+from cliniko_connector.catalog.hidden import hidden_filters, is_hidden, state_of
 from cliniko_connector.errors import (
     ClinikoBadResponse,
+    ClinikoForbidden,
     ClinikoNotFound,
     ConnectionDisabled,
     ConnectorError,
@@ -42,6 +45,8 @@ from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import ClinikoApi, ConnectionStore, EventPublisher, Params
 
 PAGE_SIZE = 100
+MAX_IDS = 100
+"""At most this many ids in an `every_match` result (`matches` still counts them all): the outcome event stays small."""
 
 
 def validate_input(action: Action, raw: Any) -> BaseModel:
@@ -78,29 +83,57 @@ def execute(action: Action, api: ClinikoApi, payload: BaseModel, deadline: float
         return _get(op, api, body, deadline)
     if isinstance(op, Find):
         if "id" in body:
-            return _get(Get(op.path), api, body, deadline)
+            return _find_by_id(op, api, body, deadline)
         return _find(op, api, body, deadline)
     if isinstance(op, ListIds):
         return _list_ids(op, api, payload.model_dump(mode="json", by_alias=True), deadline)
     raise TypeError(f"unknown operation {op!r}")
 
 
+def _hidden_too(path: str) -> list[tuple[str, str]]:
+    """`q[]=<state>_at:*` for every hidden state the spec lets `path` include."""
+    return [q(name, "*") for name in hidden_filters(path)]
+
+
+def _found(record: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"found": True, "record": record, **state_of(record), **extra}
+
+
 def _get(op: Get, api: ClinikoApi, body: dict[str, Any], deadline: float) -> dict[str, Any]:
+    """By id, hidden records too: an automation reacting to "appointment cancelled" must find the appointment."""
     for kind, path in op.paths(body.get("kind")):
         try:
-            record = api.request("GET", f"{path}/{body['id']}", deadline=deadline)
+            record = api.request("GET", f"{path}/{body['id']}", params=_hidden_too(path), deadline=deadline)
         except ClinikoNotFound:
             continue
-        return {"found": True, "record": record, **({"kind": kind} if kind else {})}
+        return _found(record, **({"kind": kind} if kind else {}))
     return {"found": False, "record": None}
 
 
-def _filters(by: Mapping[str, str], body: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _find_by_id(op: Find, api: ClinikoApi, body: dict[str, Any], deadline: float) -> dict[str, Any]:
+    result = _get(Get(op.path), api, body, deadline)
+    record = result["record"]
+    if op.every_match:
+        result |= {"matches": 1, "ids": [str(record["id"])]} if record else {"matches": 0, "ids": []}
+    if op.inactive and record:
+        result["inactive"] = record.get("active") is False
+    return result
+
+
+def _filters(
+    by: Mapping[str, str], body: Mapping[str, Any], match: Mapping[str, Match] | None = None
+) -> list[tuple[str, str]]:
     params: list[tuple[str, str]] = []
     for input_field, spec in by.items():
         if input_field in body:
             name, operator = filter_of(spec)
-            params.append(q(name, operator, body[input_field]))
+            value = body[input_field]
+            m = (match or {}).get(input_field)
+            if operator == "~" and m is not None and m.ignore_case:
+                # Narrow on Cliniko's side, decide on ours (ignoring case): lower case is how most addresses
+                # are stored, so even a case-sensitive `~` keeps finding them.
+                value = str(value).lower()
+            params.append(q(name, operator, value))
     return params
 
 
@@ -136,19 +169,73 @@ def _first(
     return None
 
 
+def _linked(via: Via, api: ClinikoApi, body: Mapping[str, Any], deadline: float) -> dict[str, Any] | None:
+    """The record of `via.path` matching the input: the key's own record when it matches (no permission
+    needed), else the first match of the list, which may need an administrator's key."""
+    if via.own is not None:
+        try:
+            own = api.request("GET", via.own, deadline=deadline)
+        except (ClinikoNotFound, ClinikoForbidden):
+            own = None
+        if isinstance(own, dict) and _matches(own, via.match, body):
+            return own
+    try:
+        return _first(api, via.path, _filters(via.by, body), via.match, body, deadline)
+    except ClinikoForbidden as exc:
+        raise ClinikoForbidden(
+            f"GET {via.path}: this API key's Cliniko user may not list {via.path.strip('/')} (Cliniko allows that "
+            "to administrators); use a key of an administrator or of the user being looked up, or look up by id",
+            status=exc.status,
+            method="GET",
+            path=via.path,
+        ) from None
+
+
 def _find(op: Find, api: ClinikoApi, body: dict[str, Any], deadline: float) -> dict[str, Any]:
-    params = _filters(op.by, body)
+    params = _filters(op.by, body, op.match)
     if op.via is not None and op.via.fields & set(body):
-        linked = _first(api, op.via.path, _filters(op.via.by, body), op.via.match, body, deadline)
+        linked = _linked(op.via, api, body, deadline)
         if linked is None:
-            return {"found": False, "record": None}
+            return _nothing(op)
         if "id" not in linked:
             raise ClinikoBadResponse(f"a record of {op.via.path} came without an id")
         params.append(q(op.via.link, "=", linked["id"]))
     if op.sort:
         params.append(("sort", op.sort))
+    if op.every_match:
+        return _every_match(op, api, params, body, deadline)
     record = _first(api, op.path, params, op.match, body, deadline)
-    return {"found": record is not None, "record": record}
+    if record is None and op.inactive:
+        record = _first(api, op.inactive, params, op.match, body, deadline)
+        return _nothing(op) if record is None else _found(record, inactive=True)
+    if record is None:
+        return _nothing(op)
+    return _found(record, **({"inactive": False} if op.inactive else {}))
+
+
+def _nothing(op: Find) -> dict[str, Any]:
+    return {"found": False, "record": None, **({"matches": 0, "ids": []} if op.every_match else {})}
+
+
+def _every_match(
+    op: Find, api: ClinikoApi, params: list[tuple[str, str]], body: Mapping[str, Any], deadline: float
+) -> dict[str, Any]:
+    """Every record matching the input (Cliniko narrows, the connector decides); `record` is the most recently
+    updated visible one, else the most recently updated hidden one (only asked for with `include_archived`)."""
+    include_hidden = bool(body.get("include_archived"))
+    if include_hidden:
+        params = [*params, *_hidden_too(op.path)]
+    matches = [
+        record
+        for record in api.iter_records(op.path, params=[*params, ("per_page", str(PAGE_SIZE))], deadline=deadline)
+        # Hidden records are dropped here too unless asked for: never trust that a list left them out.
+        if _matches(record, op.match, body) and (include_hidden or not is_hidden(record))
+    ]
+    if not matches:
+        return _nothing(op)
+    # Visible before hidden, then newest `updated_at` (UTC `Z` strings sort as times), then highest id.
+    matches.sort(key=lambda r: (not is_hidden(r), str(r.get("updated_at") or ""), int(r["id"])), reverse=True)
+    return _found(matches[0], matches=len(matches), ids=[str(r["id"]) for r in matches[:MAX_IDS]])
 
 
 def _list_ids(op: ListIds, api: ClinikoApi, values: dict[str, Any], deadline: float) -> dict[str, Any]:
