@@ -14,10 +14,12 @@ from cliniko_connector.catalog.types import (
     AmountString,
     BookingId,
     ClinikoId,
+    CountryCode,
     Email,
     InvoiceNumber,
     IsoDate,
     PatientId,
+    PhoneNumber,
     UtcTimestamp,
 )
 
@@ -164,3 +166,66 @@ def test_errors_never_echo_the_value() -> None:
     with pytest.raises(ValidationError) as caught:
         Ids.model_validate({"patient": f"https://x.example/v1/{secret}/1"})
     assert all(secret not in e["msg"] for e in caught.value.errors())
+
+
+class RealWorld(BaseModel):
+    model_config = STRICT_INPUT
+    email: Email | None = None
+    country: CountryCode | None = None
+    phone: PhoneNumber | None = None
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("Jane.C@Example.com", "Jane.C@Example.com"),  # case is kept: Cliniko stores what it is given
+        ("o'brien+clinic@example.com", "o'brien+clinic@example.com"),
+        ("zoe@xn--bcher-kva.example", "zoe@xn--bcher-kva.example"),
+        ("zoe@bücher.example", "zoe@xn--bcher-kva.example"),
+        ("zoe@BÜCHER.example", "zoe@xn--bcher-kva.example"),
+        ("renee@café.com.au", "renee@xn--caf-dma.com.au"),
+    ],
+)
+def test_emails_are_sent_as_cliniko_accepts_them(given: str, sent: str) -> None:
+    assert RealWorld.model_validate({"email": given}).email == sent
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["zoë@example.com", "jane@пример.рф", "jane@xn--e1afmkfd.xn--p1ai", "jane@exa mple.com", "jane@example..com"],
+)
+def test_emails_cliniko_would_refuse_are_refused_here_with_a_reason(given: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RealWorld.model_validate({"email": given})
+    (error,) = caught.value.errors()
+    assert "email" in error["msg"] and given not in error["msg"]
+
+
+def test_country_codes_are_sent_upper_case() -> None:
+    assert RealWorld.model_validate({"country": "au"}).country == "AU"
+    assert RealWorld.model_validate({"country": " nz "}).country == "NZ"
+    for bad in ("aus", "a", "1a", 61):
+        with pytest.raises(ValidationError):
+            RealWorld.model_validate({"country": bad})
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "02 9000 0000 ext 12",
+        "+61 2 9000 0000 x12",
+        "1300 PHYSIO",
+        "(02) 9000-0000",
+        "+44 20 7946 0958 ext. 4",
+        "0400 000 000",
+    ],
+)
+def test_phone_numbers_as_people_write_them_are_sent_as_given(number: str) -> None:
+    phone = RealWorld.model_validate({"phone": {"phone_type": "Work", "number": number}}).phone
+    assert phone is not None and phone.number == number
+
+
+@pytest.mark.parametrize("number", ["PHYSIO", "jane@example.com", "02 9000 0000 <script>", "1" * 61, "12"])
+def test_things_that_are_not_phone_numbers_are_refused(number: str) -> None:
+    with pytest.raises(ValidationError):
+        RealWorld.model_validate({"phone": {"phone_type": "Work", "number": number}})

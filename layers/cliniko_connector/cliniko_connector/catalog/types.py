@@ -7,6 +7,7 @@ error, and the caller's value (patient data) never appears in it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import idna
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -37,7 +39,10 @@ MAX_ID = 2**63 - 1
 _ID_RE = re.compile(r"^[1-9][0-9]{0,18}$")
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EMAIL_RE = re.compile(r"^[^@\s,;<>()\[\]\\\"]+@[^@\s,;<>()\[\]\\\"]+\.[A-Za-z]{2,63}$")
+# Cliniko's own email pattern (the spec's, read case-insensitively): ASCII before the @, an ASCII (IDNA) domain
+# and a top-level domain of letters.
+_EMAIL_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
+_EMAIL_DOMAIN_RE = re.compile(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$")
 _FIRST_YEAR, _LAST_YEAR = 1900, 2200
 
 ID_MESSAGE = "must be a Cliniko id: a positive integer, the same digits as a string, or the record's API URL"
@@ -202,25 +207,59 @@ Text100 = Annotated[str, text(100)]
 Text5000 = Annotated[str, text(5000)]
 
 
+def _ascii_domain(domain: str) -> str:
+    """A unicode domain (`bücher.example`) as Cliniko accepts it: IDNA (`xn--bcher-kva.example`)."""
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(unicodedata.normalize("NFC", domain), uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise ValueError("is not an email address (its domain is not a valid internationalised domain)") from None
+
+
 def _check_email(value: str) -> str:
-    if len(value) > 254 or not _EMAIL_RE.match(value):
+    local, at, domain = value.rpartition("@")
+    if not at or not local or len(value) > 254:
         raise ValueError("is not an email address")
-    return value
+    if not _EMAIL_LOCAL_RE.match(local):
+        raise ValueError(
+            "is not an email address Cliniko accepts (only ASCII letters, digits and !#$%&'*+/=?^_`{|}~.- before the @)"
+        )
+    domain = _ascii_domain(domain)
+    if not _EMAIL_DOMAIN_RE.match(domain) or ".." in domain or len(local) + 1 + len(domain) > 254:
+        raise ValueError(
+            "is not an email address Cliniko accepts (the domain must end in a top-level domain of letters)"
+        )
+    return f"{local}@{domain}"
 
 
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True),
     AfterValidator(_check_email),
-    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254, "x-kind": "email"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "idn-email",
+            "maxLength": 254,
+            "x-kind": "email",
+            "description": "Unicode domains are sent to Cliniko in their IDNA (`xn--…`) form.",
+        }
+    ),
 ]
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
 
 CountryCode = Annotated[
     str,
+    BeforeValidator(_upper),
     StringConstraints(pattern=r"^[A-Z]{2}$"),
-    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$", "x-kind": "country"}),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z]{2}$", "x-kind": "country"}),
 ]
-"""ISO 3166-1 alpha-2, upper case (`AU`, `NZ`, `GB`, …)."""
+"""ISO 3166-1 alpha-2 (`AU`, `nz`, `GB`, …), sent to Cliniko in upper case."""
 
 TimeZoneId = Annotated[
     str,
@@ -229,7 +268,20 @@ TimeZoneId = Annotated[
 ]
 """An IANA time zone identifier (`Australia/Sydney`); Cliniko checks it is one it supports."""
 
-PhoneText = Annotated[str, StringConstraints(pattern=r"^\+?[0-9()\-. ]{3,40}$", strip_whitespace=True)]
+def _has_digit(value: str) -> str:
+    if not any(ch.isdigit() for ch in value):
+        raise ValueError("must contain digits")
+    return value
+
+
+PhoneText = Annotated[
+    str,
+    StringConstraints(pattern=r"^[+0-9A-Za-z()\-./#,*: ]{3,60}$", strip_whitespace=True),
+    AfterValidator(_has_digit),
+]
+"""A phone number as people write it: digits with spaces, `+`, brackets, dashes, dots, and letters for
+extensions and words (`02 9000 0000 ext 12`, `1300 PHYSIO`); sent to Cliniko as given (its `number` is free text
+and it derives `normalized_number` itself)."""
 
 
 # --------------------------------------------------------------------------- money
