@@ -268,6 +268,7 @@ TimeZoneId = Annotated[
 ]
 """An IANA time zone identifier (`Australia/Sydney`); Cliniko checks it is one it supports."""
 
+
 def _has_digit(value: str) -> str:
     if not any(ch.isdigit() for ch in value):
         raise ValueError("must contain digits")
