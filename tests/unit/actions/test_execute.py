@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.errors import ClinikoNotFound, ClinikoServerError, ClinikoValidationError
+from cliniko_connector.errors import ClinikoBadResponse, ClinikoNotFound, ClinikoServerError, ClinikoValidationError
 from cliniko_connector.eventmodels import ACTION_FAILED, ACTION_SUCCEEDED, ActionRequest
 from cliniko_connector.usecases.actions import execute, validate_input
 from tests.unit.actions.support import ScriptedCliniko, make_runner
@@ -135,6 +135,20 @@ def test_find_by_email_narrows_with_contains_and_decides_ignoring_case() -> None
     empty = ScriptedCliniko(lists={"/patients": [[]]})
     nothing = run("patient.find", {"email": "nobody@example.com"}, empty)
     assert nothing == {"found": False, "record": None, "matches": 0, "ids": []}
+
+
+def test_find_by_email_counts_every_match_but_lists_at_most_a_hundred_ids() -> None:
+    pages = [[{"id": str(i), "email": "a@example.com"} for i in range(start, start + 100)] for start in (1, 101)]
+    api = ScriptedCliniko(lists={"/patients": pages})
+    found = run("patient.find", {"email": "a@example.com"}, api)
+    assert found["matches"] == 200 and len(found["ids"]) == 100 and found["ids"][0] == found["record"]["id"] == "200"
+    assert len(api.calls) == 2
+
+
+def test_find_by_email_refuses_a_match_without_an_id() -> None:
+    api = ScriptedCliniko(lists={"/patients": [[{"email": "a@example.com"}]]})
+    with pytest.raises(ClinikoBadResponse):
+        run("patient.find", {"email": "a@example.com"}, api)
 
 
 def test_find_by_email_prefers_the_newest_visible_record_and_drops_hidden_unless_asked() -> None:

@@ -233,6 +233,8 @@ def _every_match(
     ]
     if not matches:
         return _nothing(op)
+    if any(not str(r.get("id") or "").isdigit() for r in matches):
+        raise ClinikoBadResponse(f"a record of {op.path} came without an id")
     # Visible before hidden, then newest `updated_at` (UTC `Z` strings sort as times), then highest id.
     matches.sort(key=lambda r: (not is_hidden(r), str(r.get("updated_at") or ""), int(r["id"])), reverse=True)
     return _found(matches[0], matches=len(matches), ids=[str(r["id"]) for r in matches[:MAX_IDS]])
