@@ -176,6 +176,14 @@ class World:
         return [(r.method, r.path.removeprefix("/v1"), r.status) for r in self.sim.requests]
 
 
+def result(world: World, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The result of a run of action `name` that must succeed."""
+    outcome = world.run(ACTIONS[name], data)
+    assert outcome["status"] == "succeeded", outcome.get("error")
+    out: dict[str, Any] = outcome["result"]
+    return out
+
+
 @pytest.fixture
 def world() -> Iterator[World]:
     with Simulator(api_keys=[API_KEY]) as sim:

@@ -10,17 +10,10 @@ from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.catalog.actions import ACTIONS, Action, Find, Get, LookupInput
 from cliniko_connector.catalog.hidden import HIDDEN_FILTERS
 from cliniko_connector.simulator import Simulator
-from tests.integration.actions.conftest import World, seed
+from tests.integration.actions.conftest import World, result, seed
 from tests.integration.conftest import API_KEY, USER_AGENT
 
 pytestmark = pytest.mark.integration
-
-
-def result(world: World, name: str, data: dict[str, Any]) -> dict[str, Any]:
-    outcome = world.run(ACTIONS[name], data)
-    assert outcome["status"] == "succeeded", outcome.get("error")
-    out: dict[str, Any] = outcome["result"]
-    return out
 
 
 def _by_id_resource(action: Action) -> str | None:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
-from tests.integration.actions.conftest import World
+from tests.integration.actions.conftest import World, result
 
 pytestmark = pytest.mark.integration
-
-
-def result(world: World, name: str, data: dict[str, Any]) -> dict[str, Any]:
-    outcome = world.run(ACTIONS[name], data)
-    assert outcome["status"] == "succeeded", outcome.get("error")
-    out: dict[str, Any] = outcome["result"]
-    return out
 
 
 def test_a_patient_with_an_accented_apostrophed_name_an_extension_and_a_unicode_domain(world: World) -> None:
