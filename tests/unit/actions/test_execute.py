@@ -171,15 +171,17 @@ def test_find_by_email_prefers_the_newest_visible_record_and_drops_hidden_unless
     assert hidden["record"]["id"] == "7" and hidden["archived"] is True
 
 
-def test_treatment_note_find_combines_filters_newest_first() -> None:
-    api = ScriptedCliniko(lists={"/treatment_notes": [[{"id": "9"}]]})
-    assert run("treatment_note.find", {"patient_id": 1, "draft": False}, api)["found"] is True
-    assert api.calls[0].params == [
-        ("q[]", "patient_id:=1"),
-        ("q[]", "draft:=false"),
-        ("sort", "created_at:desc"),
-        ("per_page", "1"),
+def test_treatment_note_find_combines_filters_and_picks_the_newest_itself() -> None:
+    # Pages in no particular order: the newest note is found whatever order Cliniko returns.
+    pages = [
+        [{"id": str(i), "created_at": f"2026-01-{i:02d}T00:00:00Z"} for i in (3, 1, 2)],
+        [{"id": "9", "created_at": "2026-01-05T00:00:00Z"}, {"id": "8", "created_at": "2026-01-05T00:00:00Z"}],
+        [{"id": "4", "created_at": "2026-01-04T00:00:00Z"}],
     ]
+    api = ScriptedCliniko(lists={"/treatment_notes": pages})
+    assert run("treatment_note.find", {"patient_id": 1, "draft": False}, api)["record"]["id"] == "9"
+    assert api.calls[0].params == [("q[]", "patient_id:=1"), ("q[]", "draft:=false"), ("per_page", "100")]
+    assert len(api.calls) == 3
 
 
 def test_product_item_code_is_matched_client_side_across_pages() -> None:

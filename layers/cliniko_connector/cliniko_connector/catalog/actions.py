@@ -150,7 +150,9 @@ class Find:
     `by`: input field → Cliniko filter, `"field"` (sent as `q[]=field:=value`) or `"field:op"`.
     `match`: input fields compared client-side on every page (fields Cliniko can't filter on).
     `via`: fields resolved on another resource first (a practitioner by its user's email).
-    `sort`: Cliniko `sort` for the list (default: Cliniko's order, oldest first).
+    `sort`: which match is the record, `field` (the least) or `field:desc` (the greatest): every page is read
+    and the connector decides (Cliniko documents `sort`, not which columns an endpoint sorts by). Without it,
+    the first match in Cliniko's documented default order (`created_at`, oldest first).
     `every_match`: read every matching record (every page): the result carries `matches` and `ids`, and
     `record` is the most recently updated one that isn't archived/cancelled/deleted (else the most recently
     updated of them). With it, the input's `include_archived` asks the list for hidden records too.
@@ -192,7 +194,7 @@ class Find:
             out.append(f"{own}`GET {self.via.path}` (matched client-side, every page) then {lists}")
         if self.by:
             filters = "&".join("q[]={}:{}…".format(*filter_of(spec)) for spec in self.by.values())
-            scope = " (every page)" if self.every_match else ""
+            scope = " (every page)" if self.every_match or self.sort else ""
             out.append(f"`GET {self.path}?{filters}`{scope}")
         unfiltered = {k: m for k, m in self.match.items() if k not in self.by}
         if unfiltered:

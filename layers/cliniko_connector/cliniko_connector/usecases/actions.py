@@ -200,17 +200,38 @@ def _find(op: Find, api: ClinikoApi, body: dict[str, Any], deadline: float) -> d
         if "id" not in linked:
             raise ClinikoBadResponse(f"a record of {op.via.path} came without an id")
         params.append(q(op.via.link, "=", linked["id"]))
-    if op.sort:
-        params.append(("sort", op.sort))
     if op.every_match:
         return _every_match(op, api, params, body, deadline)
-    record = _first(api, op.path, params, op.match, body, deadline)
+    if op.sort:
+        record = _best(op, op.sort, api, params, body, deadline)
+    else:
+        record = _first(api, op.path, params, op.match, body, deadline)
     if record is None and op.inactive:
         record = _first(api, op.inactive, params, op.match, body, deadline)
         return _nothing(op) if record is None else _found(record, inactive=True)
     if record is None:
         return _nothing(op)
     return _found(record, **({"inactive": False} if op.inactive else {}))
+
+
+def _best(
+    op: Find, order: str, api: ClinikoApi, params: list[tuple[str, str]], body: Mapping[str, Any], deadline: float
+) -> dict[str, Any] | None:
+    """The first match in `order` (`field` or `field:desc`), decided here over every page: Cliniko documents
+    `sort` but not which columns each endpoint honours, so its order is not trusted."""
+    name, _, direction = order.partition(":")
+    descending = direction == "desc"
+    best: dict[str, Any] | None = None
+    best_key: tuple[str, int] = ("", 0)
+    for record in api.iter_records(op.path, params=[*params, ("per_page", str(PAGE_SIZE))], deadline=deadline):
+        if not _matches(record, op.match, body):
+            continue
+        record_id = str(record.get("id") or "")
+        # Timestamps are UTC `Z` strings, which sort as times; equal ones go to the higher id (the later record).
+        key = (str(record.get(name) or ""), int(record_id) if record_id.isdigit() else 0)
+        if best is None or (key > best_key if descending else key < best_key):
+            best, best_key = record, key
+    return best
 
 
 def _nothing(op: Find) -> dict[str, Any]:
