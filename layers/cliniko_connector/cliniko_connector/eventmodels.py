@@ -23,7 +23,9 @@ class TriggerEventDetail(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1] = Field(
+        default=1, description="Version of this `detail`'s shape; a change that breaks consumers raises it."
+    )
     trigger: str = Field(description="Catalog name of the trigger, e.g. `patient.created`.")
     connection_id: str = Field(description="The connection (Cliniko account) the record belongs to.")
     resource: str = Field(description="Cliniko resource, e.g. `patients`.")
