@@ -43,6 +43,8 @@ def run_cli(*args: str, stdin: str | None = None, show: bool = True) -> str:
     done = subprocess.run(  # noqa: S603 (our own console script)
         [CLI, *args], input=stdin, capture_output=True, text=True, env=os.environ.copy(), check=False
     )
+    if done.returncode in (130, -2):  # the Ctrl-C meant for the demo reached the command first
+        raise KeyboardInterrupt
     if done.returncode != 0:
         raise SystemExit(f"demo failed: `cliniko-connector {' '.join(args)}` exited {done.returncode}:\n{done.stderr}")
     if show and done.stdout.strip():
@@ -208,5 +210,14 @@ def main() -> int:
     return 0
 
 
+def interruptible() -> int:
+    """`main`, with Ctrl-C stopping the demo in one line: `main`'s ExitStack has stopped what it started."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("\ndemo interrupted: stopped everything it started", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interruptible())

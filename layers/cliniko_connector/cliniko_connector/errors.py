@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`; did you mean `patient.created`?` when `name` looks like a typo of a known one, else ``."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 class ConnectorError(Exception):

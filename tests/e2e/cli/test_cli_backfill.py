@@ -104,6 +104,7 @@ def test_backfill_since_publishes_only_later_history_and_enables_the_trigger(sta
 def test_backfill_refuses_unknown_triggers_and_connections_in_one_line(stack: Stack) -> None:
     stack.connect()
     unknown = stack.cli("backfill", CONNECTION, "patient.exploded", "--all")
-    assert unknown.code == 1 and unknown.err.startswith("error: unknown triggers: patient.exploded")
+    assert unknown.code == 2 and unknown.err.startswith("error: unknown triggers: patient.exploded")
     missing = stack.cli("backfill", "nobody", "patient.created", "--all")
-    assert missing.code == 1 and missing.err.strip() == "error: no connection 'nobody'"
+    assert missing.code == 1
+    assert missing.err.strip() == "error: no connection 'nobody'; see `cliniko-connector connections list`"

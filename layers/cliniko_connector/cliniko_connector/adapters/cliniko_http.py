@@ -234,7 +234,10 @@ class ClinikoClient:
         except requests.Timeout:
             raise ClinikoTimeout("Cliniko did not answer in time", method=method, path=path) from None
         except requests.ConnectionError:
-            raise ClinikoConnectionError("connection to Cliniko failed", method=method, path=path) from None
+            host = urlsplit(url).netloc  # a host name is no secret; naming it tells a wrong base URL at once
+            raise ClinikoConnectionError(
+                f"{method} {path}: could not connect to Cliniko at {host}", method=method, path=path
+            ) from None
         return self._decode(response, method, path)
 
     def _decode(self, response: requests.Response, method: str, path: str) -> Any:

@@ -18,14 +18,64 @@ DEFAULT_STATE = Path(".local/stack.json")
 STATE_ENV = "CLINIKO_CONNECTOR_STACK_STATE"
 
 
+class UsageError(ConfigurationError):
+    """The command line asks for something that can't be done as written; nothing ran (exit status 2)."""
+
+    error_type = "UsageError"
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old spelling of an option, kept working (hidden from --help) with a warning naming the new one."""
+
+    def __init__(self, *args: Any, new: str, **kwargs: Any) -> None:
+        self.new = new
+        kwargs["help"] = argparse.SUPPRESS
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option: str | None = None) -> None:
+        print(f"warning: {option} is deprecated; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def add_stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stack-state",
         type=Path,
         default=None,
+        metavar="FILE",
         help=f"local stack state file (default ${STATE_ENV} or {DEFAULT_STATE}); ignored when the "
         "stack's environment variables (CONNECTIONS_TABLE, …) are set",
     )
+
+
+def read_text_arg(source: str, option: str) -> str:
+    """The text of a file a person named on the command line (`-`: standard input), or a one-line usage error."""
+    if source == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError(f"{option} - reads standard input, but nothing was piped in")
+        return sys.stdin.read()
+    path = Path(source)
+    if path.is_dir():
+        raise UsageError(f"{option}: {source} is a folder; give a file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{option}: no file {source}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"{option}: cannot read {source}: {reason}") from None
+
+
+def confirm(question: str) -> bool | None:
+    """Ask on the terminal; True/False from the person, None when nobody can be asked (no terminal on stdin).
+    End of input (Ctrl-D) is a no."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        return None
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    if not answer:
+        print(file=sys.stderr)
+    return answer.strip().lower() in ("y", "yes")
 
 
 def settings_from[S: BaseSettings](
@@ -38,6 +88,10 @@ def settings_from[S: BaseSettings](
     defaults: dict[str, Any] = {}
     if explicit or "CONNECTIONS_TABLE" not in os.environ:
         path = Path(explicit or os.environ.get(STATE_ENV) or DEFAULT_STATE)
+        if explicit and not path.is_file():
+            raise ConfigurationError(
+                f"no local stack state at {path}: run `cliniko-connector local up` first, or check --stack-state"
+            )
         if not path.exists():
             raise ConfigurationError(
                 "no stack configured: set CONNECTIONS_TABLE, STATE_TABLE, EVENT_BUS_NAME, … (see docs/deploy.md) "
@@ -67,10 +121,7 @@ def read_api_key(source: str) -> str:
         else:
             key = sys.stdin.readline()
     else:
-        try:
-            key = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read the API key file: {exc.strerror}") from None
+        key = read_text_arg(source, "--api-key-file")
     key = key.strip()
     if not key or any(c.isspace() for c in key):
         raise ConfigurationError("the API key is empty or contains white space")

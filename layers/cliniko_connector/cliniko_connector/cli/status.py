@@ -7,16 +7,19 @@ of a key's rate budget is used."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from cliniko_connector.cli.context import add_stack_options, settings_from
+from cliniko_connector.cli.context import UsageError, add_stack_options, settings_from
 from cliniko_connector.cli.output import emit_json, table
-from cliniko_connector.errors import ConnectorError
+from cliniko_connector.errors import ConnectionNotFound, ConnectorError
+from cliniko_connector.local.endpoint import is_loopback_url
 from cliniko_connector.models import Connection
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.timeutil import to_z, utc_now
@@ -29,7 +32,10 @@ EXIT_ERROR = 1
 def report_error(exc: ConnectorError, args: argparse.Namespace, connection_id: str | None = None) -> int:
     """Print `exc` as one line on stderr, led by what to do about it when that is known; exit status 1."""
     hint = hint_for(exc, connection_id)
-    print(f"error: {hint} ({exc})" if hint else f"error: {exc}", file=sys.stderr)
+    line = f"{hint} ({exc})" if hint else str(exc)
+    if isinstance(exc, ConnectionNotFound):
+        line += "; see `cliniko-connector connections list`"
+    print(f"error: {line}", file=sys.stderr)
     if getattr(args, "verbose", False):
         print(f"  type: {exc.error_type}", file=sys.stderr)
     return EXIT_ERROR
@@ -39,8 +45,18 @@ def report_aws_error(exc: Exception, args: argparse.Namespace) -> int:
     """An AWS SDK error as one line: the operation and AWS's code and message, and where to look."""
     if isinstance(exc, NoCredentialsError):
         line = "no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or `aws sso login`"
-    elif isinstance(exc, EndpointConnectionError):
-        line = f"could not reach AWS ({exc}): check AWS_DEFAULT_REGION, or that the local moto server is running"
+    elif isinstance(exc, BotoConnectionError | HTTPClientError):
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or "AWS"
+        endpoint = str(endpoint).rstrip("/")
+        if not isinstance(exc, BotoConnectionError):
+            line = f"the connection to {endpoint} broke off ({type(exc).__name__}): run the same command again"
+        elif is_loopback_url(endpoint):
+            line = (
+                f"nothing answers at {endpoint}: start the local moto server (`cliniko-connector local moto "
+                "--port PORT`) and point AWS_ENDPOINT_URL at it"
+            )
+        else:
+            line = f"could not reach {endpoint}: check AWS_DEFAULT_REGION and your network"
     elif isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "?"), error.get("Message", "")
@@ -66,6 +82,8 @@ def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
+        except UsageError:
+            raise  # exit status 2, from main
         except ConnectorError as exc:
             return report_error(exc, args, getattr(args, "connection", None))
         except (BotoCoreError, ClientError) as exc:
@@ -111,7 +129,10 @@ def ago(when: datetime | None, now: datetime) -> str:
 def _print_report(report: ConnectionReport, now: datetime) -> None:
     c = report.connection
     if report.rate_used is not None:
-        budget = f"rate budget {report.rate_used}/{c.rate_limit_per_minute} requests this minute"
+        budget = (
+            f"rate budget {report.rate_used}/{report.rate_cap} requests used in this {report.rate_window_seconds}s "
+            f"window ({c.rate_limit_per_minute}/min)"
+        )
     else:
         budget = report.rate_note or "rate budget unknown"
     interval = f"polled every {c.poll_interval_seconds}s"
@@ -160,6 +181,7 @@ def _status(args: argparse.Namespace) -> int:
         runtime.state,
         rate_usage_for(runtime),
         default_payload_mode=settings.default_payload_mode,
+        rate_window_seconds=settings.rate_window_seconds,
     )
     reports = reader.report(args.connection)
     if args.json:

@@ -20,7 +20,7 @@ from cliniko_connector.errors import ConfigurationError, CursorConflict, RateBud
 from cliniko_connector.models import Connection, StartPoint, StreamCursor, StreamKey
 from cliniko_connector.ports import PollJob
 from cliniko_connector.timeutil import to_z, utc_now
-from cliniko_connector.usecases.connections import ConnectionAdmin
+from cliniko_connector.usecases.connections import ConnectionAdmin, refuse_unknown_triggers
 from cliniko_connector.usecases.poll import StreamPoller, initial_cursor
 from cliniko_connector.wiring import PollWorker
 
@@ -152,9 +152,7 @@ class Backfill:
         """Switch the triggers on and move their streams back to `start`, or leave a backfill towards the same
         start where it is (it resumes). Each stream's `backfill_total` is counted first, so a refused key or
         an outage stops the backfill before any stream has moved."""
-        unknown = [t for t in triggers if t not in TRIGGERS]
-        if unknown:
-            raise ConfigurationError(f"unknown triggers: {', '.join(unknown)} (see `cliniko-connector triggers list`)")
+        refuse_unknown_triggers(triggers)
         connection = self.admin.connections.get(connection_id)
         state = self.admin.state
         wanted = initial_cursor(start, self.now())

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from cliniko_connector.adapters.cliniko_http import shard_from_key
 from cliniko_connector.catalog.triggers import TRIGGERS, streams_for
-from cliniko_connector.errors import ConfigurationError, ConnectionNotFound
+from cliniko_connector.errors import ConfigurationError, ConnectionNotFound, did_you_mean
 from cliniko_connector.eventmodels import field_errors
 from cliniko_connector.models import Connection, ConnectionStatus, StartPoint, StreamKey
 from cliniko_connector.ports import ClinikoApi, ConnectionStore, SecretStore, StreamStateStore
@@ -37,6 +37,15 @@ def account_user(api: ClinikoApi) -> dict[str, Any]:
 
 def _unknown_triggers(names: Iterable[str]) -> list[str]:
     return [n for n in names if n not in TRIGGERS]
+
+
+def refuse_unknown_triggers(names: Iterable[str]) -> None:
+    unknown = _unknown_triggers(names)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown triggers: {', '.join(unknown)}{did_you_mean(unknown[0], TRIGGERS)} "
+            "(see `cliniko-connector triggers list`)"
+        )
 
 
 @dataclass
@@ -78,9 +87,7 @@ class ConnectionAdmin:
 
     def enable_triggers(self, connection_id: str, names: list[str], start: StartPoint | None = None) -> Connection:
         """Switch triggers on. A stream that already runs keeps its place; a new one starts at `start`."""
-        unknown = _unknown_triggers(names)
-        if unknown:
-            raise ConfigurationError(f"unknown triggers: {', '.join(unknown)} (see `triggers list`)")
+        refuse_unknown_triggers(names)
         connection = self.connections.get(connection_id)
         for stream in streams_for(names):
             key = StreamKey(connection_id=connection_id, resource=stream.resource)
@@ -100,9 +107,7 @@ class ConnectionAdmin:
 
     def disable_triggers(self, connection_id: str, names: list[str]) -> Connection:
         """Switch triggers off; their stream state stays, so switching back on resumes where it was."""
-        unknown = _unknown_triggers(names)
-        if unknown:
-            raise ConfigurationError(f"unknown triggers: {', '.join(unknown)}")
+        refuse_unknown_triggers(names)
         connection = self.connections.get(connection_id)
         updated = connection.model_copy(update={"triggers": tuple(t for t in connection.triggers if t not in names)})
         self.connections.put(updated)

@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from cliniko_connector.catalog.triggers import streams_for
 from cliniko_connector.errors import (
+    ClinikoConnectionError,
     ClinikoForbidden,
     ClinikoRateLimited,
     ClinikoTransientError,
@@ -112,6 +113,8 @@ def hint_for(exc: BaseException, connection_id: str | None = None) -> str | None
         return f"the Cliniko user behind {who}'s key may not do this: give the user more rights or use another key"
     if isinstance(exc, ClinikoRateLimited | RateBudgetExhausted):
         return "the API key's request budget is used up: wait a minute and run the same command again"
+    if isinstance(exc, ClinikoConnectionError):
+        return "Cliniko could not be reached: check the base URL (`connections show`) and the network, then try again"
     if isinstance(exc, ClinikoTransientError):
         return "Cliniko did not answer properly; nothing was lost: run the same command again later"
     return None
@@ -180,6 +183,12 @@ class ConnectionReport:
     rate_used: int | None = None
     rate_note: str | None = None
     default_payload_mode: PayloadMode = PayloadMode.FULL
+    rate_window_seconds: int = 60
+
+    @property
+    def rate_cap(self) -> int:
+        """Requests the key may make in one budget window (its per-minute limit scaled to the window)."""
+        return int(self.connection.rate_limit_per_minute * self.rate_window_seconds / 60)
 
     @property
     def payload_mode(self) -> PayloadMode:
@@ -196,7 +205,9 @@ class ConnectionReport:
             "payload_mode": self.payload_mode.value,
             "payload_mode_is_stack_default": c.payload_mode is None,
             "rate_budget": {
-                "used_this_minute": self.rate_used,
+                "used_in_window": self.rate_used,
+                "cap_in_window": self.rate_cap,
+                "window_seconds": self.rate_window_seconds,
                 "limit_per_minute": c.rate_limit_per_minute,
                 "note": self.rate_note,
             },
@@ -215,6 +226,7 @@ class StatusReader:
     state: StreamStateStore
     rate_usage: RateUsage | None = None
     default_payload_mode: PayloadMode = PayloadMode.FULL
+    rate_window_seconds: int = 60
     now: Callable[[], datetime] = utc_now
     _stats_hours: int = field(default=24, repr=False)
 
@@ -251,4 +263,5 @@ class StatusReader:
             rate_used=used,
             rate_note=note,
             default_payload_mode=self.default_payload_mode,
+            rate_window_seconds=self.rate_window_seconds,
         )
