@@ -235,9 +235,12 @@ def rejected(action_name: str, error: InputValidationError) -> dict[str, Any]:
     return {"action": action_name, "status": "failed", "error": error.to_dict()}
 
 
-def action_app(settings: ActionSettings, runtime: Runtime | None = None) -> ActionApp:
+def action_app(
+    settings: ActionSettings, runtime: Runtime | None = None, *, on_run: Callable[[], None] | None = None
+) -> ActionApp:
     """The action use-case behind Powertools idempotency: a request's key (see `ActionRequest.key_for`)
-    runs Cliniko once, and later deliveries of the same key get the stored result."""
+    runs Cliniko once, and later deliveries of the same key get the stored result. `on_run` is called when
+    the action really runs (not for a stored result), so the CLI can tell a repeat."""
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -262,6 +265,8 @@ def action_app(settings: ActionSettings, runtime: Runtime | None = None) -> Acti
     )
 
     def run_unguarded(envelope: dict[str, Any]) -> dict[str, Any]:
+        if on_run is not None:
+            on_run()
         return runner.run(ActionRequest.model_validate(envelope["request"]))
 
     run_once: Callable[..., dict[str, Any]] = idempotent_function(

@@ -30,7 +30,7 @@ def test_connect_enable_poll_and_watch_status(stack: Stack) -> None:
     assert human.code == 0, human.err
     lines = human.out.splitlines()
     assert lines[0].startswith(f"{CONNECTION} (Northside Physio): active, polled every 60s, payload full")
-    assert "rate budget" in lines[0] and "/200 requests this minute" in lines[0]
+    assert "rate budget" in lines[0] and "/20 requests used in this 6s window (200/min)" in lines[0]
     header, _rule, row = lines[1:4]
     assert header.split() == [
         "STREAM",
@@ -53,7 +53,8 @@ def test_connect_enable_poll_and_watch_status(stack: Stack) -> None:
     (report,) = stack.cli("status", "--json").json
     assert report["connection"] == CONNECTION and report["status"] == "active"
     assert report["rate_budget"]["limit_per_minute"] == 200
-    assert isinstance(report["rate_budget"]["used_this_minute"], int)  # 1, or 0 if a new minute began
+    assert isinstance(report["rate_budget"]["used_in_window"], int)  # 1, or 0 if a new window began
+    assert report["rate_budget"]["window_seconds"] == 6 and report["rate_budget"]["cap_in_window"] == 20
     (stream,) = report["streams"]
     assert stream["resource"] == "patients"
     assert stream["triggers"] == ["patient.created", "patient.updated"]

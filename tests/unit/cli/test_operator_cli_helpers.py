@@ -53,7 +53,7 @@ def test_a_terminal_gets_one_redrawn_line_with_bar_counts_rate_and_eta() -> None
     assert text.count("\r\x1b[K") == 2 and text.endswith("\n")
     last = text.split("\r\x1b[K")[-1]
     assert last.startswith("clinic/patients [1/2] [############............]  50%")
-    assert "500/1,000 records, 3 pages, at 2026-01-05T09:30:00Z, rate 42/200 per min" in last
+    assert "500/1,000 records, 3 pages, at 2026-01-05T09:30:00Z, rate 42/200 in this 60s window" in last
     assert "ETA 10s" in last and "waiting for the rate budget" in last
 
 

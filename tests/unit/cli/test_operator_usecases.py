@@ -123,7 +123,13 @@ def test_status_reads_cursor_counters_and_rate_budget_per_enabled_stream(world: 
     reader = StatusReader(world.connections, world.state, rate_usage=lambda c: 12, now=lambda: NOW)
     (report,) = reader.report()
     data = report.to_dict()
-    assert data["rate_budget"] == {"used_this_minute": 12, "limit_per_minute": 200, "note": None}
+    assert data["rate_budget"] == {
+        "used_in_window": 12,
+        "cap_in_window": 200,
+        "window_seconds": 60,
+        "limit_per_minute": 200,
+        "note": None,
+    }
     assert [s["resource"] for s in data["streams"]] == ["patients", "individual_appointments"]
     patients = data["streams"][0]
     assert patients["triggers"] == ["patient.created", "patient.updated"]

@@ -1,24 +1,31 @@
-"""`cliniko-connector actions list|run`: the action catalog, and one action through its Lambda's code."""
+"""`cliniko-connector actions list|show|run`: the action catalog, and one action through its Lambda's code."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+import sys
+import textwrap
 from typing import Any
 
-from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.cli.context import add_stack_options, settings_from
-from cliniko_connector.cli.output import emit_json, table
-from cliniko_connector.errors import ConfigurationError, InputValidationError
+from cliniko_connector.catalog.actions import ACTIONS, Action
+from cliniko_connector.cli.context import UsageError, add_stack_options, read_text_arg, settings_from
+from cliniko_connector.cli.output import TERMINAL_WIDTH, emit_json, table
+from cliniko_connector.devtools.actions_doc import input_fields, result_fields
+from cliniko_connector.devtools.sample_events import action_request_detail
+from cliniko_connector.errors import did_you_mean
 from cliniko_connector.eventmodels import ActionRequest
 from cliniko_connector.settings import ActionSettings
 from cliniko_connector.wiring import action_app
 
+EXIT_FAILED = 1
 
-def _fields(name: str) -> list[str]:
-    model = ACTIONS[name].input_model
-    return [f"{info.alias or f}{'' if info.is_required() else '?'}" for f, info in model.model_fields.items()]
+
+def _action(name: str) -> Action:
+    action = ACTIONS.get(name)
+    if action is None:
+        raise UsageError(f"no action {name!r}{did_you_mean(name, ACTIONS)} (see `cliniko-connector actions list`)")
+    return action
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -30,51 +37,132 @@ def _list(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(
-            table(
-                [(n, ", ".join(_fields(n)), a.description) for n, a in ACTIONS.items()],
-                ["ACTION", "INPUT (? = optional)", "WHAT IT DOES"],
-            )
+        rows = [(n, a.description) for n, a in ACTIONS.items()]
+        print(table(rows, ["ACTION", "WHAT IT DOES"], max_width=TERMINAL_WIDTH))
+        print("inputs, result and an example of one: cliniko-connector actions show ACTION")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    action = _action(args.action_name)
+    example = action_request_detail(action, connection_id="CONNECTION")
+    if args.json:
+        emit_json(
+            {
+                "action": action.name,
+                "description": action.description,
+                "calls": action.operation.calls(),
+                "input_schema": action.input_model.model_json_schema(by_alias=True),
+                "result": result_fields(action),
+                "example_request": example,
+            }
         )
+        return 0
+    print(textwrap.fill(f"{action.name}: {action.description}", TERMINAL_WIDTH, subsequent_indent="  "))
+    print(textwrap.fill(f"  Cliniko: {action.operation.calls()}", TERMINAL_WIDTH, subsequent_indent="    "))
+    print("  input (? = optional):")
+    rows = [(f"{name}{'' if required else '?'}", label) for name, required, label in input_fields(action)]
+    fields = table(rows, ["FIELD", "TYPE"], max_width=TERMINAL_WIDTH - 4)
+    print("\n".join("    " + line for line in fields.splitlines()))
+    rule = getattr(action.input_model, "rule", None)
+    text = rule() if callable(rule) else None
+    if text:
+        print(textwrap.fill(text, TERMINAL_WIDTH, initial_indent="    ", subsequent_indent="    "))
+    print(f"  result: {{{', '.join(result_fields(action))}}}")
+    print("  example (paste it as it is; the input may span lines inside its quotes):")
+    sample = json.dumps(example["input"], indent=2).replace("\n", "\n    ")
+    print(f"    cliniko-connector actions run {action.name} --connection CONNECTION --input '{sample}'")
     return 0
 
 
 def _parse_input(raw: str) -> dict[str, Any]:
-    text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+    text = read_text_arg(raw[1:], "--input @FILE") if raw.startswith("@") else raw
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputValidationError(f"--input is not JSON (line {exc.lineno}, column {exc.colno})") from None
+        raise UsageError(f"--input is not JSON (line {exc.lineno}, column {exc.colno})") from None
     if not isinstance(value, dict):
-        raise InputValidationError("--input must be a JSON object")
+        raise UsageError('--input must be a JSON object, e.g. \'{"patient_id": "123"}\'')
     return value
 
 
+def _failure_line(outcome: dict[str, Any]) -> str:
+    """`InputValidationError: invalid input for X (name: field required)`: the typed error and its first
+    field problem (field names and messages only, never values)."""
+    error = outcome.get("error") or {}
+    line = f"{error.get('type', 'error')}: {error.get('message', 'failed')}"
+    problems = error.get("field_errors") or {}
+    if problems:
+        field, problem = next(iter(problems.items()))
+        more = f", and {len(problems) - 1} more" if len(problems) > 1 else ""
+        line += f" ({field}: {problem}{more})"
+    if error.get("type") == "ConnectionNotFound":
+        line += "; see `cliniko-connector connections list`"
+    return line
+
+
+def _summary(outcome: dict[str, Any]) -> str:
+    """What a success did, by ids and counts only (a result can hold patient data)."""
+    result = outcome.get("result") or {}
+    record = result.get("record")
+    if isinstance(record, dict) and record.get("id"):
+        return f"record {record['id']}"
+    if result.get("found") is False:
+        return "nothing found"
+    if isinstance(result.get("ids"), list):
+        return f"{len(result['ids'])} id(s)" + (", more not listed" if result.get("truncated") else "")
+    if result.get("id"):
+        return f"record {result['id']}"
+    return "done"
+
+
 def _run(args: argparse.Namespace) -> int:
-    action = ACTIONS.get(args.action_name)
-    if action is None:
-        raise ConfigurationError(f"no action {args.action_name!r} (see `actions list`)")
+    action = _action(args.action_name)
+    payload = _parse_input(args.input)
     settings = settings_from(
         args, ActionSettings, function=f"{action.function_suffix}ActionFunction", action_name=action.name
     )
-    request = ActionRequest(
-        connection_id=args.connection, input=_parse_input(args.input), idempotency_key=args.idempotency_key
-    )
-    outcome = action_app(settings)(request, None)
-    emit_json(outcome)
-    return 0 if outcome.get("status") == "succeeded" else 1
+    request = ActionRequest(connection_id=args.connection, input=payload, idempotency_key=args.idempotency_key)
+    ran: list[bool] = []
+    outcome = action_app(settings, on_run=lambda: ran.append(True))(request, None)
+    succeeded = outcome.get("status") == "succeeded"
+    repeat = not ran
+    if args.json:
+        emit_json(outcome)
+    elif succeeded:
+        print(
+            f"{action.name} on {args.connection}: "
+            + (
+                f"already done (idempotency key {request.key_for(action.name)} was used before; "
+                f"its first result, {_summary(outcome)}, is kept and Cliniko was not called)"
+                if repeat
+                else f"succeeded, {_summary(outcome)} (--json prints the result)"
+            )
+        )
+    if not succeeded:
+        again = " (already done: the same failure is kept for this idempotency key)" if repeat else ""
+        print(f"error: {action.name}: {_failure_line(outcome)}{again}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("actions", help="list actions, or run one as its Lambda would")
+    p = subparsers.add_parser("actions", help="list actions, show one, or run one as its Lambda would")
     sub = p.add_subparsers(dest="action", required=True)
-    ls = sub.add_parser("list", help="every action with its input fields")
-    ls.add_argument("--json", action="store_true")
+    ls = sub.add_parser("list", help="every action, in a line")
+    ls.add_argument("--json", action="store_true", help="every action with its input schema")
     ls.set_defaults(func=_list)
-    run = sub.add_parser("run", help="run an action; prints the outcome as JSON, exit 1 on failure")
+    show = sub.add_parser("show", help="one action: its inputs, result and an example")
+    show.add_argument("action_name", metavar="ACTION")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_show)
+    run = sub.add_parser(
+        "run", help="run an action; one line says what it did (exit 1 on failure), --json prints the outcome"
+    )
     run.add_argument("action_name", metavar="ACTION")
     run.add_argument("--connection", required=True)
     run.add_argument("--input", required=True, metavar="JSON|@FILE")
-    run.add_argument("--idempotency-key")
+    run.add_argument("--idempotency-key", help="a repeat with the same key does nothing and says so")
+    run.add_argument("--json", action="store_true", help="the outcome as JSON on stdout, success or failure")
     add_stack_options(run)
     run.set_defaults(func=_run)

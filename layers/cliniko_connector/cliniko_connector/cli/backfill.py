@@ -13,7 +13,7 @@ import time
 from typing import Any, TextIO
 
 from cliniko_connector.adapters.cliniko_http import ClinikoClient
-from cliniko_connector.catalog.triggers import TRIGGERS
+from cliniko_connector.cli.connections import trigger_names
 from cliniko_connector.cli.context import add_stack_options, settings_from
 from cliniko_connector.cli.output import emit_json, table
 from cliniko_connector.cli.replay import parse_when
@@ -36,8 +36,11 @@ class ProgressDisplay:
     """A redrawn status line on a terminal; a line every `plain_interval` seconds (and on state changes)
     otherwise, so logs of a scheduled run stay readable."""
 
-    def __init__(self, out: TextIO, *, tty: bool | None = None, plain_interval: float = 5.0) -> None:
+    def __init__(
+        self, out: TextIO, *, tty: bool | None = None, plain_interval: float = 5.0, window_seconds: int = 60
+    ) -> None:
         self.out = out
+        self.window_seconds = window_seconds
         self.tty = out.isatty() if tty is None else tty
         self.plain_interval = plain_interval
         self._last_plain = float("-inf")
@@ -62,8 +65,7 @@ class ProgressDisplay:
             self.out.flush()
             self._drawn = False
 
-    @staticmethod
-    def _line(p: BackfillProgress, *, bar: bool) -> str:
+    def _line(self, p: BackfillProgress, *, bar: bool) -> str:
         fraction = p.fraction
         percent = f"{fraction * 100:3.0f}%" if fraction is not None else "  ?%"
         parts = [f"{p.connection_id}/{p.resource} [{p.index}/{p.streams}]"]
@@ -74,7 +76,9 @@ class ProgressDisplay:
         records = f"{p.done:,}/{p.total:,} records" if p.total is not None else f"{p.done:,} records"
         details = [records, f"{p.pages} page{'' if p.pages == 1 else 's'}", f"at {to_z(p.position)}"]
         if p.rate_limit is not None:
-            details.append(f"rate {p.rate_used if p.rate_used is not None else '?'}/{p.rate_limit} per min")
+            used = p.rate_used if p.rate_used is not None else "?"
+            cap = int(p.rate_limit * self.window_seconds / 60)
+            details.append(f"rate {used}/{cap} in this {self.window_seconds}s window")
         details.append(f"ETA {duration(p.eta_seconds)}" if p.eta_seconds is not None else "ETA -")
         state = {
             "busy": "waiting: the scheduled poller is on this stream",
@@ -116,7 +120,7 @@ def _backfill(args: argparse.Namespace) -> int:
     if args.time_limit is not None and args.time_limit < 0:
         print("error: --time-limit must be 0 or more seconds", file=sys.stderr)
         return 2
-    triggers = list(TRIGGERS) if args.triggers == ["all"] else list(args.triggers)
+    triggers = trigger_names(list(args.triggers))
     settings = settings_from(args, PollerSettings)
     worker = poll_worker(settings)
     runtime = worker.runtime
@@ -126,7 +130,7 @@ def _backfill(args: argparse.Namespace) -> int:
 
     admin = ConnectionAdmin(runtime.connections, runtime.secrets, runtime.state, api_for_key)
     backfill = Backfill(admin, worker, rate_usage=rate_usage_for(runtime))
-    display = ProgressDisplay(sys.stderr)
+    display = ProgressDisplay(sys.stderr, window_seconds=settings.rate_window_seconds)
     outcomes: list[StreamOutcome] = []
     try:
         plans = backfill.prepare(args.connection, triggers, _start_point(args), restart=args.restart)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
-from cliniko_connector.cli.context import add_stack_options, read_api_key, settings_from
-from cliniko_connector.cli.output import emit_json, table
-from cliniko_connector.models import ConnectionStatus, StartPoint
+from cliniko_connector.cli.context import UsageError, add_stack_options, confirm, read_api_key, settings_from
+from cliniko_connector.cli.output import TERMINAL_WIDTH, emit_json, plural, table
+from cliniko_connector.devtools.events_doc import sample_trigger_event, trigger_schema
+from cliniko_connector.errors import did_you_mean
+from cliniko_connector.models import Connection, ConnectionStatus, StartPoint
 from cliniko_connector.ports import ClinikoApi
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.timeutil import parse_ts
@@ -17,8 +20,8 @@ from cliniko_connector.usecases.connections import ConnectionAdmin
 from cliniko_connector.wiring import build_runtime
 
 
-def admin(args: argparse.Namespace) -> ConnectionAdmin:
-    settings = settings_from(args, PollerSettings)
+def admin(args: argparse.Namespace, settings: PollerSettings | None = None) -> ConnectionAdmin:
+    settings = settings or settings_from(args, PollerSettings)
     runtime = build_runtime(settings)
 
     def api_for_key(api_key: str, base_url: str | None) -> ClinikoApi:
@@ -86,12 +89,20 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    c = admin(args).connections.get(args.connection)
-    data: dict[str, Any] = c.model_dump(mode="json", exclude={"hash_salt"})
+    settings = settings_from(args, PollerSettings)
+    c = admin(args, settings).connections.get(args.connection)
+    data: dict[str, Any] = c.model_dump(mode="json", exclude={"hash_salt", "secret_id"})
+    # The mode its events are published in: its own, else the stack's default.
+    data["payload_mode"] = (c.payload_mode or settings.default_payload_mode).value
+    data["payload_mode_is_stack_default"] = c.payload_mode is None
     if args.json:
         emit_json(data)
     else:
         for k, v in data.items():
+            if k == "payload_mode_is_stack_default":
+                continue
+            if k == "payload_mode" and c.payload_mode is None:
+                v = f"{v} (stack default)"
             print(f"{k:24} {', '.join(v) if isinstance(v, list) else v}")
     return 0
 
@@ -120,8 +131,10 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     if not args.yes:
-        answer = input(f"remove {args.connection}, its secret and its stream state? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
+        answer = confirm(f"remove {args.connection}, its secret and its stream state?")
+        if answer is None:
+            raise UsageError(f"nobody to ask: pass --yes to remove {args.connection} without a prompt")
+        if not answer:
             print("kept")
             return 1
     admin(args).remove(args.connection)
@@ -141,16 +154,83 @@ def _triggers_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def trigger_names(names: list[str]) -> list[str]:
+    """Trigger names from the command line (`all` for every one), checked against the catalog before anything
+    runs: an unknown one is a usage error that suggests the name meant."""
+    if names == ["all"]:
+        return list(TRIGGERS)
+    unknown = [n for n in names if n not in TRIGGERS]
+    if unknown:
+        raise UsageError(
+            f"unknown triggers: {', '.join(unknown)}{did_you_mean(unknown[0], TRIGGERS)} "
+            "(see `cliniko-connector triggers list`)"
+        )
+    return names
+
+
+def _triggers_on(c: Connection) -> str:
+    return f"{c.id}: {plural(len(c.triggers), 'trigger')} on"
+
+
 def _triggers_enable(args: argparse.Namespace) -> int:
-    names = list(TRIGGERS) if args.triggers == ["all"] else args.triggers
-    c = admin(args).enable_triggers(args.connection, names, start_point(args.start))
-    print(f"{c.id}: {len(c.triggers)} triggers on")
+    c = admin(args).enable_triggers(args.connection, trigger_names(args.triggers), start_point(args.start))
+    print(_triggers_on(c))
     return 0
 
 
 def _triggers_disable(args: argparse.Namespace) -> int:
-    c = admin(args).disable_triggers(args.connection, args.triggers)
-    print(f"{c.id}: {len(c.triggers)} triggers on")
+    c = admin(args).disable_triggers(args.connection, trigger_names(args.triggers))
+    print(_triggers_on(c))
+    return 0
+
+
+def _kind(schema: dict[str, Any], spec: dict[str, Any]) -> str:
+    """A JSON schema type in a word: `string`, `full|minimal` for an enum, `patient.updated` for a constant."""
+    if "$ref" in spec:
+        spec = schema.get("$defs", {}).get(str(spec["$ref"]).rsplit("/", 1)[-1], {})
+    if "const" in spec:
+        return str(spec["const"])
+    if "enum" in spec:
+        return "|".join(str(v) for v in spec["enum"])
+    return str(spec.get("type", "any"))
+
+
+def _triggers_show(args: argparse.Namespace) -> int:
+    trigger = TRIGGERS.get(args.trigger)
+    if trigger is None:
+        raise UsageError(
+            f"no trigger {args.trigger!r}{did_you_mean(args.trigger, TRIGGERS)} (see `cliniko-connector triggers list`)"
+        )
+    sample = sample_trigger_event(trigger)
+    if args.json:
+        emit_json(
+            {
+                "trigger": trigger.name,
+                "detail_type": trigger.detail_type,
+                "resource": trigger.resource,
+                "description": trigger.description,
+                "detail_schema": trigger_schema(trigger),
+                "sample_event": sample,
+            }
+        )
+        return 0
+    print(f"{trigger.name}: {trigger.description}")
+    print(f"  detail-type: {trigger.detail_type}")
+    print(f"  resource:    {trigger.resource}")
+    print("  detail fields (? = may be null or absent):")
+    schema = trigger_schema(trigger)
+    required = set(schema.get("required", []))
+    rows = []
+    for name, spec in schema.get("properties", {}).items():
+        kinds = [_kind(schema, s) for s in spec.get("anyOf", [spec])]
+        kind = "/".join(k for k in kinds if k != "null")
+        optional = name not in required or "null" in kinds
+        about = str(spec.get("description") or "")
+        rows.append((f"{name}{'?' if optional else ''}", kind, about))
+    fields = table(rows, ["FIELD", "TYPE", "MEANING"], max_width=TERMINAL_WIDTH - 4)
+    print("\n".join("    " + line for line in fields.splitlines()))
+    print("  sample event:")
+    print("\n".join("    " + line for line in json.dumps(sample, indent=2).splitlines()))
     return 0
 
 
@@ -201,3 +281,7 @@ def register(subparsers: Any) -> None:
     td.add_argument("triggers", nargs="+")
     add_stack_options(td)
     td.set_defaults(func=_triggers_disable)
+    ts = trig_sub.add_parser("show", help="one trigger: its detail fields and a sample event")
+    ts.add_argument("trigger")
+    ts.add_argument("--json", action="store_true")
+    ts.set_defaults(func=_triggers_show)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from cliniko_connector.cli.context import STATE_ENV, DeprecatedAlias, UsageError, read_text_arg
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.local.endpoint import (
     ENDPOINT_VARIABLE,
@@ -56,6 +58,10 @@ def _load_state(path: str, endpoint: str) -> StackState:
 
 
 def _up(args: argparse.Namespace) -> int:
+    if not Path(args.template).is_file():
+        raise UsageError(
+            f"no template at {args.template}: run this in the project's folder, or name it with --template PATH"
+        )
     _prepare()
     declared = load_template(args.template).get("Parameters", {})
     parameters = {k: v for k, v in LOCAL_PARAMETER_DEFAULTS.items() if k in declared}
@@ -73,7 +79,8 @@ def _up(args: argparse.Namespace) -> int:
 
 def _print_invocation(invocation: Invocation) -> None:
     status = "ok" if invocation.ok else f"FAILED {invocation.error}"
-    print(f"  {invocation.function:<44} <- {invocation.source:<40} {status}", flush=True)
+    handled = f" [{invocation.handled}]" if invocation.handled else ""
+    print(f"  {invocation.function:<44} <- {invocation.source:<40} {status}{handled}", flush=True)
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -105,10 +112,14 @@ def _invoke(args: argparse.Namespace) -> int:
     state = _load_state(args.state, endpoint)
     if args.function not in state.functions:
         raise ConfigurationError(f"no function {args.function}; one of: {', '.join(state.functions)}")
-    text = sys.stdin.read() if args.event == "-" else Path(args.event).read_text(encoding="utf-8")
+    text = read_text_arg(args.event, "--event")
+    try:
+        event = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--event {args.event} is not JSON (line {exc.lineno}, column {exc.colno})") from None
     runner = LocalRunner(state, args.project_root or state.project_root)
     try:
-        result = runner.invoke(args.function, json.loads(text) if text.strip() else {})
+        result = runner.invoke(args.function, event)
     except HandlerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -177,7 +188,11 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
 
     def with_state(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        command.add_argument("--state", default=str(DEFAULT_STATE_PATH), help="state file (default: %(default)s)")
+        default = os.environ.get(STATE_ENV) or str(DEFAULT_STATE_PATH)
+        command.add_argument(
+            "--stack-state", dest="state", default=default, metavar="FILE", help="state file (default: %(default)s)"
+        )
+        command.add_argument("--state", dest="state", action=DeprecatedAlias, new="--stack-state")
         return command
 
     up_parser = with_state(commands.add_parser("up", help="create the template's tables, queues, bus and rules"))

@@ -13,6 +13,8 @@ from cliniko_connector.ports import PollJob
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.wiring import poll_worker
 
+COUNTS = ("connection", "resource", "pages", "records", "events", "duplicates")
+
 
 def _poll(args: argparse.Namespace) -> int:
     worker = poll_worker(settings_from(args, PollerSettings))
@@ -47,13 +49,20 @@ def _poll(args: argparse.Namespace) -> int:
             )
     if args.json:
         emit_json(rows)
-    else:
-        print(
-            table(
-                [list(r.values()) for r in rows],
-                ["CONNECTION", "RESOURCE", "PAGES", "RECORDS", "EVENTS", "DUPLICATES", "CAUGHT UP", "CURSOR"],
-            )
+        return 0
+    if not rows:
+        print("nothing to poll: no connection has triggers on (cliniko-connector triggers enable CONNECTION TRIGGER…)")
+        return 0
+    print(
+        table(
+            [[*(r[k] for k in COUNTS), "yes" if r["caught_up"] else "no", r["cursor"] or "-"] for r in rows],
+            ["CONNECTION", "RESOURCE", "PAGES", "RECORDS", "EVENTS", "RE-READ", "CAUGHT UP", "CURSOR"],
         )
+    )
+    print(
+        "RECORDS read from Cliniko; EVENTS published; RE-READ: records already published, read again because "
+        "each poll overlaps the last so no change slips by (not an error, nothing sent twice)"
+    )
     return 0
 
 

@@ -88,11 +88,16 @@ def input_fields(action: Action) -> list[tuple[str, bool, str]]:
     return sorted(rows, key=lambda row: (row[0] != "id", not row[1]))
 
 
-def _result(action: Action) -> str:
+def result_fields(action: Action) -> list[str]:
+    """The keys of the action's `result`."""
     keys = list(action.operation.result)
     if isinstance(action.operation, Get) and action.operation.kinds:
         keys.append("kind")
-    return "`{" + ", ".join(keys) + "}`"
+    return keys
+
+
+def _result(action: Action) -> str:
+    return "`{" + ", ".join(result_fields(action)) + "}`"
 
 
 def render_actions_doc(actions: Mapping[str, Action] | None = None) -> str:

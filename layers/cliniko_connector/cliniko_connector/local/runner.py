@@ -86,6 +86,41 @@ class Invocation:
     error: str | None = None
     message_ids: tuple[str, ...] = ()
     result: Any = None
+    handled: str = ""  # what the event was, in a few words (ids and types, never record data)
+
+
+def describe_event(event: Any) -> str:
+    """What a handler was given, for `local run`'s log: a schedule tick, an EventBridge event (its detail-type and
+    record), an action request (its action and key), or a batch of queue messages (what each one is)."""
+    if not isinstance(event, dict):
+        return type(event).__name__
+    records = event.get("Records")
+    if isinstance(records, list):
+        bodies = []
+        for record in records:
+            try:
+                bodies.append(describe_event(json.loads(record.get("body", ""))))
+            except (ValueError, AttributeError):
+                bodies.append("message")
+        counted = Counter(bodies)
+        return ", ".join(f"{n} x {what}" if n > 1 else what for what, n in counted.items())
+    if event.get("detail-type") == "Scheduled Event":
+        return "schedule tick"
+    if "detail-type" in event:
+        raw = event.get("detail")
+        detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        what = str(event["detail-type"])
+        if detail.get("resource") and detail.get("id"):
+            what += f" {detail['resource']}/{detail['id']}"
+        elif detail.get("action"):
+            what += f" {detail['action']}"
+        return what
+    if "connection_id" in event and "resource" in event:
+        return f"poll job {event['connection_id']}/{event['resource']}"
+    if "connection_id" in event and "input" in event:
+        key = event.get("idempotency_key")
+        return f"action request for {event['connection_id']}" + (f" (key {key})" if key else "")
+    return "event"
 
 
 @dataclass
@@ -193,9 +228,11 @@ class LocalRunner:
     def _call(self, function_id: str, event: Any, source: str, message_ids: tuple[str, ...] = ()) -> Invocation:
         try:
             result = self.invoke(function_id, event)
-            invocation = Invocation(function_id, source, True, message_ids=message_ids, result=result)
+            invocation = Invocation(
+                function_id, source, True, message_ids=message_ids, result=result, handled=describe_event(event)
+            )
         except HandlerError as exc:
-            invocation = Invocation(function_id, source, False, exc.error, message_ids)
+            invocation = Invocation(function_id, source, False, exc.error, message_ids, handled=describe_event(event))
             if os.environ.get("CLINIKO_LOCAL_TRACEBACKS") and exc.__cause__ is not None:
                 traceback.print_exception(exc.__cause__, file=sys.stderr)
         if self.on_invocation:
