@@ -64,7 +64,9 @@ def test_actions_run_failure_is_one_line_with_the_typed_error_and_first_field_an
     assert bad.code == 1
     assert bad.out == ""
     (line,) = bad.err.splitlines()
-    assert line.startswith("error: medical_alert.create: InputValidationError: invalid input for medical_alert.create (")
+    assert line.startswith(
+        "error: medical_alert.create: InputValidationError: invalid input for medical_alert.create ("
+    )
     assert "and 1 more)" in line
     outcome = stack.cli(*args, "--json")
     assert outcome.code == 1
