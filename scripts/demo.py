@@ -155,7 +155,7 @@ def main() -> int:
 
         step(3, "The stack from template.yaml (tables, queues, bus, rules), example automation on")
         run_cli(
-            "local", "up", "--state", str(workdir / "stack.json"),
+            "local", "up", "--stack-state", str(workdir / "stack.json"),
             "--parameter", f"ClinikoContactEmail={CONTACT}",
             "--parameter", "EnableExampleAutomations=true",
         )  # fmt: skip
@@ -176,7 +176,7 @@ def main() -> int:
         say(f"    patients {', '.join(p['id'] for p in created)}")
 
         step(6, "One scheduled cycle: dispatcher → poll worker → bus → ExampleNewPatientAlertRule → action")
-        run_cli("local", "run", "--once", "--state", str(workdir / "stack.json"))
+        run_cli("local", "run", "--once", "--stack-state", str(workdir / "stack.json"))
         first_events = observed(sqs, observer)
         show_events(first_events)
 
@@ -184,7 +184,7 @@ def main() -> int:
         http("PATCH", f"{sim}/__sim/records/patients/{created[0]['id']}", {"email": "ada@example.com"})
         http("POST", f"{sim}/__sim/records/patients/{created[2]['id']}/archive")
         run_cli("poll", "--connection", CONNECTION)
-        run_cli("local", "run", "--once", "--state", str(workdir / "stack.json"), show=False)
+        run_cli("local", "run", "--once", "--stack-state", str(workdir / "stack.json"), show=False)
         second_events = observed(sqs, observer)
         show_events(second_events)
 

@@ -31,7 +31,7 @@ def test_a_failed_action_is_listed_with_why_and_redriven_once_cliniko_is_back(st
     assert " actions " in row and "action medical_alert.create" in row and CONNECTION in row
     assert f"{CONNECTION}:patients:{ada['id']}" in row  # the triggering change's key
     assert "ClinikoServerError: POST /v1/medical_alerts: Cliniko answered 500" in row
-    assert rest[-1].startswith("1 message(s); send them back: cliniko-connector dlq redrive")
+    assert rest[-1].startswith("1 message; send them back: cliniko-connector dlq redrive")
     assert "Ada" not in listed.out
 
     (summary,) = stack.cli("dlq", "list", "--queue", "actions", "--json").json

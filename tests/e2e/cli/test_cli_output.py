@@ -64,6 +64,22 @@ def test_poll_explains_that_a_re_read_is_not_an_error(stack: Stack) -> None:
     assert nothing.out.startswith("nothing to poll: no connection has triggers on")
 
 
+def test_status_counts_this_hours_events_as_the_archive_does(stack: Stack) -> None:
+    stack.connect()
+    assert stack.cli("triggers", "enable", CONNECTION, "patient.created").code == 0
+    stack.patients("Ada", "Grace", "Alan")
+    assert stack.cli("poll").code == 0
+    (report,) = stack.cli("status", "--json").json
+    (stream,) = report["streams"]
+    pattern = json.dumps({"detail-type": ["Patient Created"]})
+    archived = stack.cli("replay", "--since", stream["hour_started_at"], "--pattern", pattern, "--dry-run", "--json")
+    assert archived.code == 0, archived.err
+    assert stream["events_this_hour"] == archived.json["would_replay"] == 3
+    human = stack.cli("status").out.splitlines()
+    column = human[1].index("EVENTS SINCE ")
+    assert human[3][column:].split()[0] == "3"
+
+
 def test_counts_in_sentences_are_singular_for_one() -> None:
     assert [plural(n, "trigger") for n in (0, 1, 2)] == ["0 triggers", "1 trigger", "2 triggers"]
 

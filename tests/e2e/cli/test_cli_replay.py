@@ -26,12 +26,12 @@ def test_replay_sends_matching_events_again_and_idempotent_actions_do_not_repeat
 
     dry = stack.cli("replay", "--since", "10m", "--pattern", CREATED, "--dry-run")
     assert dry.code == 0, dry.err
-    assert dry.out.splitlines()[0].startswith("would replay 2 event(s) from ")
+    assert dry.out.splitlines()[0].startswith("would replay 2 events from ")
 
     replayed = stack.cli("replay", "--since", "10m", "--pattern", CREATED)
     assert replayed.code == 0, replayed.err
     lines = replayed.out.splitlines()
-    assert lines[0].startswith("replayed 2 event(s) from ") and f"onto {stack.bus}" in lines[0]
+    assert lines[0].startswith("replayed 2 events from ") and f"onto {stack.bus}" in lines[0]
     assert lines[1].split() == ["2", "x", "Patient", "Created"]
     assert lines[-1] == "next: `cliniko-connector local run --once` delivers them to the rules' targets"
 
@@ -54,7 +54,7 @@ def test_an_empty_window_replays_nothing(stack: Stack) -> None:
     result = stack.cli("replay", "--since", "2020-01-01", "--until", "2020-01-02T00:00:00Z")
     assert result.code == 0, result.err
     (line,) = result.out.splitlines()  # no "next:" when nothing was replayed
-    assert line.startswith(f"replayed 0 event(s) from 2020-01-01T00:00:00Z to 2020-01-02T00:00:00Z onto {stack.bus}")
+    assert line.startswith(f"replayed 0 events from 2020-01-01T00:00:00Z to 2020-01-02T00:00:00Z onto {stack.bus}")
 
 
 def test_a_stack_without_an_archive_gets_one_and_says_so(stack: Stack) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cliniko_connector.adapters.secrets import SecretsManagerStore
@@ -32,6 +34,7 @@ def test_connect_enable_poll_and_watch_status(stack: Stack) -> None:
     assert lines[0].startswith(f"{CONNECTION} (Northside Physio): active, polled every 60s, payload full")
     assert "rate budget" in lines[0] and "/20 requests used in this 6s window (200/min)" in lines[0]
     header, _rule, row = lines[1:4]
+    assert re.fullmatch(r"\d\d:00", header.split()[8])
     assert header.split() == [
         "STREAM",
         "TRIGGERS",
@@ -40,7 +43,8 @@ def test_connect_enable_poll_and_watch_status(stack: Stack) -> None:
         "LAST",
         "POLL",
         "EVENTS",
-        "1H",
+        "SINCE",
+        header.split()[8],  # this hour: HH:00
         "24H",
         "BACKFILL",
         "LAST",

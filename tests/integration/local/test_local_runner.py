@@ -172,17 +172,20 @@ def test_run_loops_until_told_to_stop(project: Project) -> None:
 def test_the_cli_brings_the_stack_up_runs_it_and_reports(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     template = str(project.root / "template.yaml")
     state_file = str(project.state_path)
-    assert main(["local", "up", "--template", template, "--state", state_file]) == 0
+    assert main(["local", "up", "--template", template, "--stack-state", state_file]) == 0
     assert "cliniko-connector-local" in capsys.readouterr().out  # Stage defaults to `local`
-    assert main(["local", "run", "--once", "--state", state_file]) == 0
+    assert main(["local", "run", "--once", "--stack-state", state_file]) == 0
     out = capsys.readouterr().out
-    assert "3 invocation(s), 0 failure(s)" in out
-    assert main(["local", "status", "--state", state_file]) == 0
+    assert "3 invocations, 0 failures" in out
+    assert main(["local", "status", "--stack-state", state_file]) == 0
     out = capsys.readouterr().out
     assert "PollQueue.fifo" in out and "MedicalAlertCreateActionRule" in out
     event = project.root / "event.json"
     event.write_text(json.dumps({"detail-type": ACTION_REQUESTED, "detail": REQUEST}), encoding="utf-8")
     assert (
-        main(["local", "invoke", "MedicalAlertCreateActionFunction", "--event", str(event), "--state", state_file]) == 0
+        main(
+            ["local", "invoke", "MedicalAlertCreateActionFunction", "--event", str(event), "--stack-state", state_file]
+        )
+        == 0
     )
     assert json.loads(capsys.readouterr().out) == {"status": "succeeded", "action": "medical_alert.create"}

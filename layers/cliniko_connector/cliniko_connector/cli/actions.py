@@ -10,7 +10,7 @@ from typing import Any
 
 from cliniko_connector.catalog.actions import ACTIONS, Action
 from cliniko_connector.cli.context import UsageError, add_stack_options, read_text_arg, settings_from
-from cliniko_connector.cli.output import TERMINAL_WIDTH, emit_json, table
+from cliniko_connector.cli.output import TERMINAL_WIDTH, emit_json, plural, table
 from cliniko_connector.devtools.actions_doc import input_fields, result_fields
 from cliniko_connector.devtools.sample_events import action_request_detail
 from cliniko_connector.errors import did_you_mean
@@ -110,7 +110,7 @@ def _summary(outcome: dict[str, Any]) -> str:
     if result.get("found") is False:
         return "nothing found"
     if isinstance(result.get("ids"), list):
-        return f"{len(result['ids'])} id(s)" + (", more not listed" if result.get("truncated") else "")
+        return plural(len(result["ids"]), "id") + (", more not listed" if result.get("truncated") else "")
     if result.get("id"):
         return f"record {result['id']}"
     return "done"

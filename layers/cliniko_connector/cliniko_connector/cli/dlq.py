@@ -17,7 +17,7 @@ from typing import Any
 
 from cliniko_connector.cli.context import add_stack_options
 from cliniko_connector.cli.events import StackTarget, stack_target
-from cliniko_connector.cli.output import emit_json, table
+from cliniko_connector.cli.output import emit_json, plural, table
 from cliniko_connector.cli.status import guarded
 from cliniko_connector.errors import ConfigurationError, ConnectorError
 from cliniko_connector.models import StreamKey
@@ -128,7 +128,8 @@ def _list(args: argparse.Namespace) -> int:
         print(f"nothing failed: {', '.join(letters.queues)} empty")
         return 0
     print(table(_rows(messages), HEADERS))
-    print(f"{len(messages)} message(s); send them back: cliniko-connector dlq redrive [--queue Q] [--id ID] --yes")
+    redrive = "cliniko-connector dlq redrive [--queue Q] [--id ID] --yes"
+    print(f"{plural(len(messages), 'message')}; send them back: {redrive}")
     return 0
 
 
@@ -136,7 +137,7 @@ def _confirm(count: int) -> bool | None:
     """True/False from the operator; None when nobody can be asked."""
     if not sys.stdin.isatty():
         return None
-    print(f"send {count} message(s) back? [y/N] ", end="", file=sys.stderr, flush=True)
+    print(f"send {plural(count, 'message')} back? [y/N] ", end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from cliniko_connector.cli.context import STATE_ENV, DeprecatedAlias, UsageError, read_text_arg
+from cliniko_connector.cli.output import plural
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.local.endpoint import (
     ENDPOINT_VARIABLE,
@@ -84,7 +85,7 @@ def _print_invocation(invocation: Invocation) -> None:
 
 
 def _print_summary(summary: RunSummary) -> None:
-    print(f"{summary.total} invocation(s), {len(summary.failures)} failure(s)")
+    print(f"{plural(summary.total, 'invocation')}, {plural(len(summary.failures), 'failure')}")
     for function, count in sorted(summary.invocations.items()):
         print(f"  {function}: {count}")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from cliniko_connector.cli.context import add_stack_options
 from cliniko_connector.cli.events import StackTarget, json_object, stack_target
-from cliniko_connector.cli.output import emit_json
+from cliniko_connector.cli.output import emit_json, plural
 from cliniko_connector.cli.status import guarded
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.local.archive import LocalArchive, event_time, replay_resource
@@ -76,7 +76,7 @@ def _local(args: argparse.Namespace, target: StackTarget) -> int:
         if args.json:
             emit_json({"mode": "local", "dry_run": True, "would_replay": len(chosen), "by_detail_type": counts})
         else:
-            print(f"would replay {len(chosen)} event(s) from {to_z(args.since)} to {to_z(args.until)}")
+            print(f"would replay {plural(len(chosen), 'event')} from {to_z(args.since)} to {to_z(args.until)}")
             for detail_type, n in sorted(counts.items()):
                 print(f"  {n:5} x {detail_type}")
         return 0
@@ -85,7 +85,7 @@ def _local(args: argparse.Namespace, target: StackTarget) -> int:
         emit_json(outcome.to_dict())
         return 0
     print(
-        f"replayed {outcome.replayed} event(s) from {to_z(args.since)} to {to_z(args.until)} "
+        f"replayed {plural(outcome.replayed, 'event')} from {to_z(args.since)} to {to_z(args.until)} "
         f"onto {state.archive.event_bus} ({outcome.name})"
     )
     for detail_type, n in sorted(outcome.by_detail_type.items()):

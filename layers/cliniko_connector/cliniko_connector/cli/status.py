@@ -161,13 +161,14 @@ def _print_report(report: ConnectionReport, now: datetime) -> None:
                 to_z(cursor.position) if cursor else "not started",
                 duration(s.lag_seconds),
                 ago(cursor.last_poll_at if cursor else None, now),
-                s.events_last_hour,
+                s.events_this_hour,
                 s.events_last_24h,
                 backfill,
                 error,
             )
         )
-    headers = ["STREAM", "TRIGGERS", "CURSOR", "LAG", "LAST POLL", "EVENTS 1H", "24H", "BACKFILL", "LAST ERROR"]
+    since = f"EVENTS SINCE {now:%H}:00"  # whole hours: the same counts as the bus archive over the same window
+    headers = ["STREAM", "TRIGGERS", "CURSOR", "LAG", "LAST POLL", since, "24H", "BACKFILL", "LAST ERROR"]
     print("\n".join("  " + line for line in table(rows, headers).splitlines()))
     for resource, error in errors:
         print(f"  {resource}: {error}")

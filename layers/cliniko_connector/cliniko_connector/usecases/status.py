@@ -149,6 +149,15 @@ class StreamStatus:
         return hours.get(current, 0) + round(hours.get(current - HOUR, 0) * (1 - into_hour))
 
     @property
+    def hour_started_at(self) -> datetime:
+        return datetime.fromtimestamp(hour_start(self.now.timestamp()), self.now.tzinfo)
+
+    @property
+    def events_this_hour(self) -> int:
+        """Events published since this hour began (UTC): exact, so it matches the bus archive over that window."""
+        return self.stats.events_by_hour.get(hour_start(self.now.timestamp()), 0)
+
+    @property
     def events_last_24h(self) -> int:
         since = hour_start(self.now.timestamp()) - 23 * HOUR
         return sum(n for hour, n in self.stats.events_by_hour.items() if hour >= since)
@@ -168,6 +177,8 @@ class StreamStatus:
             "last_poll_at": to_z(c.last_poll_at) if c and c.last_poll_at else None,
             "last_error": c.last_error if c else None,
             "events_last_hour": self.events_last_hour,
+            "events_this_hour": self.events_this_hour,
+            "hour_started_at": to_z(self.hour_started_at),
             "events_last_24h": self.events_last_24h,
             "events_published": c.events_published if c else 0,
             "backfill": backfill,
