@@ -12,6 +12,7 @@ import pytest
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.cli.completion import SCRIPTS, complete
+from cliniko_connector.cli.main import GROUPS
 from cliniko_connector.cli.output import TERMINAL_WIDTH, plural
 from cliniko_connector.eventmodels import TriggerEventDetail
 from tests.e2e.cli.conftest import CONNECTION, Stack
@@ -107,21 +108,7 @@ def test_the_old_state_option_of_local_commands_still_works_and_says_which_to_us
 
 def test_completion_knows_commands_options_and_the_names_of_connections_triggers_and_actions(stack: Stack) -> None:
     stack.connect()
-    assert complete("", []) == [
-        "connections",
-        "triggers",
-        "poll",
-        "status",
-        "backfill",
-        "replay",
-        "dlq",
-        "events",
-        "local",
-        "simulator",
-        "dev",
-        "actions",
-        "completion",
-    ]
+    assert set(complete("", [])) == {*GROUPS, "triggers"}  # every command, never the hidden `__complete`
     assert complete("en", ["triggers"]) == ["enable"]
     assert complete("", ["triggers", "enable"]) == [CONNECTION]
     assert complete("", ["connections", "show"]) == [CONNECTION]
