@@ -25,7 +25,13 @@ from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.adapters.sqs import SqsJobQueue
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
-from cliniko_connector.errors import ConnectionDisabled, ConnectorError, InputValidationError, StreamBusy
+from cliniko_connector.errors import (
+    ConnectionDisabled,
+    ConnectorError,
+    IdempotencyConflict,
+    InputValidationError,
+    StreamBusy,
+)
 from cliniko_connector.eventmodels import ActionRequest
 from cliniko_connector.models import Connection, StreamKey
 from cliniko_connector.observability import count, logger
@@ -107,6 +113,7 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
             client=boto3_client("secretsmanager"),
             prefix=settings.secrets_prefix,
             kms_key_id=settings.secrets_kms_key_id,
+            owner=settings.stack_name,
         ),
         rate_budget=DynamoRateBudget(
             settings.state_table,
@@ -235,17 +242,36 @@ def rejected(action_name: str, error: InputValidationError) -> dict[str, Any]:
     return {"action": action_name, "status": "failed", "error": error.to_dict()}
 
 
+class _NotKept(Exception):
+    """A permanent failure leaving the idempotent function, so Powertools deletes the key's record instead
+    of keeping the failure as the key's result: once the cause is fixed, the same request runs."""
+
+    def __init__(self, outcome: dict[str, Any]) -> None:
+        super().__init__("permanent failure, not kept")
+        self.outcome = outcome
+
+
+def idempotency_record_key(request: ActionRequest, action_name: str) -> str:
+    """What the idempotency record is keyed on (Powertools hashes it): connection, action and key, so one
+    clinic's key can never answer, or block, another clinic's request."""
+    return f"{request.connection_id}#{request.key_for(action_name)}"
+
+
 def action_app(
     settings: ActionSettings, runtime: Runtime | None = None, *, on_run: Callable[[], None] | None = None
 ) -> ActionApp:
-    """The action use-case behind Powertools idempotency: a request's key (see `ActionRequest.key_for`)
-    runs Cliniko once, and later deliveries of the same key get the stored result. `on_run` is called when
-    the action really runs (not for a stored result), so the CLI can tell a repeat."""
+    """The action use-case behind Powertools idempotency: a request's key (connection, action and
+    `ActionRequest.key_for`) runs Cliniko once, and later deliveries of the same key with the same input get
+    the stored result. Only successes are stored: a permanent failure is published and returned, and its
+    record deleted; the same key with another input is an `IdempotencyConflict` (no call, nothing stored
+    returned). `on_run` is called when the action really runs (not for a stored result), so the CLI can tell
+    a repeat."""
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
         idempotent_function,
     )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
 
     rt = runtime or build_runtime(settings)
     action = ACTIONS[settings.action_name]
@@ -260,6 +286,9 @@ def action_app(
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=boto3_client("dynamodb"))
     config = IdempotencyConfig(
         event_key_jmespath="key",
+        # The record keeps a hash of the input: the same key with another input is refused, not answered.
+        payload_validation_jmespath="request.input",
+        hash_function="sha256",
         expires_after_seconds=settings.idempotency_ttl_seconds,
         raise_on_no_idempotency_key=True,
     )
@@ -267,7 +296,10 @@ def action_app(
     def run_unguarded(envelope: dict[str, Any]) -> dict[str, Any]:
         if on_run is not None:
             on_run()
-        return runner.run(ActionRequest.model_validate(envelope["request"]))
+        outcome = runner.run(ActionRequest.model_validate(envelope["request"]))
+        if outcome.get("status") != "succeeded":
+            raise _NotKept(outcome)
+        return outcome
 
     run_once: Callable[..., dict[str, Any]] = idempotent_function(
         data_keyword_argument="envelope", persistence_store=persistence, config=config
@@ -280,7 +312,15 @@ def action_app(
         if request.action is not None and request.action != action.name:
             wrong = InputValidationError(f"this function runs {action.name}, not {request.action}")
             return rejected(action.name, wrong)
-        envelope = {"key": request.key_for(action.name), "request": request.model_dump(mode="json")}
-        return run_once(envelope=envelope)
+        envelope = {"key": idempotency_record_key(request, action.name), "request": request.model_dump(mode="json")}
+        try:
+            return run_once(envelope=envelope)
+        except _NotKept as failed:
+            return failed.outcome
+        except IdempotencyValidationError:
+            conflict = IdempotencyConflict(
+                f"idempotency key already used by {request.connection_id} for {action.name} with another input"
+            )
+            return runner.refuse(request, conflict)
 
     return run

@@ -20,12 +20,18 @@ from cliniko_connector.adapters.memory import (
     RecordingPublisher,
 )
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.eventmodels import ACTION_REQUESTED, ACTION_SUCCEEDED, ActionRequest, parse_action_event
+from cliniko_connector.eventmodels import (
+    ACTION_FAILED,
+    ACTION_REQUESTED,
+    ACTION_SUCCEEDED,
+    ActionRequest,
+    parse_action_event,
+)
 from cliniko_connector.local.stack import create_declared_table
 from cliniko_connector.models import Connection
 from cliniko_connector.settings import ActionSettings
 from cliniko_connector.wiring import Runtime, action_app
-from tests.integration.actions.conftest import World
+from tests.integration.actions.conftest import MISSING_ID, World
 from tests.integration.conftest import API_KEY
 
 pytestmark = pytest.mark.integration
@@ -57,7 +63,11 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     boto3_client.cache_clear()
 
 
-def app_for(world: World, action_name: str) -> tuple[Callable[[ActionRequest], dict[str, Any]], RecordingPublisher]:
+def app_for(
+    world: World, action_name: str, *, clinics: tuple[str, ...] = ("clinic",), allowed: bool = True
+) -> tuple[Callable[[ActionRequest], dict[str, Any]], RecordingPublisher, InMemoryConnectionStore]:
+    """`action_name`'s Lambda code on moto's DynamoDB, for connections `clinics` (all on the simulator's one
+    account), which allow the action unless `allowed` is False."""
     settings = ActionSettings(
         action_name=action_name,
         idempotency_table=TABLE,
@@ -70,25 +80,35 @@ def app_for(world: World, action_name: str) -> tuple[Callable[[ActionRequest], d
         action_time_budget_seconds=1.0,
     )
     secrets = InMemorySecretStore()
-    secret_id = secrets.put("clinic", API_KEY)
     publisher = RecordingPublisher()
+    connections = InMemoryConnectionStore(
+        [
+            Connection(
+                id=clinic,
+                name=clinic,
+                secret_id=secrets.put(clinic, API_KEY),
+                shard="au1",
+                base_url=world.sim.base_url,
+                allowed_actions=(action_name,) if allowed else (),
+            )
+            for clinic in clinics
+        ]
+    )
     runtime = Runtime(
         settings=settings,
-        connections=InMemoryConnectionStore(
-            [Connection(id="clinic", name="Clinic", secret_id=secret_id, shard="au1", base_url=world.sim.base_url)]
-        ),
+        connections=connections,
         state=InMemoryStreamStateStore(),
         publisher=publisher,
         secrets=secrets,
         rate_budget=InMemoryRateBudget(),
     )
     app = action_app(settings, runtime=runtime)
-    return (lambda request: app(request, LambdaContext())), publisher
+    return (lambda request: app(request, LambdaContext())), publisher, connections
 
 
 def test_three_deliveries_of_one_request_write_once(world: World, dynamodb: None) -> None:
     action = ACTIONS["medical_alert.create"]
-    run, publisher = app_for(world, action.name)
+    run, publisher, _ = app_for(world, action.name)
     detail = {
         "action": action.name,
         "connection_id": "clinic",
@@ -112,7 +132,7 @@ def test_three_deliveries_of_one_request_write_once(world: World, dynamodb: None
 
 def test_a_different_key_is_a_different_write(world: World, dynamodb: None) -> None:
     action = ACTIONS["communication.create"]
-    run, _ = app_for(world, action.name)
+    run, _, _ = app_for(world, action.name)
     data = world.materialize(action)
     first = run(parse_action_event({"connection_id": "clinic", "idempotency_key": "a", "input": data}))
     second = run(parse_action_event({"connection_id": "clinic", "idempotency_key": "b", "input": data}))
@@ -123,7 +143,7 @@ def test_a_different_key_is_a_different_write(world: World, dynamodb: None) -> N
 
 def test_a_failed_transient_attempt_is_not_remembered(world: World, dynamodb: None) -> None:
     action = ACTIONS["patient.archive"]
-    run, _ = app_for(world, action.name)
+    run, _, _ = app_for(world, action.name)
     request = parse_action_event(
         {"connection_id": "clinic", "idempotency_key": "k", "input": {"id": world.ids["patients"]}}
     )
@@ -132,3 +152,64 @@ def test_a_failed_transient_attempt_is_not_remembered(world: World, dynamodb: No
         run(request)
     world.sim.faults.clear()
     assert run(request)["result"] == {"archived": True, "id": world.ids["patients"]}
+
+
+def posts(world: World) -> list[Any]:
+    return [r for r in world.sim.requests if r.method == "POST"]
+
+
+def test_the_same_key_from_another_clinic_writes_for_that_clinic_and_never_gets_the_first_result(
+    world: World, dynamodb: None
+) -> None:
+    action = ACTIONS["medical_alert.create"]
+    run, _, _ = app_for(world, action.name, clinics=("clinic-a", "clinic-b"))
+    data = world.materialize(action)
+    first = run(ActionRequest(connection_id="clinic-a", idempotency_key="shared-key", input=data))
+    second = run(ActionRequest(connection_id="clinic-b", idempotency_key="shared-key", input=data))
+    assert first["status"] == second["status"] == "succeeded"
+    assert second["connection_id"] == "clinic-b"
+    assert second["result"]["record"]["id"] != first["result"]["record"]["id"]  # B's own record, not A's
+    assert len(posts(world)) == 2  # B's write was not skipped
+
+
+def test_the_same_key_with_another_input_is_a_conflict_with_no_call_and_no_stored_result(
+    world: World, dynamodb: None
+) -> None:
+    action = ACTIONS["medical_alert.create"]
+    run, publisher, _ = app_for(world, action.name)
+    data = world.materialize(action)
+    first = run(ActionRequest(connection_id="clinic", idempotency_key="k", input=data))
+    assert first["status"] == "succeeded"
+    world.sim.requests_clear()
+    other = run(ActionRequest(connection_id="clinic", idempotency_key="k", input={**data, "name": "Another alert"}))
+    assert other["status"] == "failed"
+    assert other["error"]["type"] == "IdempotencyConflict"
+    assert other["result"] is None
+    assert world.sim.requests == []
+    assert [e.detail_type for e in publisher.events] == [ACTION_SUCCEEDED, ACTION_FAILED]
+    # The first input still gets its stored result.
+    assert run(ActionRequest(connection_id="clinic", idempotency_key="k", input=data)) == first
+
+
+def test_a_disallowed_action_reaches_cliniko_zero_times_and_is_not_remembered(world: World, dynamodb: None) -> None:
+    action = ACTIONS["patient.archive"]
+    run, publisher, connections = app_for(world, action.name, allowed=False)
+    request = ActionRequest(connection_id="clinic", idempotency_key="k", input={"id": world.ids["patients"]})
+    refused = run(request)
+    assert refused["status"] == "failed" and refused["error"]["type"] == "ActionNotAllowed"
+    assert world.sim.requests == []
+    assert [e.detail_type for e in publisher.events] == [ACTION_FAILED]
+    # Once the connection allows it, the same request (same key) runs: the refusal was not stored as its result.
+    clinic = connections.get("clinic")
+    connections.put(clinic.model_copy(update={"allowed_actions": (action.name,)}))
+    assert run(request)["result"] == {"archived": True, "id": world.ids["patients"]}
+    assert len(posts(world)) == 1
+
+
+def test_a_permanent_cliniko_failure_is_not_remembered(world: World, dynamodb: None) -> None:
+    action = ACTIONS["patient.archive"]
+    run, _, _ = app_for(world, action.name)
+    missing = ActionRequest(connection_id="clinic", idempotency_key="k", input={"id": MISSING_ID})
+    assert run(missing)["error"]["type"] == "ClinikoNotFound"
+    assert run(missing)["error"]["type"] == "ClinikoNotFound"
+    assert len(posts(world)) == 2  # asked again, not answered from a stored failure

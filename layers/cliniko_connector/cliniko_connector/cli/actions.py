@@ -140,8 +140,8 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     if not succeeded:
-        again = " (already done: the same failure is kept for this idempotency key)" if repeat else ""
-        print(f"error: {action.name}: {_failure_line(outcome)}{again}", file=sys.stderr)
+        # Failures are never kept for a key (the same request runs again): a failure is always this run's.
+        print(f"error: {action.name}: {_failure_line(outcome)}", file=sys.stderr)
         return EXIT_FAILED
     return 0
 

@@ -22,9 +22,18 @@ from cliniko_connector.cli.status import guarded
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.local.archive import LocalArchive, event_time, replay_resource
 from cliniko_connector.local.stack import ARCHIVE_FILE_NAME, add_archive
+from cliniko_connector.settings import ActionSettings
 from cliniko_connector.timeutil import to_z, utc_now
-from cliniko_connector.usecases.replay import ArchiveReplay, LocalReplay, ReplayProgress, replay_name
+from cliniko_connector.usecases.replay import (
+    ArchiveReplay,
+    LocalReplay,
+    ReplayProgress,
+    outlives_idempotency,
+    replay_name,
+)
 
+# How long an action's idempotency record lasts (the template leaves the functions at the default).
+IDEMPOTENCY_TTL_SECONDS: int = ActionSettings.model_fields["idempotency_ttl_seconds"].default
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -69,7 +78,7 @@ def _local(args: argparse.Namespace, target: StackTarget) -> int:
         marker=lambda name: replay_resource(state, name),
     )
     if args.dry_run:
-        chosen = replay.matching(args.since, args.until, args.pattern)
+        chosen = replay.matching(args.since, args.until, args.pattern, exclude_action_requests=args.exclude_actions)
         counts: dict[str, int] = {}
         for event in chosen:
             counts[str(event.get("detail-type"))] = counts.get(str(event.get("detail-type")), 0) + 1
@@ -80,7 +89,9 @@ def _local(args: argparse.Namespace, target: StackTarget) -> int:
             for detail_type, n in sorted(counts.items()):
                 print(f"  {n:5} x {detail_type}")
         return 0
-    outcome = replay.replay(replay_name(), args.since, args.until, args.pattern)
+    outcome = replay.replay(
+        replay_name(), args.since, args.until, args.pattern, exclude_action_requests=args.exclude_actions
+    )
     if args.json:
         emit_json(outcome.to_dict())
         return 0
@@ -115,7 +126,9 @@ def _aws(args: argparse.Namespace, target: StackTarget) -> int:
         events.describe_event_bus(Name=target.settings.event_bus_name)["Arn"]
     )
     replay = ArchiveReplay(events, _archive_arn(target, events, bus_arn), bus_arn)
-    progress = replay.start(replay_name(), args.since, args.until, args.rule or ())
+    progress = replay.start(
+        replay_name(), args.since, args.until, args.rule or (), exclude_action_requests=args.exclude_actions
+    )
     tty = sys.stderr.isatty()
 
     def show(p: ReplayProgress) -> None:
@@ -148,9 +161,30 @@ def _aws(args: argparse.Namespace, target: StackTarget) -> int:
     return 0
 
 
+def _idempotency_guard(args: argparse.Namespace) -> None:
+    """Past the idempotency records' lifetime a replay is not harmless: say so, and leave action requests out
+    unless --include-action-requests."""
+    args.exclude_actions = False
+    if not outlives_idempotency(args.since, utc_now(), IDEMPOTENCY_TTL_SECONDS):
+        return
+    hours = IDEMPOTENCY_TTL_SECONDS // 3600
+    args.exclude_actions = not args.include_action_requests
+    left = (
+        "action requests are included (--include-action-requests): the writes they ask for will run again"
+        if args.include_action_requests
+        else "only trigger events are replayed (--include-action-requests adds action requests)"
+    )
+    print(
+        f"warning: the window starts more than {hours}h ago, before the idempotency records still kept: write "
+        f"actions its events lead to would run again; {left}",
+        file=sys.stderr,
+    )
+
+
 def _replay(args: argparse.Namespace) -> int:
     if args.until is None:
         args.until = utc_now()
+    _idempotency_guard(args)
     target = stack_target(args)
     if target.is_local and args.rule:
         print("error: --rule is for AWS replays; on the local stack use --pattern", file=sys.stderr)
@@ -174,6 +208,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--rule", action="append", metavar="NAME", help="AWS: replay to this rule only (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="local stack: count what would be replayed")
     p.add_argument("--no-wait", action="store_true", help="AWS: start the replay and return")
+    p.add_argument(
+        "--include-action-requests",
+        action="store_true",
+        help="a window older than the idempotency records (a day) replays trigger events only; this adds "
+        "`Cliniko Action Requested` events, whose writes then run again",
+    )
     p.add_argument("--json", action="store_true")
     add_stack_options(p)
     p.set_defaults(func=guarded(_replay))

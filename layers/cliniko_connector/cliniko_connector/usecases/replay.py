@@ -3,7 +3,9 @@
 On AWS, `StartReplay` sends every archived event of the window back to the bus (or only to chosen rules);
 EventBridge can't filter a replay by pattern. Locally the archive is a file (`local.archive`): the events
 of the window that match the pattern are put back on the bus, marked so the archive doesn't keep them twice.
-Replayed trigger events keep their `event_key`, so idempotent actions don't act twice on the same change.
+Replayed trigger events keep their `event_key`, so idempotent actions don't act twice on the same change,
+as long as the idempotency record is still there: a window older than its lifetime leaves action requests
+out unless asked (`exclude_action_requests`), because the writes they ask for would run again.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cliniko_connector.errors import ConfigurationError, ConnectorError, PublishError
+from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.timeutil import to_z
 
 TERMINAL_STATES = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
@@ -27,6 +30,22 @@ def replay_name(now: datetime | None = None) -> str:
     """`cliniko-20260105T093000-1a2b3c`: unique, sortable, and within StartReplay's 64 characters."""
     now = now or datetime.now(UTC)
     return f"cliniko-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def outlives_idempotency(since: datetime, now: datetime, ttl_seconds: int) -> bool:
+    """Whether a window starting at `since` reaches back past the idempotency records' lifetime: requests
+    from then on are no longer recognised as done, so their writes would run again."""
+    return since < now - timedelta(seconds=ttl_seconds)
+
+
+def is_action_request_rule(pattern: str | None) -> bool:
+    """A rule whose pattern matches `Cliniko Action Requested` events (the template's action rules)."""
+    try:
+        parsed = json.loads(pattern or "{}")
+    except ValueError:
+        return False
+    types = parsed.get("detail-type") if isinstance(parsed, dict) else None
+    return isinstance(types, list) and ACTION_REQUESTED in types
 
 
 def check_window(since: datetime, until: datetime) -> None:
@@ -75,10 +94,27 @@ class ArchiveReplay:
     bus_arn: str
     sleep: Callable[[float], None] = time.sleep
 
-    def start(self, name: str, since: datetime, until: datetime, rules: Iterable[str] = ()) -> ReplayProgress:
+    def start(
+        self,
+        name: str,
+        since: datetime,
+        until: datetime,
+        rules: Iterable[str] = (),
+        *,
+        exclude_action_requests: bool = False,
+    ) -> ReplayProgress:
+        """Replay the window to `rules` (default: every rule); with `exclude_action_requests`, to every rule
+        but the action-request rules (EventBridge replays can't filter events, only their rules)."""
         check_window(since, until)
         destination: dict[str, Any] = {"Arn": self.bus_arn}
         rule_arns = [self._rule_arn(rule) for rule in rules]
+        if exclude_action_requests:
+            keep = self._rules_without_action_requests()
+            rule_arns = [arn for arn in rule_arns if arn in keep] if rule_arns else sorted(keep)
+            if not rule_arns:
+                raise ConfigurationError(
+                    "nothing to replay: only action-request rules were chosen (--include-action-requests)"
+                )
         if rule_arns:
             destination["FilterArns"] = rule_arns
         response = self.events.start_replay(
@@ -116,6 +152,19 @@ class ArchiveReplay:
             progress = self.describe(progress.name, progress.since, progress.until)
             on_progress(progress)
         return progress
+
+    def _rules_without_action_requests(self) -> set[str]:
+        bus_name = self.bus_arn.rsplit("/", 1)[-1]
+        kwargs: dict[str, Any] = {"EventBusName": bus_name}
+        found: set[str] = set()
+        while True:
+            page = self.events.list_rules(**kwargs)
+            for rule in page.get("Rules", []):
+                if not rule.get("ManagedBy") and not is_action_request_rule(rule.get("EventPattern")):
+                    found.add(str(rule["Arn"]))
+            if not page.get("NextToken"):
+                return found
+            kwargs["NextToken"] = page["NextToken"]
 
     def _rule_arn(self, rule: str) -> str:
         if rule.startswith("arn:"):
@@ -180,21 +229,36 @@ class LocalReplay:
     event_time: Callable[[dict[str, Any]], datetime | None]
     marker: Callable[[str], str]
 
-    def matching(self, since: datetime, until: datetime, pattern: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def matching(
+        self,
+        since: datetime,
+        until: datetime,
+        pattern: dict[str, Any] | None = None,
+        *,
+        exclude_action_requests: bool = False,
+    ) -> list[dict[str, Any]]:
         check_window(since, until)
         matches = pattern_matcher(pattern)
         chosen = []
         for event in self.archived():
+            if exclude_action_requests and event.get("detail-type") == ACTION_REQUESTED:
+                continue
             at = self.event_time(event)
             if at is not None and since <= at <= until and matches(event):
                 chosen.append(event)
         return chosen
 
     def replay(
-        self, name: str, since: datetime, until: datetime, pattern: dict[str, Any] | None = None
+        self,
+        name: str,
+        since: datetime,
+        until: datetime,
+        pattern: dict[str, Any] | None = None,
+        *,
+        exclude_action_requests: bool = False,
     ) -> LocalReplayOutcome:
         outcome = LocalReplayOutcome(name=name, since=since, until=until)
-        chosen = self.matching(since, until, pattern)
+        chosen = self.matching(since, until, pattern, exclude_action_requests=exclude_action_requests)
         marker = self.marker(name)
         for start in range(0, len(chosen), 10):
             batch = chosen[start : start + 10]
