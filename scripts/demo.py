@@ -162,10 +162,11 @@ def main() -> int:
         state = json.loads((workdir / "stack.json").read_text())
         sqs, observer = observe_bus(state)
 
-        step(4, "Connect the clinic (the key comes on stdin, never argv) and switch triggers on")
+        step(4, "Connect the clinic (the key comes on stdin, never argv), allow the action, switch triggers on")
         run_cli(
             "connections", "add", "Northside Physio", "--api-key-file", "-", "--base-url", f"{sim}/v1", stdin=DEMO_KEY
         )
+        run_cli("connections", "allow", CONNECTION, "medical_alert.create")  # a new connection allows no action
         run_cli("triggers", "enable", CONNECTION, *TRIGGERS)
 
         step(5, "Clinic staff add three patients in Cliniko")

@@ -258,6 +258,7 @@ def connection(mode: PayloadMode = PayloadMode.FULL, secret_id: str = "s") -> Co
         secret_id=secret_id,
         shard="au4",
         triggers=tuple(TRIGGERS),
+        allowed_actions=tuple(ACTIONS),
         payload_mode=mode,
         hash_salt="salt",
     )

@@ -48,6 +48,25 @@ class ConnectionDisabled(ConnectorError):
     error_type = "ConnectionDisabled"
 
 
+class ActionNotAllowed(ConnectorError):
+    """The connection does not allow this action (`connections allow`); Cliniko was not called."""
+
+    error_type = "ActionNotAllowed"
+
+
+class IdempotencyConflict(ConnectorError):
+    """An idempotency key already used by this connection and action with a different input: neither run
+    nor answered with the stored result (which belongs to the other input)."""
+
+    error_type = "IdempotencyConflict"
+
+
+class SecretOwnedElsewhere(ConnectorError):
+    """A secret of that name exists and is not tagged as this stack's: it is neither overwritten nor deleted."""
+
+    error_type = "SecretOwnedElsewhere"
+
+
 class PublishError(ConnectorError):
     """Some events were not accepted by the bus after retries; the cursor must not move.
 

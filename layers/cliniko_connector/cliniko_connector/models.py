@@ -40,6 +40,8 @@ class Connection(BaseModel):
     base_url: str | None = None
     status: ConnectionStatus = ConnectionStatus.ACTIVE
     triggers: tuple[str, ...] = ()
+    # Catalog actions requests may run on this connection (`connections allow`); none until told.
+    allowed_actions: tuple[str, ...] = ()
     # Under 60: fast mode, polled every N seconds inside each one-minute scheduled job.
     poll_interval_seconds: int = Field(default=60, ge=5, le=86400)
     # None: the stack's DefaultPayloadMode.

@@ -37,6 +37,9 @@ class AwsResourceSettings(ClinikoClientSettings):
     event_bus_name: str = Field(min_length=1)
     event_source: str = Field(default="cliniko", min_length=1)
     secrets_prefix: str = Field(default="cliniko-connector/", min_length=1)
+    # The CloudFormation stack: API-key secrets are tagged with it at creation, and a CLI pointed at this stack
+    # never overwrites or deletes a secret tagged with another (None: no ownership check, e.g. unit tests).
+    stack_name: str | None = Field(default=None, min_length=1)
     # The stack's KMS key for the API-key secrets the CLI creates (None: Secrets Manager's AWS-managed key).
     secrets_kms_key_id: str | None = None
     default_rate_limit_per_minute: int = Field(default=200, ge=1)

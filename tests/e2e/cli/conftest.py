@@ -86,7 +86,8 @@ class Stack:
         out, err = self.capsys.readouterr()
         return Result(code, out, err)
 
-    def connect(self) -> None:
+    def connect(self, *allow: str) -> None:
+        """Connect the clinic, allowing the actions `allow` (a new connection allows none)."""
         assert (
             self.cli(
                 "connections",
@@ -99,6 +100,8 @@ class Stack:
             ).code
             == 0
         )
+        if allow:
+            assert self.cli("connections", "allow", CONNECTION, *allow).code == 0
 
     def only_stream(self) -> dict[str, Any]:
         """`status --json` of the one connection's one stream."""

@@ -37,7 +37,7 @@ def test_actions_show_gives_one_actions_inputs_result_and_a_runnable_example(sta
 
 
 def test_actions_run_creates_the_record_once_and_says_already_done_for_the_same_key(stack: Stack) -> None:
-    stack.connect()
+    stack.connect("medical_alert.create")
     (patient,) = stack.patients("Ada")
     request = json.dumps({"patient_id": patient["links"]["self"], "name": "Latex allergy"})
     args = ("actions", "run", "medical_alert.create", "--connection", "northside-physio", "--input", request)

@@ -15,7 +15,7 @@ EXAMPLE_QUEUE = local_target_queue_name("ExampleNewPatientAlertRule", "ActionFun
 
 
 def test_a_failed_action_is_listed_with_why_and_redriven_once_cliniko_is_back(stack: Stack) -> None:
-    stack.connect()
+    stack.connect("medical_alert.create")
     assert stack.cli("triggers", "enable", CONNECTION, "patient.created").code == 0
     stack.sim.faults.inject("server_error", paths=["/medical_alerts"])
     (ada,) = stack.patients("Ada")

@@ -14,7 +14,7 @@ CREATED = json.dumps({"detail-type": ["Patient Created"]})
 
 
 def test_replay_sends_matching_events_again_and_idempotent_actions_do_not_repeat(stack: Stack) -> None:
-    stack.connect()
+    stack.connect("medical_alert.create")
     assert stack.cli("triggers", "enable", CONNECTION, "patient.created").code == 0
     stack.patients("Ada", "Grace")
     assert stack.cli("poll").code == 0

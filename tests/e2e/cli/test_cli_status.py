@@ -33,7 +33,8 @@ def test_connect_enable_poll_and_watch_status(stack: Stack) -> None:
     lines = human.out.splitlines()
     assert lines[0].startswith(f"{CONNECTION} (Northside Physio): active, polled every 60s, payload full")
     assert "rate budget" in lines[0] and "/20 requests used in this 6s window (200/min)" in lines[0]
-    header, _rule, row = lines[1:4]
+    assert lines[1:3] == ["  allowed reads: none", "  allowed writes: none"]  # a new connection allows none
+    header, _rule, row = lines[3:6]
     assert re.fullmatch(r"\d\d:00", header.split()[8])
     assert header.split() == [
         "STREAM",
@@ -95,7 +96,10 @@ def test_a_revoked_key_stops_with_what_to_do_and_status_shows_the_error(stack: S
     stack.connect()
     assert stack.cli("triggers", "enable", CONNECTION, "patient.created").code == 0
     # The clinic revokes the key in Cliniko: the stored key is refused from now on.
-    SecretsManagerStore(client=stack.client("secretsmanager")).put(CONNECTION, WRONG_KEY)
+    worker = stack.state.functions["PollWorkerFunction"].environment
+    SecretsManagerStore(
+        client=stack.client("secretsmanager"), prefix=worker["SECRETS_PREFIX"], owner=worker["STACK_NAME"]
+    ).put(CONNECTION, WRONG_KEY)
 
     polled = stack.cli("poll", "--connection", CONNECTION)
     assert polled.code == 1

@@ -154,7 +154,12 @@ class World:
         self, action: Action, *, budget: float = 5.0, client: ClinikoClient | None = None
     ) -> tuple[ActionRunner, RecordingPublisher]:
         connection = Connection(
-            id=CONNECTION_ID, name="Clinic", secret_id="unused", shard="au1", base_url=self.sim.base_url
+            id=CONNECTION_ID,
+            name="Clinic",
+            secret_id="unused",
+            shard="au1",
+            base_url=self.sim.base_url,
+            allowed_actions=(action.name,),
         )
         publisher = RecordingPublisher()
         api = client or self.client

@@ -12,10 +12,17 @@ from typing import Any
 import boto3
 
 from cliniko_connector.catalog.actions import Action
-from cliniko_connector.devtools.template import EXAMPLE_AUTOMATIONS, build_template, render_template
+from cliniko_connector.devtools.template import (
+    DEFAULT_ACTION_REQUEST_SOURCE,
+    EXAMPLE_AUTOMATIONS,
+    build_template,
+    render_template,
+)
 from cliniko_connector.local.stack import StackState, up
 
 CONTACT = {"ClinikoContactEmail": "tests@example.com"}
+# Action rules take requests only from the sources the stack declares (docs/security.md).
+REQUEST_SOURCE = DEFAULT_ACTION_REQUEST_SOURCE
 
 ACTION_HANDLER = """
 import json, os, pathlib
@@ -83,7 +90,7 @@ def lambda_handler(event, context):
             continue
         EVENTS.put_events(Entries=[{
             "EventBusName": os.environ["EVENT_BUS_NAME"],
-            "Source": "tests.worker",
+            "Source": "cliniko",  # the trigger source, as the real poll worker publishes
             "DetailType": "Cliniko Action Requested",
             "Detail": json.dumps({
                 "action": "medical_alert.create",

@@ -13,7 +13,7 @@ from cliniko_connector.cli.main import main
 from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.local.runner import HandlerError, LocalRunner
 from cliniko_connector.local.stack import local_target_queue_name
-from tests.integration.local.local_stack_support import Project
+from tests.integration.local.local_stack_support import REQUEST_SOURCE, Project
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ REQUEST = {"action": "medical_alert.create", "connection_id": "demo", "input": {
 
 def test_an_action_is_invoked_with_its_env_event_and_context_then_its_message_deleted(project: Project) -> None:
     state = project.up()
-    project.put_event(state, "tests", ACTION_REQUESTED, REQUEST)
+    project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, REQUEST)
     summary = LocalRunner(state, project.root).drain()
 
     assert summary.invocations == {"MedicalAlertCreateActionFunction": 1}
@@ -55,7 +55,7 @@ def test_an_action_is_invoked_with_its_env_event_and_context_then_its_message_de
 def test_a_failed_action_stays_queued_then_goes_to_the_on_failure_destination(project: Project) -> None:
     state = project.up()
     failing = {**REQUEST, "input": {**REQUEST["input"], "fail": True}}
-    project.put_event(state, "tests", ACTION_REQUESTED, failing)
+    project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, failing)
 
     summary = LocalRunner(state, project.root).drain()
     assert summary.invocations == {"MedicalAlertCreateActionFunction": 1}
@@ -68,7 +68,7 @@ def test_a_failed_action_stays_queued_then_goes_to_the_on_failure_destination(pr
     # With no retry delay, the remaining attempts (MaximumRetryAttempts 2) happen at once, then the event
     # goes to the OnFailure destination as a Lambda destination record.
     project.client("sqs").purge_queue(QueueUrl=state.queues[ACTION_QUEUE].url)
-    project.put_event(state, "tests", ACTION_REQUESTED, failing)
+    project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, failing)
     summary = LocalRunner(state, project.root, retry_delay_seconds=0).drain()
     assert summary.invocations == {"MedicalAlertCreateActionFunction": 3}
     assert project.depth(state, ACTION_QUEUE) == (0, 0)
@@ -103,7 +103,7 @@ def test_the_poll_worker_gets_an_sqs_event_and_only_successes_are_deleted(projec
         assert {"MessageGroupId", "MessageDeduplicationId", "ApproximateReceiveCount"} <= set(record["attributes"])
     assert project.depth(state, "PollQueue") == (0, 1)  # the failed job only
     (action_call,) = project.calls("action")
-    assert action_call["event"]["source"] == "tests.worker"
+    assert action_call["event"]["source"] == "cliniko"
 
 
 def test_one_cycle_runs_the_whole_cascade_from_the_schedule(project: Project) -> None:
@@ -133,8 +133,8 @@ def test_functions_sharing_a_handler_file_get_their_own_module_and_environment(p
     )
     project.write_template({medical.name: medical, other.name: other})
     state = project.up()
-    project.put_event(state, "tests", ACTION_REQUESTED, REQUEST)
-    project.put_event(state, "tests", ACTION_REQUESTED, {**REQUEST, "action": other.name})
+    project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, REQUEST)
+    project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, {**REQUEST, "action": other.name})
     runner = LocalRunner(state, project.root)
     assert runner.drain().invocations == {
         "MedicalAlertCreateActionFunction": 1,
@@ -152,7 +152,7 @@ def test_functions_sharing_a_handler_file_get_their_own_module_and_environment(p
 def test_a_missing_handler_is_a_recorded_failure_and_the_message_stays(project: Project) -> None:
     state = project.up()
     (project.root / "functions" / "action" / "app.py").unlink()
-    project.put_event(state, "tests", ACTION_REQUESTED, REQUEST)
+    project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, REQUEST)
     summary = LocalRunner(state, project.root).drain()
     (failure,) = summary.failures
     assert "does not exist" in (failure.error or "")

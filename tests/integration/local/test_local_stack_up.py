@@ -11,7 +11,7 @@ from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.local.endpoint import NotLocalEndpoint
 from cliniko_connector.local.stack import StackState, local_target_queue_name
 from cliniko_connector.local.template import TemplateError
-from tests.integration.local.local_stack_support import Project
+from tests.integration.local.local_stack_support import REQUEST_SOURCE, Project
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,11 @@ def test_up_creates_what_the_template_declares(project: Project) -> None:
     rules = {r["Name"]: r for r in events.list_rules(EventBusName="cliniko-connector-dev")["Rules"]}
     for name, action in ACTIONS.items():
         rule = rules[f"{action.function_suffix}ActionRule"]
-        assert json.loads(rule["EventPattern"]) == {"detail-type": [ACTION_REQUESTED], "detail": {"action": [name]}}
+        assert json.loads(rule["EventPattern"]) == {
+            "source": ["cliniko", REQUEST_SOURCE],
+            "detail-type": [ACTION_REQUESTED],
+            "detail": {"action": [name]},
+        }
         (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="cliniko-connector-dev")["Targets"]
         assert target["Arn"] == state.queues[action_queue(name)].arn
     assert "ExampleNewPatientAlertRule" not in rules
@@ -86,15 +90,15 @@ def test_up_is_idempotent(project: Project) -> None:
 def test_a_matching_event_lands_in_its_target_queue_as_eventbridge_would_deliver_it(project: Project) -> None:
     state = project.up()
     detail = {"action": "medical_alert.create", "connection_id": "demo", "input": {"patient_id": "1", "name": "x"}}
-    project.put_event(state, "tests", ACTION_REQUESTED, detail)
+    project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, detail)
     (body,) = project.messages(state, action_queue("medical_alert.create"))
     assert body["detail"] == detail
-    assert body["detail-type"] == ACTION_REQUESTED and body["source"] == "tests"
+    assert body["detail-type"] == ACTION_REQUESTED and body["source"] == REQUEST_SOURCE
 
 
 def test_an_event_that_matches_no_rule_lands_nowhere(project: Project) -> None:
     state = project.up()
-    project.put_event(state, "tests", ACTION_REQUESTED, {"action": "no_such.action", "connection_id": "demo"})
+    project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, {"action": "no_such.action", "connection_id": "demo"})
     project.put_event(state, "tests", "Something Else", {"action": "medical_alert.create"})
     for key in state.queues:
         assert project.depth(state, key) == (0, 0), key

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cliniko_connector.adapters.memory import InMemoryConnectionStore, RecordingPublisher
-from cliniko_connector.catalog.actions import Action
+from cliniko_connector.catalog.actions import ACTIONS, Action
 from cliniko_connector.errors import ClinikoNotFound
 from cliniko_connector.models import Connection
 from cliniko_connector.ports import ClinikoApi, Page, Params
 from cliniko_connector.usecases.actions import ActionRunner
 
-CONNECTION = Connection(id="clinic", name="Clinic", secret_id="unused", shard="au1")
+# Allows every action: these tests are about what an allowed action does (the boundary has its own tests).
+CONNECTION = Connection(id="clinic", name="Clinic", secret_id="unused", shard="au1", allowed_actions=tuple(ACTIONS))
 
 
 class ForbiddenCliniko:

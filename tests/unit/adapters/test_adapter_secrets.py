@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from cliniko_connector.adapters.secrets import SecretsManagerStore
-from cliniko_connector.errors import ConfigurationError
+from cliniko_connector.adapters.secrets import SECRET_OWNER_TAG_KEY, SecretsManagerStore
+from cliniko_connector.errors import ConfigurationError, SecretOwnedElsewhere
 from tests.unit.adapters.adapter_support import ClientProxy, FakeClock
 
 
@@ -135,3 +135,41 @@ def test_repr_shows_configuration_only(store: SecretsManagerStore) -> None:
     store.get(store.put("acme", "s3cr3t"))
 
     assert repr(store) == "SecretsManagerStore(prefix='cliniko-connector/', cached=1)"
+
+
+# -- stacks own their secrets ---------------------------------------------------------------------------------
+
+STACK_PREFIX = "cliniko-connector/stack-a/"
+
+
+def owned(secrets_client: ClientProxy, owner: str, prefix: str = STACK_PREFIX) -> SecretsManagerStore:
+    return SecretsManagerStore(client=secrets_client, prefix=prefix, owner=owner)
+
+
+def tags_of(secrets_client: ClientProxy, secret_id: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in secrets_client.describe_secret(SecretId=secret_id).get("Tags", [])}
+
+
+def test_a_stacks_secret_is_tagged_with_the_stack_at_creation(secrets_client: ClientProxy) -> None:
+    arn = owned(secrets_client, "stack-a").put("acme", "key-a")
+    assert tags_of(secrets_client, arn) == {SECRET_OWNER_TAG_KEY: "stack-a"}
+    assert owned(secrets_client, "stack-a").put("acme", "key-a2") == arn  # its own stack may overwrite it
+
+
+def test_another_stack_neither_overwrites_nor_deletes_a_stacks_secret(secrets_client: ClientProxy) -> None:
+    arn = owned(secrets_client, "stack-a").put("acme", "key-a")
+    intruder = owned(secrets_client, "stack-b")  # misconfigured onto stack A's prefix
+    with pytest.raises(SecretOwnedElsewhere, match="belongs to stack 'stack-a', not 'stack-b'"):
+        intruder.put("acme", "key-b")
+    with pytest.raises(SecretOwnedElsewhere):
+        intruder.delete(arn)
+    assert secrets_client.get_secret_value(SecretId=arn)["SecretString"] == "key-a"
+    assert "DeletedDate" not in secrets_client.describe_secret(SecretId=arn)
+    assert secrets_client.calls["put_secret_value"] == 0 and secrets_client.calls["delete_secret"] == 0
+
+
+def test_an_untagged_secret_is_not_taken_over_by_a_stack(secrets_client: ClientProxy) -> None:
+    arn = secrets_client.create_secret(Name=f"{STACK_PREFIX}acme", SecretString="made-by-hand")["ARN"]
+    with pytest.raises(SecretOwnedElsewhere, match="untagged"):
+        owned(secrets_client, "stack-a").put("acme", "key-a")
+    assert secrets_client.get_secret_value(SecretId=arn)["SecretString"] == "made-by-hand"

@@ -122,7 +122,12 @@ def test_globals_merge_like_sam() -> None:
 
 def test_the_generated_template_resolves() -> None:
     template = ResolvedTemplate(build_template(), {"ClinikoContactEmail": "ops@clinic.example"})
-    assert template.conditions == {"CreateKmsKey": True, "ExampleAutomationsEnabled": False, "HasAlarmTopic": False}
+    assert template.conditions == {
+        "CreateKmsKey": True,
+        "ExampleAutomationsEnabled": False,
+        "HasActionRequestPrincipals": False,
+        "HasAlarmTopic": False,
+    }
     assert "ExampleNewPatientAlertRule" not in template.resources()
     assert "KmsKey" in template.resources("AWS::KMS::Key")
     assert template.resolve({"Fn::Sub": "cliniko-connector-${Stage}"}) == "cliniko-connector-dev"

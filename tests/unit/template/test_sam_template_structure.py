@@ -142,7 +142,11 @@ def test_every_action_has_a_rule_on_the_bus(resources: dict[str, Any], name: str
     assert rule["Type"] == "AWS::Events::Rule"
     props = rule["Properties"]
     assert props["EventBusName"] == BUS_NAME
-    assert props["EventPattern"] == {"detail-type": [ACTION_REQUESTED], "detail": {"action": [name]}}
+    assert props["EventPattern"] == {
+        "source": [{"Ref": "EventSource"}, {"Ref": "ActionRequestSource"}],
+        "detail-type": [ACTION_REQUESTED],
+        "detail": {"action": [name]},
+    }
     (target,) = props["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [f"{action.function_suffix}ActionFunction", "Arn"]}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
@@ -363,7 +367,7 @@ def test_secrets_are_read_only_under_the_prefix(resources: dict[str, Any]) -> No
         if any(a.startswith("secretsmanager:") for a in actions):
             assert actions == ["secretsmanager:GetSecretValue"], logical_id
             (resource,) = as_list(statement["Resource"])
-            assert resource["Fn::Sub"].endswith(":secret:cliniko-connector/*"), logical_id
+            assert resource["Fn::Sub"].endswith(":secret:cliniko-connector/${AWS::StackName}/*"), logical_id
             readers.add(logical_id)
     assert readers == {"PollWorkerRole", "ActionFunctionRole"}
 

@@ -13,12 +13,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cliniko_connector.adapters.aws import boto3_client
-from cliniko_connector.errors import ConfigurationError
+from cliniko_connector.errors import ConfigurationError, SecretOwnedElsewhere
 
 DEFAULT_CACHE_TTL_SECONDS = 300.0
 # Deleted keys stay recoverable for the shortest window AWS allows, so a mistaken
 # `connection remove` can be undone (`aws secretsmanager restore-secret`) for a week.
 RECOVERY_WINDOW_DAYS = 7
+# Tag naming the stack that created a secret. The roles read only secrets tagged as their stack's, and a
+# store with an `owner` never overwrites or deletes a secret tagged (or left untagged) otherwise.
+SECRET_OWNER_TAG_KEY = "cliniko-connector:stack"  # noqa: S105 (a tag name, not a password)
 
 
 def _error_code(exc: ClientError) -> str:
@@ -39,12 +42,14 @@ class SecretsManagerStore:
         prefix: str = "cliniko-connector/",
         kms_key_id: str | None = None,
         *,
+        owner: str | None = None,
         cache_ttl_seconds: float = DEFAULT_CACHE_TTL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client if client is not None else boto3_client("secretsmanager")
         self.prefix = prefix
         self.kms_key_id = kms_key_id
+        self.owner = owner
         self._ttl = cache_ttl_seconds
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -86,13 +91,17 @@ class SecretsManagerStore:
             kwargs: dict[str, Any] = {"Name": secret_name, "SecretString": value}
             if self.kms_key_id:
                 kwargs["KmsKeyId"] = self.kms_key_id
+            if self.owner:
+                kwargs["Tags"] = [{"Key": SECRET_OWNER_TAG_KEY, "Value": self.owner}]
             return str(self._client.create_secret(**kwargs)["ARN"])
         except ClientError as exc:
             # AWS answers InvalidRequestException when the name is scheduled for deletion.
             if _error_code(exc) not in ("ResourceExistsException", "InvalidRequestException"):
                 raise
         # Exists already, possibly scheduled for deletion: a new value alone would not bring it back.
-        if "DeletedDate" in self._client.describe_secret(SecretId=secret_name):
+        described = self._client.describe_secret(SecretId=secret_name)
+        self._check_owner(secret_name, described)
+        if "DeletedDate" in described:
             self._client.restore_secret(SecretId=secret_name)
         response = self._client.put_secret_value(SecretId=secret_name, SecretString=value)
         return str(response["ARN"])
@@ -102,12 +111,26 @@ class SecretsManagerStore:
         `ForceDeleteWithoutRecovery` is left out, which means false: AWS documents it and
         `RecoveryWindowInDays` as mutually exclusive. A secret that does not exist counts as deleted."""
         try:
+            if self.owner:
+                self._check_owner(secret_id, self._client.describe_secret(SecretId=secret_id))
             self._client.delete_secret(SecretId=secret_id, RecoveryWindowInDays=RECOVERY_WINDOW_DAYS)
         except ClientError as exc:
             if _error_code(exc) != "ResourceNotFoundException":
                 raise
         finally:
             self.invalidate()
+
+    def _check_owner(self, secret_id: str, described: dict[str, Any]) -> None:
+        if not self.owner:
+            return
+        tags = {t.get("Key"): t.get("Value") for t in described.get("Tags", [])}
+        found = tags.get(SECRET_OWNER_TAG_KEY)
+        if found != self.owner:
+            whose = f"stack {found!r}" if found else "no cliniko-connector stack (untagged)"
+            raise SecretOwnedElsewhere(
+                f"secret {described.get('Name', secret_id)!r} belongs to {whose}, not {self.owner!r}: "
+                "it is left as it is"
+            )
 
     def invalidate(self) -> None:
         """Forget every cached value."""

@@ -17,6 +17,7 @@ from cliniko_connector.ports import ClinikoApi
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.timeutil import parse_ts
 from cliniko_connector.usecases.connections import ConnectionAdmin
+from cliniko_connector.usecases.status import allowed_by_kind
 from cliniko_connector.wiring import build_runtime
 
 
@@ -48,6 +49,7 @@ def _add(args: argparse.Namespace) -> int:
             f"connected {connection.id}: shard {connection.shard}, key of {connection.account_user or 'unknown user'}"
         )
         print(f"next: cliniko-connector triggers enable {connection.id} patient.created …")
+        print(f"      cliniko-connector connections allow {connection.id} ACTION …  (no action runs until allowed)")
     return 0
 
 
@@ -91,10 +93,12 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     settings = settings_from(args, PollerSettings)
     c = admin(args, settings).connections.get(args.connection)
-    data: dict[str, Any] = c.model_dump(mode="json", exclude={"hash_salt", "secret_id"})
+    data: dict[str, Any] = c.model_dump(mode="json", exclude={"hash_salt", "secret_id", "allowed_actions"})
     # The mode its events are published in: its own, else the stack's default.
     data["payload_mode"] = (c.payload_mode or settings.default_payload_mode).value
     data["payload_mode_is_stack_default"] = c.payload_mode is None
+    allowed = allowed_by_kind(c)
+    data["allowed_reads"], data["allowed_writes"] = allowed["reads"], allowed["writes"]
     if args.json:
         emit_json(data)
     else:
@@ -103,8 +107,26 @@ def _show(args: argparse.Namespace) -> int:
                 continue
             if k == "payload_mode" and c.payload_mode is None:
                 v = f"{v} (stack default)"
-            print(f"{k:24} {', '.join(v) if isinstance(v, list) else v}")
+            print(f"{k:24} {(', '.join(v) or 'none') if isinstance(v, list) else v}")
     return 0
+
+
+def _allow(args: argparse.Namespace) -> int:
+    c = admin(args).allow_actions(args.connection, args.actions)
+    _print_allowed(c)
+    return 0
+
+
+def _disallow(args: argparse.Namespace) -> int:
+    c = admin(args).disallow_actions(args.connection, args.actions)
+    _print_allowed(c)
+    return 0
+
+
+def _print_allowed(c: Connection) -> None:
+    allowed = allowed_by_kind(c)
+    print(f"{c.id} allows reads: {', '.join(allowed['reads']) or 'none'}")
+    print(f"{c.id} allows writes: {', '.join(allowed['writes']) or 'none'}")
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -258,6 +280,10 @@ def register(subparsers: Any) -> None:
     cmd("test", _test, "check the stored key still works")
     cmd("enable", _status(ConnectionStatus.ACTIVE), "resume polling and actions")
     cmd("disable", _status(ConnectionStatus.DISABLED), "pause polling and actions")
+    allow = cmd("allow", _allow, "let action requests run these actions on the connection (none by default)")
+    allow.add_argument("actions", nargs="+", metavar="ACTION", help="catalog action names (`actions list`)")
+    disallow = cmd("disallow", _disallow, "stop action requests running these actions on the connection")
+    disallow.add_argument("actions", nargs="+", metavar="ACTION")
     rot = cmd("rotate-key", _rotate, "replace the API key (checked first)")
     rot.add_argument("--api-key-file", required=True, metavar="FILE|-")
     rm = cmd("remove", _remove, "delete the connection, its secret and its stream state")

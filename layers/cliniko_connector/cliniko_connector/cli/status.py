@@ -23,7 +23,7 @@ from cliniko_connector.local.endpoint import is_loopback_url
 from cliniko_connector.models import Connection
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.timeutil import to_z, utc_now
-from cliniko_connector.usecases.status import ConnectionReport, StatusReader, hint_for
+from cliniko_connector.usecases.status import ConnectionReport, StatusReader, allowed_by_kind, hint_for
 from cliniko_connector.wiring import Runtime, build_runtime, rate_key_id
 
 EXIT_ERROR = 1
@@ -138,6 +138,9 @@ def _print_report(report: ConnectionReport, now: datetime) -> None:
     interval = f"polled every {c.poll_interval_seconds}s"
     payload = report.payload_mode.value + (" (stack default)" if c.payload_mode is None else "")
     print(f"{c.id} ({c.name}): {c.status.value}, {interval}, payload {payload}, {budget}")
+    allowed = allowed_by_kind(c)
+    print(f"  allowed reads: {', '.join(allowed['reads']) or 'none'}")
+    print(f"  allowed writes: {', '.join(allowed['writes']) or 'none'}")
     if not report.streams:
         print(f"  no triggers on: cliniko-connector triggers enable {c.id} patient.created …")
         return

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cliniko_connector.catalog.actions import ACTIONS, Action
+from cliniko_connector.devtools.template import DEFAULT_ACTION_REQUEST_SOURCE
 from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.ports import PollJob
 
@@ -21,7 +22,7 @@ SAMPLE_ACCOUNT = "123456789012"
 SAMPLE_REGION = "us-east-1"
 SAMPLE_TIME = "2025-01-01T00:00:00Z"
 SAMPLE_CONNECTION_ID = "demo"
-SAMPLE_ACTION_SOURCE = "custom.automation"
+SAMPLE_ACTION_SOURCE = DEFAULT_ACTION_REQUEST_SOURCE  # what the stack's action rules accept by default
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/cliniko-connector/samples")
 
 # Directories this module owns under `events/`; `events/triggers/` belongs to the trigger sample generator.

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cliniko_connector.adapters.secrets import SECRET_OWNER_TAG_KEY
 from cliniko_connector.catalog.actions import ACTIONS, Action
 from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.devtools.yamlout import dump
@@ -62,8 +63,12 @@ SCHEDULE_MAX_RETRIES = 3
 SCHEDULE_MAX_EVENT_AGE_SECONDS = 60
 KMS_PENDING_WINDOW_DAYS = 30
 
-SECRETS_PREFIX: str = AwsResourceSettings.model_fields["secrets_prefix"].default
+# API-key secrets are named and read per stack: one stack's roles and CLI never reach another's keys.
+SECRETS_PREFIX = "cliniko-connector/${AWS::StackName}/"
+SECRET_OWNER_TAG: str = SECRET_OWNER_TAG_KEY
 DEFAULT_EVENT_SOURCE: str = AwsResourceSettings.model_fields["event_source"].default
+# `source` of the action requests your automations put on the bus (the trigger source is accepted too).
+DEFAULT_ACTION_REQUEST_SOURCE = "cliniko-connector.automation"
 DEFAULT_APP_NAME: str = ClinikoClientSettings.model_fields["cliniko_app_name"].default
 
 # Names that embed the stage: the bus, the schedule rule, the dashboard, the registry, the key alias.
@@ -148,6 +153,8 @@ ARN_PREFIX = "arn:${AWS::Partition}"
 SECRETS_ARN = sub(f"{ARN_PREFIX}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{SECRETS_PREFIX}*")
 BUS_ARN_TEXT = f"{ARN_PREFIX}:events:${{AWS::Region}}:${{AWS::AccountId}}:event-bus/{BUS_NAME}"
 LOG_GROUP_PREFIX = "/aws/lambda/${AWS::StackName}/"
+# The stack's own roles that put events on the bus (trigger events, action outcomes).
+STACK_PUBLISHER_ROLES = [get_att("PollWorkerRole", "Arn"), get_att("ActionFunctionRole", "Arn")]
 # The stack's key: the one created here, or the operator's own (KmsKeyArn).
 KMS_KEY_ARN = if_("CreateKmsKey", get_att("KmsKey", "Arn"), ref("KmsKeyArn"))
 ALARM_ACTIONS = if_("HasAlarmTopic", [ref("AlarmTopicArn")], NO_VALUE)
@@ -318,7 +325,12 @@ def action_rule_id(action: Action) -> str:
 
 
 def action_pattern(action: Action) -> dict[str, Any]:
-    return {"detail-type": [ACTION_REQUESTED], "detail": {"action": [action.name]}}
+    """Only the sources the stack declares for action requests: an event from any other source runs nothing."""
+    return {
+        "source": [ref("EventSource"), ref("ActionRequestSource")],
+        "detail-type": [ACTION_REQUESTED],
+        "detail": {"action": [action.name]},
+    }
 
 
 def schema_id(detail_type: str) -> str:
@@ -475,6 +487,46 @@ class _Builder:
             },
         )
 
+    def bus_policy(self) -> None:
+        """Who may put what on the bus. An explicit Deny wins over any Allow in the account, so another
+        workload with `events:PutEvents` on `*` still can't put action requests, or events under the sources
+        the action rules accept, unless it is one of the stack's roles or in ActionRequestPrincipals."""
+        publishers = if_(
+            "HasActionRequestPrincipals",
+            {
+                "Fn::Split": [
+                    ",",
+                    {"Fn::Join": [",", [*STACK_PUBLISHER_ROLES, {"Fn::Join": [",", ref("ActionRequestPrincipals")]}]]},
+                ]
+            },
+            STACK_PUBLISHER_ROLES,
+        )
+        denials: dict[str, dict[str, Any]] = {
+            "OnlyTrustedPrincipalsRequestActions": {"StringEquals": {"events:detail-type": ACTION_REQUESTED}},
+            "OnlyTrustedPrincipalsUseTheConnectorSources": {
+                "StringEquals": {"events:source": [ref("EventSource"), ref("ActionRequestSource")]}
+            },
+        }
+        for sid, condition in denials.items():
+            self.add(
+                f"EventBusPolicy{sid}",
+                {
+                    "Type": "AWS::Events::EventBusPolicy",
+                    "Properties": {
+                        "EventBusName": ref("EventBus"),
+                        "StatementId": sid,
+                        "Statement": {
+                            "Sid": sid,
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "events:PutEvents",
+                            "Resource": get_att("EventBus", "Arn"),
+                            "Condition": {**condition, "ArnNotLike": {"aws:PrincipalArn": publishers}},
+                        },
+                    },
+                },
+            )
+
     def queues(self) -> None:
         self.add("PollDeadLetterQueue", _queue(FifoQueue=True, MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
         self.add(
@@ -568,7 +620,7 @@ class _Builder:
                         arn_of("StateTable"),
                     ),
                     _allow("ReadConnections", ["dynamodb:GetItem"], arn_of("ConnectionsTable")),
-                    _allow("ReadClinikoApiKeys", ["secretsmanager:GetSecretValue"], SECRETS_ARN),
+                    _read_api_keys(),
                     _allow("PublishTriggerEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
                     _kms_use("sqs", "dynamodb", "secretsmanager"),
                     XRAY_STATEMENT,
@@ -595,7 +647,7 @@ class _Builder:
                     ),
                     _allow("SharedRateBudget", ["dynamodb:GetItem", "dynamodb:UpdateItem"], arn_of("StateTable")),
                     _allow("ReadConnections", ["dynamodb:GetItem"], arn_of("ConnectionsTable")),
-                    _allow("ReadClinikoApiKeys", ["secretsmanager:GetSecretValue"], SECRETS_ARN),
+                    _read_api_keys(),
                     _allow("PublishOutcomeEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
                     _allow("OnFailureDestination", ["sqs:SendMessage"], get_att("ActionFailureQueue", "Arn")),
                     _kms_use("sqs", "dynamodb", "secretsmanager"),
@@ -916,6 +968,16 @@ def _allow(sid: str, actions: list[str], resource: Any, condition: dict[str, Any
     if condition:
         statement["Condition"] = condition
     return statement
+
+
+def _read_api_keys() -> dict[str, Any]:
+    """This stack's API-key secrets only: named under its prefix and tagged as its own by `connections add`."""
+    return _allow(
+        "ReadThisStacksClinikoApiKeys",
+        ["secretsmanager:GetSecretValue"],
+        SECRETS_ARN,
+        {"StringEquals": {f"secretsmanager:ResourceTag/{SECRET_OWNER_TAG}": ref("AWS::StackName")}},
+    )
 
 
 def _logs(log_group_arns: list[Any]) -> dict[str, Any]:
@@ -1285,6 +1347,21 @@ def _parameters() -> dict[str, Any]:
             "Default": DEFAULT_EVENT_SOURCE,
             "Description": "`source` of the trigger events the pollers publish.",
         },
+        "ActionRequestSource": {
+            "Type": "String",
+            "Default": DEFAULT_ACTION_REQUEST_SOURCE,
+            "AllowedPattern": "^(?!aws\\.)[A-Za-z0-9._-]{1,256}$",
+            "Description": "`source` of the `Cliniko Action Requested` events your automations put on the bus. "
+            "Action rules accept only this source and EventSource; an event from any other source runs nothing.",
+        },
+        "ActionRequestPrincipals": {
+            "Type": "CommaDelimitedList",
+            "Default": "",
+            "Description": "IAM principal ARNs (wildcards allowed, e.g. arn:aws:iam::123456789012:role/automation-*) "
+            "that may put action requests, or events under EventSource/ActionRequestSource, on the bus besides the "
+            "stack's own roles: your automations' roles, and the operators who run `cliniko-connector poll`, "
+            "`backfill` or `actions` against this stack. Everyone else is denied by the bus policy.",
+        },
         "ClinikoAppName": {
             "Type": "String",
             "Default": DEFAULT_APP_NAME,
@@ -1386,7 +1463,8 @@ def _globals() -> dict[str, Any]:
                     "STATE_TABLE": ref("StateTable"),
                     "EVENT_BUS_NAME": get_att("EventBus", "Name"),
                     "EVENT_SOURCE": ref("EventSource"),
-                    "SECRETS_PREFIX": SECRETS_PREFIX,
+                    "SECRETS_PREFIX": sub(SECRETS_PREFIX),
+                    "STACK_NAME": ref("AWS::StackName"),
                     "CLINIKO_APP_NAME": ref("ClinikoAppName"),
                     "CLINIKO_CONTACT_EMAIL": ref("ClinikoContactEmail"),
                     "POWERTOOLS_SERVICE_NAME": sub(SERVICE_DIMENSION),
@@ -1414,6 +1492,8 @@ CLI_ENVIRONMENT = (
     ("POLL_DISPATCHER_FAILURE_QUEUE_URL", "${PollDispatcherFailureQueue}"),
     ("EVENT_BUS_DLQ_URL", "${EventBusDeadLetterQueue}"),
     ("SECRETS_KMS_KEY_ID", "${KeyArn}"),
+    ("SECRETS_PREFIX", SECRETS_PREFIX),
+    ("STACK_NAME", "${AWS::StackName}"),
     ("AWS_DEFAULT_REGION", "${AWS::Region}"),
 )
 
@@ -1463,6 +1543,7 @@ def build_template(
     builder.layer()
     builder.tables()
     builder.bus()
+    builder.bus_policy()
     builder.queues()
     builder.roles()
     builder.poll_functions()
@@ -1475,6 +1556,9 @@ def build_template(
     conditions = {
         "CreateKmsKey": {"Fn::Equals": [ref("KmsKeyArn"), ""]},
         "ExampleAutomationsEnabled": {"Fn::Equals": [ref("EnableExampleAutomations"), "true"]},
+        "HasActionRequestPrincipals": {
+            "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", ref("ActionRequestPrincipals")]}, ""]}]
+        },
         "HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]},
     }
     if not examples:  # nothing to enable: no parameter or condition for cfn-lint to call unused

@@ -181,6 +181,8 @@ class ResolvedTemplate:
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:
+            if self.template.get("Parameters", {}).get(name, {}).get("Type") == "CommaDelimitedList":
+                return [item.strip() for item in self.parameters[name].split(",")]
             return self.parameters[name]
         if name in self.physical:
             return self.physical[name].ref

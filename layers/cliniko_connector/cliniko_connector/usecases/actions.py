@@ -26,6 +26,7 @@ from cliniko_connector.catalog.actions import (
 )
 from cliniko_connector.catalog.hidden import hidden_filters, is_hidden, state_of
 from cliniko_connector.errors import (
+    ActionNotAllowed,
     ClinikoBadResponse,
     ClinikoForbidden,
     ClinikoNotFound,
@@ -293,27 +294,18 @@ class ActionRunner:
             connection = self.connections.get(request.connection_id)
             if not connection.enabled:
                 raise ConnectionDisabled(f"connection {connection.id} is disabled")
+            if self.action.name not in connection.allowed_actions:
+                raise ActionNotAllowed(
+                    f"connection {connection.id} does not allow {self.action.name} "
+                    f"(cliniko-connector connections allow {connection.id} {self.action.name})"
+                )
             deadline = self.monotonic() + self.time_budget_seconds
             result = execute(self.action, self.api_for(connection), payload, deadline)
         except ConnectorError as exc:
             if exc.retryable:
                 count("ActionTransientFailures", dimensions=labels)
                 raise
-            count("ActionsFailed", dimensions=labels, rollup=True)
-            logger.warning(
-                "action failed",
-                extra={"action": self.action.name, "error": exc.error_type, "connection_id": request.connection_id},
-            )
-            outcome = ActionOutcomeDetail(
-                action=self.action.name,
-                connection_id=request.connection_id,
-                idempotency_key=key,
-                event_key=request.event_key,
-                status="failed",
-                error=exc.to_dict(),
-            )
-            self._publish(ACTION_FAILED, outcome)
-            return outcome.model_dump(mode="json")
+            return self.refuse(request, exc)
         outcome = ActionOutcomeDetail(
             action=self.action.name,
             connection_id=request.connection_id,
@@ -325,6 +317,24 @@ class ActionRunner:
         self._publish(ACTION_SUCCEEDED, outcome)
         count("ActionsSucceeded", dimensions=labels, rollup=True)
         logger.info("action succeeded", extra={"action": self.action.name, "connection_id": request.connection_id})
+        return outcome.model_dump(mode="json")
+
+    def refuse(self, request: ActionRequest, exc: ConnectorError) -> dict[str, Any]:
+        """A permanent failure: counted, logged (type only), published as `Cliniko Action Failed`, returned."""
+        count("ActionsFailed", dimensions={"action": self.action.name}, rollup=True)
+        logger.warning(
+            "action failed",
+            extra={"action": self.action.name, "error": exc.error_type, "connection_id": request.connection_id},
+        )
+        outcome = ActionOutcomeDetail(
+            action=self.action.name,
+            connection_id=request.connection_id,
+            idempotency_key=request.key_for(self.action.name),
+            event_key=request.event_key,
+            status="failed",
+            error=exc.to_dict(),
+        )
+        self._publish(ACTION_FAILED, outcome)
         return outcome.model_dump(mode="json")
 
     def _publish(self, detail_type: str, outcome: ActionOutcomeDetail) -> None:

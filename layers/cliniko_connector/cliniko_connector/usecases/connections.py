@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cliniko_connector.adapters.cliniko_http import shard_from_key
+from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import TRIGGERS, streams_for
 from cliniko_connector.errors import ConfigurationError, ConnectionNotFound, did_you_mean
 from cliniko_connector.eventmodels import field_errors
@@ -113,6 +114,24 @@ class ConnectionAdmin:
         self.connections.put(updated)
         return updated
 
+    def allow_actions(self, connection_id: str, names: list[str]) -> Connection:
+        """Let requests run these catalog actions on the connection (a new connection allows none)."""
+        _check_actions(names)
+        connection = self.connections.get(connection_id)
+        merged = tuple(sorted({*connection.allowed_actions, *names}))
+        updated = connection.model_copy(update={"allowed_actions": merged})
+        self.connections.put(updated)
+        return updated
+
+    def disallow_actions(self, connection_id: str, names: list[str]) -> Connection:
+        """Stop requests running these actions on the connection: they fail as `ActionNotAllowed`."""
+        _check_actions(names)
+        connection = self.connections.get(connection_id)
+        kept = tuple(a for a in connection.allowed_actions if a not in names)
+        updated = connection.model_copy(update={"allowed_actions": kept})
+        self.connections.put(updated)
+        return updated
+
     def configure(self, connection_id: str, **options: Any) -> Connection:
         """Change a connection's poll interval, payload mode or rate limit (validated like on creation)."""
         connection = self.connections.get(connection_id)
@@ -148,6 +167,12 @@ class ConnectionAdmin:
             self.state.delete_stream(StreamKey(connection_id=connection_id, resource=stream.resource))
         self.secrets.delete(connection.secret_id)
         self.connections.delete(connection_id)
+
+
+def _check_actions(names: Iterable[str]) -> None:
+    unknown = [n for n in names if n not in ACTIONS]
+    if unknown:
+        raise ConfigurationError(f"unknown actions: {', '.join(unknown)} (see `actions list`)")
 
 
 def _validated(**fields: Any) -> Connection:

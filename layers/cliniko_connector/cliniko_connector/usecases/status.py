@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import streams_for
 from cliniko_connector.errors import (
     ClinikoConnectionError,
@@ -187,6 +188,15 @@ class StreamStatus:
         }
 
 
+def allowed_by_kind(connection: Connection) -> dict[str, list[str]]:
+    """The connection's allowed actions, reads and writes apart (what `show` and `status` print)."""
+    allowed = [ACTIONS[name] for name in connection.allowed_actions if name in ACTIONS]
+    return {
+        "reads": [a.name for a in allowed if not a.writes],
+        "writes": [a.name for a in allowed if a.writes],
+    }
+
+
 @dataclass(frozen=True)
 class ConnectionReport:
     connection: Connection
@@ -215,6 +225,7 @@ class ConnectionReport:
             "poll_interval_seconds": c.poll_interval_seconds,
             "payload_mode": self.payload_mode.value,
             "payload_mode_is_stack_default": c.payload_mode is None,
+            "allowed_actions": allowed_by_kind(c),
             "rate_budget": {
                 "used_in_window": self.rate_used,
                 "cap_in_window": self.rate_cap,

@@ -1,0 +1,137 @@
+"""The template's side of the action path's trust boundary: the bus policy, the action rules' sources, and
+API-key secrets scoped to the stack. moto evaluates no resource policy, so the bus policy's two Deny
+statements are evaluated here as IAM would for PutEvents (an explicit deny wins)."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+import pytest
+
+from cliniko_connector.adapters.secrets import SECRET_OWNER_TAG_KEY
+from cliniko_connector.catalog.actions import ACTIONS
+from cliniko_connector.devtools.template import (
+    CLI_ENVIRONMENT,
+    DEFAULT_ACTION_REQUEST_SOURCE,
+    DEFAULT_EVENT_SOURCE,
+    action_rule_id,
+    build_template,
+)
+from cliniko_connector.eventmodels import ACTION_REQUESTED
+from cliniko_connector.local.template import Physical, ResolvedTemplate
+
+ACCOUNT = "123456789012"
+WORKER = f"arn:aws:iam::{ACCOUNT}:role/stack-PollWorkerRole-1"
+ACTIONS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/stack-ActionFunctionRole-1"
+AUTOMATION = f"arn:aws:iam::{ACCOUNT}:role/automation-intake"
+STRANGER = f"arn:aws:iam::{ACCOUNT}:role/some-other-workload"
+OPERATOR = f"arn:aws:iam::{ACCOUNT}:user/ops"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return build_template()
+
+
+def resolved(template: dict[str, Any], **parameters: str) -> ResolvedTemplate:
+    resolved = ResolvedTemplate(
+        template, {"ClinikoContactEmail": "ops@example.com", **parameters}, pseudo={"AWS::StackName": "stack"}
+    )
+    resolved.physical.update(
+        {
+            "PollWorkerRole": Physical("stack-PollWorkerRole-1", {"Arn": WORKER}),
+            "ActionFunctionRole": Physical("stack-ActionFunctionRole-1", {"Arn": ACTIONS_ROLE}),
+            "EventBus": Physical("cliniko-connector-dev", {"Arn": "arn:aws:events:us-east-1:1:event-bus/b"}),
+        }
+    )
+    return resolved
+
+
+def statements(stack: ResolvedTemplate) -> list[dict[str, Any]]:
+    policies = stack.resources("AWS::Events::EventBusPolicy").values()
+    return [stack.resolve(p["Properties"]["Statement"]) for p in policies]
+
+
+def _holds(operator: str, key_value: Any, wanted: Any) -> bool:
+    values = wanted if isinstance(wanted, list) else [wanted]
+    if operator == "StringEquals":
+        return key_value in values
+    if operator == "ArnNotLike":
+        return not any(fnmatchcase(key_value, pattern) for pattern in values)
+    raise AssertionError(f"the evaluator does not know {operator}")
+
+
+def denied(stack: ResolvedTemplate, principal: str, source: str, detail_type: str) -> bool:
+    """Whether the bus policy denies this PutEvents: some Deny statement whose conditions all hold."""
+    context = {"aws:PrincipalArn": principal, "events:source": source, "events:detail-type": detail_type}
+    for statement in statements(stack):
+        assert statement["Effect"] == "Deny" and statement["Action"] == "events:PutEvents"
+        assert statement["Principal"] == "*"
+        conditions = statement["Condition"]
+        if all(_holds(op, context[key], value) for op, pair in conditions.items() for key, value in pair.items()):
+            return True
+    return False
+
+
+def test_only_the_stacks_roles_and_listed_principals_may_request_actions_or_use_the_connector_sources(
+    template: dict[str, Any],
+) -> None:
+    default = resolved(template)
+    listed = resolved(template, ActionRequestPrincipals=f"{AUTOMATION[:-6]}*,{OPERATOR}")
+    for stack in (default, listed):
+        for role in (WORKER, ACTIONS_ROLE):
+            assert not denied(stack, role, DEFAULT_EVENT_SOURCE, "Patient Created")
+            assert not denied(stack, role, DEFAULT_ACTION_REQUEST_SOURCE, ACTION_REQUESTED)
+        # Another workload: no action request under any source, nothing under the connector's sources.
+        assert denied(stack, STRANGER, "anything.else", ACTION_REQUESTED)
+        assert denied(stack, STRANGER, DEFAULT_EVENT_SOURCE, "Patient Created")
+        assert denied(stack, STRANGER, DEFAULT_ACTION_REQUEST_SOURCE, "Whatever")
+        assert not denied(stack, STRANGER, "other.app", "Order Placed")  # the bus stays usable for the rest
+    assert denied(default, AUTOMATION, DEFAULT_ACTION_REQUEST_SOURCE, ACTION_REQUESTED)
+    assert not denied(listed, AUTOMATION, DEFAULT_ACTION_REQUEST_SOURCE, ACTION_REQUESTED)  # by wildcard
+    assert not denied(listed, OPERATOR, DEFAULT_EVENT_SOURCE, "Patient Created")
+    custom = resolved(template, EventSource="acme.cliniko")
+    assert denied(custom, STRANGER, "acme.cliniko", "Patient Created")
+
+
+def test_action_rules_accept_only_the_declared_sources(template: dict[str, Any]) -> None:
+    stack = resolved(template, ActionRequestSource="acme.automations")
+    for action in ACTIONS.values():
+        pattern = stack.resolve(template["Resources"][action_rule_id(action)]["Properties"]["EventPattern"])
+        assert pattern == {
+            "source": [DEFAULT_EVENT_SOURCE, "acme.automations"],
+            "detail-type": [ACTION_REQUESTED],
+            "detail": {"action": [action.name]},
+        }
+
+
+def test_roles_read_only_this_stacks_tagged_secrets(template: dict[str, Any]) -> None:
+    stack = resolved(template)
+    readers = 0
+    for role in ("PollWorkerRole", "ActionFunctionRole", "PollDispatcherRole"):
+        (policy,) = template["Resources"][role]["Properties"]["Policies"]
+        for raw in policy["PolicyDocument"]["Statement"]:
+            if not any(a.startswith("secretsmanager:") for a in raw["Action"]):
+                continue
+            statement = stack.resolve(raw)
+            readers += 1
+            assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+            assert (
+                statement["Resource"]
+                == "arn:aws:secretsmanager:us-east-1:123456789012:secret:cliniko-connector/stack/*"
+            )
+            assert statement["Condition"] == {
+                "StringEquals": {f"secretsmanager:ResourceTag/{SECRET_OWNER_TAG_KEY}": "stack"}
+            }
+    assert readers == 2  # the worker and the actions; the dispatcher reads no key
+
+
+def test_functions_and_the_cli_get_the_stacks_name_and_secret_prefix(template: dict[str, Any]) -> None:
+    stack = resolved(template)
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert stack.resolve(variables["STACK_NAME"]) == "stack"
+    assert stack.resolve(variables["SECRETS_PREFIX"]) == "cliniko-connector/stack/"
+    cli = dict(CLI_ENVIRONMENT)
+    assert cli["STACK_NAME"] == "${AWS::StackName}"
+    assert cli["SECRETS_PREFIX"] == "cliniko-connector/${AWS::StackName}/"
