@@ -41,6 +41,8 @@ STACK_VARIABLES = (
     "RULE_TARGET_DLQ_URL",
     "POLL_DLQ_URL",
     "POLL_QUEUE_URL",
+    "SECRETS_PREFIX",
+    "STACK_NAME",
 )
 
 
@@ -184,6 +186,15 @@ def restored_environ() -> Iterator[None]:
     os.environ.update(saved)
 
 
+def fresh_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty moto server, and no stack named by the environment: commands find it from a state file."""
+    reset(moto_endpoint)
+    for name in list(os.environ):
+        if name in STACK_VARIABLES or name.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+
+
 @pytest.fixture
 def stack(
     tmp_path: Path,
@@ -192,11 +203,7 @@ def stack(
     capsys: pytest.CaptureFixture[str],
     restored_environ: None,
 ) -> Iterator[Stack]:
-    reset(moto_endpoint)
-    for name in list(os.environ):
-        if name in STACK_VARIABLES or name.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    fresh_moto(moto_endpoint, monkeypatch)
     monkeypatch.setenv(STATE_ENV, str(tmp_path / ".local" / "stack.json"))
     monkeypatch.chdir(tmp_path)
     state = up(

@@ -19,7 +19,15 @@ def aws(stack: Stack) -> Stack:
     mp = stack.monkeypatch
     mp.setenv("CLINIKO_CONNECTOR_STACK_STATE", str(stack.root / "no-local-stack.json"))
     worker = stack.state.functions["PollWorkerFunction"].environment
-    for name in ("CONNECTIONS_TABLE", "STATE_TABLE", "EVENT_BUS_NAME", "EVENT_SOURCE", "CLINIKO_CONTACT_EMAIL"):
+    for name in (
+        "CONNECTIONS_TABLE",
+        "STATE_TABLE",
+        "EVENT_BUS_NAME",
+        "EVENT_SOURCE",
+        "CLINIKO_CONTACT_EMAIL",
+        "SECRETS_PREFIX",
+        "STACK_NAME",
+    ):
         mp.setenv(name, worker[name])
     mp.setenv("ACTION_FAILURE_QUEUE_URL", stack.state.queues["ActionFailureQueue"].url)
     mp.setenv("RULE_TARGET_DLQ_URL", stack.state.queues["RuleTargetDeadLetterQueue"].url)
@@ -80,3 +88,12 @@ def test_aws_errors_are_one_line_saying_where_to_look(aws: Stack) -> None:
     assert unreachable.code == 1
     (line,) = unreachable.err.strip().splitlines()
     assert line.startswith(f"error: nothing answers at {endpoint}: start the local moto server")
+
+
+def test_a_cli_environment_without_the_stack_name_stores_no_key(aws: Stack) -> None:
+    # An environment exported before secrets were per stack: the key would land where no function reads it.
+    aws.monkeypatch.delenv("STACK_NAME")
+    added = aws.cli("connections", "add", "Harbourside", "--api-key-file", str(aws.key_file))
+    assert added.code == 1
+    assert added.err.startswith("error: STACK_NAME is not set: export the stack's CliEnvironment output again")
+    assert aws.client("secretsmanager").list_secrets()["SecretList"] == []

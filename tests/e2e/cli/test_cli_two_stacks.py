@@ -4,7 +4,6 @@ never reads, overwrites or deletes the other's secret, and removing a connection
 from __future__ import annotations
 
 import io
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,10 +15,9 @@ import pytest
 from cliniko_connector.adapters.secrets import SECRET_OWNER_TAG_KEY
 from cliniko_connector.cli.context import STATE_ENV
 from cliniko_connector.cli.main import main
-from cliniko_connector.local.moto import reset
 from cliniko_connector.local.stack import up
 from cliniko_connector.simulator import Simulator
-from tests.e2e.cli.conftest import CONTACT, KEY, ROOT, STACK_VARIABLES, Result
+from tests.e2e.cli.conftest import CONTACT, KEY, ROOT, Result, fresh_moto
 
 pytestmark = pytest.mark.e2e
 
@@ -64,11 +62,7 @@ def stacks(
     capsys: pytest.CaptureFixture[str],
     restored_environ: None,
 ) -> Iterator[TwoStacks]:
-    reset(moto_endpoint)
-    for name in list(os.environ):
-        if name in STACK_VARIABLES or name.startswith(("AWS_ENDPOINT_URL", "SECRETS_", "STACK_NAME")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    fresh_moto(moto_endpoint, monkeypatch)
     monkeypatch.delenv(STATE_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     for stage, stack in zip(("a", "b"), STACKS, strict=True):

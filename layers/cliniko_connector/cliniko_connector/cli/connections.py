@@ -11,7 +11,7 @@ from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
 from cliniko_connector.cli.context import UsageError, add_stack_options, confirm, read_api_key, settings_from
 from cliniko_connector.cli.output import TERMINAL_WIDTH, emit_json, plural, table
 from cliniko_connector.devtools.events_doc import sample_trigger_event, trigger_schema
-from cliniko_connector.errors import did_you_mean
+from cliniko_connector.errors import ConfigurationError, did_you_mean
 from cliniko_connector.models import Connection, ConnectionStatus, StartPoint
 from cliniko_connector.ports import ClinikoApi
 from cliniko_connector.settings import PollerSettings
@@ -21,8 +21,16 @@ from cliniko_connector.usecases.status import allowed_by_kind
 from cliniko_connector.wiring import build_runtime
 
 
-def admin(args: argparse.Namespace, settings: PollerSettings | None = None) -> ConnectionAdmin:
+def admin(
+    args: argparse.Namespace, settings: PollerSettings | None = None, *, writes_secrets: bool = False
+) -> ConnectionAdmin:
     settings = settings or settings_from(args, PollerSettings)
+    if writes_secrets and settings.stack_name is None:
+        # Without it a secret would be created untagged, outside the stack's prefix: its functions couldn't read it.
+        raise ConfigurationError(
+            "STACK_NAME is not set: export the stack's CliEnvironment output again (docs/deploy.md); it names the "
+            "stack that owns the API-key secrets (and SECRETS_PREFIX where they live)"
+        )
     runtime = build_runtime(settings)
 
     def api_for_key(api_key: str, base_url: str | None) -> ClinikoApi:
@@ -41,7 +49,7 @@ def start_point(value: str | None) -> StartPoint | None:
 
 def _add(args: argparse.Namespace) -> int:
     key = read_api_key(args.api_key_file)
-    connection, _user = admin(args).add(args.name, key, base_url=args.base_url, **_options(args))
+    connection, _user = admin(args, writes_secrets=True).add(args.name, key, base_url=args.base_url, **_options(args))
     if args.json:
         emit_json({"id": connection.id, "shard": connection.shard, "account_user": connection.account_user})
     else:
@@ -146,7 +154,7 @@ def _status(status: ConnectionStatus) -> Any:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    admin(args).rotate_key(args.connection, read_api_key(args.api_key_file))
+    admin(args, writes_secrets=True).rotate_key(args.connection, read_api_key(args.api_key_file))
     print(f"{args.connection}: key rotated")
     return 0
 
@@ -159,7 +167,7 @@ def _remove(args: argparse.Namespace) -> int:
         if not answer:
             print("kept")
             return 1
-    admin(args).remove(args.connection)
+    admin(args, writes_secrets=True).remove(args.connection)
     print(f"{args.connection}: removed")
     return 0
 

@@ -174,7 +174,9 @@ def render_events_doc() -> str:
         "## Action events",
         "",
         f"- `{ACTION_REQUESTED}` (accepted): ask an action Lambda to run; `detail` = "
-        "`{action, connection_id, input, idempotency_key?, event_key?}`. "
+        "`{action, connection_id, input, idempotency_key?, event_key?}`; `source` = the stack's "
+        "`ActionRequestSource` (default `cliniko-connector.automation`) or `EventSource`, any other reaches no "
+        "action ([security](security.md#who-may-make-the-connector-act)). "
         f"([schema](schemas/{slug(ACTION_REQUESTED)}.json))",
         f"- `{ACTION_SUCCEEDED}` (published): `detail.result` holds what Cliniko returned. "
         f"([schema](schemas/{slug(ACTION_SUCCEEDED)}.json))",

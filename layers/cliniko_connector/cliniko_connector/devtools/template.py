@@ -507,11 +507,16 @@ class _Builder:
                 "StringEquals": {"events:source": [ref("EventSource"), ref("ActionRequestSource")]}
             },
         }
+        previous: str | None = None
         for sid, condition in denials.items():
+            # One after the other: each statement is a read-modify-write of the one bus policy.
+            after = {"DependsOn": previous} if previous else {}
+            previous = f"EventBusPolicy{sid}"
             self.add(
-                f"EventBusPolicy{sid}",
+                previous,
                 {
                     "Type": "AWS::Events::EventBusPolicy",
+                    **after,
                     "Properties": {
                         "EventBusName": ref("EventBus"),
                         "StatementId": sid,
