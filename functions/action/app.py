@@ -18,7 +18,7 @@ run_action = wiring.action_app(settings)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(action=settings.action_name)
     try:
-        request = parse_action_event(event)
+        request = parse_action_event(event, settings.accepted_sources)
     except InputValidationError as malformed:
         return wiring.rejected(settings.action_name, malformed)
     logger.append_keys(connection_id=request.connection_id)

@@ -57,11 +57,12 @@ def test_every_action_handler_answers_its_sample_event_without_raising(runner: L
 @pytest.mark.parametrize(
     "event",
     [
-        {"detail-type": "Cliniko Action Requested", "detail": {"action": "patient.find"}},
+        {"detail-type": "Cliniko Action Requested", "source": "cliniko", "detail": {"action": "patient.find"}},
         {"connection_id": "demo"},
         ["not", "an", "object"],
         {
             "detail-type": "Cliniko Action Requested",
+            "source": "cliniko",
             "detail": {"action": "patient.create", "connection_id": "c", "input": {}},
         },
     ],
@@ -71,3 +72,15 @@ def test_a_malformed_request_is_a_failed_result_not_a_retry(runner: LocalRunner,
     outcome = runner.invoke(action_function_id(ACTIONS["patient.find"]), event)
     assert outcome["status"] == "failed"
     assert outcome["error"]["type"] == "InputValidationError"
+
+
+@pytest.mark.parametrize("source", ["attacker", None])
+def test_a_whole_event_from_an_undeclared_source_is_refused_before_anything_is_read(
+    runner: LocalRunner, source: str | None
+) -> None:
+    # Delivered straight to the function (a rule of someone else's, a direct invoke): the handler checks too.
+    request = {"action": "patient.find", "connection_id": "demo", "input": {"email": "ada@example.com"}}
+    event = {"detail-type": "Cliniko Action Requested", "detail": request, **({"source": source} if source else {})}
+    outcome = runner.invoke(action_function_id(ACTIONS["patient.find"]), event)
+    assert outcome["status"] == "failed"
+    assert outcome["error"]["type"] == "UntrustedSource"  # not ConnectionNotFound: the row was never looked up

@@ -40,6 +40,12 @@ class InputValidationError(ConnectorError):
         return {**super().to_dict(), "field_errors": self.field_errors}
 
 
+class UntrustedSource(InputValidationError):
+    """A whole EventBridge event from a source the stack doesn't declare for action requests: not run."""
+
+    error_type = "UntrustedSource"
+
+
 class ConnectionNotFound(ConnectorError):
     error_type = "ConnectionNotFound"
 

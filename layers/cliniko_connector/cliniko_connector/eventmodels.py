@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cliniko_connector.catalog.triggers import TRIGGERS, Trigger
-from cliniko_connector.errors import InputValidationError
+from cliniko_connector.errors import InputValidationError, UntrustedSource
 from cliniko_connector.models import PayloadMode
 
 SCHEMA_VERSION = 1
@@ -85,11 +86,14 @@ class ActionOutcomeDetail(BaseModel):
     error: dict[str, Any] | None = None
 
 
-def parse_action_event(event: Any) -> ActionRequest:
+def parse_action_event(event: Any, accepted_sources: Collection[str] | None = None) -> ActionRequest:
     """Accept a full EventBridge event (its `detail` is the request) or the request bare
-    (what an InputTransformer or a direct invoke delivers). Raises `InputValidationError`."""
+    (what an InputTransformer or a direct invoke delivers). Raises `InputValidationError`; `UntrustedSource`
+    for a full event whose `source` is not in `accepted_sources` (when given), whatever delivered it."""
     if not isinstance(event, dict):
         raise InputValidationError("the action event must be a JSON object")
+    if accepted_sources is not None and "detail-type" in event and event.get("source") not in accepted_sources:
+        raise UntrustedSource("the event's source is not one this stack accepts action requests from")
     body = event.get("detail") if "detail-type" in event and "detail" in event else event
     if isinstance(body, dict) and "detail" in body and "detail-type" not in event and set(body) == {"detail"}:
         body = body["detail"]

@@ -74,8 +74,14 @@ class ActionSettings(AwsResourceSettings):
 
     action_name: str = Field(min_length=1)
     idempotency_table: str = Field(min_length=1)
+    # Besides `event_source`, the one source a whole `Cliniko Action Requested` event may come from.
+    action_request_source: str = Field(default="cliniko-connector.automation", min_length=1)
     action_time_budget_seconds: float = Field(default=30.0, gt=0)
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
+
+    @property
+    def accepted_sources(self) -> tuple[str, str]:
+        return (self.event_source, self.action_request_source)
 
     @model_validator(mode="after")
     def _action_exists(self) -> Self:

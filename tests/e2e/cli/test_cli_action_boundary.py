@@ -97,3 +97,15 @@ def test_allowed_actions_are_shown_reads_and_writes_apart_and_can_be_taken_back(
     unknown = stack.cli("connections", "allow", CONNECTION, "patient.obliterate")
     assert unknown.code == 1
     assert unknown.err.strip() == "error: unknown actions: patient.obliterate (see `actions list`)"
+
+
+def test_a_forged_event_handed_straight_to_the_action_function_is_refused_with_no_cliniko_call(stack: Stack) -> None:
+    stack.connect("patient.archive")
+    (patient,) = stack.patients("Ada")
+    stack.sim.requests_clear()
+    forged = {"detail-type": ACTION_REQUESTED, "source": "attacker", "detail": archive_request(patient["id"], "f")}
+    outcome = stack.runner.invoke("PatientArchiveActionFunction", forged)
+    assert outcome["status"] == "failed" and outcome["error"]["type"] == "UntrustedSource"
+    assert stack.sim.requests == []
+    declared = {**forged, "source": DEFAULT_ACTION_REQUEST_SOURCE}
+    assert stack.runner.invoke("PatientArchiveActionFunction", declared)["status"] == "succeeded"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cliniko_connector.adapters.memory import InMemoryConnectionStore, RecordingPublisher
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.eventmodels import ACTION_FAILED, ActionRequest
+from cliniko_connector.errors import UntrustedSource
+from cliniko_connector.eventmodels import ACTION_FAILED, ACTION_REQUESTED, ActionRequest, parse_action_event
 from cliniko_connector.models import Connection, ConnectionStatus
 from cliniko_connector.usecases.actions import ActionRunner
 from tests.unit.actions.support import ForbiddenCliniko
@@ -58,3 +61,18 @@ def test_a_disabled_connection_refuses_even_an_allowed_action() -> None:
 def test_a_request_naming_a_connection_that_is_not_there_reaches_no_cliniko() -> None:
     runner, _ = runner_for(Connection(id="other", name="Other", secret_id="s", shard="au1"))
     assert runner.run(REQUEST)["error"]["type"] == "ConnectionNotFound"
+
+
+def test_a_whole_event_is_accepted_only_from_the_declared_sources() -> None:
+    detail = REQUEST.model_dump(mode="json", exclude_none=True)
+    sources = ("cliniko", "cliniko-connector.automation")
+    for source in sources:
+        event = {"detail-type": ACTION_REQUESTED, "source": source, "detail": detail}
+        assert parse_action_event(event, sources) == REQUEST
+    for event in (
+        {"detail-type": ACTION_REQUESTED, "source": "attacker", "detail": detail},
+        {"detail-type": ACTION_REQUESTED, "detail": detail},  # EventBridge always sets a source
+    ):
+        with pytest.raises(UntrustedSource):
+            parse_action_event(event, sources)
+    assert parse_action_event(detail, sources) == REQUEST  # a rule's InputTransformer output: the stack's own rule

@@ -24,7 +24,7 @@ from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.devtools.yamlout import dump
 from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.observability import NAMESPACE
-from cliniko_connector.settings import EMAIL_PATTERN, AwsResourceSettings, ClinikoClientSettings
+from cliniko_connector.settings import EMAIL_PATTERN, ActionSettings, AwsResourceSettings, ClinikoClientSettings
 
 RUNTIME = "python3.12"
 ARCHITECTURE = "arm64"
@@ -68,7 +68,7 @@ SECRETS_PREFIX = "cliniko-connector/${AWS::StackName}/"
 SECRET_OWNER_TAG: str = SECRET_OWNER_TAG_KEY
 DEFAULT_EVENT_SOURCE: str = AwsResourceSettings.model_fields["event_source"].default
 # `source` of the action requests your automations put on the bus (the trigger source is accepted too).
-DEFAULT_ACTION_REQUEST_SOURCE = "cliniko-connector.automation"
+DEFAULT_ACTION_REQUEST_SOURCE: str = ActionSettings.model_fields["action_request_source"].default
 DEFAULT_APP_NAME: str = ClinikoClientSettings.model_fields["cliniko_app_name"].default
 
 # Names that embed the stage: the bus, the schedule rule, the dashboard, the registry, the key alias.
@@ -782,6 +782,7 @@ class _Builder:
                             "Variables": {
                                 "ACTION_NAME": action.name,
                                 "IDEMPOTENCY_TABLE": ref("IdempotencyTable"),
+                                "ACTION_REQUEST_SOURCE": ref("ActionRequestSource"),
                                 "ACTION_TIME_BUDGET_SECONDS": str(ACTION_TIME_BUDGET_SECONDS),
                             }
                         },
