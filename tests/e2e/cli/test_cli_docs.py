@@ -114,12 +114,13 @@ def transcripts() -> dict[str, list[str]]:
 
 # The transcripts a fresh stack can reproduce, in the order they run, with how many leading lines must match.
 CHECKED = [
-    ('cliniko-connector connections add "Northside Physio" --api-key-file key.txt', 2),
+    ('cliniko-connector connections add "Northside Physio" --api-key-file key.txt', 3),
+    ("cliniko-connector connections allow northside-physio patient.find medical_alert.create", 2),
     ("cliniko-connector triggers enable northside-physio patient.created patient.updated", 1),
     ("cliniko-connector triggers enable northside-physio patient.creatd", 1),
     ("cliniko-connector connections list", 3),
     ("cliniko-connector poll", 4),
-    ("cliniko-connector status", 3),
+    ("cliniko-connector status", 5),
     (
         "cliniko-connector actions run patient.find --connection northside-physio "
         """--input '{"email": "ada@example.com"}' --idempotency-key try-1""",
@@ -154,9 +155,10 @@ def test_the_transcripts_in_docs_cli_are_what_the_commands_print(stack: Stack) -
             problems.append(f"$ {command}\n  docs: {expected}\n  now:  {actual}")
         repeated.add(command)
     # The same request again: the docs show the second run as well.
-    again = shlex.split(CHECKED[6][0])[1:]
+    find = next(command for command, _ in CHECKED if "actions run patient.find" in command)
+    again = shlex.split(find)[1:]
     second = stack.cli(*again).out.splitlines()
-    documented_second = transcripts()[CHECKED[6][0]][1:2]
+    documented_second = transcripts()[find][1:2]
     if [shape(x) for x in second] != [shape(x) for x in documented_second]:
         problems.append(f"the repeat of actions run: docs {documented_second}, now {second}")
     assert problems == [], "\n".join(problems)
