@@ -109,13 +109,10 @@ class Runtime:
     def _trusted_base_url(self, connection: Connection) -> str | None:
         try:
             return base_url_override(connection.base_url, allowed=self.settings.cliniko_allow_base_url_override)
-        except UntrustedBaseUrl as refused:
+        except UntrustedBaseUrl:
             # A connections-table row edited to send the key elsewhere: alarmed (ConnectionBaseUrlRefusedAlarm).
+            # The error goes on to where each caller reports failures (the Action Failed event, `status`).
             count("ConnectionBaseUrlRefused", dimensions={"connection": connection.id}, rollup=True)
-            logger.error(
-                "connection's base URL refused; its key was not sent",
-                extra={"connection_id": connection.id, "error": refused.error_type},
-            )
             raise
 
 
