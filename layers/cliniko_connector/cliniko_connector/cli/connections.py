@@ -244,7 +244,10 @@ def register(subparsers: Any) -> None:
     add = cmd("add", _add, "check a key against Cliniko and store the connection", connection=False)
     add.add_argument("name")
     add.add_argument("--api-key-file", required=True, metavar="FILE|-", help="file holding the key, or - for stdin")
-    add.add_argument("--base-url", help="override the shard's URL, /v1 included (e.g. the simulator's)")
+    add.add_argument(
+        "--base-url",
+        help="the simulator's URL, /v1 included, instead of the shard's (only where the stack allows it)",
+    )
     _add_options(add)
     _add_options(cmd("set", _set, "change poll interval, payload mode or rate limit"))
     cmd("list", _list, "list connections", connection=False)
