@@ -148,13 +148,19 @@ def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
 
 
-@pytest.mark.parametrize(("base_url", "allowed"), EDITED_ROWS)
-def test_an_action_on_an_edited_row_fails_before_its_key_is_read_and_is_counted(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], base_url: str, allowed: bool
-) -> None:
+@pytest.fixture
+def no_cliniko(monkeypatch: pytest.MonkeyPatch) -> NoSession:
+    """Metrics on (EMF on stdout) and an HTTP session that fails the test if anything is sent."""
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     session = NoSession()
     monkeypatch.setattr(cliniko_http, "shared_session", lambda: session)
+    return session
+
+
+@pytest.mark.parametrize(("base_url", "allowed"), EDITED_ROWS)
+def test_an_action_on_an_edited_row_fails_before_its_key_is_read_and_is_counted(
+    no_cliniko: NoSession, capsys: pytest.CaptureFixture[str], base_url: str, allowed: bool
+) -> None:
     runtime, secrets = runtime_with(base_url, allow_override=allowed)
     bus = RecordingPublisher()
     runner = ActionRunner(
@@ -167,29 +173,26 @@ def test_an_action_on_an_edited_row_fails_before_its_key_is_read_and_is_counted(
     outcome = runner.run(ActionRequest(connection_id="northside", input={"email": "a@example.com"}))
     assert outcome["status"] == "failed" and outcome["error"]["type"] == "UntrustedBaseUrl"
     assert [e.detail_type for e in bus.events] == ["Cliniko Action Failed"]
-    assert secrets.reads == 0 and session.calls == []
+    assert secrets.reads == 0 and no_cliniko.calls == []
     refused = [m for m in emitted_metrics(capsys) if "ConnectionBaseUrlRefused" in m]
     assert {m.get("connection") for m in refused} == {"northside", None}  # per connection, and rolled up
 
 
 @pytest.mark.parametrize(("base_url", "allowed"), EDITED_ROWS)
 def test_a_poll_of_an_edited_row_fails_before_its_key_is_read_and_says_why(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], base_url: str, allowed: bool
+    no_cliniko: NoSession, capsys: pytest.CaptureFixture[str], base_url: str, allowed: bool
 ) -> None:
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    session = NoSession()
-    monkeypatch.setattr(cliniko_http, "shared_session", lambda: session)
     runtime, secrets = runtime_with(base_url, allow_override=allowed)
     worker = PollWorker(runtime, settings(allow_override=allowed))
     with pytest.raises(UntrustedBaseUrl):
         worker.handle(PollJob(connection_id="northside", resource="patients"))
-    assert secrets.reads == 0 and session.calls == []
+    assert secrets.reads == 0 and no_cliniko.calls == []
     cursor = runtime.state.get_cursor(StreamKey(connection_id="northside", resource="patients"))
     assert cursor is not None and cursor.last_error is not None and "UntrustedBaseUrl" in cursor.last_error
     assert any("ConnectionBaseUrlRefused" in m for m in emitted_metrics(capsys))
 
 
-def test_the_same_row_runs_where_the_stack_allows_its_override(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_same_row_runs_where_the_stack_allows_its_override() -> None:
     runtime, secrets = runtime_with("http://127.0.0.1:8123/v1", allow_override=True)
     row = runtime.connections.get("northside")
     assert getattr(runtime.api_for(row, "action"), "base_url", None) == "http://127.0.0.1:8123/v1"
@@ -198,14 +201,12 @@ def test_the_same_row_runs_where_the_stack_allows_its_override(monkeypatch: pyte
 
 @pytest.mark.parametrize(("base_url", "allowed"), [("file:///etc/passwd", True), ("http://127.0.0.1:1/v1", False)])
 def test_connections_add_refuses_a_url_before_the_key_is_checked_or_stored(
-    monkeypatch: pytest.MonkeyPatch, base_url: str, allowed: bool
+    no_cliniko: NoSession, base_url: str, allowed: bool
 ) -> None:
-    session = NoSession()
-    monkeypatch.setattr(cliniko_http, "shared_session", lambda: session)
     runtime, _ = runtime_with(None, allow_override=allowed)
     runtime.connections.delete("northside")
     secrets = InMemorySecretStore()
     admin = ConnectionAdmin(runtime.connections, secrets, runtime.state, runtime.api_for_key)
     with pytest.raises(UntrustedBaseUrl):
         admin.add("Elsewhere", API_KEY, base_url=base_url)
-    assert session.calls == [] and runtime.connections.list() == [] and repr(secrets).endswith("secrets=0)")
+    assert no_cliniko.calls == [] and runtime.connections.list() == [] and repr(secrets).endswith("secrets=0)")

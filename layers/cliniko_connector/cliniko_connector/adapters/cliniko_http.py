@@ -6,7 +6,6 @@ emails and names, so errors name only the method, the path and the status.
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import re
 import time
@@ -34,6 +33,7 @@ from cliniko_connector.errors import (
     ConfigurationError,
     UntrustedBaseUrl,
 )
+from cliniko_connector.local.endpoint import is_loopback_url
 from cliniko_connector.ports import Page, Params, RateBudget
 from cliniko_connector.timeutil import to_z
 
@@ -57,15 +57,6 @@ def base_url_for_shard(shard: str) -> str:
     return f"https://api.{shard.lower()}.cliniko.com/v1"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(url: str) -> str:
     """`url` as a Cliniko base URL: https, or plain http only to a loopback address (the simulator), with no user
     info, query or fragment. Anything else raises `UntrustedBaseUrl`, which names the scheme and host only."""
@@ -78,7 +69,7 @@ def check_base_url(url: str) -> str:
     except ValueError:
         raise UntrustedBaseUrl("base URL refused: not a valid URL") from None
     scheme = parts.scheme.lower()
-    if not (scheme == "https" and host) and not (scheme == "http" and _is_loopback(host)):
+    if not (scheme == "https" and host) and not (scheme == "http" and is_loopback_url(url)):
         raise UntrustedBaseUrl(
             f"base URL refused: scheme {scheme or 'none'!r}, host {host[:80] or 'none'!r}; "
             "only https, or http to a loopback address"
