@@ -108,6 +108,7 @@ def poller_settings(**changes: Any) -> PollerSettings:
         connections_table=CONNECTIONS_TABLE,
         state_table=STATE_TABLE,
         event_bus_name=BUS,
+        cliniko_allow_base_url_override=True,  # its connections point at the simulator on loopback
         **changes,
     )
 

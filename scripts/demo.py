@@ -117,15 +117,14 @@ def show_events(events: list[dict[str, Any]]) -> None:
 def main() -> int:
     sys.path.insert(0, str(ROOT / "layers" / "cliniko_connector"))
     from cliniko_connector.local.moto import MotoSubprocess, free_port, terminate
+    from cliniko_connector.local.private import write_private
 
     say("cliniko-connector demo: Cliniko → poller → EventBridge → rule → action → Cliniko, all on 127.0.0.1")
     workdir = Path(tempfile.mkdtemp(prefix="cliniko-demo-"))
     started: list[int] = []
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, workdir, True)
-        key_file = workdir / "api-key"
-        key_file.write_text(DEMO_KEY + "\n", encoding="utf-8")
-        key_file.chmod(0o600)
+        key_file = write_private(workdir / "api-key", DEMO_KEY + "\n")
 
         step(1, "AWS on loopback: moto server")
         moto = MotoSubprocess()

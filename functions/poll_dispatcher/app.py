@@ -3,7 +3,7 @@
 from typing import Any
 
 from cliniko_connector import wiring
-from cliniko_connector.observability import logger, metrics, tracer
+from cliniko_connector.observability import contained, logger, metrics, tracer
 from cliniko_connector.settings import DispatcherSettings, load_settings
 from cliniko_connector.timeutil import utc_now
 
@@ -11,8 +11,9 @@ settings = load_settings(DispatcherSettings)
 dispatcher = wiring.dispatcher(settings)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@contained
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     return {"jobs": dispatcher.dispatch(utc_now())}

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from cliniko_connector import wiring
 from cliniko_connector.errors import ConnectionDisabled, ConnectionNotFound, StreamBusy
-from cliniko_connector.observability import logger, metrics, tracer
+from cliniko_connector.observability import contained, logger, metrics, tracer
 from cliniko_connector.ports import PollJob
 from cliniko_connector.settings import PollerSettings, load_settings
 
@@ -29,11 +29,14 @@ def _poll(record: SQSRecord, remaining_seconds: float) -> None:
     except (ConnectionNotFound, ConnectionDisabled) as gone:
         # Removed or paused since the job was queued: nothing to retry.
         logger.info("job dropped", extra={"reason": gone.error_type})
+    finally:
+        logger.remove_keys(["connection_id", "resource"])  # the batch's next job is another stream
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@contained
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     remaining = context.get_remaining_time_in_millis() / 1000.0
     return process_partial_response(

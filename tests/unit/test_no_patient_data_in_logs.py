@@ -12,13 +12,19 @@ results are not scanned unless the test says so (minimal mode must carry none).
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -35,6 +41,7 @@ from cliniko_connector.adapters.memory import (
 )
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
+from cliniko_connector.devtools.template import build_template
 from cliniko_connector.errors import (
     ClinikoBadResponse,
     ClinikoError,
@@ -44,6 +51,7 @@ from cliniko_connector.errors import (
     PublishError,
 )
 from cliniko_connector.eventmodels import ActionRequest, parse_action_event
+from cliniko_connector.local.runner import LambdaContext
 from cliniko_connector.models import Connection, PayloadMode, StreamCursor, StreamKey
 from cliniko_connector.ports import Page, PollJob
 from cliniko_connector.settings import PollerSettings
@@ -462,7 +470,8 @@ def test_a_cliniko_422_over_http_keeps_no_key_or_patient_data(leak_watch: LeakWa
     bus = RecordingPublisher()
     request = ActionRequest(connection_id="northside", input=create_patient_input(), idempotency_key="k3")
     outcome = runner("patient.create", http_client(session), bus).run(request)
-    assert outcome["error"]["field_errors"] == {"email": "is invalid", "base": "Patient could not be saved"}
+    # "Patient could not be saved" is plain words, but not a known validation message: withheld like any other.
+    assert outcome["error"]["field_errors"] == {"email": "is invalid", "base": cliniko_http.WITHHELD}
     assert session.calls[0]["json"]["first_name"] == "Zebulonia"  # it was sent, and only sent
     leak_watch.scan("the Action Failed outcome", outcome)
     leak_watch.scan("the client", repr(http_client(session)))
@@ -479,6 +488,34 @@ def test_a_422_that_echoes_the_query_does_not_leak_it(leak_watch: LeakWatch) -> 
     hits = leak_watch.hits()
     leak_watch.scanned.clear()  # reported here, not again by the fixture
     assert not hits, "\n".join(hits)
+
+
+def test_a_422_in_plain_words_naming_the_patient_reaches_no_event_or_stored_outcome(leak_watch: LeakWatch) -> None:
+    # Words only, no quotes or @: what a pattern of "safe-looking" text let through before.
+    named = validation_failed(
+        {
+            "base": "Zebulonia Quillfeather is already booked at that time",
+            "Quillfeather": "can't be blank",
+            "email": ["is invalid", "Zebulonia has one already"],
+            "notes": "is too long (maximum is 255 characters)",
+        },
+        message="Zebulonia could not be saved",
+    )
+    bus = RecordingPublisher()
+    request = ActionRequest(connection_id="northside", input=create_patient_input(), idempotency_key="k7")
+    outcome = runner("patient.create", http_client(FakeSession([named])), bus).run(request)
+    withheld = cliniko_http.WITHHELD
+    assert outcome["error"]["field_errors"] == {
+        "base": withheld,
+        "field": "can't be blank",  # a field name that isn't one is not passed on either
+        "email": f"is invalid; {withheld}",
+        "notes": "is too long (maximum is 255 characters)",
+    }
+    assert outcome["error"]["message"] == "POST /v1/patients: validation failed"
+    # The outcome is what the idempotency record stores and the `Cliniko Action Failed` event carries.
+    leak_watch.scan("the Action Failed outcome (the idempotency record's result)", outcome)
+    leak_watch.scan("the Action Failed event", [e.model_dump(mode="json") for e in bus.events])
+    assert_scenario_was_observed(leak_watch)
 
 
 def test_a_successful_action_logs_no_patient_data(leak_watch: LeakWatch) -> None:
@@ -569,3 +606,142 @@ def test_http_debug_logs_carry_no_patient_data(leak_watch: LeakWatch) -> None:
     hits = leak_watch.hits()
     leak_watch.caplog.clear()
     assert not hits, "\n".join(hits)
+
+
+# -- the action handler as Lambda runs it -----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+XRAY_PROBE = Path(__file__).with_name("xray_probe.py")
+# The stack's resource names, as the template would give them (the handler builds its clients from them).
+HANDLER_SETTINGS = {
+    "CONNECTIONS_TABLE": "connections",
+    "STATE_TABLE": "state",
+    "EVENT_BUS_NAME": "bus",
+    "CLINIKO_CONTACT_EMAIL": "ops@example.com",
+    "ACTION_NAME": "patient.find",
+    "IDEMPOTENCY_TABLE": "idempotency",
+}
+
+
+def template_environment() -> dict[str, str]:
+    """The literal variables every function gets from the template's Globals (Powertools' among them)."""
+    variables = build_template()["Globals"]["Function"]["Environment"]["Variables"]
+    return {name: value for name, value in variables.items() if isinstance(value, str)}
+
+
+def xray_traces(**environment: str) -> tuple[list[dict[str, Any]], str]:
+    """Run tests/unit/xray_probe.py as Lambda would start the action function: the trace entities X-Ray would
+    receive, and what the function logged."""
+    lambda_env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "probe",
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions" / "action"),
+        "POWERTOOLS_TRACE_DISABLED": "false",
+    }
+    env = {**os.environ, **template_environment(), **HANDLER_SETTINGS, **lambda_env, **environment}
+    probe = {"patient": PATIENT, "patch_requests": environment.get("PATCH_REQUESTS") == "true"}
+    done = subprocess.run(
+        [sys.executable, str(XRAY_PROBE), json.dumps(probe)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(entity) for entity in json.loads(done.stdout)], done.stderr
+
+
+def test_xray_records_no_patient_data_under_the_templates_settings(leak_watch: LeakWatch) -> None:
+    entities, logs = xray_traces()
+    handler_runs = [e for e in entities if e["name"] == "## lambda_handler"]
+    assert len(handler_runs) == 3, "the probe's three invocations were not all traced"
+    causes = [x for e in handler_runs for x in e.get("cause", {}).get("exceptions", [])]
+    assert [x["type"] for x in causes] == ["ClinikoConnectionError", "UnexpectedError"]  # failures are traced
+    assert not any("metadata" in e for e in entities)  # no response, no exception object
+    assert all(e.get("namespace") != "remote" for e in entities)  # Cliniko calls are not auto-instrumented
+    leak_watch.scan("X-Ray trace entities", entities)
+    leak_watch.scan("the function's own log output", logs)
+
+
+def test_the_xray_scan_catches_what_the_tracer_would_record_by_default() -> None:
+    """The scan above can fail: with Powertools' defaults and the HTTP client instrumented, X-Ray would get the
+    action result (the record) and the failed find's query (the patient's email)."""
+    entities, _ = xray_traces(
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE="true", POWERTOOLS_TRACER_CAPTURE_ERROR="true", PATCH_REQUESTS="true"
+    )
+    text = json.dumps(entities)
+    assert "Quillfeather" in text  # the response metadata
+    assert "zebulonia.quillfeather%40leaktest.example" in text  # the query string, in the HTTP exception
+
+
+def load_action_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """functions/action/app.py, imported with the template's and the stack's environment as Lambda would."""
+    for name, value in {**template_environment(), **HANDLER_SETTINGS}.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("_leak_test_action_app", ROOT / "functions" / "action" / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def lambda_context() -> LambdaContext:
+    return LambdaContext("leaktest", "arn:aws:lambda:us-east-1:123456789012:function:leaktest", 256, 30)
+
+
+def log_lines(watch: LeakWatch) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in watch.handler_stream.getvalue().splitlines() if line.strip()]
+
+
+def test_log_keys_of_one_invocation_do_not_label_the_next(
+    leak_watch: LeakWatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = load_action_handler(monkeypatch)
+
+    def ran(request: ActionRequest, context: Any) -> dict[str, Any]:
+        observability.logger.info("ran")
+        return {"status": "succeeded"}
+
+    monkeypatch.setattr(app, "run_action", ran)
+    event_key = "northside:patients:1000000000000004242:patient.created:2026-01-01T00:00:10Z"
+    app.lambda_handler({"connection_id": "northside", "event_key": event_key, "input": {}}, lambda_context())
+    malformed = {"connection_id": "Northside Physio", "input": {}}
+    assert app.lambda_handler(malformed, lambda_context())["status"] == "failed"
+    lines = log_lines(leak_watch)
+    first = [line for line in lines if line["message"] == "ran"]
+    second = [line for line in lines if line["message"] == "malformed action request"]
+    assert first and first[0]["connection_id"] == "northside" and first[0]["correlation_id"] == event_key
+    assert second, "the malformed request was not logged"
+    assert "connection_id" not in second[0] and "correlation_id" not in second[0]  # nothing left from the first
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"connection_id": "Zebulonia Quillfeather", "input": {}},
+        {"connection_id": "northside", "idempotency_key": "Zebulonia Quillfeather", "input": {}},
+        {"connection_id": "northside", "event_key": "Zebulonia\nQuillfeather", "input": {}},
+        {"connection_id": "northside", "idempotency_key": "Zebulonia-" + "x" * 600, "input": {}},
+        {"connection_id": "northside", "event_key": "Zebulonia-" + "y" * 600, "input": {}},
+    ],
+    ids=["connection-id", "key-with-space", "event-key-with-newline", "long-idempotency-key", "long-event-key"],
+)
+def test_caller_chosen_strings_are_checked_before_they_are_logged(
+    leak_watch: LeakWatch, monkeypatch: pytest.MonkeyPatch, request_: dict[str, Any]
+) -> None:
+    app = load_action_handler(monkeypatch)
+    monkeypatch.setattr(app, "run_action", lambda request, context: pytest.fail("an invalid request ran"))
+    outcome = app.lambda_handler({"detail-type": "Cliniko Action Requested", "detail": request_}, lambda_context())
+    assert outcome["status"] == "failed" and outcome["error"]["type"] == "InputValidationError"
+    assert log_lines(leak_watch), "nothing was logged"
+    leak_watch.scan("the returned outcome", outcome)
+
+
+def test_deeply_nested_input_is_a_failed_result_not_a_crash_and_a_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = load_action_handler(monkeypatch)
+    monkeypatch.setattr(app, "run_action", lambda request, context: pytest.fail("a too deep request ran"))
+    for depth in (100, 100_000):
+        nested: dict[str, Any] = {}
+        inner = nested
+        for _ in range(depth):
+            inner["a"] = {}
+            inner = inner["a"]
+        event = {"connection_id": "northside", "input": {"custom_fields": nested}}
+        outcome = app.lambda_handler(event, lambda_context())  # returns: Lambda does not retry it
+        assert outcome["status"] == "failed" and outcome["error"]["type"] == "InputValidationError"
+        assert outcome["error"]["field_errors"] == {"input": "Value error, nested deeper than 32 levels"}

@@ -27,6 +27,12 @@ class ConfigurationError(ConnectorError):
     error_type = "ConfigurationError"
 
 
+class UntrustedBaseUrl(ConfigurationError):
+    """A connection's Cliniko URL is not one this stack sends keys to: the key was not sent."""
+
+    error_type = "UntrustedBaseUrl"
+
+
 class InputValidationError(ConnectorError):
     """An action's input did not match its model; Cliniko was not called."""
 
@@ -210,4 +216,12 @@ class StateStoreError(ConnectorError):
     """DynamoDB still returned unprocessed keys or items after bounded retries; nothing was dropped."""
 
     error_type = "StateStoreError"
+    retryable = True
+
+
+class UnexpectedError(ConnectorError):
+    """Stands in for an exception this project did not raise on purpose when it leaves a handler: its text could
+    hold anything, and X-Ray and the failure destination (a DLQ) keep an escaping exception's message."""
+
+    error_type = "UnexpectedError"
     retryable = True

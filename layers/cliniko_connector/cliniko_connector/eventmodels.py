@@ -7,11 +7,11 @@ import json
 from collections.abc import Collection
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cliniko_connector.catalog.triggers import TRIGGERS, Trigger
 from cliniko_connector.errors import InputValidationError, UntrustedSource
-from cliniko_connector.models import PayloadMode
+from cliniko_connector.models import CONNECTION_ID_PATTERN, PayloadMode
 
 SCHEMA_VERSION = 1
 ACTION_REQUESTED = "Cliniko Action Requested"
@@ -50,16 +50,57 @@ class TriggerEventDetail(BaseModel):
     data: dict[str, Any] | None = Field(default=None, description="The record as Cliniko returned it (full mode).")
 
 
+# Keys are printable ASCII without spaces: they are logged (as the correlation id), stored and hashed.
+KEY_PATTERN = r"^[!-~]+$"
+# Deeper than any action's input (custom fields nest 4 levels) and than DynamoDB stores (32): deeper input is
+# refused as input, before it can make hashing, storing or publishing the outcome fail and be retried.
+MAX_INPUT_DEPTH = 32
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """How many levels of objects and arrays `value` nests, counted without recursion and at most to `limit + 1`."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 class ActionRequest(BaseModel):
-    """What an action Lambda accepts, bare or as the `detail` of an EventBridge event."""
+    """What an action Lambda accepts, bare or as the `detail` of an EventBridge event. The caller chooses every
+    string here, so each has a form and a length limit (they are logged, stored and put in metric dimensions)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    connection_id: str = Field(min_length=1)
+    connection_id: str = Field(pattern=CONNECTION_ID_PATTERN)
     input: dict[str, Any]
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=512)
-    event_key: str | None = Field(default=None, description="The triggering event's key, when there was one.")
-    action: str | None = Field(default=None, description="Only with `Cliniko Action Requested` events.")
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=512, pattern=KEY_PATTERN)
+    event_key: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=KEY_PATTERN,
+        description="The triggering event's key, when there was one.",
+    )
+    action: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[a-z_]+\.[a-z_]+$",
+        description="Only with `Cliniko Action Requested` events.",
+    )
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _not_too_deep(cls, value: Any) -> Any:
+        if nesting_depth(value, MAX_INPUT_DEPTH) > MAX_INPUT_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_INPUT_DEPTH} levels")
+        return value
 
     def key_for(self, action_name: str) -> str:
         """The idempotency key: given, else the triggering change's key with the action, else a hash of the request."""

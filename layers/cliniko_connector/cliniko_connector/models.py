@@ -9,6 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A connection id: what the connections table, metric dimensions and log lines carry.
+CONNECTION_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
 
 class PayloadMode(StrEnum):
     FULL = "full"
@@ -33,7 +36,7 @@ class Connection(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    id: str = Field(pattern=CONNECTION_ID_PATTERN)
     name: str
     secret_id: str
     shard: str

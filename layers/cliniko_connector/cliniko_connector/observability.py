@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
+import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+from cliniko_connector.errors import ConnectorError, UnexpectedError
 
 NAMESPACE = "ClinikoConnector"
 # The template names the service per stage (cliniko-connector-<Stage>), so two stages never mix metrics.
@@ -26,10 +31,15 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 # stderr: in Lambda it reaches CloudWatch like stdout does, and in the CLI it keeps `--json` output clean.
 logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(sys.stderr))
-tracer = Tracer(service=SERVICE)
+# X-Ray traces live outside the stack's KMS key and log retention, so they get nothing that can hold patient
+# data: no handler responses or exception objects (POWERTOOLS_TRACER_CAPTURE_RESPONSE/ERROR=false in the
+# template), and only botocore is instrumented. The requests and http.client patches would record a failed
+# Cliniko call's exception, whose text holds the URL's query string (a find by email or name).
+TRACED_MODULES = ("botocore",)
+tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
-__all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "count", "logger", "metrics", "tracer"]
+__all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "contained", "count", "logger", "metrics", "tracer"]
 
 
 def count(name: str, value: float = 1, dimensions: Mapping[str, str] | None = None, *, rollup: bool = False) -> None:
@@ -42,3 +52,27 @@ def count(name: str, value: float = 1, dimensions: Mapping[str, str] | None = No
             metric.add_dimension(name="service", value=SERVICE)
             for key, dim in dims.items():
                 metric.add_dimension(name=key, value=dim)
+
+
+Handler = Callable[[Any, Any], Any]
+
+
+def contained(handler: Handler) -> Handler:
+    """A handler whose unexpected exceptions leave it as `UnexpectedError` naming only their type. X-Ray records an
+    escaping exception's message, and Lambda's failure record (in the action DLQ) holds it: the connector's own
+    errors carry no data, but a bug's (a KeyError on a record's value) could. Where it happened is logged."""
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            frames = [
+                f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)
+            ]
+            logger.error("unexpected error", extra={"error": type(exc).__name__, "at": frames})
+            raise UnexpectedError(f"unexpected {type(exc).__name__} (the function's log says where)") from None
+
+    return run

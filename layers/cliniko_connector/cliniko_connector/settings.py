@@ -23,6 +23,9 @@ class ClinikoClientSettings(BaseSettings):
     cliniko_contact_email: str = Field(pattern=EMAIL_PATTERN)
     cliniko_request_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     cliniko_max_backoff_seconds: float = Field(default=20.0, gt=0)
+    # A connection may name its own Cliniko URL (the simulator's) only where the stack allows it: the local
+    # stack and the tests; a deployed stack sends keys only to `https://api.<shard>.cliniko.com/v1`.
+    cliniko_allow_base_url_override: bool = False
 
     @property
     def user_agent(self) -> str:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from cliniko_connector.adapters.aws import boto3_client
-from cliniko_connector.adapters.cliniko_http import ClinikoClient
+from cliniko_connector.adapters.cliniko_http import ClinikoClient, base_url_override
 from cliniko_connector.adapters.dynamodb import (
     DynamoConnectionStore,
     DynamoRateBudget,
@@ -31,6 +31,7 @@ from cliniko_connector.errors import (
     IdempotencyConflict,
     InputValidationError,
     StreamBusy,
+    UntrustedBaseUrl,
 )
 from cliniko_connector.eventmodels import ActionRequest
 from cliniko_connector.models import Connection, StreamKey
@@ -71,9 +72,11 @@ class Runtime:
     _clients: dict[tuple[str, str, str], ClinikoClient] = field(default_factory=dict)
 
     def api_for(self, connection: Connection, purpose: str = "poll") -> ClinikoApi:
-        """A Cliniko client for the connection; rebuilt only when its key or base URL changes."""
+        """A Cliniko client for the connection; rebuilt only when its key or base URL changes. A row whose base
+        URL this stack doesn't send keys to is refused before its key is even read (`UntrustedBaseUrl`)."""
+        base_url = self._trusted_base_url(connection)
         api_key = self.secrets.get(connection.secret_id)
-        fingerprint = hashlib.sha256(f"{api_key}\0{connection.base_url}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(f"{api_key}\0{base_url}".encode()).hexdigest()
         cache_key = (connection.id, purpose, fingerprint)
         key_id = rate_key_id(api_key)
         # Several connections may share a key: the strictest limit wins.
@@ -83,7 +86,7 @@ class Runtime:
             client = ClinikoClient(
                 api_key,
                 user_agent=self.settings.user_agent,
-                base_url=connection.base_url,
+                base_url=base_url,
                 timeout=self.settings.cliniko_request_timeout_seconds,
                 max_backoff=self.settings.cliniko_max_backoff_seconds,
                 rate_budget=self.rate_budget,
@@ -93,6 +96,25 @@ class Runtime:
             self._clients = {k: v for k, v in self._clients.items() if k[:2] != cache_key[:2]}
             self._clients[cache_key] = client
         return client
+
+    def api_for_key(self, api_key: str, base_url: str | None) -> ClinikoApi:
+        """A client for checking a key the operator gives (`connections add`, `rotate-key`, `test`)."""
+        allowed = self.settings.cliniko_allow_base_url_override
+        return ClinikoClient(
+            api_key,
+            user_agent=self.settings.user_agent,
+            base_url=base_url_override(base_url, allowed=allowed),
+            default_budget_seconds=30,
+        )
+
+    def _trusted_base_url(self, connection: Connection) -> str | None:
+        try:
+            return base_url_override(connection.base_url, allowed=self.settings.cliniko_allow_base_url_override)
+        except UntrustedBaseUrl:
+            # A connections-table row edited to send the key elsewhere: alarmed (ConnectionBaseUrlRefusedAlarm).
+            # The error goes on to where each caller reports failures (the Action Failed event, `status`).
+            count("ConnectionBaseUrlRefused", dimensions={"connection": connection.id}, rollup=True)
+            raise
 
 
 def build_runtime(settings: AwsResourceSettings) -> Runtime:
@@ -151,8 +173,12 @@ class PollWorker:
             raise ConnectorError(f"no stream for resource {job.resource!r}")
         started = self.monotonic()
         budget = min(self.settings.poll_time_budget_seconds, time_budget_seconds or float("inf"))
-        poller = self._poller(connection)
         key = StreamKey(connection_id=connection.id, resource=stream.resource)
+        try:
+            poller = self._poller(connection)
+        except UntrustedBaseUrl as refused:
+            after_poll_failure(self.runtime.state, key, refused, utc_now())  # `status` shows why it stopped
+            raise
         sent_before = getattr(poller.api, "requests_sent", 0)
         limited_before = getattr(poller.api, "rate_limited", 0)
         try:

@@ -78,6 +78,7 @@ def app_for(
         cliniko_request_timeout_seconds=2.0,
         cliniko_max_backoff_seconds=0.05,
         action_time_budget_seconds=1.0,
+        cliniko_allow_base_url_override=True,  # the connection points at the simulator
     )
     secrets = InMemorySecretStore()
     publisher = RecordingPublisher()

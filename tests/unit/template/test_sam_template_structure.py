@@ -16,6 +16,7 @@ from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
 from cliniko_connector.devtools.template import (
     DEAD_LETTER_QUEUES,
     EXAMPLE_AUTOMATIONS,
+    POWERTOOLS_ENVIRONMENT,
     WORKER_MAX_CONCURRENCY,
     WORKER_TIMEOUT_SECONDS,
     build_template,
@@ -449,7 +450,7 @@ def test_functions_get_every_required_setting(
 def test_every_variable_a_function_gets_is_a_setting_it_reads(template: dict[str, Any]) -> None:
     known = {name.upper() for s in (PollerSettings, DispatcherSettings, ActionSettings) for name in s.model_fields}
     for function_id in functions(template["Resources"]):
-        unknown = set(environment(template, function_id)) - known - {"POWERTOOLS_SERVICE_NAME"}
+        unknown = set(environment(template, function_id)) - known - {"POWERTOOLS_SERVICE_NAME", *POWERTOOLS_ENVIRONMENT}
         assert not unknown, f"{function_id}: {sorted(unknown)} is read by nothing"
 
 

@@ -31,7 +31,9 @@ from cliniko_connector.errors import (
     ClinikoUnauthorized,
     ClinikoValidationError,
     ConfigurationError,
+    UntrustedBaseUrl,
 )
+from cliniko_connector.local.endpoint import is_loopback_url
 from cliniko_connector.ports import Page, Params, RateBudget
 from cliniko_connector.timeutil import to_z
 
@@ -53,6 +55,41 @@ def base_url_for_shard(shard: str) -> str:
     if not _SHARD_RE.match(shard):
         raise ConfigurationError(f"not a Cliniko shard: {shard!r}")
     return f"https://api.{shard.lower()}.cliniko.com/v1"
+
+
+def check_base_url(url: str) -> str:
+    """`url` as a Cliniko base URL: https, or plain http only to a loopback address (the simulator), with no user
+    info, query or fragment. Anything else raises `UntrustedBaseUrl`, which names the scheme and host only."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise UntrustedBaseUrl("base URL refused: it holds white space or control characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port  # a port that isn't a number raises here
+    except ValueError:
+        raise UntrustedBaseUrl("base URL refused: not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if not (scheme == "https" and host) and not (scheme == "http" and is_loopback_url(url)):
+        raise UntrustedBaseUrl(
+            f"base URL refused: scheme {scheme or 'none'!r}, host {host[:80] or 'none'!r}; "
+            "only https, or http to a loopback address"
+        )
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise UntrustedBaseUrl("base URL refused: it may not carry user info, a query or a fragment")
+    return url.rstrip("/")
+
+
+def base_url_override(url: str | None, *, allowed: bool) -> str | None:
+    """A connection's own Cliniko URL, if the stack allows one (`cliniko_allow_base_url_override`) and it passes
+    `check_base_url`; None when the connection has none (the key's shard decides)."""
+    if url is None:
+        return None
+    if not allowed:
+        raise UntrustedBaseUrl(
+            "base URL refused: this stack sends API keys only to https://api.<shard>.cliniko.com/v1 "
+            "(a connection's own URL needs CLINIKO_ALLOW_BASE_URL_OVERRIDE, which only the local stack sets)"
+        )
+    return check_base_url(url)
 
 
 def q(field: str, operator: str, value: object = "") -> tuple[str, str]:
@@ -80,14 +117,57 @@ def shared_session() -> requests.Session:
     return session
 
 
-# Rails-style validation texts: words, and at most a number in "(maximum is 255 characters)". Anything
-# else (quotes, @, :, =, URLs) may echo what was sent, so it is replaced.
-_SAFE_TEXT = re.compile(r"^[A-Za-z][A-Za-z ,'()_-]{0,118}(\d{1,6}[A-Za-z ,'()_-]{0,40})?$")
-WITHHELD = "is invalid (Cliniko's text withheld: it may quote the input)"
+# Rails' validation messages (ActiveModel's defaults) and the ones Cliniko is known to send: the only 422 texts
+# passed on, because they name a rule and never a value. A 422 travels on in `Cliniko Action Failed` events,
+# idempotency records, the archive and DLQs; any other text (even plain words: "Zebulonia is already booked")
+# may quote the request, so it is replaced by WITHHELD.
+_KNOWN_PHRASES = frozenset(
+    {
+        "can't be blank",
+        "can't be empty",
+        "must be blank",
+        "is invalid",
+        "is not included in the list",
+        "is reserved",
+        "must be accepted",
+        "has already been taken",
+        "must exist",
+        "is not a number",
+        "must be an integer",
+        "must be odd",
+        "must be even",
+        "must be an object",
+        "Validation Failed",
+    }
+)
+_COUNT = r"-?\d{1,6}(?:\.\d{1,3})?"  # a validator's limit; at most 6 digits, so never an id or a phone number
+_KNOWN_PATTERNS = tuple(
+    re.compile(pattern)
+    for pattern in (
+        rf"is too long \(maximum is {_COUNT} characters?\)",
+        rf"is too short \(minimum is {_COUNT} characters?\)",
+        rf"is the wrong length \(should be {_COUNT} characters?\)",
+        rf"must be (?:greater than|greater than or equal to|equal to|less than|less than or equal to|other than) "
+        rf"{_COUNT}",
+    )
+)
+_FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}(?:\[\d{1,4}\])?(?:\.[a-z_][a-z0-9_]{0,63}(?:\[\d{1,4}\])?){0,4}$")
+WITHHELD = "was refused (Cliniko's text withheld: not a known validation message)"
+UNNAMED_FIELD = "field"
 
 
-def _safe_text(text: str, fallback: str) -> str:
-    return text if _SAFE_TEXT.match(text) else fallback
+def known_validation_text(text: str) -> str | None:
+    """`text` if it is one of the validation messages known to quote nothing, else None."""
+    text = text.strip()
+    if text in _KNOWN_PHRASES or any(p.fullmatch(text) for p in _KNOWN_PATTERNS):
+        return text
+    return None
+
+
+def _field_text(value: Any) -> str:
+    parts = value if isinstance(value, list) else [value]
+    kept = dict.fromkeys(known_validation_text(p) if isinstance(p, str) else None for p in parts)
+    return "; ".join(p or WITHHELD for p in kept)
 
 
 def _stringify_ids(record: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +205,7 @@ class ClinikoClient:
         if not _UA_RE.match(user_agent):
             raise ConfigurationError("User-Agent must be 'App name (contact@email)': Cliniko blocks anonymous clients")
         self._auth = (api_key, "")
-        self.base_url = (base_url or base_url_for_shard(shard_from_key(api_key))).rstrip("/")
+        self.base_url = check_base_url(base_url) if base_url else base_url_for_shard(shard_from_key(api_key))
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
         self._timeout = timeout
         self._max_backoff = max_backoff
@@ -283,8 +363,8 @@ class ClinikoClient:
 
     @staticmethod
     def _validation_details(response: requests.Response) -> tuple[dict[str, str], str]:
-        """Cliniko's field errors, keeping only texts that can't quote the request back (they travel on in
-        `Cliniko Action Failed` events, idempotency records and the archive)."""
+        """Cliniko's field errors: field names (snake_case, else UNNAMED_FIELD) and known validation messages only
+        (`known_validation_text`); they travel on in events, idempotency records, the archive and DLQs."""
         try:
             body = response.json()
         except ValueError:
@@ -295,10 +375,11 @@ class ClinikoClient:
         fields: dict[str, str] = {}
         if isinstance(errors, dict):
             for name, text in errors.items():
-                joined = "; ".join(map(str, text)) if isinstance(text, list) else str(text)
-                fields[_safe_text(str(name), "field")] = _safe_text(joined, WITHHELD)
+                field = name if isinstance(name, str) and _FIELD_NAME.match(name) else UNNAMED_FIELD
+                fields[field] = _field_text(text)
         message = body.get("message")
-        return fields, _safe_text(message, "validation failed") if isinstance(message, str) else "validation failed"
+        known = known_validation_text(message) if isinstance(message, str) else None
+        return fields, known or "validation failed"
 
     def _reset_at(self, response: requests.Response) -> float | None:
         reset = response.headers.get("X-RateLimit-Reset")

@@ -12,7 +12,6 @@ import sys
 import time
 from typing import Any, TextIO
 
-from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.cli.connections import trigger_names
 from cliniko_connector.cli.context import add_stack_options, settings_from
 from cliniko_connector.cli.output import emit_json, table
@@ -20,7 +19,6 @@ from cliniko_connector.cli.replay import parse_when
 from cliniko_connector.cli.status import duration, guarded, rate_usage_for, report_error
 from cliniko_connector.errors import ConnectorError
 from cliniko_connector.models import StartPoint
-from cliniko_connector.ports import ClinikoApi
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.timeutil import to_z
 from cliniko_connector.usecases.backfill import Backfill, BackfillProgress, StreamOutcome
@@ -124,11 +122,7 @@ def _backfill(args: argparse.Namespace) -> int:
     settings = settings_from(args, PollerSettings)
     worker = poll_worker(settings)
     runtime = worker.runtime
-
-    def api_for_key(api_key: str, base_url: str | None) -> ClinikoApi:
-        return ClinikoClient(api_key, user_agent=settings.user_agent, base_url=base_url, default_budget_seconds=30)
-
-    admin = ConnectionAdmin(runtime.connections, runtime.secrets, runtime.state, api_for_key)
+    admin = ConnectionAdmin(runtime.connections, runtime.secrets, runtime.state, runtime.api_for_key)
     backfill = Backfill(admin, worker, rate_usage=rate_usage_for(runtime))
     display = ProgressDisplay(sys.stderr, window_seconds=settings.rate_window_seconds)
     outcomes: list[StreamOutcome] = []

@@ -6,14 +6,12 @@ import argparse
 import json
 from typing import Any
 
-from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
 from cliniko_connector.cli.context import UsageError, add_stack_options, confirm, read_api_key, settings_from
 from cliniko_connector.cli.output import TERMINAL_WIDTH, emit_json, plural, table
 from cliniko_connector.devtools.events_doc import sample_trigger_event, trigger_schema
 from cliniko_connector.errors import ConfigurationError, did_you_mean
 from cliniko_connector.models import Connection, ConnectionStatus, StartPoint
-from cliniko_connector.ports import ClinikoApi
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.timeutil import parse_ts
 from cliniko_connector.usecases.connections import ConnectionAdmin
@@ -32,11 +30,7 @@ def admin(
             "stack that owns the API-key secrets (and SECRETS_PREFIX where they live)"
         )
     runtime = build_runtime(settings)
-
-    def api_for_key(api_key: str, base_url: str | None) -> ClinikoApi:
-        return ClinikoClient(api_key, user_agent=settings.user_agent, base_url=base_url, default_budget_seconds=30)
-
-    return ConnectionAdmin(runtime.connections, runtime.secrets, runtime.state, api_for_key)
+    return ConnectionAdmin(runtime.connections, runtime.secrets, runtime.state, runtime.api_for_key)
 
 
 def start_point(value: str | None) -> StartPoint | None:
@@ -280,7 +274,10 @@ def register(subparsers: Any) -> None:
     add = cmd("add", _add, "check a key against Cliniko and store the connection", connection=False)
     add.add_argument("name")
     add.add_argument("--api-key-file", required=True, metavar="FILE|-", help="file holding the key, or - for stdin")
-    add.add_argument("--base-url", help="override the shard's URL, /v1 included (e.g. the simulator's)")
+    add.add_argument(
+        "--base-url",
+        help="the simulator's URL, /v1 included, instead of the shard's (only where the stack allows it)",
+    )
     _add_options(add)
     _add_options(cmd("set", _set, "change poll interval, payload mode or rate limit"))
     cmd("list", _list, "list connections", connection=False)

@@ -102,6 +102,8 @@ API_REQUESTS_METRIC = "ClinikoRequests"  # connection: requests a poll sent to C
 RATE_LIMITED_METRIC = "ClinikoRateLimited"  # connection: polls that failed on a 429
 AUTH_FAILURES_METRIC = "ClinikoAuthFailures"  # connection: polls that failed on a 401/403
 STREAM_LAG_METRIC = "StreamLagSeconds"  # connection, resource: how far behind Cliniko a stream is (unit Seconds)
+# connection (and rolled up): a poll or action refused a connection row whose base URL this stack sends no key to.
+BASE_URL_REFUSED_METRIC = "ConnectionBaseUrlRefused"
 EMITTED_METRICS = frozenset(
     {
         *STREAM_METRICS,
@@ -111,6 +113,7 @@ EMITTED_METRICS = frozenset(
         RATE_LIMITED_METRIC,
         AUTH_FAILURES_METRIC,
         STREAM_LAG_METRIC,
+        BASE_URL_REFUSED_METRIC,
     }
 )
 # Read by the dashboard or alarms but not emitted by the code yet (docs/operations.md says who wires them).
@@ -939,6 +942,22 @@ class _Builder:
             ),
         )
         self.add(
+            "ConnectionBaseUrlRefusedAlarm",
+            _alarm(
+                "a poll or action refused a connection whose base URL is not its key's Cliniko shard (the connections "
+                "table was edited to send a key elsewhere, or AllowBaseUrlOverride is off for a connection that "
+                "needs it). The key was not sent; the function's log names the connection.",
+                Namespace=NAMESPACE,
+                MetricName=BASE_URL_REFUSED_METRIC,
+                Dimensions=service,
+                Statistic="Sum",
+                Period=300,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+            ),
+        )
+        self.add(
             "StreamLagAlarm",
             _alarm(
                 "a stream's cursor is more than ${StreamLagAlarmSeconds} seconds behind: polling is failing or can't "
@@ -1380,6 +1399,14 @@ def _parameters() -> dict[str, Any]:
             "ConstraintDescription": "must be an email address",
             "Description": "Contact email in the User-Agent Cliniko requires (who to tell about misbehaviour).",
         },
+        "AllowBaseUrlOverride": {
+            "Type": "String",
+            "Default": "false",
+            "AllowedValues": ["false", "true"],
+            "Description": "Whether a connection may name its own Cliniko URL (https, or http to a loopback "
+            "address) instead of https://api.<shard>.cliniko.com/v1. Only the local stack and the tests set it; "
+            "left false, a connection row pointing elsewhere is refused before its key is sent (and alarmed).",
+        },
         "PollSchedule": {
             "Type": "String",
             "Default": "rate(1 minute)",
@@ -1453,6 +1480,11 @@ def _parameters() -> dict[str, Any]:
     }
 
 
+# Read by Powertools itself. X-Ray keeps traces outside the stack's KMS key and log retention: it gets no handler
+# responses (action results hold patient records) and no exception objects (docs/security.md).
+POWERTOOLS_ENVIRONMENT = {"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false", "POWERTOOLS_TRACER_CAPTURE_ERROR": "false"}
+
+
 def _globals() -> dict[str, Any]:
     return {
         "Function": {
@@ -1474,6 +1506,8 @@ def _globals() -> dict[str, Any]:
                     "CLINIKO_APP_NAME": ref("ClinikoAppName"),
                     "CLINIKO_CONTACT_EMAIL": ref("ClinikoContactEmail"),
                     "POWERTOOLS_SERVICE_NAME": sub(SERVICE_DIMENSION),
+                    **POWERTOOLS_ENVIRONMENT,
+                    "CLINIKO_ALLOW_BASE_URL_OVERRIDE": ref("AllowBaseUrlOverride"),
                 }
             },
         }
@@ -1491,6 +1525,7 @@ CLI_ENVIRONMENT = (
     ("EVENT_ARCHIVE_ARN", "${EventArchive.Arn}"),
     ("EVENT_SOURCE", "${EventSource}"),
     ("CLINIKO_CONTACT_EMAIL", "${ClinikoContactEmail}"),
+    ("CLINIKO_ALLOW_BASE_URL_OVERRIDE", "${AllowBaseUrlOverride}"),
     ("POLL_QUEUE_URL", "${PollQueue}"),
     ("POLL_DLQ_URL", "${PollDeadLetterQueue}"),
     ("ACTION_FAILURE_QUEUE_URL", "${ActionFailureQueue}"),

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cliniko_connector.local.private import open_private
 from cliniko_connector.local.stack import ArchiveInfo, StackState
 
 REPLAY_RESOURCE_MARK = ":replay/"
@@ -58,7 +59,6 @@ class LocalArchive:
         """Append every queued event to the file (replays left out); the number of events kept."""
         kept = 0
         received = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         while received < max_messages:
             response = self._sqs.receive_message(
                 QueueUrl=self.info.queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
@@ -79,7 +79,8 @@ class LocalArchive:
             if lines:
                 # Written before the messages are deleted: a crash in between repeats lines, which `events`
                 # drops by id, rather than losing them.
-                with self.path.open("a", encoding="utf-8") as archive:
+                # Full-mode events hold patient records: the file is its owner's only (0600).
+                with open_private(self.path) as archive:
                     archive.write("\n".join(lines) + "\n")
                 kept += len(lines)
             self._sqs.delete_message_batch(

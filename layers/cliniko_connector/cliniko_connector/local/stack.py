@@ -37,6 +37,8 @@ ARCHIVE_RULE_NAME = "local-archive"
 ARCHIVE_EVENT_PATTERN = {"source": [{"prefix": ""}]}  # every event
 ARCHIVE_RETENTION_SECONDS = 1209600
 ARCHIVE_FILE_NAME = "archive.jsonl"
+# What the local stack sets unless told otherwise: its connections point at the simulator on loopback.
+LOCAL_STACK_PARAMETERS = {"AllowBaseUrlOverride": "true"}
 
 _QUEUE_ATTRIBUTES = (
     "ContentBasedDeduplication",
@@ -553,12 +555,15 @@ def up(
 ) -> StackState:
     """Create (or update) the template's resources on the loopback endpoint $AWS_ENDPOINT_URL; save and
     return the state. Raises `NotLocalEndpoint` when $AWS_ENDPOINT_URL is unset or not loopback.
+    `LOCAL_STACK_PARAMETERS` apply unless `parameters` says otherwise.
 
     With `archive`, every event reaching the bus is also kept for `replay` (see `ArchiveInfo`), in
     `archive.jsonl` next to the state file."""
     endpoint = require_loopback_endpoint()
     ensure_local_aws_environment()
-    builder = _StackBuilder(Path(template_path), parameters, stack_name, endpoint)
+    declared = load_template(template_path).get("Parameters", {})
+    local = {k: v for k, v in LOCAL_STACK_PARAMETERS.items() if k in declared}
+    builder = _StackBuilder(Path(template_path), {**local, **parameters}, stack_name, endpoint)
     builder.assign_physical()
     builder.tables()
     builder.queues()
