@@ -133,8 +133,12 @@ class SecretStore(Protocol):
 class RateBudget(Protocol):
     """A request budget per Cliniko API key, shared by every poller and action of that key."""
 
-    def acquire(self, key_id: str, *, purpose: Literal["poll", "action"], deadline: float) -> None:
-        """Block until one request may be sent; raise `RateBudgetExhausted` if not before `deadline`."""
+    def acquire(
+        self, key_id: str, *, purpose: Literal["poll", "action"], deadline: float, connection_id: str | None = None
+    ) -> None:
+        """Block until one request may be sent; raise `RateBudgetExhausted` if not before `deadline`.
+        Polls keep a reserved share of every window that actions cannot take, and the reverse; an action's
+        `connection_id` also counts it against that connection's own cap."""
         ...
 
     def penalize(self, key_id: str, until_epoch: float) -> None:

@@ -38,7 +38,12 @@ from cliniko_connector.ports import (
     SecretStore,
     StreamStateStore,
 )
-from cliniko_connector.settings import ActionSettings, AwsResourceSettings, DispatcherSettings, PollerSettings
+from cliniko_connector.settings import (
+    ActionSettings,
+    AwsResourceSettings,
+    DispatcherSettings,
+    PollerSettings,
+)
 from cliniko_connector.timeutil import utc_now
 from cliniko_connector.usecases.actions import ActionRunner
 from cliniko_connector.usecases.dispatch import Dispatcher
@@ -82,6 +87,7 @@ class Runtime:
                 max_backoff=self.settings.cliniko_max_backoff_seconds,
                 rate_budget=self.rate_budget,
                 rate_key_id=key_id,
+                rate_connection_id=connection.id,
                 purpose=purpose,
             )
             self._clients = {k: v for k, v in self._clients.items() if k[:2] != cache_key[:2]}
@@ -112,7 +118,9 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
             settings.state_table,
             client=boto3_client("dynamodb"),
             limit_per_minute=limit_for,
-            reserved_for_actions=settings.action_reserved_share,
+            reserved_for_actions=settings.rate_shares.reserved_for_actions,
+            reserved_for_polls=settings.rate_shares.reserved_for_polls,
+            action_share_per_connection=settings.rate_shares.action_share_per_connection,
             window_seconds=settings.rate_window_seconds,
             max_jitter_seconds=settings.rate_window_seconds / 60,
         ),
