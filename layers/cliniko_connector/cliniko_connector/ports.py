@@ -168,3 +168,11 @@ class JobQueue(Protocol):
     """Queue of poll jobs; one consumer per stream at a time (SQS FIFO message group)."""
 
     def enqueue(self, jobs: Sequence[PollJob]) -> None: ...
+
+
+class JobRetry(Protocol):
+    """The queue a delivered poll job came from, as its consumer sees it."""
+
+    def retry_after(self, receipt_handle: str, seconds: int) -> None:
+        """Make the delivered job visible again in `seconds` (it stays on the queue)."""
+        ...

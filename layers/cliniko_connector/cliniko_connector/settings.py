@@ -106,6 +106,16 @@ class PollerSettings(AwsResourceSettings):
     default_payload_mode: PayloadMode = PayloadMode.FULL
 
 
+class PollWorkerSettings(PollerSettings):
+    """The SQS-triggered poll worker: the queue its jobs come from, and how soon a failed job runs again."""
+
+    poll_queue_url: str = Field(min_length=1)
+    # A job that failed for a transient reason is visible again after this long. Left to the PollQueue's
+    # visibility timeout (30 minutes: six times the worker's, as AWS advises for SQS event sources) it would
+    # come back half an hour later, holding its stream's FIFO group, and every later tick's job, until then.
+    poll_retry_delay_seconds: int = Field(default=20, ge=0, le=60)
+
+
 class ActionSettings(AwsResourceSettings):
     """An action function: which catalog action it runs and where idempotency records live."""
 
