@@ -48,13 +48,19 @@ def cliniko() -> FakeCliniko:
     return FakeCliniko()
 
 
+REQUIRED_SETTINGS: dict[str, Any] = {
+    "cliniko_contact_email": "ops@example.com",
+    "connections_table": "t",
+    "state_table": "s",
+    "event_bus_name": "b",
+}
+
+
 def worker(cliniko: FakeCliniko, clock: Clock, **connection: Any) -> PollWorker:
     conn = Connection.model_validate(
         {"id": "c", "name": "c", "secret_id": "s", "shard": "au1", "triggers": ("patient.created",), **connection}
     )
-    settings = PollerSettings(
-        cliniko_contact_email="ops@example.com", connections_table="t", state_table="s", event_bus_name="b"
-    )
+    settings = PollerSettings(**REQUIRED_SETTINGS)
     runtime = Runtime(
         settings=settings,
         connections=InMemoryConnectionStore([conn]),
@@ -266,14 +272,8 @@ def test_a_retry_that_cannot_be_scheduled_still_fails_the_job_with_its_own_error
 
 def test_the_deployed_retry_delay_is_under_a_minute_and_the_queue_timeout_is_not() -> None:
     # The worker's default delay, the most it may be configured to, and the queue's timeout it replaces.
-    settings = PollWorkerSettings(
-        cliniko_contact_email="ops@example.com",
-        connections_table="t",
-        state_table="s",
-        event_bus_name="b",
-        poll_queue_url="https://sqs.example/q.fifo",
-    )
-    assert settings.poll_retry_delay_seconds == 20
+    required = {**REQUIRED_SETTINGS, "poll_queue_url": "https://sqs.example/q.fifo"}
+    assert PollWorkerSettings(**required).poll_retry_delay_seconds == 20
     assert POLL_QUEUE_VISIBILITY_SECONDS == 1800
     with pytest.raises(ConfigurationError, match="POLL_RETRY_DELAY_SECONDS"):
-        load_settings(PollWorkerSettings, **{**settings.model_dump(), "poll_retry_delay_seconds": 61})
+        load_settings(PollWorkerSettings, **required, poll_retry_delay_seconds=61)

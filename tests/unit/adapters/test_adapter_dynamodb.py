@@ -332,22 +332,23 @@ def test_window_counter_item_is_aligned_and_expires_minutes_later(
     assert int(items[f"W#{window}"]["expires_at"]["N"]) == window + 60 + 300
 
 
-def test_a_window_seen_full_is_waited_out_without_asking_dynamodb_again(
-    budget: DynamoRateBudget, ddb: ClientProxy, clock: FakeClock
+@pytest.mark.parametrize(("full", "cap", "other"), [("poll", 8, "action"), ("action", 7, "poll")])
+def test_a_share_seen_full_is_waited_out_without_asking_dynamodb_again_while_the_other_still_asks(
+    budget: DynamoRateBudget, ddb: ClientProxy, clock: FakeClock, full: Any, cap: int, other: Any
 ) -> None:
-    for _ in range(8):
-        budget.acquire("k", purpose="poll", deadline=clock.monotonic())
+    for _ in range(cap):
+        budget.acquire("k", purpose=full, deadline=clock.monotonic())
     ddb.calls.clear()
 
-    # The first refusal costs one call; later callers in this process know the window is full.
+    # The first refusal costs one call; later callers in this process know that share of the window is full.
     for _ in range(3):
         with pytest.raises(RateBudgetExhausted):
-            budget.acquire("k", purpose="poll", deadline=clock.monotonic() + 1)
-
+            budget.acquire("k", purpose=full, deadline=clock.monotonic() + 1)
     assert ddb.calls["update_item"] == 1
-    # Actions have a higher cap, so they still ask.
-    budget.acquire("k", purpose="action", deadline=clock.monotonic())
-    assert ddb.calls["update_item"] == 2
+    # The other purpose has room of its own (its reserve at least), so it still asks, and is granted.
+    for _ in range(2):
+        budget.acquire("k", purpose=other, deadline=clock.monotonic())
+    assert ddb.calls["update_item"] == 3
 
 
 def test_an_action_counts_against_its_connection_in_the_same_update(
@@ -366,24 +367,6 @@ def test_an_action_counts_against_its_connection_in_the_same_update(
     }
     assert "p" not in item
     assert dict(ddb.calls) == {"update_item": 3}
-
-
-def test_actions_seen_at_their_cap_do_not_stop_polls_from_asking(
-    budget: DynamoRateBudget, ddb: ClientProxy, clock: FakeClock
-) -> None:
-    for _ in range(7):
-        budget.acquire("k", purpose="action", deadline=clock.monotonic())
-    ddb.calls.clear()
-
-    # The refused action costs one call, later actions none...
-    for _ in range(3):
-        with pytest.raises(RateBudgetExhausted):
-            budget.acquire("k", purpose="action", deadline=clock.monotonic() + 1)
-    assert ddb.calls["update_item"] == 1
-    # ...and the poll reserve is still asked for and granted.
-    for _ in range(3):
-        budget.acquire("k", purpose="poll", deadline=clock.monotonic())
-    assert ddb.calls["update_item"] == 4
 
 
 def test_a_penalty_set_by_another_worker_is_learned_from_the_refused_update(
@@ -455,15 +438,16 @@ def test_reserved_share_must_leave_room_for_polls(ddb: ClientProxy) -> None:
         DynamoRateBudget("t", client=ddb, reserved_for_actions=1.0)
 
 
+REQUIRED_SETTINGS: dict[str, Any] = {
+    "cliniko_contact_email": "ops@example.com",
+    "connections_table": "c",
+    "state_table": "s",
+    "event_bus_name": "b",
+}
+
+
 def test_the_stacks_settings_give_the_budget_its_shares(aws: None) -> None:
-    settings = AwsResourceSettings(
-        cliniko_contact_email="ops@example.com",
-        connections_table="c",
-        state_table="s",
-        event_bus_name="b",
-        poll_reserved_share=0.4,
-        action_connection_share=0.5,
-    )
+    settings = AwsResourceSettings(**REQUIRED_SETTINGS, poll_reserved_share=0.4, action_connection_share=0.5)
 
     budget = build_runtime(settings).rate_budget
 
@@ -475,12 +459,4 @@ def test_the_stacks_settings_give_the_budget_its_shares(aws: None) -> None:
 
 def test_reserves_that_add_up_to_more_than_the_budget_fail_at_cold_start() -> None:
     with pytest.raises(ConfigurationError, match="ACTION_RESERVED_SHARE \\+ POLL_RESERVED_SHARE"):
-        load_settings(
-            AwsResourceSettings,
-            cliniko_contact_email="ops@example.com",
-            connections_table="c",
-            state_table="s",
-            event_bus_name="b",
-            action_reserved_share=0.5,
-            poll_reserved_share=0.6,
-        )
+        load_settings(AwsResourceSettings, **REQUIRED_SETTINGS, action_reserved_share=0.5, poll_reserved_share=0.6)
