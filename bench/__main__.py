@@ -76,6 +76,24 @@ HEADLINES: tuple[tuple[str, str, str, Callable[[dict[str, Any]], bool | None]], 
         "(informative)",
         lambda r: None,
     ),
+    (
+        "poll_share_under_action_flood",
+        "share of poll cycles with every stream polled, 8 action loops on the key",
+        "= 1, no 429",
+        lambda r: r["poll_share_under_action_flood"] == 1 and r["poll_share_under_action_flood_429s"] == 0,
+    ),
+    (
+        "poll_share_under_action_flood_slowest_cycle_seconds_deployed",
+        "  slowest cycle's polls, scaled to the deployed minute (s)",
+        "(informative)",
+        lambda r: None,
+    ),
+    (
+        "poll_share_under_action_flood_no_reserve",
+        "  for comparison: the same flood with no poll reserve",
+        "(informative)",
+        lambda r: None,
+    ),
     ("dispatch_seconds_1000", "dispatch of 1,000 connections x 10 streams (s)", "(informative)", lambda r: None),
     (
         "freshness_p95_seconds",
@@ -98,14 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated: idle,backfill,bursty,memory,delivered,rate,rate_aligned,dispatch,freshness",
+        help="comma-separated: idle,backfill,bursty,memory,delivered,rate,rate_aligned,poll_share,dispatch,freshness",
     )
     parser.add_argument("--freshness-scale", type=float, default=10.0, help="1 = real time (a 60 s job per tick)")
     parser.add_argument("--freshness-ticks", type=int, default=4)
     args = parser.parse_args(argv)
     quiet_and_local()
 
-    from bench import scenarios
+    from bench import poll_share, scenarios
 
     wanted = set(filter(None, args.only.split(",")))
     results: dict[str, Any] = {}
@@ -122,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             ("rate", lambda: scenarios.rate_budget(aws, limit=200, window=10, budget_window=1)),
             # For comparison: one budget window as long as Cliniko's, which can straddle two of its windows.
             ("rate_aligned", lambda: scenarios.rate_budget(aws, prefix="rate_budget_aligned")),
+            # Polls keep their reserve of every window while eight action loops flood the key.
+            ("poll_share", lambda: poll_share.compared(aws)),
             ("dispatch", lambda: scenarios.dispatch(aws)),
             (
                 "freshness",
@@ -180,6 +200,13 @@ def print_table(results: dict[str, Any]) -> None:
             "rate_budget_aligned_requests",
             "rate_budget_aligned_busiest_cliniko_window",
             "rate_budget_aligned_cliniko_limit_used",
+        ),
+        "poll share": (
+            "poll_share_under_action_flood_streams_polled_per_cycle",
+            "poll_share_under_action_flood_action_share_of_window",
+            "poll_share_under_action_flood_budget_share_used",
+            "poll_share_under_action_flood_no_reserve_streams_polled_per_cycle",
+            "poll_share_under_action_flood_no_reserve_slowest_cycle_seconds_deployed",
         ),
         "dispatch": ("dispatch_jobs", "dispatch_jobs_queued", "dispatch_send_message_batch_calls"),
         "freshness": ("freshness_changes", "freshness_events_delivered", "freshness_changes_without_event"),

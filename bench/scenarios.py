@@ -278,8 +278,10 @@ def rate_budget(
         grants: list[float] = []
         grant = budget.acquire
 
-        def acquire_and_log(key_id: str, *, purpose: Literal["poll", "action"], deadline: float) -> None:
-            grant(key_id, purpose=purpose, deadline=deadline)
+        def acquire_and_log(
+            key_id: str, *, purpose: Literal["poll", "action"], deadline: float, connection_id: str | None = None
+        ) -> None:
+            grant(key_id, purpose=purpose, deadline=deadline, connection_id=connection_id)
             grants.append(time.time())
 
         budget.acquire = acquire_and_log  # type: ignore[method-assign]

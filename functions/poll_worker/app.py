@@ -1,4 +1,5 @@
-"""SQS FIFO consumer: one message is one stream to poll; failures are reported per message."""
+"""SQS FIFO consumer: one message is one stream to poll; failures are reported per message, and a transient
+one comes back within a minute (see `wiring.QueuedPollWorker`)."""
 
 from typing import Any
 
@@ -10,12 +11,12 @@ from cliniko_connector import wiring
 from cliniko_connector.errors import ConnectionDisabled, ConnectionNotFound, StreamBusy
 from cliniko_connector.observability import contained, logger, metrics, tracer
 from cliniko_connector.ports import PollJob
-from cliniko_connector.settings import PollerSettings, load_settings
+from cliniko_connector.settings import PollWorkerSettings, load_settings
 
 SAFETY_MARGIN_SECONDS = 15.0
 
-settings = load_settings(PollerSettings)
-worker = wiring.poll_worker(settings)
+settings = load_settings(PollWorkerSettings)
+worker = wiring.queued_poll_worker(settings)
 processor = SqsFifoPartialProcessor()
 
 
@@ -23,7 +24,7 @@ def _poll(record: SQSRecord, remaining_seconds: float) -> None:
     job = PollJob.model_validate_json(record.body)
     logger.append_keys(connection_id=job.connection_id, resource=job.resource)
     try:
-        worker.handle(job, time_budget_seconds=remaining_seconds - SAFETY_MARGIN_SECONDS)
+        worker.handle(job, record.receipt_handle, time_budget_seconds=remaining_seconds - SAFETY_MARGIN_SECONDS)
     except StreamBusy:
         logger.info("stream already being polled; skipping this tick")
     except (ConnectionNotFound, ConnectionDisabled) as gone:

@@ -14,11 +14,19 @@ from cliniko_connector.adapters.memory import (
     InMemoryStreamStateStore,
     RecordingPublisher,
 )
-from cliniko_connector.errors import ConnectionDisabled
+from cliniko_connector.devtools.template import POLL_QUEUE_VISIBILITY_SECONDS
+from cliniko_connector.errors import (
+    ClinikoServerError,
+    ClinikoTimeout,
+    ClinikoUnauthorized,
+    ConfigurationError,
+    ConnectionDisabled,
+    RateBudgetExhausted,
+)
 from cliniko_connector.models import Connection, ConnectionStatus, StreamCursor, StreamKey
 from cliniko_connector.ports import PollJob
-from cliniko_connector.settings import PollerSettings
-from cliniko_connector.wiring import PollWorker, Runtime
+from cliniko_connector.settings import PollerSettings, PollWorkerSettings, load_settings
+from cliniko_connector.wiring import PollWorker, QueuedPollWorker, Runtime
 from tests.unit.fakes import FakeCliniko
 
 
@@ -40,13 +48,19 @@ def cliniko() -> FakeCliniko:
     return FakeCliniko()
 
 
+REQUIRED_SETTINGS: dict[str, Any] = {
+    "cliniko_contact_email": "ops@example.com",
+    "connections_table": "t",
+    "state_table": "s",
+    "event_bus_name": "b",
+}
+
+
 def worker(cliniko: FakeCliniko, clock: Clock, **connection: Any) -> PollWorker:
     conn = Connection.model_validate(
         {"id": "c", "name": "c", "secret_id": "s", "shard": "au1", "triggers": ("patient.created",), **connection}
     )
-    settings = PollerSettings(
-        cliniko_contact_email="ops@example.com", connections_table="t", state_table="s", event_bus_name="b"
-    )
+    settings = PollerSettings(**REQUIRED_SETTINGS)
     runtime = Runtime(
         settings=settings,
         connections=InMemoryConnectionStore([conn]),
@@ -177,3 +191,89 @@ def test_a_reconcile_job_for_a_stream_still_behind_starts_the_walk_for_when_it_h
     later = w.handle(PollJob(connection_id="c", resource="patients", tick=1))
     assert later.caught_up and not later.reconciling
     assert w.runtime.state.get_cursor(KEY).reconciled_at is not None  # type: ignore[union-attr]
+
+
+# -- a failed job's retry ---------------------------------------------------------------------------
+
+
+class RecordingRetry:
+    """`ports.JobRetry` that records each early retry asked for, or fails to schedule it."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.asked: list[tuple[str, int]] = []
+        self.fail = fail
+
+    def retry_after(self, receipt_handle: str, seconds: int) -> None:
+        self.asked.append((receipt_handle, seconds))
+        if self.fail:
+            raise ConnectionError("SQS unreachable")
+
+
+def queued(cliniko: FakeCliniko, retry: RecordingRetry, delay: int = 20) -> QueuedPollWorker:
+    return QueuedPollWorker(worker(cliniko, Clock()), retry, retry_delay_seconds=delay)
+
+
+def failing_with(cliniko: FakeCliniko, error: Exception) -> None:
+    def fail(_: int) -> None:
+        raise error
+
+    cliniko.before_request = fail
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ClinikoServerError("Cliniko answered 503", status=503),
+        ClinikoTimeout("Cliniko did not answer in time"),
+        RateBudgetExhausted("no poll request budget left for this API key before the deadline"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_a_job_that_failed_for_a_transient_reason_comes_back_after_the_retry_delay(
+    cliniko: FakeCliniko, error: Exception
+) -> None:
+    retry = RecordingRetry()
+    failing_with(cliniko, error)
+
+    with pytest.raises(type(error)):
+        queued(cliniko, retry).handle(PollJob(connection_id="c", resource="patients"), "receipt-1")
+
+    assert retry.asked == [("receipt-1", 20)]
+
+
+def test_a_job_that_failed_for_good_keeps_the_queues_visibility_timeout(cliniko: FakeCliniko) -> None:
+    retry = RecordingRetry()
+    failing_with(cliniko, ClinikoUnauthorized("Cliniko refused the API key", status=401))
+
+    with pytest.raises(ClinikoUnauthorized):
+        queued(cliniko, retry).handle(PollJob(connection_id="c", resource="patients"), "receipt-1")
+
+    assert retry.asked == []
+
+
+def test_a_job_that_succeeded_is_not_retried(cliniko: FakeCliniko) -> None:
+    retry = RecordingRetry()
+
+    queued(cliniko, retry).handle(PollJob(connection_id="c", resource="patients"), "receipt-1")
+
+    assert retry.asked == []
+    assert len(cliniko.requests) == 1
+
+
+def test_a_retry_that_cannot_be_scheduled_still_fails_the_job_with_its_own_error(cliniko: FakeCliniko) -> None:
+    retry = RecordingRetry(fail=True)
+    failing_with(cliniko, ClinikoServerError("Cliniko answered 500", status=500))
+
+    with pytest.raises(ClinikoServerError):
+        queued(cliniko, retry).handle(PollJob(connection_id="c", resource="patients"), "receipt-1")
+
+    assert retry.asked == [("receipt-1", 20)]
+
+
+def test_the_deployed_retry_delay_is_under_a_minute_and_the_queue_timeout_is_not() -> None:
+    # The worker's default delay, the most it may be configured to, and the queue's timeout it replaces.
+    required = {**REQUIRED_SETTINGS, "poll_queue_url": "https://sqs.example/q.fifo"}
+    assert PollWorkerSettings(**required).poll_retry_delay_seconds == 20
+    assert POLL_QUEUE_VISIBILITY_SECONDS == 1800
+    with pytest.raises(ConfigurationError, match="POLL_RETRY_DELAY_SECONDS"):
+        load_settings(PollWorkerSettings, **required, poll_retry_delay_seconds=61)

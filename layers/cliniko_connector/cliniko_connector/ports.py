@@ -133,8 +133,12 @@ class SecretStore(Protocol):
 class RateBudget(Protocol):
     """A request budget per Cliniko API key, shared by every poller and action of that key."""
 
-    def acquire(self, key_id: str, *, purpose: Literal["poll", "action"], deadline: float) -> None:
-        """Block until one request may be sent; raise `RateBudgetExhausted` if not before `deadline`."""
+    def acquire(
+        self, key_id: str, *, purpose: Literal["poll", "action"], deadline: float, connection_id: str | None = None
+    ) -> None:
+        """Block until one request may be sent; raise `RateBudgetExhausted` if not before `deadline`.
+        Polls keep a reserved share of every window that actions cannot take, and the reverse; an action's
+        `connection_id` also counts it against that connection's own cap."""
         ...
 
     def penalize(self, key_id: str, until_epoch: float) -> None:
@@ -164,3 +168,11 @@ class JobQueue(Protocol):
     """Queue of poll jobs; one consumer per stream at a time (SQS FIFO message group)."""
 
     def enqueue(self, jobs: Sequence[PollJob]) -> None: ...
+
+
+class JobRetry(Protocol):
+    """The queue a delivered poll job came from, as its consumer sees it."""
+
+    def retry_after(self, receipt_handle: str, seconds: int) -> None:
+        """Make the delivered job visible again in `seconds` (it stays on the queue)."""
+        ...

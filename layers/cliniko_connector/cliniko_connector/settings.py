@@ -5,13 +5,35 @@ from __future__ import annotations
 
 from typing import Any, Self, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.models import PayloadMode
 
 EMAIL_PATTERN = r"^[^@\s()]+@[^@\s()]+\.[^@\s()]+$"
+
+
+class RateShares(BaseModel):
+    """How every window of an API key's rate budget is split between polls and actions (docs/operations.md).
+
+    Each reserve is a floor the other purpose can never take, so neither can starve the other; what neither
+    holds goes first come, first served."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Polls stop at 1 - this share of a window: actions triggered by rules always find room.
+    reserved_for_actions: float = Field(default=0.2, ge=0, lt=1)
+    # Actions stop at 1 - this share: a flood of action requests never pushes polling below it.
+    reserved_for_polls: float = Field(default=0.3, ge=0, lt=1)
+    # The most of a window one connection's actions take (it matters when connections share a key).
+    action_share_per_connection: float = Field(default=0.7, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _reserves_fit(self) -> Self:
+        if self.reserved_for_actions + self.reserved_for_polls > 1:
+            raise ValueError("the reserves for actions and for polls add up to more than the whole budget")
+        return self
 
 
 class ClinikoClientSettings(BaseSettings):
@@ -51,7 +73,25 @@ class AwsResourceSettings(ClinikoClientSettings):
     rate_window_seconds: int = Field(default=6, ge=1, le=60)
     # How long a stream remembers a record it hasn't seen change (snapshots and their hashes).
     snapshot_ttl_days: int = Field(default=400, ge=1)
-    action_reserved_share: float = Field(default=0.2, ge=0, lt=1)
+    # The rate budget's shares (`RateShares`): what each window keeps for actions, for polls, and the most one
+    # connection's actions take.
+    action_reserved_share: float = Field(default=RateShares().reserved_for_actions, ge=0, lt=1)
+    poll_reserved_share: float = Field(default=RateShares().reserved_for_polls, ge=0, lt=1)
+    action_connection_share: float = Field(default=RateShares().action_share_per_connection, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> Self:
+        if self.action_reserved_share + self.poll_reserved_share > 1:
+            raise ValueError("ACTION_RESERVED_SHARE + POLL_RESERVED_SHARE must not exceed 1")
+        return self
+
+    @property
+    def rate_shares(self) -> RateShares:
+        return RateShares(
+            reserved_for_actions=self.action_reserved_share,
+            reserved_for_polls=self.poll_reserved_share,
+            action_share_per_connection=self.action_connection_share,
+        )
 
 
 class DispatcherSettings(AwsResourceSettings):
@@ -70,6 +110,16 @@ class PollerSettings(AwsResourceSettings):
     poll_page_size: int = Field(default=100, ge=1, le=100)
     lease_seconds: int = Field(default=900, ge=10)
     default_payload_mode: PayloadMode = PayloadMode.FULL
+
+
+class PollWorkerSettings(PollerSettings):
+    """The SQS-triggered poll worker: the queue its jobs come from, and how soon a failed job runs again."""
+
+    poll_queue_url: str = Field(min_length=1)
+    # A job that failed for a transient reason is visible again after this long. Left to the PollQueue's
+    # visibility timeout (30 minutes: six times the worker's, as AWS advises for SQS event sources) it would
+    # come back half an hour later, holding its stream's FIFO group, and every later tick's job, until then.
+    poll_retry_delay_seconds: int = Field(default=20, ge=0, le=60)
 
 
 class ActionSettings(AwsResourceSettings):

@@ -40,12 +40,19 @@ from cliniko_connector.ports import (
     ClinikoApi,
     ConnectionStore,
     EventPublisher,
+    JobRetry,
     PollJob,
     RateBudget,
     SecretStore,
     StreamStateStore,
 )
-from cliniko_connector.settings import ActionSettings, AwsResourceSettings, DispatcherSettings, PollerSettings
+from cliniko_connector.settings import (
+    ActionSettings,
+    AwsResourceSettings,
+    DispatcherSettings,
+    PollerSettings,
+    PollWorkerSettings,
+)
 from cliniko_connector.timeutil import utc_now
 from cliniko_connector.usecases.actions import ActionRunner
 from cliniko_connector.usecases.dispatch import Dispatcher
@@ -91,6 +98,7 @@ class Runtime:
                 max_backoff=self.settings.cliniko_max_backoff_seconds,
                 rate_budget=self.rate_budget,
                 rate_key_id=key_id,
+                rate_connection_id=connection.id,
                 purpose=purpose,
             )
             self._clients = {k: v for k, v in self._clients.items() if k[:2] != cache_key[:2]}
@@ -141,7 +149,9 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
             settings.state_table,
             client=boto3_client("dynamodb"),
             limit_per_minute=limit_for,
-            reserved_for_actions=settings.action_reserved_share,
+            reserved_for_actions=settings.rate_shares.reserved_for_actions,
+            reserved_for_polls=settings.rate_shares.reserved_for_polls,
+            action_share_per_connection=settings.rate_shares.action_share_per_connection,
             window_seconds=settings.rate_window_seconds,
             max_jitter_seconds=settings.rate_window_seconds / 60,
         ),
@@ -236,6 +246,46 @@ class PollWorker:
 
 def poll_worker(settings: PollerSettings, runtime: Runtime | None = None) -> PollWorker:
     return PollWorker(runtime or build_runtime(settings), settings)
+
+
+@dataclass
+class QueuedPollWorker:
+    """The poll worker behind the FIFO PollQueue. A job that failed for a transient reason (a retryable
+    error: Cliniko 5xx, timeouts or 429s, the rate budget, PutEvents, a cursor conflict) is made visible again
+    after `retry_delay_seconds` instead of the queue's visibility timeout, which would hold the stream's
+    message group, and so every later job of the stream, for half an hour. Other failures keep the long
+    timeout: retrying a revoked key or a bug every few seconds would only fill the DLQ sooner."""
+
+    worker: PollWorker
+    retries: JobRetry
+    retry_delay_seconds: int
+
+    def handle(self, job: PollJob, receipt_handle: str, *, time_budget_seconds: float | None = None) -> PollResult:
+        try:
+            return self.worker.handle(job, time_budget_seconds=time_budget_seconds)
+        except ConnectorError as exc:
+            if exc.retryable:
+                self._retry_soon(receipt_handle, exc)
+            raise
+
+    def _retry_soon(self, receipt_handle: str, cause: ConnectorError) -> None:
+        try:
+            self.retries.retry_after(receipt_handle, self.retry_delay_seconds)
+        except Exception as exc:  # the job still comes back, after the visibility timeout
+            logger.warning("could not schedule the poll job's early retry", extra={"error": type(exc).__name__})
+            return
+        logger.info(
+            "poll job will be retried",
+            extra={"error": cause.error_type, "retry_in_seconds": self.retry_delay_seconds},
+        )
+
+
+def queued_poll_worker(settings: PollWorkerSettings, runtime: Runtime | None = None) -> QueuedPollWorker:
+    return QueuedPollWorker(
+        poll_worker(settings, runtime),
+        SqsJobQueue(settings.poll_queue_url, boto3_client("sqs")),
+        settings.poll_retry_delay_seconds,
+    )
 
 
 def dispatcher(settings: DispatcherSettings, runtime: Runtime | None = None) -> Dispatcher:

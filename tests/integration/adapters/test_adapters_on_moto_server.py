@@ -118,7 +118,7 @@ def test_rate_budget_learns_a_penalty_over_http(local_stack: str) -> None:
         worker_b.acquire(key, purpose="action", deadline=time.monotonic() + 120)
 
     assert slept == []
-    assert worker_b.usage(key) == (0, 100)
+    assert worker_b.usage(key, purpose="poll") == (0, 80)
 
 
 def test_publisher_over_http(local_stack: str) -> None:

@@ -485,7 +485,7 @@ def fill(budget: Any, key: str, purpose: str, n: int, clock: FakeClock) -> None:
 def test_polls_stop_at_the_share_left_after_the_action_reserve(
     make_rate_budget: RateBudgetFactory, clock: FakeClock
 ) -> None:
-    budget = make_rate_budget(limit_per_minute=10, reserved_for_actions=0.2)
+    budget = make_rate_budget(limit_per_minute=10, reserved_for_actions=0.2, reserved_for_polls=0.0)
     # Given the poll share (8 of 10) is used
     fill(budget, "k", "poll", 8, clock)
     assert clock.sleeps == []
@@ -510,7 +510,7 @@ def test_a_full_window_waits_for_the_next_window(make_rate_budget: RateBudgetFac
 
     assert clock.now() == pytest.approx(window_end)
     assert sum(clock.sleeps) == pytest.approx(50)
-    assert budget.usage("k") == (1, 5)
+    assert budget.usage("k", purpose="poll") == (1, 5)
 
 
 def test_waiting_longer_than_the_deadline_raises_without_sleeping(
@@ -533,8 +533,8 @@ def test_keys_have_separate_budgets_and_limits(make_rate_budget: RateBudgetFacto
     fill(budget, "big", "poll", 50, clock)
 
     assert clock.sleeps == []
-    assert budget.usage("small") == (2, 2)
-    assert budget.usage("big") == (50, 100)
+    assert budget.usage("small", purpose="poll") == (2, 2)
+    assert budget.usage("big", purpose="poll") == (50, 100)
 
 
 def test_penalized_key_waits_until_the_penalty_ends(make_rate_budget: RateBudgetFactory, clock: FakeClock) -> None:
@@ -581,10 +581,105 @@ def test_a_penalty_in_the_past_changes_nothing(make_rate_budget: RateBudgetFacto
 
 
 def test_usage_of_an_unused_key_is_zero(make_rate_budget: RateBudgetFactory) -> None:
-    budget = make_rate_budget(limit_per_minute=200, reserved_for_actions=0.2)
+    budget = make_rate_budget(limit_per_minute=200, reserved_for_actions=0.2, reserved_for_polls=0.3)
 
-    assert budget.usage("fresh") == (0, 200)
+    assert budget.usage("fresh") == (0, 140)
     assert budget.usage("fresh", purpose="poll") == (0, 160)
+
+
+def refused(budget: Any, key: str, purpose: str, clock: FakeClock, connection_id: str | None = None) -> bool:
+    """Whether a request that may not wait at all is refused."""
+    try:
+        budget.acquire(key, purpose=purpose, deadline=clock.monotonic(), connection_id=connection_id)
+    except RateBudgetExhausted:
+        return True
+    return False
+
+
+def flood(budget: Any, key: str, clock: FakeClock, loops: int, connection_id: str | None = "c") -> int:
+    """`loops` action callers each take requests until the window refuses them; the requests counted."""
+    counted = 0
+    for _ in range(loops):
+        while not refused(budget, key, "action", clock, connection_id):
+            counted += 1
+    return counted
+
+
+def test_an_action_flood_leaves_polls_their_reserved_share_of_every_window(
+    make_rate_budget: RateBudgetFactory, clock: FakeClock
+) -> None:
+    budget = make_rate_budget(limit_per_minute=20, reserved_for_actions=0.2, reserved_for_polls=0.3)
+    for window in range(5):
+        # Given eight action loops that got to the window first and took all they could
+        assert flood(budget, "k", clock, loops=8) == 14
+        # Then polls still find their 6 of 20, without waiting
+        polls = 0
+        while not refused(budget, "k", "poll", clock):
+            polls += 1
+        assert polls == 6, f"window {window}"
+        assert budget.usage("k") == (20, 14)
+        clock.advance(60)
+    assert clock.sleeps == []
+
+
+def test_polls_take_what_actions_leave_and_actions_keep_their_reserve(
+    make_rate_budget: RateBudgetFactory, clock: FakeClock
+) -> None:
+    budget = make_rate_budget(limit_per_minute=20, reserved_for_actions=0.2, reserved_for_polls=0.3)
+    fill(budget, "k", "action", 5, clock)
+    # Polls may take the rest up to their own cap (16 of 20), more than their reserve...
+    polls = 0
+    while not refused(budget, "k", "poll", clock):
+        polls += 1
+    assert polls == 15  # the window is full: 5 actions + 15 polls
+    assert refused(budget, "k", "action", clock)
+    clock.advance(60)
+    # ...and in a window polls reach first, actions still find their 4 of 20.
+    fill(budget, "k", "poll", 16, clock)
+    assert refused(budget, "k", "poll", clock)
+    assert flood(budget, "k", clock, loops=8) == 4
+
+
+def test_one_connections_actions_stop_at_its_share_of_the_key(
+    make_rate_budget: RateBudgetFactory, clock: FakeClock
+) -> None:
+    budget = make_rate_budget(
+        limit_per_minute=20, reserved_for_actions=0.2, reserved_for_polls=0.3, action_share_per_connection=0.4
+    )
+    # Two connections share the key: the first one's flood stops at 8 of 20...
+    assert flood(budget, "k", clock, loops=8, connection_id="clinic-a") == 8
+    # ...so the other still acts, up to what the key allows actions (14 of 20)...
+    assert flood(budget, "k", clock, loops=8, connection_id="clinic-b") == 6
+    # ...and polls keep their reserve.
+    polls = 0
+    while not refused(budget, "k", "poll", clock):
+        polls += 1
+    assert polls == 6
+
+
+def test_a_refused_action_waits_for_the_next_window(make_rate_budget: RateBudgetFactory, clock: FakeClock) -> None:
+    budget = make_rate_budget(limit_per_minute=10, reserved_for_actions=0.2, reserved_for_polls=0.3)
+    assert flood(budget, "k", clock, loops=1) == 7
+
+    budget.acquire("k", purpose="action", deadline=clock.monotonic() + 120, connection_id="c")
+
+    assert clock.now() == pytest.approx(WINDOW_ALIGNED_EPOCH + 60)
+    assert budget.usage("k") == (1, 7)
+
+
+@pytest.mark.parametrize(
+    "shares",
+    [
+        {"reserved_for_actions": 0.6, "reserved_for_polls": 0.5},
+        {"reserved_for_polls": 1.0},
+        {"reserved_for_polls": -0.1},
+        {"action_share_per_connection": 0.0},
+        {"action_share_per_connection": 1.5},
+    ],
+)
+def test_shares_that_cannot_all_hold_are_refused(make_rate_budget: RateBudgetFactory, shares: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=r"reserve|action_share_per_connection"):
+        make_rate_budget(**shares)
 
 
 # -- EventPublisher ----------------------------------------------------------------------------------

@@ -16,9 +16,11 @@ from cliniko_connector.adapters.dynamodb import (
     from_attribute,
     to_attribute,
 )
-from cliniko_connector.adapters.rate_windows import rate_cap
-from cliniko_connector.errors import CursorConflict, RateBudgetExhausted, StateStoreError
+from cliniko_connector.adapters.rate_windows import share_cap
+from cliniko_connector.errors import ConfigurationError, CursorConflict, RateBudgetExhausted, StateStoreError
 from cliniko_connector.models import Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
+from cliniko_connector.settings import AwsResourceSettings, RateShares, load_settings
+from cliniko_connector.wiring import build_runtime
 from tests.unit.adapters.adapter_support import STATE_TABLE, WINDOW_ALIGNED_EPOCH, ClientProxy, FakeClock
 
 STREAM = StreamKey(connection_id="acme", resource="patients")
@@ -299,6 +301,7 @@ def budget(ddb: ClientProxy, state_table: str, clock: FakeClock) -> DynamoRateBu
         client=ddb,
         limit_per_minute=10,
         reserved_for_actions=0.2,
+        reserved_for_polls=0.3,
         sleep=clock.sleep,
         now=clock.now,
         monotonic=clock.monotonic,
@@ -324,25 +327,46 @@ def test_window_counter_item_is_aligned_and_expires_minutes_later(
     window = int(WINDOW_ALIGNED_EPOCH)
     assert set(items) == {f"W#{window}"}
     assert items[f"W#{window}"]["n"] == {"N": "2"}
+    assert items[f"W#{window}"]["p"] == {"N": "1"}
+    assert items[f"W#{window}"]["a"] == {"N": "1"}
     assert int(items[f"W#{window}"]["expires_at"]["N"]) == window + 60 + 300
 
 
-def test_a_window_seen_full_is_waited_out_without_asking_dynamodb_again(
-    budget: DynamoRateBudget, ddb: ClientProxy, clock: FakeClock
+@pytest.mark.parametrize(("full", "cap", "other"), [("poll", 8, "action"), ("action", 7, "poll")])
+def test_a_share_seen_full_is_waited_out_without_asking_dynamodb_again_while_the_other_still_asks(
+    budget: DynamoRateBudget, ddb: ClientProxy, clock: FakeClock, full: Any, cap: int, other: Any
 ) -> None:
-    for _ in range(8):
-        budget.acquire("k", purpose="poll", deadline=clock.monotonic())
+    for _ in range(cap):
+        budget.acquire("k", purpose=full, deadline=clock.monotonic())
     ddb.calls.clear()
 
-    # The first refusal costs one call; later callers in this process know the window is full.
+    # The first refusal costs one call; later callers in this process know that share of the window is full.
     for _ in range(3):
         with pytest.raises(RateBudgetExhausted):
-            budget.acquire("k", purpose="poll", deadline=clock.monotonic() + 1)
-
+            budget.acquire("k", purpose=full, deadline=clock.monotonic() + 1)
     assert ddb.calls["update_item"] == 1
-    # Actions have a higher cap, so they still ask.
-    budget.acquire("k", purpose="action", deadline=clock.monotonic())
-    assert ddb.calls["update_item"] == 2
+    # The other purpose has room of its own (its reserve at least), so it still asks, and is granted.
+    for _ in range(2):
+        budget.acquire("k", purpose=other, deadline=clock.monotonic())
+    assert ddb.calls["update_item"] == 3
+
+
+def test_an_action_counts_against_its_connection_in_the_same_update(
+    budget: DynamoRateBudget, ddb: ClientProxy, clock: FakeClock
+) -> None:
+    budget.acquire("k", purpose="action", deadline=clock.monotonic(), connection_id="clinic-a")
+    budget.acquire("k", purpose="action", deadline=clock.monotonic(), connection_id="clinic-b")
+    budget.acquire("k", purpose="action", deadline=clock.monotonic(), connection_id="clinic-a")
+
+    item = raw_items(ddb, "RATE#k")[f"W#{int(WINDOW_ALIGNED_EPOCH)}"]
+    assert {name: item[name]["N"] for name in ("n", "a", "a#clinic-a", "a#clinic-b")} == {
+        "n": "3",
+        "a": "3",
+        "a#clinic-a": "2",
+        "a#clinic-b": "1",
+    }
+    assert "p" not in item
+    assert dict(ddb.calls) == {"update_item": 3}
 
 
 def test_a_penalty_set_by_another_worker_is_learned_from_the_refused_update(
@@ -389,25 +413,50 @@ def test_usage_reads_the_current_window(budget: DynamoRateBudget, clock: FakeClo
     for _ in range(3):
         budget.acquire("k", purpose="poll", deadline=clock.monotonic())
 
-    assert budget.usage("k") == (3, 10)
+    assert budget.usage("k", purpose="poll") == (3, 8)
+    assert budget.usage("k") == (3, 7)
     clock.advance(60)
     assert budget.usage("k", purpose="poll") == (0, 8)
 
 
 @pytest.mark.parametrize(
-    ("limit", "purpose", "reserved", "window", "expected"),
+    ("limit", "share", "window", "expected"),
     [
-        (200, "poll", 0.2, 60, 160),
-        (200, "action", 0.2, 60, 200),
-        (100, "poll", 0.3, 60, 70),  # 100 * 0.7 is 69.999... in floating point
-        (60, "action", 0.2, 10, 10),  # a 10-second window gets a sixth of the minute's limit
-        (1, "poll", 0.5, 60, 0),
+        (200, 1 - 0.2, 60, 160),
+        (200, 1.0, 60, 200),
+        (100, 1 - 0.3, 60, 70),  # 100 * 0.7 is 69.999... in floating point
+        (60, 1.0, 10, 10),  # a 10-second window gets a sixth of the minute's limit
+        (1, 0.5, 60, 0),
     ],
 )
-def test_rate_cap(limit: int, purpose: Any, reserved: float, window: int, expected: int) -> None:
-    assert rate_cap(limit, purpose, reserved, window) == expected
+def test_share_cap(limit: int, share: float, window: int, expected: int) -> None:
+    assert share_cap(limit, share, window) == expected
 
 
 def test_reserved_share_must_leave_room_for_polls(ddb: ClientProxy) -> None:
     with pytest.raises(ValueError, match="reserved_for_actions"):
         DynamoRateBudget("t", client=ddb, reserved_for_actions=1.0)
+
+
+REQUIRED_SETTINGS: dict[str, Any] = {
+    "cliniko_contact_email": "ops@example.com",
+    "connections_table": "c",
+    "state_table": "s",
+    "event_bus_name": "b",
+}
+
+
+def test_the_stacks_settings_give_the_budget_its_shares(aws: None) -> None:
+    settings = AwsResourceSettings(**REQUIRED_SETTINGS, poll_reserved_share=0.4, action_connection_share=0.5)
+
+    budget = build_runtime(settings).rate_budget
+
+    assert isinstance(budget, DynamoRateBudget)
+    assert budget.shares == RateShares(
+        reserved_for_actions=0.2, reserved_for_polls=0.4, action_share_per_connection=0.5
+    )
+
+
+def test_reserves_that_add_up_to_more_than_the_budget_fail_at_cold_start() -> None:
+    with pytest.raises(ConfigurationError, match="ACTION_RESERVED_SHARE \\+ POLL_RESERVED_SHARE"):
+        load_settings(AwsResourceSettings, **REQUIRED_SETTINGS, action_reserved_share=0.5, poll_reserved_share=0.6)

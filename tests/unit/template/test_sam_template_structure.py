@@ -23,7 +23,7 @@ from cliniko_connector.devtools.template import (
     estimate_deployed_resources,
 )
 from cliniko_connector.eventmodels import ACTION_REQUESTED, ActionRequest
-from cliniko_connector.settings import ActionSettings, DispatcherSettings, PollerSettings
+from cliniko_connector.settings import ActionSettings, DispatcherSettings, PollWorkerSettings
 
 BUS_ARN = {"Fn::GetAtt": ["EventBus", "Arn"]}
 BUS_NAME = {"Fn::GetAtt": ["EventBus", "Name"]}
@@ -435,7 +435,7 @@ def required_variables(settings: type[BaseModel]) -> set[str]:
 @pytest.mark.parametrize(
     ("function_id", "settings"),
     [
-        ("PollWorkerFunction", PollerSettings),
+        ("PollWorkerFunction", PollWorkerSettings),
         ("PollDispatcherFunction", DispatcherSettings),
         *((f"{a.function_suffix}ActionFunction", ActionSettings) for a in ACTIONS.values()),
     ],
@@ -448,7 +448,7 @@ def test_functions_get_every_required_setting(
 
 
 def test_every_variable_a_function_gets_is_a_setting_it_reads(template: dict[str, Any]) -> None:
-    known = {name.upper() for s in (PollerSettings, DispatcherSettings, ActionSettings) for name in s.model_fields}
+    known = {name.upper() for s in (PollWorkerSettings, DispatcherSettings, ActionSettings) for name in s.model_fields}
     for function_id in functions(template["Resources"]):
         unknown = set(environment(template, function_id)) - known - {"POWERTOOLS_SERVICE_NAME", *POWERTOOLS_ENVIRONMENT}
         assert not unknown, f"{function_id}: {sorted(unknown)} is read by nothing"

@@ -194,6 +194,7 @@ class ClinikoClient:
         session: requests.Session | None = None,
         rate_budget: RateBudget | None = None,
         rate_key_id: str | None = None,
+        rate_connection_id: str | None = None,
         purpose: str = "poll",
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -213,6 +214,7 @@ class ClinikoClient:
         self._session = session or shared_session()
         self._rate_budget = rate_budget
         self._rate_key_id = rate_key_id
+        self._rate_connection_id = rate_connection_id
         self._purpose = "action" if purpose == "action" else "poll"
         self._sleep = sleep
         self._monotonic = monotonic
@@ -287,7 +289,12 @@ class ClinikoClient:
 
     def _send_once(self, method: str, url: str, params: Params, json: Mapping[str, Any] | None, deadline: float) -> Any:
         if self._rate_budget is not None and self._rate_key_id is not None:
-            self._rate_budget.acquire(self._rate_key_id, purpose=self._purpose, deadline=deadline)  # type: ignore[arg-type]
+            self._rate_budget.acquire(
+                self._rate_key_id,
+                purpose=self._purpose,  # type: ignore[arg-type]
+                deadline=deadline,
+                connection_id=self._rate_connection_id,
+            )
         remaining = deadline - self._monotonic()
         if remaining <= 0:
             raise ClinikoTimeout("time budget spent before the request", method=method, path=self._path_of(url))

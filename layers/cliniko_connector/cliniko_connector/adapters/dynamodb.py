@@ -23,7 +23,15 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from cliniko_connector.adapters.aws import boto3_client
-from cliniko_connector.adapters.rate_windows import WindowedRateBudget, window_start
+from cliniko_connector.adapters.rate_windows import (
+    DEFAULT_ACTION_SHARE_PER_CONNECTION,
+    DEFAULT_RESERVED_FOR_ACTIONS,
+    DEFAULT_RESERVED_FOR_POLLS,
+    TOTAL,
+    WindowedRateBudget,
+    full_counter,
+    window_start,
+)
 from cliniko_connector.errors import (
     ConnectionNotFound,
     CursorConflict,
@@ -531,12 +539,14 @@ def _connection_from_item(item: Item) -> Connection:
 class DynamoRateBudget(WindowedRateBudget):
     """Implements `ports.RateBudget` on the state table, shared by every worker of an API key.
 
-    One counter per key per fixed window (`pk = RATE#{key_id}`, `sk = W#{window_start}`, attribute `n`):
-    an acquisition is a single conditional `ADD n 1` that fails once `n` reaches the purpose's cap. A 429
-    (`penalize`) is recorded in `sk = PENALTY` and stamped as `blocked_until` on the window items it
-    covers, so every worker learns it from the same UpdateItem that would have counted its request (the
-    old item comes back with the condition failure). Each process also remembers penalties and full
-    windows it has seen, so waiting callers cost no further DynamoDB calls.
+    One item per key per fixed window (`pk = RATE#{key_id}`, `sk = W#{window_start}`) holds the window's
+    counters (`n` every request, `p` polls, `a` actions, `a#<connection id>` a connection's actions; see
+    `rate_windows`): an acquisition is a single conditional `ADD` of one to each counter it uses, which
+    fails once any of them reaches its cap. A 429 (`penalize`) is recorded in `sk = PENALTY` and stamped as
+    `blocked_until` on the window items it covers, so every worker learns it from the same UpdateItem that
+    would have counted its request (the old item comes back with the condition failure). Each process also
+    remembers penalties and the counters of windows it was refused in, so waiting callers cost no further
+    DynamoDB calls.
 
     `key_id` is a hash of the API key computed by the caller, never the key itself.
     """
@@ -546,11 +556,13 @@ class DynamoRateBudget(WindowedRateBudget):
         table_name: str,
         client: Any = None,
         limit_per_minute: Callable[[str], int] | int = 200,
-        reserved_for_actions: float = 0.2,
+        reserved_for_actions: float = DEFAULT_RESERVED_FOR_ACTIONS,
         window_seconds: int = 60,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], float] = time.time,
         *,
+        reserved_for_polls: float = DEFAULT_RESERVED_FOR_POLLS,
+        action_share_per_connection: float = DEFAULT_ACTION_SHARE_PER_CONNECTION,
         monotonic: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
         max_jitter_seconds: float = 1.0,
@@ -561,6 +573,8 @@ class DynamoRateBudget(WindowedRateBudget):
             window_seconds,
             sleep,
             now,
+            reserved_for_polls=reserved_for_polls,
+            action_share_per_connection=action_share_per_connection,
             monotonic=monotonic,
             jitter=jitter,
             max_jitter_seconds=max_jitter_seconds,
@@ -569,7 +583,8 @@ class DynamoRateBudget(WindowedRateBudget):
         self._client = client if client is not None else boto3_client("dynamodb")
         self._lock = threading.Lock()
         self._penalties: dict[str, float] = {}
-        self._full: dict[str, tuple[int, int]] = {}
+        # Per key: the window start and the counters a refused update showed (they only grow in a window).
+        self._seen: dict[str, tuple[int, dict[str, int]]] = {}
 
     def __repr__(self) -> str:
         return f"DynamoRateBudget(table_name={self.table_name!r}, window_seconds={self._window})"
@@ -600,7 +615,7 @@ class DynamoRateBudget(WindowedRateBudget):
             TableName=self.table_name, Key=self._rate_key(key_id, f"W#{start}"), ConsistentRead=True
         )
         item = response.get("Item") or {}
-        used = int(item["n"]["N"]) if "n" in item else 0
+        used = int(item[TOTAL]["N"]) if TOTAL in item else 0
         return used, self.cap(key_id, purpose)
 
     # -- internals --------------------------------------------------------------------------------
@@ -608,37 +623,38 @@ class DynamoRateBudget(WindowedRateBudget):
     def _rate_key(self, key_id: str, sk: str) -> Item:
         return {"pk": _s(f"RATE#{key_id}"), "sk": _s(sk)}
 
-    def _try(self, key_id: str, cap: int, now: float) -> float | None:
-        known = self._known_wait(key_id, cap, now)
-        return known if known is not None else self._try_count(key_id, cap, now)
+    def _try(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
+        known = self._known_wait(key_id, caps, now)
+        return known if known is not None else self._try_count(key_id, caps, now)
 
-    def _known_wait(self, key_id: str, cap: int, now: float) -> float | None:
-        """When this process already knows the request must wait: a penalty, or a window it saw full."""
+    def _known_wait(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
+        """When this process already knows the request must wait: a penalty, or a counter it saw full."""
         start = window_start(now, self._window)
         with self._lock:
             penalty = self._penalties.get(key_id, 0.0)
-            full_start, full_cap = self._full.get(key_id, (-1, 0))
+            seen_start, seen = self._seen.get(key_id, (-1, {}))
         if penalty > now:
             return penalty
-        if full_start == start and cap <= full_cap:
+        if seen_start == start and full_counter(seen, caps) is not None:
             return float(start + self._window)
         return None
 
-    def _try_count(self, key_id: str, cap: int, now: float) -> float | None:
+    def _try_count(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
         """Count one request in the current window; None on success, else the epoch to wait for."""
         start = window_start(now, self._window)
+        counters = list(caps)
+        names = {f"#c{i}": name for i, name in enumerate(counters)}
+        under = " AND ".join(f"(attribute_not_exists(#c{i}) OR #c{i} < :c{i})" for i in range(len(counters)))
         try:
             self._client.update_item(
                 TableName=self.table_name,
                 Key=self._rate_key(key_id, f"W#{start}"),
-                UpdateExpression="ADD #n :one SET expires_at = :exp",
-                ConditionExpression=(
-                    "(attribute_not_exists(#n) OR #n < :cap) AND (attribute_not_exists(#b) OR #b <= :now)"
-                ),
-                ExpressionAttributeNames={"#n": "n", "#b": "blocked_until"},
+                UpdateExpression="ADD " + ", ".join(f"{name} :one" for name in names) + " SET expires_at = :exp",
+                ConditionExpression=f"{under} AND (attribute_not_exists(#b) OR #b <= :now)",
+                ExpressionAttributeNames={**names, "#b": "blocked_until"},
                 ExpressionAttributeValues={
                     ":one": _n(1),
-                    ":cap": _n(cap),
+                    **{f":c{i}": _n(caps[name]) for i, name in enumerate(counters)},
                     ":now": _n(now),
                     ":exp": _n(start + self._window + RATE_ITEM_TTL_SLACK),
                 },
@@ -650,12 +666,14 @@ class DynamoRateBudget(WindowedRateBudget):
                 raise
             old: Item = exc.response.get("Item") or {}
         blocked = float(old["blocked_until"]["N"]) if "blocked_until" in old else 0.0
+        counts = {name: int(old[name]["N"]) for name in counters if name in old}
         with self._lock:
             if blocked > now:
                 self._penalties[key_id] = max(blocked, self._penalties.get(key_id, 0.0))
                 return blocked
-            full_start, full_cap = self._full.get(key_id, (-1, 0))
-            self._full[key_id] = (start, max(cap, full_cap) if full_start == start else cap)
+            seen_start, seen = self._seen.get(key_id, (-1, {}))
+            merged = {**seen, **counts} if seen_start == start else counts
+            self._seen[key_id] = (start, merged)
         return float(start + self._window)
 
     def _set_if_later(self, key: Item, attribute: str, value: float, expires_at: int) -> None:

@@ -12,12 +12,12 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from cliniko_connector.adapters.eventbridge import EventBridgePublisher
-from cliniko_connector.adapters.rate_windows import WindowedRateBudget, window_start
+from cliniko_connector.adapters.rate_windows import TOTAL, WindowedRateBudget, full_counter, window_start
 from cliniko_connector.errors import (
     ConfigurationError,
     ConnectionNotFound,
@@ -194,24 +194,27 @@ class InMemorySecretStore:
 
 
 class InMemoryRateBudget(WindowedRateBudget):
-    """Fake `ports.RateBudget`: the same fixed windows, caps, waits and penalties as `DynamoRateBudget`."""
+    """Fake `ports.RateBudget`: the same fixed windows, caps, waits and penalties as `DynamoRateBudget`.
+    `windows` holds each (key, window start)'s counters, as the DynamoDB window item does."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lock = threading.Lock()
-        self.counts: dict[tuple[str, int], int] = {}
+        self.windows: dict[tuple[str, int], dict[str, int]] = {}
         self.penalties: dict[str, float] = {}
         self.acquired = 0
 
-    def _try(self, key_id: str, cap: int, now: float) -> float | None:
+    def _try(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
         start = window_start(now, self._window)
         with self._lock:
             penalty = self.penalties.get(key_id, 0.0)
             if penalty > now:
                 return penalty
-            if self.counts.get((key_id, start), 0) >= cap:
+            counts = self.windows.setdefault((key_id, start), {})
+            if full_counter(counts, caps) is not None:
                 return float(start + self._window)
-            self.counts[(key_id, start)] = self.counts.get((key_id, start), 0) + 1
+            for name in caps:
+                counts[name] = counts.get(name, 0) + 1
             self.acquired += 1
             return None
 
@@ -221,7 +224,7 @@ class InMemoryRateBudget(WindowedRateBudget):
 
     def usage(self, key_id: str, *, purpose: Literal["poll", "action"] = "action") -> tuple[int, int]:
         with self._lock:
-            used = self.counts.get((key_id, window_start(self._now(), self._window)), 0)
+            used = self.windows.get((key_id, window_start(self._now(), self._window)), {}).get(TOTAL, 0)
         return used, self.cap(key_id, purpose)
 
 

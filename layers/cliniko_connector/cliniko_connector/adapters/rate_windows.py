@@ -1,7 +1,17 @@
-"""What every `ports.RateBudget` shares: fixed windows per API key, a cap per purpose, and waiting for room.
+"""What every `ports.RateBudget` shares: fixed windows per API key, guaranteed shares per purpose, and
+waiting for room.
 
-Adapters differ only in how they count a request (`_try`): in DynamoDB for every worker of a key, or in
-memory for tests.
+Each window counts every request (`n`), polls (`p`), actions (`a`) and each connection's actions
+(`a#<connection id>`), and a request counts only while every counter it adds to is under its cap:
+
+* polls stop at `1 - reserved_for_actions` of the window, so actions triggered by rules always find room;
+* actions stop at `1 - reserved_for_polls` of the window, so a flood of action requests can never starve
+  the key's polling (polls always keep `reserved_for_polls` of every window);
+* one connection's actions stop at `action_share_per_connection` of the window, so when connections share a
+  key one clinic's automations cannot take every other's action budget.
+
+What neither reserve holds is first come, first served. Adapters differ only in how they count a request
+(`_try`): in DynamoDB for every worker of a key, or in memory for tests.
 """
 
 from __future__ import annotations
@@ -9,12 +19,28 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from cliniko_connector.errors import RateBudgetExhausted
+from cliniko_connector.settings import RateShares
 
 Purpose = Literal["poll", "action"]
+
+TOTAL = "n"
+POLLS = "p"
+ACTIONS = "a"
+
+# The deployed defaults: a budget built without shares gets the same guarantees as the stack.
+_DEFAULTS = RateShares()
+DEFAULT_RESERVED_FOR_ACTIONS = _DEFAULTS.reserved_for_actions
+DEFAULT_RESERVED_FOR_POLLS = _DEFAULTS.reserved_for_polls
+DEFAULT_ACTION_SHARE_PER_CONNECTION = _DEFAULTS.action_share_per_connection
+
+
+def connection_counter(connection_id: str) -> str:
+    """The window counter of one connection's actions."""
+    return f"{ACTIONS}#{connection_id}"
 
 
 def window_start(epoch: float, window_seconds: int) -> int:
@@ -22,13 +48,16 @@ def window_start(epoch: float, window_seconds: int) -> int:
     return int(epoch // window_seconds) * window_seconds
 
 
-def rate_cap(limit_per_minute: int, purpose: Purpose, reserved_for_actions: float, window_seconds: int) -> int:
-    """Requests allowed per window: pollers stop at `1 - reserved_for_actions` of the limit so actions
-    triggered by rules always find room. The per-minute limit is scaled to the window's length."""
-    per_window = limit_per_minute * window_seconds / 60
-    share = per_window if purpose == "action" else per_window * (1 - reserved_for_actions)
+def share_cap(limit_per_minute: int, share: float, window_seconds: int) -> int:
+    """Requests a `share` of the limit allows per window; the per-minute limit is scaled to the window's
+    length. Rounded down, so what a cap leaves to the other purpose is never less than its reserve."""
     # The epsilon keeps 100 * 0.7 = 69.99999999999999 from flooring to 69.
-    return math.floor(share + 1e-9)
+    return math.floor(limit_per_minute * window_seconds / 60 * share + 1e-9)
+
+
+def full_counter(counts: Mapping[str, int], caps: Mapping[str, int]) -> str | None:
+    """The first counter of `caps` that `counts` shows at its cap, if any."""
+    return next((name for name, cap in caps.items() if counts.get(name, 0) >= cap), None)
 
 
 class WindowedRateBudget:
@@ -38,21 +67,26 @@ class WindowedRateBudget:
     def __init__(
         self,
         limit_per_minute: Callable[[str], int] | int = 200,
-        reserved_for_actions: float = 0.2,
+        reserved_for_actions: float = DEFAULT_RESERVED_FOR_ACTIONS,
         window_seconds: int = 60,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], float] = time.time,
         *,
+        reserved_for_polls: float = DEFAULT_RESERVED_FOR_POLLS,
+        action_share_per_connection: float = DEFAULT_ACTION_SHARE_PER_CONNECTION,
         monotonic: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
         max_jitter_seconds: float = 1.0,
     ) -> None:
-        if not 0 <= reserved_for_actions < 1:
-            raise ValueError("reserved_for_actions must be in [0, 1)")
+        # Raises ValueError (pydantic's ValidationError, naming the share) for shares out of range.
+        self.shares = RateShares(
+            reserved_for_actions=reserved_for_actions,
+            reserved_for_polls=reserved_for_polls,
+            action_share_per_connection=action_share_per_connection,
+        )
         if window_seconds < 1:
             raise ValueError("window_seconds must be at least 1")
         self._limit = limit_per_minute
-        self._reserved = reserved_for_actions
         self._window = window_seconds
         self._sleep = sleep
         self._now = now
@@ -60,15 +94,28 @@ class WindowedRateBudget:
         self._jitter = jitter
         self._max_jitter = max_jitter_seconds
 
-    def cap(self, key_id: str, purpose: Purpose) -> int:
+    def caps(self, key_id: str, purpose: Purpose, connection_id: str | None = None) -> dict[str, int]:
+        """Every counter a request of `purpose` adds to, with the cap it must be under."""
         limit = self._limit(key_id) if callable(self._limit) else self._limit
-        return rate_cap(limit, purpose, self._reserved, self._window)
+        caps = {TOTAL: share_cap(limit, 1.0, self._window)}
+        if purpose == "action":
+            caps[ACTIONS] = share_cap(limit, 1 - self.shares.reserved_for_polls, self._window)
+            if connection_id is not None:
+                per_connection = self.shares.action_share_per_connection
+                caps[connection_counter(connection_id)] = share_cap(limit, per_connection, self._window)
+        else:
+            caps[POLLS] = share_cap(limit, 1 - self.shares.reserved_for_actions, self._window)
+        return caps
 
-    def acquire(self, key_id: str, *, purpose: Purpose, deadline: float) -> None:
-        cap = self.cap(key_id, purpose)
+    def cap(self, key_id: str, purpose: Purpose) -> int:
+        """The most requests of `purpose` one window of the key takes."""
+        return self.caps(key_id, purpose)[ACTIONS if purpose == "action" else POLLS]
+
+    def acquire(self, key_id: str, *, purpose: Purpose, deadline: float, connection_id: str | None = None) -> None:
+        caps = self.caps(key_id, purpose, connection_id)
         while True:
             now = self._now()
-            wait_until = self._try(key_id, cap, now)
+            wait_until = self._try(key_id, caps, now)
             if wait_until is None:
                 return
             wait = max(0.0, wait_until - now) + self._max_jitter * self._jitter()
@@ -76,7 +123,7 @@ class WindowedRateBudget:
                 raise RateBudgetExhausted(f"no {purpose} request budget left for this API key before the deadline")
             self._sleep(wait)
 
-    def _try(self, key_id: str, cap: int, now: float) -> float | None:
-        """Count one request in the window holding `now` if it has room under `cap`: None when counted,
-        else the epoch to wait for."""
+    def _try(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
+        """Count one request in every counter of `caps` in the window holding `now` if each has room under
+        its cap: None when counted, else the epoch to wait for."""
         raise NotImplementedError

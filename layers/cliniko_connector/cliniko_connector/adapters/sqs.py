@@ -10,7 +10,7 @@ from cliniko_connector.ports import PollJob
 
 
 class SqsJobQueue:
-    """Implements `ports.JobQueue`."""
+    """Implements `ports.JobQueue` and `ports.JobRetry`."""
 
     def __init__(self, queue_url: str, client: Any) -> None:
         self._url = queue_url
@@ -37,3 +37,8 @@ class SqsJobQueue:
                     break
             if entries:
                 raise ConnectorError(f"{len(entries)} poll jobs could not be queued")
+
+    def retry_after(self, receipt_handle: str, seconds: int) -> None:
+        self._client.change_message_visibility(
+            QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )

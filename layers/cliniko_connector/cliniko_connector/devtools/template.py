@@ -742,6 +742,8 @@ class _Builder:
                     "Environment": {
                         "Variables": {
                             "POLL_TIME_BUDGET_SECONDS": str(WORKER_TIME_BUDGET_SECONDS),
+                            # Where a job that failed for a transient reason is made visible again early.
+                            "POLL_QUEUE_URL": ref("PollQueue"),
                             "DEFAULT_PAYLOAD_MODE": ref("DefaultPayloadMode"),
                         }
                     },
