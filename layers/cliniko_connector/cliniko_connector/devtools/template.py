@@ -97,6 +97,8 @@ API_REQUESTS_METRIC = "ClinikoRequests"  # connection: requests a poll sent to C
 RATE_LIMITED_METRIC = "ClinikoRateLimited"  # connection: polls that failed on a 429
 AUTH_FAILURES_METRIC = "ClinikoAuthFailures"  # connection: polls that failed on a 401/403
 STREAM_LAG_METRIC = "StreamLagSeconds"  # connection, resource: how far behind Cliniko a stream is (unit Seconds)
+# connection, resource (and rolled up to `service`): list pages that came back out of the order asked for
+SORT_NOT_HONOURED_METRIC = "ClinikoSortNotHonoured"
 EMITTED_METRICS = frozenset(
     {
         *STREAM_METRICS,
@@ -106,6 +108,7 @@ EMITTED_METRICS = frozenset(
         RATE_LIMITED_METRIC,
         AUTH_FAILURES_METRIC,
         STREAM_LAG_METRIC,
+        SORT_NOT_HONOURED_METRIC,
     }
 )
 # Read by the dashboard or alarms but not emitted by the code yet (docs/operations.md says who wires them).
@@ -891,6 +894,22 @@ class _Builder:
                 DatapointsToAlarm=2,
                 Threshold=ref("StreamLagAlarmSeconds"),
                 ComparisonOperator="GreaterThanThreshold",
+            ),
+        )
+
+        self.add(
+            "ClinikoSortNotHonouredAlarm",
+            _alarm(
+                "a Cliniko list came back out of the order the poller asked for (sort=updated_at,id): the stream "
+                "read that window without relying on order (correct, more requests). `status` shows which stream.",
+                Namespace=NAMESPACE,
+                MetricName=SORT_NOT_HONOURED_METRIC,
+                Dimensions=service,
+                Statistic="Sum",
+                Period=300,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
             ),
         )
 
