@@ -17,6 +17,7 @@ from cliniko_connector.adapters.memory import InMemoryConnectionStore, InMemoryS
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
 from cliniko_connector.models import Connection, StreamCursor, StreamKey
 from cliniko_connector.simulator import Simulator, SimulatorBehaviour
+from cliniko_connector.usecases import poll as poll_module
 from cliniko_connector.usecases.poll import PollResult, StreamPoller
 from cliniko_connector.usecases.status import StatusReader
 from tests.integration.conftest import API_KEY, USER_AGENT
@@ -145,7 +146,15 @@ def test_a_window_too_large_for_a_few_pages_is_narrowed_in_time_and_still_comple
         assert result.caught_up
 
 
-def test_status_shows_that_cliniko_did_not_honour_sort() -> None:
+def test_status_shows_that_cliniko_did_not_honour_sort_and_a_metric_counts_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counted: list[tuple[str, float, dict[str, str], bool]] = []
+    monkeypatch.setattr(
+        poll_module,
+        "count",
+        lambda name, value=1, dims=None, *, rollup=False: counted.append((name, value, dims, rollup)),
+    )
     for run in start(SimulatorBehaviour.strict(), page_size=5):
         ids = make_patients(run.sim, 8)
         run.poll()
@@ -159,3 +168,5 @@ def test_status_shows_that_cliniko_did_not_honour_sort() -> None:
         (stream,) = report.to_dict()["streams"]
         assert stream["sort_not_honoured_at"] is not None
         assert stream["last_error"] is None  # the poll itself went well
+        dims = {"connection": "clinic", "resource": "patients"}
+        assert ("ClinikoSortNotHonoured", 1, dims, True) in counted
