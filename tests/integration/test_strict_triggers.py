@@ -141,7 +141,20 @@ def _attend(c: Clinic, group_id: str) -> None:
 
 
 # Changes made through a child record: the ones the spec doesn't promise move the parent's updated_at.
+def _book(c: Clinic, patient_id: str) -> None:
+    c.sim.create(
+        "individual_appointments",
+        {
+            **c.booking(),
+            "appointment_type_id": c.ids["appointment_type_id"],
+            "patient_id": patient_id,
+            "starts_at": "2026-04-05T10:00:00Z",
+        },
+    )
+
+
 CHILD_CHANGES: dict[str, Callable[[Clinic, str], None]] = {
+    "patient.updated": _book,
     "group_appointment.updated": _attend,
     "invoice.updated": lambda c, rid: c.sim.pay_invoice(rid) and None,
     "invoice.paid": lambda c, rid: c.sim.pay_invoice(rid) and None,

@@ -191,6 +191,7 @@ STREAMS: tuple[ResourceStream, ...] = (
 # overlap; the reconciliation walk (which compares every record with what the stream keeps) always does.
 # trigger -> the change, for docs/events.md.
 UNPROMISED_BUMPS: dict[str, str] = {
+    "patient.updated": "a booking is made for the patient (its `latest_booking`)",
     "group_appointment.updated": "an attendee joins or leaves (its `patient_ids`)",
     "invoice.updated": "a payment or an invoice item changes its status or totals",
     "invoice.paid": "a payment settles it (its `status`)",

@@ -637,9 +637,10 @@ def _after_attendee(store: Store, rec: Record, old: Record | None) -> None:
 
 
 def _latest_booking(store: Store, patient_id: int, booking_id: int) -> None:
-    # A derived link: whether Cliniko moves the patient's updated_at for it is unknown, so it never does here.
+    # A link derived from a child (the booking): whether Cliniko moves the patient's updated_at for it is not
+    # documented, so it follows the parent-bumps switch.
     if store.find("patients", patient_id) is not None:
-        store.set_fields("patients", patient_id, {"latest_booking_id": booking_id}, touch=False)
+        store.set_fields("patients", patient_id, {"latest_booking_id": booking_id}, touch=store.behaviour.parent_bumps)
 
 
 ATTENDEES = ResourceDef(

@@ -214,6 +214,7 @@ class StreamPoller:
         drain_after_id = cursor.reconcile_after_id if reconcile else None  # set while walking a crowded second by id
         run = _Run(connection, stream, key, mode, salt, result, reconcile)
         previous: _Previous | None = None  # the last page, while the next one is to confirm it held all it should
+        first_lower = lower
         while True:
             self.checkpoint_hook("before_fetch")
             page = self.api.list_page(
@@ -270,9 +271,10 @@ class StreamPoller:
                     if not more:
                         lower, caught_up = max(lower, last), True
                     elif last <= lower:
-                        # A whole page inside one second: walk that second by id, from its first id, before
-                        # moving on (this page may not be that second's first page by id).
-                        drain_after_id = "0"
+                        # A whole page inside one second: walk that second by id before moving on. (Ordered by
+                        # id, the page is that second's first by id unless the list came in an order neither
+                        # asked for nor by creation, which ids follow, and still looked ordered.)
+                        drain_after_id = str(records[-1]["id"])
                     else:
                         lower = last
                         below = sum(record_key(stream, r)[1] < last for r in records)
@@ -296,7 +298,8 @@ class StreamPoller:
                 result.caught_up = True
                 break
             if self.monotonic() >= deadline:
-                if previous is not None:
+                if previous is not None and previous.lower <= first_lower:
+                    # Out of time after one page, which its checkpoint would not pass: confirm it instead.
                     cursor = self._confirm(run, cursor, previous, lower, drain_after_id)
                 break
         result.cursor = to_z(cursor.position)
@@ -367,9 +370,9 @@ class StreamPoller:
     def _confirm(
         self, run: _Run, cursor: StreamCursor, previous: _Previous, lower: datetime, after_id: str | None
     ) -> StreamCursor:
-        """Out of time after a page that was not the last: ask for the next page's total only to confirm the
-        page held all it should (see `skipped`), and checkpoint past it if so. Without this a poll with time
-        for one page would read that page again and again."""
+        """Out of time after the one page of a poll, not the list's last: ask for the next page's total only,
+        to confirm that page held all it should (see `skipped`), and checkpoint past it if so. Without this a
+        poll with time for one page only would read that page again and again."""
         page = self.api.list_page(
             f"/{run.stream.resource}",
             params=self._params(run.stream, lower, after_id),
