@@ -223,7 +223,9 @@ class StreamPoller:
             result.pages += 1
             records = page.records
             self.checkpoint_hook("fetched")
-            if not records and drain_after_id is None:
+            draining = drain_after_id is not None
+            unordered = not in_order(stream, records, by_id=draining) or skipped(previous, page.total_entries)
+            if not records and not draining and not unordered:
                 cursor = self.state.put_cursor(
                     key,
                     cursor.model_copy(
@@ -235,8 +237,7 @@ class StreamPoller:
                 break
             more = page.next_url is not None
             caught_up = False
-            draining = drain_after_id is not None
-            if not in_order(stream, records, by_id=draining) or skipped(previous, page.total_entries):
+            if unordered:
                 # Not the order asked for: the page says nothing about what comes before its last record, nor
                 # (a page that skipped some) the one before it, whose checkpoint therefore stayed at its start.
                 cursor = self._note_sort_not_honoured(connection, stream, key, cursor)
@@ -244,7 +245,7 @@ class StreamPoller:
                     upper = lower + ONE_SECOND
                 else:
                     lower = previous.lower if previous is not None else lower
-                    upper = latest(records) + ONE_SECOND
+                    upper = (latest(records) if records else lower) + ONE_SECOND
                 previous = None
                 read = self._read_window(stream, lower, upper, deadline, result)
                 if read is None:
