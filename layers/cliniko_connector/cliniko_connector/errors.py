@@ -205,6 +205,14 @@ class ClinikoBadResponse(ClinikoTransientError):
     error_type = "ClinikoBadResponse"
 
 
+class ClinikoSortNotHonoured(ClinikoError):
+    """A list page came back out of the order the poll asked for (`sort=updated_at,id`, or `sort=id`). The spec
+    documents `sort` but not which columns each endpoint sorts by: the stream does not advance on such a
+    page, and reads that window without relying on order instead."""
+
+    error_type = "ClinikoSortNotHonoured"
+
+
 class RateBudgetExhausted(ConnectorError):
     """The shared per-key request budget has no room before the caller's deadline."""
 

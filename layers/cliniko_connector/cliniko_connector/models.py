@@ -85,6 +85,8 @@ class StreamCursor(BaseModel):
     reconcile_from: datetime | None = None
     reconcile_after_id: str | None = None
     reconciled_at: datetime | None = None
+    # When a page last came back out of the order asked for (`ClinikoSortNotHonoured`); kept for `status`.
+    sort_not_honoured_at: datetime | None = None
 
 
 class RecordSnapshot(BaseModel):

@@ -18,6 +18,7 @@ from cliniko_connector.devtools.template import (
     PENDING_METRICS,
     RATE_LIMITED_METRIC,
     ROLLUP_METRICS,
+    SORT_NOT_HONOURED_METRIC,
     STREAM_LAG_METRIC,
     STREAM_METRICS,
     dashboard_metric_names,
@@ -133,6 +134,15 @@ def test_the_health_alarms(resources: dict[str, Any]) -> None:
         (query,) = resources[alarm]["Properties"]["Metrics"]
         assert query["Expression"]["Fn::Sub"].endswith("WHERE service = 'cliniko-connector-${Stage}'")
         assert query["ReturnData"] is True and query["Period"] == 300
+
+
+def test_a_list_out_of_the_order_asked_for_is_alarmed_on_the_rolled_up_metric(
+    resources: dict[str, Any],
+) -> None:
+    props = resources["ClinikoSortNotHonouredAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == (NAMESPACE, SORT_NOT_HONOURED_METRIC)
+    assert props["Dimensions"] == [{"Name": "service", "Value": {"Fn::Sub": "cliniko-connector-${Stage}"}}]
+    assert props["Threshold"] == 1 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_alarms_are_on_the_optional_topic_only_when_given(template: dict[str, Any]) -> None:

@@ -411,6 +411,8 @@ def _cursor_to_item(cursor: StreamCursor, version: int) -> Item:
         item["reconcile_after_id"] = _s(cursor.reconcile_after_id)
     if cursor.reconciled_at is not None:
         item["reconciled_at"] = _s(to_z(cursor.reconciled_at))
+    if cursor.sort_not_honoured_at is not None:
+        item["sort_not_honoured_at"] = _s(to_z(cursor.sort_not_honoured_at))
     return item
 
 
@@ -430,6 +432,7 @@ def _cursor_from_item(item: Item) -> StreamCursor:
         reconcile_from=timestamp("reconcile_from"),
         reconcile_after_id=optional("reconcile_after_id"),
         reconciled_at=timestamp("reconciled_at"),
+        sort_not_honoured_at=timestamp("sort_not_honoured_at"),
         last_error=optional("last_error"),
         events_published=int(optional("events_published") or 0),
         backfill_total=optional("backfill_total"),

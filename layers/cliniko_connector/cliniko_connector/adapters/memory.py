@@ -37,6 +37,9 @@ def _stored_cursor(cursor: StreamCursor, version: int) -> StreamCursor:
             "last_poll_at": parse_ts(to_z(cursor.last_poll_at)) if cursor.last_poll_at else None,
             "reconcile_from": parse_ts(to_z(cursor.reconcile_from)) if cursor.reconcile_from else None,
             "reconciled_at": parse_ts(to_z(cursor.reconciled_at)) if cursor.reconciled_at else None,
+            "sort_not_honoured_at": (
+                parse_ts(to_z(cursor.sort_not_honoured_at)) if cursor.sort_not_honoured_at else None
+            ),
             "version": version,
         }
     )

@@ -186,6 +186,17 @@ STREAMS: tuple[ResourceStream, ...] = (
     ),
 )
 
+# Changes the spec does not promise move the record's own `updated_at`: a child record changes a parent's
+# derived fields. The regular poll sees such a change only when the record moves otherwise within the poll's
+# overlap; the reconciliation walk (which compares every record with what the stream keeps) always does.
+# trigger -> the change, for docs/events.md.
+UNPROMISED_BUMPS: dict[str, str] = {
+    "patient.updated": "a booking is made for the patient (its `latest_booking`)",
+    "group_appointment.updated": "an attendee joins or leaves (its `patient_ids`)",
+    "invoice.updated": "a payment or an invoice item changes its status or totals",
+    "invoice.paid": "a payment settles it (its `status`)",
+}
+
 STREAMS_BY_RESOURCE: dict[str, ResourceStream] = {s.resource: s for s in STREAMS}
 TRIGGERS: dict[str, Trigger] = {t.name: t for s in STREAMS for t in s.triggers}
 

@@ -12,7 +12,7 @@ def _serve(args: argparse.Namespace) -> int:
     from cliniko_connector.simulator.server import serve
 
     keys = [read_api_key(args.api_key_file)] if args.api_key_file else []
-    serve(port=args.port, api_keys=keys, seed=args.seed)
+    serve(port=args.port, api_keys=keys, seed=args.seed, strict=args.strict)
     return 0
 
 
@@ -21,4 +21,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--api-key-file", metavar="FILE|-", help="the key it accepts")
     p.add_argument("--seed", help="demo | generate:N | examples")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="only what the official spec promises: no parent updated_at bumps, sort ignored, exact `=`",
+    )
     p.set_defaults(func=_serve)

@@ -126,6 +126,12 @@ def ago(when: datetime | None, now: datetime) -> str:
     return "never" if when is None else f"{duration((now - when).total_seconds())} ago"
 
 
+SORT_NOT_HONOURED_NOTE = (
+    "ClinikoSortNotHonoured: a list page came back out of the order asked for (last at {at}); the stream reads "
+    "such windows without relying on order, at the cost of more requests"
+)
+
+
 def _print_report(report: ConnectionReport, now: datetime) -> None:
     c = report.connection
     if report.rate_used is not None:
@@ -157,6 +163,9 @@ def _print_report(report: ConnectionReport, now: datetime) -> None:
         if cursor is not None and cursor.last_error:
             error = cursor.last_error.split(":", 1)[0].split(" ", 1)[0]
             errors.append((s.resource, cursor.last_error))
+        if cursor is not None and cursor.sort_not_honoured_at:
+            error = "ClinikoSortNotHonoured" if error == "-" else error
+            errors.append((s.resource, SORT_NOT_HONOURED_NOTE.format(at=to_z(cursor.sort_not_honoured_at))))
         rows.append(
             (
                 s.resource,

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cliniko_connector.catalog.triggers import STREAMS, Trigger
+from cliniko_connector.catalog.triggers import STREAMS, UNPROMISED_BUMPS, Trigger
 from cliniko_connector.eventmodels import (
     ACTION_FAILED,
     ACTION_REQUESTED,
@@ -107,6 +107,41 @@ def sample_trigger_event(trigger: Trigger, record_id: str = "1000000000000000001
     }
 
 
+def delay_section() -> list[str]:
+    """Worst-case delay per trigger, when Cliniko moves a record's `updated_at` only as the spec promises."""
+    lines = [
+        "## Worst-case delay per trigger",
+        "",
+        "A stream polls every connection's `poll_interval_seconds` (default 60) and reads every record whose",
+        "`updated_at` moved since its cursor, less an overlap of two minutes. The spec promises no more than",
+        "that: a record whose fields change without its `updated_at` moving (a parent whose derived fields follow",
+        "a child) is read again only by the stream's reconciliation walk, every `ReconcileEveryHours` (stack",
+        "parameter, default 24), or by a poll within the overlap of its last move. The simulator's strict mode",
+        "(`cliniko-connector simulator --strict`) moves no parent, and a test shows each trigger below firing",
+        "within the bound given.",
+        "",
+        "Nor is the order of a list promised (`sort` is documented, not which columns each endpoint sorts by).",
+        "The poller checks every page's order; a page out of order does not move the stream: it is reported",
+        "(`ClinikoSortNotHonoured`: metric, alarm, `status`) and its window is read again without relying on",
+        "order, which costs more requests but not the bound.",
+        "",
+        "| trigger | worst-case delay |",
+        "| --- | --- |",
+    ]
+    for stream in STREAMS:
+        for t in stream.triggers:
+            unpromised = UNPROMISED_BUMPS.get(t.name)
+            if unpromised is None:
+                delay = "one poll interval after the change, once the stream has caught up"
+            else:
+                delay = (
+                    f"one poll interval; when {unpromised} and Cliniko does not move its `updated_at`: the "
+                    "stream's next reconciliation walk, `ReconcileEveryHours` (default 24 h)"
+                )
+            lines.append(f"| `{t.name}` | {delay} |")
+    return lines
+
+
 def render_events_doc() -> str:
     lines = [
         "# Events",
@@ -170,6 +205,8 @@ def render_events_doc() -> str:
         "",
         "No trigger is named after deletion: Cliniko's `DELETE` archives (the `.archived` triggers), and a record",
         "given a legacy `deleted_at` arrives as `.updated` with `deleted_at` among its `changed_fields`.",
+        "",
+        *delay_section(),
         "",
         "## Action events",
         "",

@@ -104,6 +104,8 @@ AUTH_FAILURES_METRIC = "ClinikoAuthFailures"  # connection: polls that failed on
 STREAM_LAG_METRIC = "StreamLagSeconds"  # connection, resource: how far behind Cliniko a stream is (unit Seconds)
 # connection (and rolled up): a poll or action refused a connection row whose base URL this stack sends no key to.
 BASE_URL_REFUSED_METRIC = "ConnectionBaseUrlRefused"
+# connection, resource (and rolled up to `service`): list pages that came back out of the order asked for
+SORT_NOT_HONOURED_METRIC = "ClinikoSortNotHonoured"
 EMITTED_METRICS = frozenset(
     {
         *STREAM_METRICS,
@@ -114,6 +116,7 @@ EMITTED_METRICS = frozenset(
         AUTH_FAILURES_METRIC,
         STREAM_LAG_METRIC,
         BASE_URL_REFUSED_METRIC,
+        SORT_NOT_HONOURED_METRIC,
     }
 )
 # Read by the dashboard or alarms but not emitted by the code yet (docs/operations.md says who wires them).
@@ -970,6 +973,22 @@ class _Builder:
                 DatapointsToAlarm=2,
                 Threshold=ref("StreamLagAlarmSeconds"),
                 ComparisonOperator="GreaterThanThreshold",
+            ),
+        )
+
+        self.add(
+            "ClinikoSortNotHonouredAlarm",
+            _alarm(
+                "a Cliniko list came back out of the order the poller asked for (sort=updated_at,id): the stream "
+                "read that window without relying on order (correct, more requests). `status` shows which stream.",
+                Namespace=NAMESPACE,
+                MetricName=SORT_NOT_HONOURED_METRIC,
+                Dimensions=service,
+                Statistic="Sum",
+                Period=300,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
             ),
         )
 

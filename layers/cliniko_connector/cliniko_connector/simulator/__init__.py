@@ -8,6 +8,7 @@
 See docs/simulator.md for the wire behaviour, the control surface and the deliberate choices.
 """
 
+from cliniko_connector.simulator.behaviour import SimulatorBehaviour
 from cliniko_connector.simulator.clock import SimClock
 from cliniko_connector.simulator.faults import FAULT_KINDS, FaultInjector
 from cliniko_connector.simulator.schema import ValidationFailed
@@ -22,6 +23,7 @@ __all__ = [
     "RecordedRequest",
     "SimClock",
     "Simulator",
+    "SimulatorBehaviour",
     "ValidationFailed",
     "serve",
 ]

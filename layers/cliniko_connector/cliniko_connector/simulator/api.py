@@ -35,6 +35,8 @@ _SERVER_ERROR_HTML = (
     b"<!DOCTYPE html>\n<html>\n<head>\n  <title>We're sorry, but something went wrong (500)</title>\n"
     b"</head>\n<body>\n  <h1>We're sorry, but something went wrong.</h1>\n</body>\n</html>\n"
 )
+# The spec's IndividualAppointmentCancel and AttendeeCancel bodies.
+CANCEL_FIELDS = frozenset({"cancellation_reason", "cancellation_note", "apply_to_repeats"})
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
 
@@ -252,6 +254,9 @@ def _route(sim: Simulator, request: Request, key: str) -> Response:
             body = _parse_body(request)
             if not isinstance(body, dict):
                 raise ValidationFailed(message="must be an object")
+            unaccepted = sorted(set(body) - CANCEL_FIELDS)
+            if unaccepted and not sim.behaviour.read_only_writes:
+                raise ValidationFailed(dict.fromkeys(unaccepted, "is not accepted by this endpoint"))
             cancel_booking_or_attendee(
                 sim.store, rdef.name, rid, body.get("cancellation_reason"), body.get("cancellation_note"), staff=False
             )
@@ -300,6 +305,8 @@ def _list(sim: Simulator, request: Request, route: ListRoute, template: str, par
     page, per_page = page_params(request)
     sortable = _sortable_columns(sim, route.resource)
     sort_keys = parse_sort(request.param("sort"), request.param("order"), sortable)
+    if not sim.behaviour.honour_sort:
+        sort_keys = parse_sort(None, None, sortable)  # accepted, then ignored: the default order
     q = request.params("q[]") + request.params("q")
     result = sim.store.query(route, q, sort_keys, page, per_page, parent_id)
     base = request.base

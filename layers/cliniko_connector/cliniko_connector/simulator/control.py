@@ -88,6 +88,12 @@ def _dispatch(sim: Simulator, request: Request, parts: list[str], method: str, b
             sim.requests_clear()
             return Response(204, b"", None)
         return json_response(200, {"requests": [r.as_dict() for r in sim.requests]})
+    if parts == ["behaviour"]:
+        if method == "POST":
+            sim.behaviour = sim.behaviour.updated(body)
+        elif method != "GET":
+            return _error(405, "GET or POST")
+        return json_response(200, sim.behaviour.as_dict())
     if parts == ["rate_limit"] and method == "POST":
         sim.set_rate_limit(int(body["limit"]), float(body.get("window_seconds", 60.0)))
         return json_response(200, {"limit": body["limit"], "window_seconds": sim.rate_limiter.window_seconds})

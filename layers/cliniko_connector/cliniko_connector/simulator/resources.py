@@ -186,6 +186,9 @@ def _validate_patient(ctx: WriteContext) -> None:
     if isinstance(dob, str) and dob > datetime.fromtimestamp(ctx.store.clock.now_epoch(), UTC).date().isoformat():
         ctx.error("date_of_birth", "can't be in the future")
     ctx.record["label"] = f"{ctx.record.get('first_name', '')} {ctx.record.get('last_name', '')}".strip()
+    # The request's unsubscribe_sms_marketing is an instruction, shown back as accepted_sms_marketing.
+    if ctx.record.pop("unsubscribe_sms_marketing", None) is True:
+        ctx.record["accepted_sms_marketing"] = False
 
 
 PATIENTS = ResourceDef(
@@ -194,7 +197,7 @@ PATIENTS = ResourceDef(
         *COMMON,
         B("accepted_email_marketing"),
         B("accepted_privacy_policy"),
-        B("accepted_sms_marketing"),
+        B("accepted_sms_marketing", api=False),  # shown; changed by sending unsubscribe_sms_marketing
         S("address_1", max_length=255),
         S("address_2", max_length=255),
         S("address_3", max_length=255),
@@ -230,12 +233,14 @@ PATIENTS = ResourceDef(
         Field("pronouns", "json"),
         B("receives_confirmation_emails"),
         S("referral_source", max_length=255),
+        REF("latest_booking_id", "bookings", api=False, link="latest_booking"),
         REF("referring_doctor_id", "contacts"),
         Field("reminder_type", "str", choices=("None", "SMS", "Email", "SMS & Email")),
         S("sex"),
         S("state"),
         S("time_zone"),
         S("title", max_length=255),
+        Field("unsubscribe_sms_marketing", "bool", render=False),
     ),
     filters=_filters(
         "id",
@@ -358,7 +363,7 @@ APPOINTMENT_TYPES = ResourceDef(
         Field("max_attendees", "int"),
         S("name"),
         Field("online_bookings_lead_time_hours", "int", choices=_LEAD_TIMES),
-        B("online_payments_enabled"),
+        B("online_payments_enabled", api=False),
         Field("online_payments_mode", "str", choices=("deposit_required", "optional", "required")),
         REF("product_id", "products"),
         B("show_in_online_bookings"),
@@ -427,6 +432,7 @@ def _after_individual_appointment(store: Store, rec: Record, old: Record | None)
             },
         )
         store.set_fields("individual_appointments", rec["id"], {"attendee_id": attendee["id"]}, touch=False)
+        _latest_booking(store, rec["patient_id"], rec["id"])
         return
     attendee_id = rec.get("attendee_id")
     if rec.get("patient_id") != old.get("patient_id") and attendee_id is not None:
@@ -470,13 +476,13 @@ INDIVIDUAL_APPOINTMENTS = ResourceDef(
         Field("cancellation_reason", "int", api=False, choices=tuple(CANCELLATION_REASONS)),
         S("cancellation_reason_description", api=False),
         DT("cancelled_at", api=False),
-        B("did_not_arrive", default=False),
+        B("did_not_arrive", api=False, default=False),
         B("email_reminder_sent", api=False, default=False),
         B("has_patient_appointment_notes", api=False, default=False),
         Field("invoice_status", "int", api=False, choices=(10, 20, 30, 40)),
         B("online_booking_policy_accepted", api=False),
         REF("patient_id", "patients"),
-        B("patient_arrived", default=False),
+        B("patient_arrived", api=False, default=False),
         REF("patient_case_id", "patient_cases"),
         S("patient_name", api=False),
         B("sms_reminder_sent", api=False, default=False),
@@ -492,6 +498,7 @@ INDIVIDUAL_APPOINTMENTS = ResourceDef(
     collections=(
         ("attendees", "individual_appointments/{id}/attendees"),
         ("conflicts", "individual_appointments/{id}/conflicts"),
+        ("repeats", "individual_appointments?q[]=repeated_from_id:={id}"),
     ),
     hide=("archived_at", "deleted_at", "cancelled_at"),
     validate=_validate_individual_appointment,
@@ -522,6 +529,7 @@ GROUP_APPOINTMENTS = ResourceDef(
     collections=(
         ("attendees", "group_appointments/{id}/attendees"),
         ("conflicts", "group_appointments/{id}/conflicts"),
+        ("repeats", "group_appointments?q[]=repeated_from_id:={id}"),
     ),
     hide=("archived_at", "deleted_at"),
     validate=_validate_group_appointment,
@@ -535,13 +543,16 @@ def _validate_block(ctx: WriteContext) -> None:
 
 UNAVAILABLE_BLOCKS = ResourceDef(
     name="unavailable_blocks",
-    fields=tuple(f for f in BOOKING_COMMON if f.name != "appointment_type_id"),
+    fields=tuple(f for f in BOOKING_COMMON if f.name not in {"appointment_type_id", "telehealth_url"}),
     filters={k: v for k, v in BOOKING_FILTERS.items() if k != "appointment_type_id"},
     ops=OPS_CRUD | {"conflicts"},
     get_filters=("archived_at", "deleted_at"),
     required=("starts_at", "ends_at", "practitioner_id", "business_id"),
     sequence="bookings",
-    collections=(("conflicts", "unavailable_blocks/{id}/conflicts"),),
+    collections=(
+        ("conflicts", "unavailable_blocks/{id}/conflicts"),
+        ("repeats", "unavailable_blocks?q[]=repeated_from_id:={id}"),
+    ),
     hide=("archived_at", "deleted_at"),
     validate=_validate_block,
 )
@@ -616,11 +627,20 @@ def refresh_group_patients(store: Store, booking_id: int) -> None:
         for a in store.all_records("attendees")
         if a.get("booking_id") == booking_id and a.get("cancelled_at") is None and a.get("archived_at") is None
     ]
-    store.set_fields("group_appointments", booking_id, {"patient_ids": ids})
+    store.set_fields("group_appointments", booking_id, {"patient_ids": ids}, touch=store.behaviour.parent_bumps)
 
 
 def _after_attendee(store: Store, rec: Record, old: Record | None) -> None:
     refresh_group_patients(store, rec["booking_id"])
+    if old is None and store.find("group_appointments", rec["booking_id"]) is not None:
+        _latest_booking(store, rec["patient_id"], rec["booking_id"])
+
+
+def _latest_booking(store: Store, patient_id: int, booking_id: int) -> None:
+    # A link derived from a child (the booking): whether Cliniko moves the patient's updated_at for it is not
+    # documented, so it follows the parent-bumps switch.
+    if store.find("patients", patient_id) is not None:
+        store.set_fields("patients", patient_id, {"latest_booking_id": booking_id}, touch=store.behaviour.parent_bumps)
 
 
 ATTENDEES = ResourceDef(
@@ -715,7 +735,7 @@ INVOICES = ResourceDef(
         S("status_description", api=False),
         Field("tax_amount", "decimal"),
         Field("total_amount", "decimal"),
-        REF("attendee_id", "attendees"),
+        Field("attendee_id", "ref", target="attendees", render=False),  # for /attendees/{id}/invoices only
     ),
     filters=_filters(
         "id",
@@ -775,6 +795,7 @@ def recompute_invoice(store: Store, invoice_id: int) -> None:
             "total_amount": money(net + tax),
             "discounted_amount": money(discount),
         },
+        touch=store.behaviour.parent_bumps,
     )
 
 
@@ -855,6 +876,7 @@ PRODUCTS = ResourceDef(
         "price_includes_tax",
         "product_supplier_name",
         "serial_number",
+        "stock_level",
         "tax_id",
     ),
     validate=_validate_product,
@@ -995,7 +1017,9 @@ COMMUNICATIONS = ResourceDef(
         S("direction_description", api=False),
         S("from"),
         REF("invoice_id", "invoices", api=False),
+        REF("letter_id", "letters", api=False),
         REF("patient_id", "patients"),
+        REF("payment_id", "payments", api=False),
         S("to"),
         S("type", api=False),
         Field("type_code", "int", choices=(1, 2, 3, 4)),
@@ -1090,7 +1114,10 @@ BUSINESSES = ResourceDef(
         S("display_name"),
         S("email_reply_to"),
         S("label", api=False),
+        Field("logo", "str", render=False),  # base64 upload: accepted, never shown back
+        Field("logo_height", "int", render=False),
         S("post_code"),
+        Field("remove_logo", "bool", render=False),
         B("show_in_online_bookings"),
         S("state"),
         S("time_zone"),

@@ -148,8 +148,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
 
-def serve(port: int, api_keys: list[str], seed: str | None) -> None:
-    """Run a simulator on 127.0.0.1:``port`` until SIGINT or SIGTERM (blocking)."""
+def serve(port: int, api_keys: list[str], seed: str | None, *, strict: bool = False) -> None:
+    """Run a simulator on 127.0.0.1:``port`` until SIGINT or SIGTERM (blocking); ``strict``: every
+    undocumented convenience off (see `SimulatorBehaviour`)."""
+    from cliniko_connector.simulator.behaviour import SimulatorBehaviour
     from cliniko_connector.simulator.simulator import Simulator
 
     done = threading.Event()
@@ -159,9 +161,11 @@ def serve(port: int, api_keys: list[str], seed: str | None) -> None:
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Simulator(api_keys=api_keys, seed=seed) as sim:
+        behaviour = SimulatorBehaviour.strict() if strict else None
+        with Simulator(api_keys=api_keys, seed=seed, behaviour=behaviour) as sim:
             sim.start(port=port)
-            print(f"Cliniko simulator listening on {sim.base_url}", flush=True)  # noqa: T201
+            mode = " (strict: only what the spec promises)" if strict else ""
+            print(f"Cliniko simulator listening on {sim.base_url}{mode}", flush=True)  # noqa: T201
             done.wait()
     finally:
         for sig, handler in previous.items():

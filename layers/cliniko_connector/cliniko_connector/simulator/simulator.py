@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from cliniko_connector.simulator.api import Request, key_hash
+from cliniko_connector.simulator.behaviour import SimulatorBehaviour
 from cliniko_connector.simulator.clock import SimClock
 from cliniko_connector.simulator.faults import FaultInjector
 from cliniko_connector.simulator.ratelimit import RateLimiter
@@ -70,10 +71,12 @@ class Simulator:
         rate_limit: int = 200,
         rate_window_seconds: float = 60.0,
         seed: str | None = None,
+        behaviour: SimulatorBehaviour | None = None,
     ) -> None:
         self.resources: dict[str, ResourceDef] = RESOURCES
         self.clock = SimClock()
         self.store = Store(RESOURCES, self.clock)
+        self.store.behaviour = behaviour or SimulatorBehaviour()
         self.faults = FaultInjector()
         self.rate_limiter = RateLimiter(rate_limit, rate_window_seconds)
         ordered = [api_keys] if isinstance(api_keys, str) else list(dict.fromkeys(api_keys))
@@ -152,6 +155,15 @@ class Simulator:
     def _base(self, base: str | None) -> str:
         return base or self._base_url or OFFLINE_BASE
 
+    @property
+    def behaviour(self) -> SimulatorBehaviour:
+        """Which undocumented conveniences are on (see `SimulatorBehaviour`); settable at any time."""
+        return self.store.behaviour
+
+    @behaviour.setter
+    def behaviour(self, value: SimulatorBehaviour) -> None:
+        self.store.behaviour = value
+
     # ----------------------------------------------------------------- rendering
 
     def render(self, resource: str, rec: Record, base: str | None = None) -> dict[str, Any]:
@@ -226,7 +238,10 @@ class Simulator:
         rec = self._require("invoices", invoice_id)
         if rec.get("status") not in (10, 40):
             raise ValidationFailed({"status": "only open invoices can be paid"})
-        self.store.set_fields("invoices", rec["id"], {"status": 20, "status_description": "Paid"})
+        # Paying adds a payment: the invoice's own updated_at moves only if Cliniko bumps parents.
+        self.store.set_fields(
+            "invoices", rec["id"], {"status": 20, "status_description": "Paid"}, touch=self.behaviour.parent_bumps
+        )
         return self.get("invoices", invoice_id) or {}
 
     def close_invoice(self, invoice_id: str | int) -> dict[str, Any]:

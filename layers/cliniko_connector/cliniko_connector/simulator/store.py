@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import random
+import re
 import threading
 import zlib
 from collections.abc import Iterable, Mapping
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cliniko_connector.simulator.behaviour import SimulatorBehaviour
 from cliniko_connector.simulator.clock import SimClock
 from cliniko_connector.simulator.query import Filter, Predicate, compile_filter, parse_filter, sort_records
 from cliniko_connector.simulator.schema import (
@@ -63,6 +65,7 @@ class Store:
     def __init__(self, resources: Mapping[str, ResourceDef], clock: SimClock) -> None:
         self.lock = threading.RLock()
         self.clock = clock
+        self.behaviour = SimulatorBehaviour()
         self.resources = dict(resources)
         self.tables: dict[str, Table] = {
             name: Table(rdef, {}, [], [], dict.fromkeys(rdef.hide, 0))
@@ -146,7 +149,7 @@ class Store:
         allowed = {name: kind for name, kind in rdef.filters.items() if name in rdef.get_filters}
         for name in rdef.get_filters:
             allowed.setdefault(name, "date-time")
-        filters = [parse_filter(raw, allowed, rdef.filter_attrs) for raw in q]
+        filters = [self._folded(parse_filter(raw, allowed, rdef.filter_attrs)) for raw in q]
         rec = self.find(resource, record_id)
         if rec is None:
             raise NotFound(record_id)
@@ -172,7 +175,7 @@ class Store:
         """Filter, sort and page a list endpoint."""
         rdef = self.resources[route.resource]
         allowed = {k: v for k, v in rdef.filters.items() if k not in route.exclude_filters}
-        filters = [parse_filter(raw, allowed, rdef.filter_attrs) for raw in q]
+        filters = [self._folded(parse_filter(raw, allowed, rdef.filter_attrs)) for raw in q]
         offset = (page - 1) * per_page
         with self.lock:
             tables = self.source_tables(route.resource)
@@ -184,7 +187,7 @@ class Store:
                 fast = self._index_slice(tables[0], filters, sort_keys, offset, per_page)
                 if fast is not None:
                     return fast
-            key = (route, parent_id, tuple(q), sort_keys)
+            key = (route, parent_id, tuple(q), sort_keys, self.behaviour.case_insensitive_equals)
             versions = tuple(t.version for t in tables) + self._parent_version(route)
             cached = self._cache.get(key)
             if cached is not None and cached[0] == versions:
@@ -195,6 +198,13 @@ class Store:
                     self._cache.clear()
                 self._cache[key] = (versions, matched)
             return Page(len(matched), matched[offset : offset + per_page])
+
+    def _folded(self, f: Filter) -> Filter:
+        """A string `=` as a case-insensitive exact match when the behaviour says so (compiled as `~~`)."""
+        if not self.behaviour.case_insensitive_equals or f.kind != "string" or f.op != "=":
+            return f
+        exact = re.compile("^" + re.escape(str(f.value)) + "$", re.IGNORECASE | re.DOTALL)
+        return Filter(f.name, f.attr, f.kind, "~~", exact)
 
     def _parent_version(self, route: ListRoute) -> tuple[int, ...]:
         if route.parent is None or route.parent_attr is None:
@@ -377,11 +387,14 @@ class Store:
             fields = self._fields[resource]
             errors: dict[str, str] = {}
             changes: Record = {}
-            writable = self._writable(rdef, creating=creating, staff=staff)
+            writable = self._writable(rdef, creating=creating, staff=staff or self.behaviour.read_only_writes)
             for key, value in body.items():
                 f = fields.get(key)
                 if f is None or key not in writable:
-                    continue  # like Rails strong parameters: unknown keys are dropped silently
+                    # Not in the spec's request body: refused, so a client relying on it fails here rather
+                    # than against a Cliniko that may drop it silently.
+                    errors[str(key)] = "is not accepted by this endpoint"
+                    continue
                 coerced = self._coerce(f, value, errors)
                 if f.name not in errors:
                     changes[f.name] = coerced

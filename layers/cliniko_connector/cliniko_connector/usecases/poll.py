@@ -7,6 +7,7 @@ published in full before its checkpoint, and the checkpoint is a conditional wri
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from typing import Any
 from cliniko_connector.adapters.cliniko_http import q, sort
 from cliniko_connector.adapters.eventbridge import MAX_REQUEST_BYTES, entry_size
 from cliniko_connector.catalog.triggers import ResourceStream
-from cliniko_connector.errors import ClinikoBadResponse, PublishError, StreamBusy
+from cliniko_connector.errors import ClinikoBadResponse, ClinikoSortNotHonoured, PublishError, StreamBusy
 from cliniko_connector.eventmodels import TriggerEventDetail
 from cliniko_connector.models import (
     BusEvent,
@@ -73,6 +74,73 @@ class PollResult:
 def initial_cursor(start: StartPoint, now: datetime) -> StreamCursor:
     origin = {"now": now, "beginning": BEGINNING}.get(start.kind) or start.timestamp or now
     return StreamCursor(position=origin, origin=origin)
+
+
+# A window read without relying on order is narrowed in time until it fits in this many pages.
+WINDOW_PAGES = 20
+# Time allowed, past a poll's deadline, for the one request that confirms its last page (`_confirm`).
+CONFIRM_SECONDS = 10.0
+
+
+def _id_order(record_id: str) -> tuple[int, str]:
+    return (int(record_id), "") if record_id.isdigit() else (0, record_id)
+
+
+def record_key(stream: ResourceStream, record: dict[str, Any]) -> tuple[str, datetime]:
+    """A listed record's id and `updated_at`, or `ClinikoBadResponse`."""
+    rid, at = record.get("id"), record.get("updated_at")
+    if not isinstance(rid, str | int) or not isinstance(at, str):
+        raise ClinikoBadResponse(f"a {stream.resource} record without id or updated_at")
+    try:
+        return str(rid), parse_ts(at)
+    except ValueError:
+        raise ClinikoBadResponse(f"a {stream.resource} record with an unreadable updated_at") from None
+
+
+def latest(records: list[dict[str, Any]]) -> datetime:
+    return max(parse_ts(str(r["updated_at"])) for r in records)
+
+
+def in_order(stream: ResourceStream, records: list[dict[str, Any]], *, by_id: bool) -> bool:
+    """Whether a page is in the order the poll asked for: (`updated_at`, `id`), or `id` alone inside one second."""
+    keys: list[Any] = []
+    for record in records:
+        rid, at = record_key(stream, record)
+        keys.append(_id_order(rid) if by_id else (at, _id_order(rid)))
+    return all(a <= b for a, b in itertools.pairwise(keys))
+
+
+@dataclass(frozen=True)
+class _Previous:
+    """A page that was not the last: where it started, its `total_entries`, and how many of its records are
+    before the next page's start."""
+
+    lower: datetime
+    total: int | None
+    below: int
+
+
+def skipped(previous: _Previous | None, total: int | None) -> bool:
+    """Whether records were skipped between the previous page and this one: in the order asked for, every
+    record before this page's start was on the previous page, so the totals differ by at most those (a
+    record changed meanwhile only moves later; a new one only adds). More means the previous page was not
+    the list's first records in that order, however ordered it looked."""
+    if previous is None or previous.total is None or total is None:
+        return False
+    return previous.total - total > previous.below
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every page of one poll shares."""
+
+    connection: Connection
+    stream: ResourceStream
+    key: StreamKey
+    mode: PayloadMode
+    salt: bytes
+    result: PollResult
+    reconcile: bool
 
 
 @dataclass
@@ -144,6 +212,9 @@ class StreamPoller:
         lower = cursor.reconcile_from if reconcile and cursor.reconcile_from else cursor.position - self.overlap
         lower = max(lower, cursor.origin)
         drain_after_id = cursor.reconcile_after_id if reconcile else None  # set while walking a crowded second by id
+        run = _Run(connection, stream, key, mode, salt, result, reconcile)
+        previous: _Previous | None = None  # the last page, while the next one is to confirm it held all it should
+        first_lower = lower
         while True:
             self.checkpoint_hook("before_fetch")
             page = self.api.list_page(
@@ -152,7 +223,9 @@ class StreamPoller:
             result.pages += 1
             records = page.records
             self.checkpoint_hook("fetched")
-            if not records and drain_after_id is None:
+            draining = drain_after_id is not None
+            unordered = not in_order(stream, records, by_id=draining) or skipped(previous, page.total_entries)
+            if not records and not draining and not unordered:
                 cursor = self.state.put_cursor(
                     key,
                     cursor.model_copy(
@@ -162,53 +235,73 @@ class StreamPoller:
                 )
                 result.caught_up = True
                 break
-            classified = self._classify_page(connection, stream, key, records, cursor.origin, salt)
-            events = self._publish_page(connection, stream, key, classified, mode)
-            result.records += len(records)
-            result.duplicates += sum(c.repeats for c, _ in classified)
-            result.events += len(events)
-            for event in events:
-                result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
-
             more = page.next_url is not None
             caught_up = False
-            if drain_after_id is None:
-                last = parse_ts(str(records[-1]["updated_at"]))
-                if not more:
-                    lower, caught_up = max(lower, last), True
-                elif last <= lower:
-                    # A whole page inside one second: walk that second by id before moving on.
+            if unordered:
+                # Not the order asked for: the page says nothing about what comes before its last record, nor
+                # (a page that skipped some) the one before it, whose checkpoint therefore stayed at its start.
+                cursor = self._note_sort_not_honoured(connection, stream, key, cursor)
+                if draining:
+                    upper = lower + ONE_SECOND
+                else:
+                    lower = previous.lower if previous is not None else lower
+                    upper = (latest(records) if records else lower) + ONE_SECOND
+                previous = None
+                read = self._read_window(stream, lower, upper, deadline, result)
+                if read is None:
+                    break  # out of time: nothing advanced, the next poll reads the window again
+                window, read_upto = read
+                if draining or more or read_upto < upper:
+                    drain_after_id, end = None, read_upto
+                else:
+                    end, caught_up = max([lower, *(record_key(stream, r)[1] for r in window)]), True
+                parts = [window[i : i + self.page_size] for i in range(0, len(window), self.page_size)] or [[]]
+                for n, part in enumerate(parts):
+                    final = n == len(parts) - 1
+                    # The whole window is read: everything up to a part's last record is published with it.
+                    at = end if final else record_key(stream, part[-1])[1]
+                    cursor = self._take(run, cursor, part, position=at, resume_at=None if final and caught_up else at)
+                lower = end
+            else:
+                # A page that is not the last is checkpointed at its start: only the next page's total shows
+                # that it held everything before its last record (see `skipped`).
+                start = lower
+                previous = None
+                if not draining:
+                    last = parse_ts(str(records[-1]["updated_at"]))
+                    if not more:
+                        lower, caught_up = max(lower, last), True
+                    elif last <= lower:
+                        # A whole page inside one second: walk that second by id before moving on. (Ordered by
+                        # id, the page is that second's first by id unless the list came in an order neither
+                        # asked for nor by creation, which ids follow, and still looked ordered.)
+                        drain_after_id = str(records[-1]["id"])
+                    else:
+                        lower = last
+                        below = sum(record_key(stream, r)[1] < last for r in records)
+                        previous = _Previous(start, page.total_entries, below)
+                elif more:
+                    # Inside one second, by id: ids ascending on the page is the check (a list that ignored
+                    # `sort` would come in creation order, which ids follow).
                     drain_after_id = str(records[-1]["id"])
                 else:
-                    lower = last
-            elif more:
-                drain_after_id = str(records[-1]["id"])
-            else:
-                drain_after_id, lower = None, lower + ONE_SECOND
-            cursor = self.state.put_cursor(
-                key,
-                cursor.model_copy(
-                    update={
-                        "position": max(cursor.position, lower),
-                        "last_poll_at": self.now(),
-                        "last_error": None,
-                        "events_published": cursor.events_published + len(events),
-                        "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
-                        **self._walked(reconcile, None if caught_up else lower, drain_after_id),
-                    }
-                ),
-                expected_version=cursor.version,
-            )
-            if events:  # hourly counters for `status`: never worth failing a poll over
-                try:
-                    self.state.record_events(key, int(self.now().timestamp()) // 3600 * 3600, len(events))
-                except Exception:
-                    logger.warning("event counter not updated", extra={"stream": str(key)})
-            self.checkpoint_hook("checkpointed")
+                    drain_after_id, lower = None, lower + ONE_SECOND
+                checkpoint = start if previous is not None else lower
+                cursor = self._take(
+                    run,
+                    cursor,
+                    records,
+                    position=checkpoint,
+                    resume_at=None if caught_up else checkpoint,
+                    drain_after_id=drain_after_id,
+                )
             if caught_up:
                 result.caught_up = True
                 break
             if self.monotonic() >= deadline:
+                if previous is not None and previous.lower <= first_lower:
+                    # Out of time after one page, which its checkpoint would not pass: confirm it instead.
+                    cursor = self._confirm(run, cursor, previous, lower, drain_after_id)
                 break
         result.cursor = to_z(cursor.position)
         result.reconciling = cursor.reconcile_from is not None
@@ -230,6 +323,141 @@ class StreamPoller:
             },
         )
         return result
+
+    def _take(
+        self,
+        run: _Run,
+        cursor: StreamCursor,
+        records: list[dict[str, Any]],
+        *,
+        position: datetime,
+        resume_at: datetime | None,
+        drain_after_id: str | None = None,
+    ) -> StreamCursor:
+        """Publish these records (everything before them published already) and checkpoint at `position`;
+        a reconciliation walk resumes at `resume_at` (None: the walk reached the end of the list)."""
+        result, key = run.result, run.key
+        classified = (
+            self._classify_page(run.connection, run.stream, key, records, cursor.origin, run.salt) if records else []
+        )
+        events = self._publish_page(run.connection, run.stream, key, classified, run.mode) if classified else []
+        result.records += len(records)
+        result.duplicates += sum(c.repeats for c, _ in classified)
+        result.events += len(events)
+        for event in events:
+            result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
+        cursor = self.state.put_cursor(
+            key,
+            cursor.model_copy(
+                update={
+                    "position": max(cursor.position, position),
+                    "last_poll_at": self.now(),
+                    "last_error": None,
+                    "events_published": cursor.events_published + len(events),
+                    "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
+                    **self._walked(run.reconcile, resume_at, drain_after_id),
+                }
+            ),
+            expected_version=cursor.version,
+        )
+        if events:  # hourly counters for `status`: never worth failing a poll over
+            try:
+                self.state.record_events(key, int(self.now().timestamp()) // 3600 * 3600, len(events))
+            except Exception:
+                logger.warning("event counter not updated", extra={"stream": str(key)})
+        self.checkpoint_hook("checkpointed")
+        return cursor
+
+    def _confirm(
+        self, run: _Run, cursor: StreamCursor, previous: _Previous, lower: datetime, after_id: str | None
+    ) -> StreamCursor:
+        """Out of time after the one page of a poll, not the list's last: ask for the next page's total only,
+        to confirm that page held all it should (see `skipped`), and checkpoint past it if so. Without this a
+        poll with time for one page only would read that page again and again."""
+        page = self.api.list_page(
+            f"/{run.stream.resource}",
+            params=self._params(run.stream, lower, after_id),
+            deadline=self.monotonic() + CONFIRM_SECONDS,
+        )
+        run.result.pages += 1
+        if skipped(previous, page.total_entries):
+            return self._note_sort_not_honoured(run.connection, run.stream, run.key, cursor)
+        return self._take(run, cursor, [], position=lower, resume_at=lower, drain_after_id=after_id)
+
+    def _note_sort_not_honoured(
+        self, connection: Connection, stream: ResourceStream, key: StreamKey, cursor: StreamCursor
+    ) -> StreamCursor:
+        """Say so (metric, log, the cursor for `status`) without moving the stream."""
+        error = ClinikoSortNotHonoured(
+            f"GET /{stream.resource}: a page came back out of the order asked for; reading the window unordered",
+            method="GET",
+            path=f"/{stream.resource}",
+        )
+        count("ClinikoSortNotHonoured", 1, {"connection": connection.id, "resource": stream.resource}, rollup=True)
+        logger.warning(str(error), extra={"stream": str(key), "error_type": error.error_type})
+        return self.state.put_cursor(
+            key, cursor.model_copy(update={"sort_not_honoured_at": self.now()}), expected_version=cursor.version
+        )
+
+    def _read_window(
+        self, stream: ResourceStream, lower: datetime, upper: datetime, deadline: float, result: PollResult
+    ) -> tuple[list[dict[str, Any]], datetime] | None:
+        """Every record with `lower <= updated_at < end`, read without relying on any order and sorted here by
+        (`updated_at`, `id`), and that `end` (`upper`, or earlier if the window had to be narrowed); None if the
+        deadline came first.
+
+        A part of the window is read only when one page holds all of it (no next page), so the order inside
+        the page doesn't matter. A window too large for a few pages is first narrowed in time (its end moves
+        back; what is after it is the next window's); a part still too large for one page is cut in two at
+        the middle id it showed, until every part fits. Each cut is a request: correct, if costlier."""
+        narrowed = False
+        parts: list[tuple[int | None, int | None]] = [(None, None)]  # id ranges (after, up to and including)
+        found: dict[str, dict[str, Any]] = {}
+        while parts:
+            if self.monotonic() >= deadline:
+                return None
+            after, upto = parts.pop()
+            params = [q("updated_at", ">=", lower), q("updated_at", "<", upper)]
+            params += [("q[]", f) for f in stream.include_filters]
+            if after is not None:
+                params.append(q("id", ">", after))
+            if upto is not None:
+                params.append(q("id", "<=", upto))
+            params.append(("per_page", str(self.page_size)))
+            page = self.api.list_page(f"/{stream.resource}", params=params, deadline=deadline)
+            result.pages += 1
+            total = page.total_entries
+            for record in page.records:
+                rid, at = record_key(stream, record)
+                number = _id_order(rid)[0]
+                if (
+                    not lower <= at < upper
+                    or (after is not None and number <= after)
+                    or (upto is not None and number > upto)
+                ):
+                    raise ClinikoBadResponse(f"GET /{stream.resource}: a record outside the filters asked for")
+            if page.next_url is None and (total is None or total <= len(page.records)):
+                for record in page.records:
+                    rid, at = record_key(stream, record)
+                    seen = found.get(rid)
+                    if seen is None or parse_ts(str(seen["updated_at"])) <= at:
+                        found[rid] = record
+                continue
+            whole = after is None and upto is None
+            if whole and not narrowed and total is not None and total > WINDOW_PAGES * self.page_size:
+                if upper - lower > ONE_SECOND:
+                    middle = lower + max(ONE_SECOND, (upper - lower) // 2)
+                    upper = middle.replace(microsecond=0)
+                    parts = [(None, None)]
+                    continue
+                narrowed = True  # one crowded second: cut it by id
+            ids = sorted({_id_order(record_key(stream, r)[0])[0] for r in page.records})
+            if len(ids) < 2:
+                raise ClinikoBadResponse(f"GET /{stream.resource}: a page of the list too small to read in parts")
+            pivot = ids[len(ids) // 2 - 1]
+            parts += [(after, pivot), (pivot, upto)]
+        ordered = sorted(found.values(), key=lambda r: (parse_ts(str(r["updated_at"])), _id_order(str(r["id"]))))
+        return ordered, upper
 
     def _publish_page(
         self,

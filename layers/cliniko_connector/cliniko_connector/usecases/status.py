@@ -185,6 +185,7 @@ class StreamStatus:
             "backfill": backfill,
             "reconciled_at": to_z(c.reconciled_at) if c and c.reconciled_at else None,
             "reconciling_from": to_z(c.reconcile_from) if c and c.reconcile_from else None,
+            "sort_not_honoured_at": to_z(c.sort_not_honoured_at) if c and c.sort_not_honoured_at else None,
         }
 
 
