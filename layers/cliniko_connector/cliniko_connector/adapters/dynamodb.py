@@ -280,6 +280,27 @@ class DynamoStreamStateStore:
                 ]
             )
 
+    def list_records(self, stream: StreamKey) -> Iterator[RecordState]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :rec)",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+            "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream)), ":rec": _s(SNAPSHOT_SK_PREFIX)},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            for item in page.get("Items", []):
+                yield _record_from_item(item)
+            if not page.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delete_records(self, stream: StreamKey, ids: Sequence[str]) -> None:
+        keys = [self._key(stream, SNAPSHOT_SK_PREFIX + record_id) for record_id in dict.fromkeys(ids)]
+        for chunk in _chunks(keys, BATCH_WRITE_LIMIT):
+            self._batch_write([{"DeleteRequest": {"Key": key}} for key in chunk])
+
     def delete_stream(self, stream: StreamKey) -> None:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
@@ -437,6 +458,8 @@ def _record_item(state: RecordState, expires_at: int) -> Item:
         item["pending"] = {"L": [{"M": _snapshot_attributes(s)} for s in state.pending]}
     if state.sent:
         item["sent"] = _s(json.dumps(list(state.sent), separators=(",", ":")))
+    if state.walked is not None:
+        item["walked"] = _s(state.walked)
     return item
 
 
@@ -458,6 +481,7 @@ def _record_from_item(item: Item) -> RecordState:
         settled=_snapshot_from_attributes(record_id, item) if "fingerprint" in item else None,
         pending=tuple(_snapshot_from_attributes(record_id, p["M"]) for p in item.get("pending", {}).get("L", [])),
         sent=tuple(json.loads(item["sent"]["S"])) if "sent" in item else (),
+        walked=item["walked"]["S"] if "walked" in item else None,
     )
 
 

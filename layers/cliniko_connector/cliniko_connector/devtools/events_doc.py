@@ -168,8 +168,13 @@ def render_events_doc() -> str:
         lines.append(f"| `{stream.resource}` | {asked} |")
     lines += [
         "",
-        "No trigger is named after deletion: Cliniko's `DELETE` archives (the `.archived` triggers), and a record",
-        "given a legacy `deleted_at` arrives as `.updated` with `deleted_at` among its `changed_fields`.",
+        "Cliniko's `DELETE` archives (the `.archived` triggers), and a record given a legacy `deleted_at` arrives",
+        "as `.updated` with `deleted_at` among its `changed_fields`. Availability blocks are the exception: they",
+        "have neither field, and one deleted in Cliniko simply stops being listed. No poll can see that; the",
+        "reconciliation walk can, and reports it as `availability_block.removed` (`data` null, `previous` = its",
+        "last known times, practitioner and business) up to `ReconcileEveryHours` later, for blocks the stream has",
+        "seen (see [operations](operations.md#reconciliation)). For breaks, use unavailable blocks: archiving one",
+        "is `unavailable_block.archived`.",
         "",
         "## Action events",
         "",
