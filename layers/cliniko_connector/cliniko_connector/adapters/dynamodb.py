@@ -281,20 +281,8 @@ class DynamoStreamStateStore:
             )
 
     def list_records(self, stream: StreamKey) -> Iterator[RecordState]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :rec)",
-            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
-            "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream)), ":rec": _s(SNAPSHOT_SK_PREFIX)},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._client.query(**kwargs)
-            for item in page.get("Items", []):
-                yield _record_from_item(item)
-            if not page.get("LastEvaluatedKey"):
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for page in self._query_pages(self._prefix_query(stream, SNAPSHOT_SK_PREFIX)):
+            yield from (_record_from_item(item) for item in page)
 
     def delete_records(self, stream: StreamKey, ids: Sequence[str]) -> None:
         keys = [self._key(stream, SNAPSHOT_SK_PREFIX + record_id) for record_id in dict.fromkeys(ids)]
@@ -310,14 +298,29 @@ class DynamoStreamStateStore:
             "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream))},
             "ConsistentRead": True,
         }
-        while True:
-            page = self._client.query(**kwargs)
-            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", [])]
+        for page in self._query_pages(kwargs):
+            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page]
             for chunk in _chunks(keys, BATCH_WRITE_LIMIT):
                 self._batch_write([{"DeleteRequest": {"Key": key}} for key in chunk])
+
+    def _prefix_query(self, stream: StreamKey, prefix: str) -> dict[str, Any]:
+        """Query arguments for a stream's items whose sort key starts with `prefix`."""
+        return {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+            "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream)), ":prefix": _s(prefix)},
+            "ConsistentRead": True,
+        }
+
+    def _query_pages(self, kwargs: dict[str, Any]) -> Iterator[list[Item]]:
+        """The items of a Query, one page at a time (each page read before the next is asked for)."""
+        while True:
+            page = self._client.query(**kwargs)
+            yield page.get("Items", [])
             if not page.get("LastEvaluatedKey"):
                 return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     # -- statistics -------------------------------------------------------------------------------
 
@@ -348,13 +351,7 @@ class DynamoStreamStateStore:
                 raise
 
     def get_stats(self, stream: StreamKey, since_hour: int) -> StreamStats:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
-            "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream)), ":prefix": _s(STATS_SK_PREFIX)},
-            "ConsistentRead": True,
-        }
+        kwargs = self._prefix_query(stream, STATS_SK_PREFIX)
         hours: dict[int, int] = {}
         caught_up_at: datetime | None = None
         while True:

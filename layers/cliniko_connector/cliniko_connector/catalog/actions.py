@@ -773,6 +773,13 @@ _GROUP = "1000000000000000701"
 _ATTENDEE = "1000000000000000801"
 _TEMPLATE = "1000000000000000901"
 _UNAVAILABLE = "1000000000000001051"
+# Both kinds of block list by practitioner, business and start time alike.
+_BLOCK_FILTERS = {
+    "practitioner_id": "practitioner_id",
+    "business_id": "business_id",
+    "starts_from": "starts_at:>=",
+    "starts_before": "starts_at:<",
+}
 _API = "https://api.au1.cliniko.com/v1"
 
 _ACTIONS: tuple[Action, ...] = (
@@ -1019,12 +1026,7 @@ _ACTIONS: tuple[Action, ...] = (
         input_model=AvailabilityBlockListIds,
         operation=ListIds(
             "/availability_blocks",
-            by={
-                "practitioner_id": "practitioner_id",
-                "business_id": "business_id",
-                "starts_from": "starts_at:>=",
-                "starts_before": "starts_at:<",
-            },
+            by=_BLOCK_FILTERS,
         ),
         sample_input={"practitioner_id": _PRACTITIONER, "starts_from": "2026-12-01T00:00:00Z"},
     ),
@@ -1074,12 +1076,7 @@ _ACTIONS: tuple[Action, ...] = (
         input_model=UnavailableBlockListIds,
         operation=ListIds(
             "/unavailable_blocks",
-            by={
-                "practitioner_id": "practitioner_id",
-                "business_id": "business_id",
-                "starts_from": "starts_at:>=",
-                "starts_before": "starts_at:<",
-            },
+            by=_BLOCK_FILTERS,
         ),
         sample_input={"practitioner_id": _PRACTITIONER, "starts_from": "2026-12-01T00:00:00Z"},
     ),

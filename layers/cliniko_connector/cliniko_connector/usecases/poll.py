@@ -353,29 +353,11 @@ class StreamPoller:
                 gone.append((kept.id, transition))
         if not gone:
             return []
-        events = [self._removal_event(connection, stream, rid, t, mode) for rid, t in gone]
+        events = [self._bus_event(connection, stream, rid, t, mode, None) for rid, t in gone]  # nothing left to read
         self.publisher.publish(events)  # raises (the records stay): the next walk reports them again
         self.state.delete_records(key, [rid for rid, _ in gone])
         logger.info("records removed", extra={"stream": str(key), "removed": len(gone)})
         return events
-
-    def _removal_event(
-        self, connection: Connection, stream: ResourceStream, record_id: str, transition: Transition, mode: PayloadMode
-    ) -> BusEvent:
-        detail = TriggerEventDetail(
-            trigger=transition.trigger.name,
-            connection_id=connection.id,
-            resource=stream.resource,
-            id=record_id,
-            occurred_at=transition.occurred_at,
-            event_key=transition.event_key,
-            previous=transition.previous,
-            payload_mode=mode,
-            data=None,  # nothing left to read
-        )
-        return BusEvent(
-            source=self.event_source, detail_type=transition.trigger.detail_type, detail=detail.model_dump(mode="json")
-        )
 
     def _walked(self, reconcile: bool, resume_at: datetime | None, after_id: str | None) -> dict[str, Any]:
         """A reconciliation walk's checkpoint: where to resume, or (at the end of the list) when it ended."""
@@ -424,7 +406,7 @@ class StreamPoller:
         record_id: str,
         transition: Transition,
         mode: PayloadMode,
-        record: dict[str, Any],
+        record: dict[str, Any] | None,
     ) -> BusEvent:
         detail = TriggerEventDetail(
             trigger=transition.trigger.name,
@@ -436,7 +418,7 @@ class StreamPoller:
             changed_fields=transition.changed_fields,
             previous=transition.previous,
             payload_mode=mode,
-            data=record if mode is PayloadMode.FULL else None,
+            data=record if mode is PayloadMode.FULL else None,  # None: the record is gone (removed)
         )
         event = BusEvent(
             source=self.event_source,
