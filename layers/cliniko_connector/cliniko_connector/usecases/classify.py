@@ -158,7 +158,7 @@ def classify_versions(
     return ClassifiedRecord(
         transitions=found,
         pending=RecordState(id=rid, settled=kept.settled, pending=pending, sent=kept.sent),
-        settled=RecordState(id=rid, settled=chain[-1][0]),
+        settled=RecordState(id=rid, settled=chain[-1][0], walked=kept.walked),
         new_versions=new_versions,
         repeats=repeats,
     )

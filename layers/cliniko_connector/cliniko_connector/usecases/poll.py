@@ -275,7 +275,11 @@ class StreamPoller:
                 raise
         self.checkpoint_hook("published")
         if walk is not None:
-            settled = [c.settled.model_copy(update={"walked": walk}) for c, _ in classified]
+            settled = [
+                c.settled.model_copy(update={"walked": walk})
+                for c, _ in classified
+                if c.pending.pending or c.settled.walked != walk
+            ]
         else:
             settled = [c.settled for c, _ in classified if c.pending.pending]
         if settled:
