@@ -4,6 +4,7 @@ found, once a GET by id confirms they are gone. Polled over HTTP from the simula
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,11 +34,12 @@ def poll(
     *,
     reconcile: bool = False,
     connection: Connection = CONNECTION,
+    deadline: float = float("inf"),
 ) -> PollResult:
     poller = StreamPoller(api=client, state=state, publisher=bus, event_source="cliniko", page_size=2)
-    result = poller.poll(connection, STREAM, deadline=float("inf"), reconcile=reconcile)
+    result = poller.poll(connection, STREAM, deadline=deadline, reconcile=reconcile)
     while reconcile and result.reconciling:
-        result = poller.poll(connection, STREAM, deadline=float("inf"), reconcile=True)
+        result = poller.poll(connection, STREAM, deadline=deadline, reconcile=True)
     return result
 
 
@@ -163,3 +165,21 @@ def test_without_the_removed_trigger_a_walk_writes_no_marks_and_asks_for_nothing
     assert removed(bus) == []
     assert not [r for r in simulator.requests if r.path.startswith("/v1/availability_blocks/")]
     assert all(s.walked is None for s in state.list_records(KEY))
+
+
+def test_a_failing_check_by_id_leaves_the_walk_done_and_the_block_for_the_next_walk(
+    simulator: Simulator, client: ClinikoClient, state: InMemoryStreamStateStore, blocks: list[dict[str, Any]]
+) -> None:
+    bus = RecordingPublisher()
+    poll(client, state, bus)
+    gone = blocks[3]["id"]
+    simulator.purge("availability_blocks", gone)
+    outage = simulator.faults.inject("server_error", count=1000, status=503, paths=[f"/availability_blocks/{gone}"])
+
+    result = poll(client, state, bus, reconcile=True, deadline=time.monotonic() + 2)
+
+    assert result.caught_up and not result.reconciling  # the walk finished
+    assert removed(bus) == [] and gone in state.get_records(KEY, [gone])
+    outage.remaining = 0
+    poll(client, state, bus, reconcile=True)
+    assert [e["id"] for e in removed(bus)] == [gone]

@@ -18,7 +18,14 @@ from typing import Any
 from cliniko_connector.adapters.cliniko_http import q, sort
 from cliniko_connector.adapters.eventbridge import MAX_REQUEST_BYTES, entry_size
 from cliniko_connector.catalog.triggers import ResourceStream
-from cliniko_connector.errors import ClinikoBadResponse, ClinikoNotFound, PublishError, StreamBusy
+from cliniko_connector.errors import (
+    ClinikoBadResponse,
+    ClinikoNotFound,
+    ClinikoTransientError,
+    PublishError,
+    RateBudgetExhausted,
+    StreamBusy,
+)
 from cliniko_connector.eventmodels import TriggerEventDetail
 from cliniko_connector.models import (
     BusEvent,
@@ -340,7 +347,8 @@ class StreamPoller:
         """After a finished walk: the records the stream keeps that the walk did not see. Each is asked for by
         id; a 404 means it is gone (Cliniko's list shows no trace of a deleted availability block), and its
         removal is published before the stream forgets it. One that is still there changed mid-walk and is
-        seen by the next walk; one left when the deadline comes is swept by the next walk too."""
+        seen by the next walk; one left when the deadline comes, or when Cliniko fails for a while, is checked
+        by the next walk too."""
         detected_at = to_z(self.now())
         gone: list[tuple[str, Transition]] = []
         for kept in self.state.list_records(key):
@@ -355,6 +363,11 @@ class StreamPoller:
                 self.api.request("GET", f"/{stream.resource}/{kept.id}", deadline=deadline)
             except ClinikoNotFound:
                 gone.append((kept.id, transition))
+            except (ClinikoTransientError, RateBudgetExhausted) as exc:
+                # The walk itself is done; what is left unchecked stays kept for the next walk to check.
+                logger.warning("removal checks deferred", extra={"stream": str(key), "error": type(exc).__name__})
+                count("RemovalChecksDeferred", 1, {"connection": connection.id, "resource": stream.resource})
+                break
         if not gone:
             return []
         events = [self._bus_event(connection, stream, rid, t, mode, None) for rid, t in gone]  # nothing left to read
