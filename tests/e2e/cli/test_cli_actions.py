@@ -19,7 +19,7 @@ def test_actions_list_names_every_action_in_lines_that_fit_a_100_column_terminal
     (extra,) = [line for line in listed.out.splitlines() if line.startswith("availability_block.create ")]
     (block,) = [line for line in listed.out.splitlines() if line.startswith("unavailable_block.create ")]
     assert extra.rstrip().endswith("for a break use unavailable_block.create")
-    assert block.rstrip().endswith("a break, leave, a meeting (not availability_block.create)")
+    assert block.rstrip().endswith("A break, leave or a meeting: time a practitioner can't be booked")
     schemas = stack.cli("actions", "list", "--json").json
     assert set(schemas) == set(ACTIONS)
     assert "patient_id" in schemas["medical_alert.create"]["input_schema"]["properties"]

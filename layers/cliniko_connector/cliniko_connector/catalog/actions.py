@@ -1008,8 +1008,7 @@ _ACTIONS: tuple[Action, ...] = (
     Action(
         name="availability_block.create",
         resource="availability_blocks",
-        description="Add extra bookable time for a practitioner at a business (for a break, use "
-        "`unavailable_block.create`).",
+        description="Extra bookable time; for a break use unavailable_block.create",
         input_model=AvailabilityBlockCreate,
         operation=Create("/availability_blocks"),
         sample_input={
@@ -1041,8 +1040,7 @@ _ACTIONS: tuple[Action, ...] = (
     Action(
         name="unavailable_block.create",
         resource="unavailable_blocks",
-        description="Block out time a practitioner can't be booked: a break, leave, a meeting (use this for a "
-        "break, not `availability_block.create`).",
+        description="A break, leave or a meeting: time a practitioner can't be booked",
         input_model=UnavailableBlockCreate,
         operation=Create("/unavailable_blocks"),
         sample_input={
