@@ -378,3 +378,63 @@ def test_list_can_leave_out_archived_records(sim: Simulator) -> None:
     sim.archive("patients", gone["id"])
     assert [p["id"] for p in sim.list("patients", include_archived=False)] == [keep["id"]]
     assert len(sim.list("patients")) == 2
+
+
+def _block(ids: dict[str, str], day: int = 1) -> dict[str, Any]:
+    return {
+        "practitioner_id": ids["practitioner"],
+        "business_id": ids["business"],
+        "starts_at": f"2031-02-{day:02d}T12:00:00Z",
+        "ends_at": f"2031-02-{day:02d}T13:00:00Z",
+    }
+
+
+def test_an_unavailable_block_is_updated_archived_and_then_hidden_unless_asked_for(
+    demo_api: ContractClient, ids: dict[str, str]
+) -> None:
+    block = demo_api.post("/unavailable_blocks", {**_block(ids), "notes": "Lunch break"}).json()
+    moved = demo_api.patch(f"/unavailable_blocks/{block['id']}", {"ends_at": "2031-02-01T13:30:00Z"}).json()
+    assert (moved["ends_at"], moved["notes"], moved["archived_at"]) == ("2031-02-01T13:30:00Z", "Lunch break", None)
+
+    assert demo_api.post(f"/unavailable_blocks/{block['id']}/archive").status_code == 204
+
+    listed = demo_api.get("/unavailable_blocks").json()["unavailable_blocks"]
+    assert block["id"] not in {b["id"] for b in listed}
+    with_archived = demo_api.get("/unavailable_blocks", params=[("q[]", "archived_at:*")]).json()
+    assert block["id"] in {b["id"] for b in with_archived["unavailable_blocks"]}
+    assert demo_api.get(f"/unavailable_blocks/{block['id']}", validate=False).status_code == 404
+    found = demo_api.get(f"/unavailable_blocks/{block['id']}", params=[("q[]", "archived_at:*")]).json()
+    assert found["archived_at"] is not None
+
+
+def test_unavailable_blocks_repeat_at_most_51_times_and_availability_blocks_100(
+    demo_api: ContractClient, ids: dict[str, str]
+) -> None:
+    def rule(n: int) -> dict[str, Any]:
+        return {"repeat_rule": {"repeat_type": "Weekly", "repeating_interval": 1, "number_of_repeats": n}}
+
+    assert demo_api.post("/unavailable_blocks", {**_block(ids, 2), **rule(51)}).status_code == 201
+    assert demo_api.post("/unavailable_blocks", {**_block(ids, 3), **rule(52)}).status_code == 422
+    assert demo_api.post("/availability_blocks", {**_block(ids, 4), **rule(100)}).status_code == 201
+    assert demo_api.post("/availability_blocks", {**_block(ids, 5), **rule(101)}).status_code == 422
+
+
+def test_a_purged_availability_block_leaves_no_trace_in_the_list_or_by_id(
+    demo: Simulator, demo_api: ContractClient, ids: dict[str, str], http: Any
+) -> None:
+    kept = demo_api.post("/availability_blocks", _block(ids, 6)).json()
+    gone = demo_api.post("/availability_blocks", _block(ids, 7)).json()
+    other = demo_api.post("/availability_blocks", _block(ids, 8)).json()
+
+    demo.purge("availability_blocks", gone["id"])
+    control = demo.base_url.removesuffix("/v1") + "/__sim/records/availability_blocks"
+    assert http.post(f"{control}/{other['id']}/purge").status_code == 204
+
+    listed = {
+        b["id"] for b in demo_api.get("/availability_blocks", params={"per_page": 100}).json()["availability_blocks"]
+    }
+    assert kept["id"] in listed and gone["id"] not in listed and other["id"] not in listed
+    assert demo_api.get(f"/availability_blocks/{gone['id']}", validate=False).status_code == 404
+    assert demo.get("availability_blocks", other["id"]) is None
+    with pytest.raises(KeyError):
+        demo.purge("availability_blocks", gone["id"])

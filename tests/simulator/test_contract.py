@@ -283,6 +283,25 @@ CASES: dict[str, Case] = {
     "update_unavailable_block": ("PATCH", "/unavailable_blocks/{block}", lambda w: {"notes": "lunch"}, 200),
     "unavailable_block_conflicts": ("GET", "/unavailable_blocks/{block}/conflicts", NONE, 200),
     "archive_unavailable_block": ("POST", "/unavailable_blocks/{block}/archive", NONE, 204),
+    "delete_unavailable_block": ("DELETE", "/unavailable_blocks/{block}", NONE, 204),
+    "create_unavailable_block_invalid": (
+        "POST",
+        "/unavailable_blocks",
+        lambda w: {
+            "practitioner_id": w["practitioner"],
+            "business_id": w["business"],
+            "starts_at": "2030-03-02T09:00:00Z",
+            "ends_at": "2030-03-02T10:00:00Z",
+            "repeat_rule": {"repeat_type": "Weekly", "repeating_interval": 1, "number_of_repeats": 52},
+        },
+        422,
+    ),
+    "update_unavailable_block_invalid": (
+        "PATCH",
+        "/unavailable_blocks/{block}",
+        lambda w: {"ends_at": "2030-01-03T08:00:00Z"},
+        422,
+    ),
     # bookings
     "list_bookings": ("GET", "/bookings", NONE, 200),
     "get_booking": ("GET", "/bookings/{appointment}", NONE, 200),

@@ -43,7 +43,9 @@ class TriggerEventDetail(BaseModel):
         default=None, description="Top-level fields that changed (updates); null when unknown or not an update."
     )
     previous: dict[str, Any] | None = Field(
-        default=None, description="Previous values of the scheduling fields (rescheduled events only)."
+        default=None,
+        description="Previous values of the scheduling fields (rescheduled events), or the last known ones of a "
+        "record that is gone (removed events).",
     )
     payload_mode: PayloadMode = Field(description="`full`: `data` is the record; `minimal`: no record data.")
     truncated: bool = Field(default=False, description="True when the record was too large for one event.")

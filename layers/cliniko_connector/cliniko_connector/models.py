@@ -111,6 +111,9 @@ class RecordState(BaseModel):
     settled: RecordSnapshot | None = None
     pending: tuple[RecordSnapshot, ...] = ()
     sent: tuple[str, ...] = ()
+    # The reconciliation walk that last saw the record (streams that report removals only): a record a
+    # finished walk did not see is a candidate for removal.
+    walked: str | None = None
 
 
 class BusEvent(BaseModel):

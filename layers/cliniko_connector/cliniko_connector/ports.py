@@ -87,6 +87,14 @@ class StreamStateStore(Protocol):
         """Replace what the stream keeps of these records; the last state of an id wins."""
         ...
 
+    def list_records(self, stream: StreamKey) -> Iterator[RecordState]:
+        """Every record the stream keeps (any order), page by page."""
+        ...
+
+    def delete_records(self, stream: StreamKey, ids: Sequence[str]) -> None:
+        """Forget these records (unknown ids are ignored)."""
+        ...
+
     def delete_stream(self, stream: StreamKey) -> None:
         """Forget everything about a stream (cursor, lease, snapshots, statistics)."""
         ...

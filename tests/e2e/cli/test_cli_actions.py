@@ -15,6 +15,11 @@ def test_actions_list_names_every_action_in_lines_that_fit_a_100_column_terminal
     rows = {line.split()[0] for line in listed.out.splitlines()[2:-1]}
     assert rows == set(ACTIONS)
     assert max(len(line) for line in listed.out.splitlines()) <= TERMINAL_WIDTH
+    # A break is an unavailable block in Cliniko: both block actions say, in full, which one to use for it
+    (extra,) = [line for line in listed.out.splitlines() if line.startswith("availability_block.create ")]
+    (block,) = [line for line in listed.out.splitlines() if line.startswith("unavailable_block.create ")]
+    assert extra.rstrip().endswith("for a break use unavailable_block.create")
+    assert block.rstrip().endswith("A break, leave or a meeting: time a practitioner can't be booked")
     schemas = stack.cli("actions", "list", "--json").json
     assert set(schemas) == set(ACTIONS)
     assert "patient_id" in schemas["medical_alert.create"]["input_schema"]["properties"]

@@ -79,6 +79,16 @@ def seed(sim: Simulator) -> dict[str, str]:
             "ends_at": "2026-12-02T03:00:00Z",
         },
     )
+    make(
+        "unavailable_blocks",
+        {
+            "practitioner_id": ids["practitioners"],
+            "business_id": ids["businesses"],
+            "starts_at": "2026-12-02T04:00:00Z",
+            "ends_at": "2026-12-02T04:45:00Z",
+            "notes": "Lunch break",
+        },
+    )
     make("treatment_note_templates", {"name": "Standard consult", "content": NOTE_CONTENT})
     make(
         "treatment_notes",

@@ -32,7 +32,7 @@ def succeeded(outcome: dict[str, Any]) -> dict[str, Any]:
 def check_success(action: Action, data: dict[str, Any], result: dict[str, Any], world: World) -> None:
     op = action.operation
     if isinstance(op, ListIds):
-        assert world.ids["availability_blocks"] in result["ids"] and result["truncated"] is False
+        assert world.ids[action.resource] in result["ids"] and result["truncated"] is False
     elif isinstance(op, Get | Find):
         assert result["found"] is True
         if "id" in data:

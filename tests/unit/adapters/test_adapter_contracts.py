@@ -280,6 +280,36 @@ def test_getting_no_snapshots_is_empty(state_store: Any) -> None:
     state_store.put_records(STREAM, [])
 
 
+def test_the_walk_that_last_saw_a_record_round_trips(state_store: Any) -> None:
+    stored = [RecordState(id="1", settled=snapshot("1"), walked="after:2026-01-05T09:30:00Z"), record("2")]
+    state_store.put_records(STREAM, stored)
+
+    assert state_store.get_records(STREAM, ["1", "2"]) == {"1": stored[0], "2": stored[1]}
+
+
+def test_listing_records_gives_every_kept_record_of_that_stream_only_across_pages(state_store: Any) -> None:
+    # Large enough records that DynamoDB's 1 MB query pages split them
+    big = {f"f{n}": "h" * 64 for n in range(60)}
+    stored = {str(i): record(str(i), field_hashes=big) for i in range(260)}
+    state_store.put_records(STREAM, list(stored.values()))
+    state_store.put_records(OTHER_STREAM, [record("other")])
+
+    listed = {state.id: state for state in state_store.list_records(STREAM)}
+
+    assert listed == stored
+
+
+def test_deleting_records_forgets_those_only_and_ignores_unknown_ids(state_store: Any) -> None:
+    state_store.put_records(STREAM, [record(str(i)) for i in range(30)])
+    state_store.put_records(OTHER_STREAM, [record("3")])
+
+    state_store.delete_records(STREAM, [str(i) for i in range(3, 29)] + ["3", "missing"])
+
+    assert sorted(s.id for s in state_store.list_records(STREAM)) == ["0", "1", "2", "29"]
+    assert state_store.get_records(OTHER_STREAM, ["3"]) == {"3": record("3")}
+    assert list(state_store.list_records(StreamKey(connection_id="acme", resource="nothing"))) == []
+
+
 def test_deleting_a_stream_forgets_cursor_lease_and_snapshots_of_that_stream_only(state_store: Any) -> None:
     # Given two streams with cursor, lease and snapshots (more than one delete batch for the first)
     for stream in (STREAM, OTHER_STREAM):

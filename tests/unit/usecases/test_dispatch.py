@@ -28,7 +28,7 @@ def test_one_job_per_stream_however_many_of_its_triggers_are_on() -> None:
 
 def test_every_trigger_on_means_one_job_per_resource_stream() -> None:
     jobs = jobs_due([clinic("a", tuple(TRIGGERS))], TICK, reconcile_period=0)
-    assert len(jobs) == len({t.resource for t in TRIGGERS.values()}) == 10
+    assert len(jobs) == len({t.resource for t in TRIGGERS.values()}) == 11
 
 
 def test_disabled_connections_and_connections_without_triggers_get_nothing() -> None:

@@ -288,6 +288,15 @@ class DynamoStreamStateStore:
                 ]
             )
 
+    def list_records(self, stream: StreamKey) -> Iterator[RecordState]:
+        for page in self._query_pages(self._prefix_query(stream, SNAPSHOT_SK_PREFIX)):
+            yield from (_record_from_item(item) for item in page)
+
+    def delete_records(self, stream: StreamKey, ids: Sequence[str]) -> None:
+        keys = [self._key(stream, SNAPSHOT_SK_PREFIX + record_id) for record_id in dict.fromkeys(ids)]
+        for chunk in _chunks(keys, BATCH_WRITE_LIMIT):
+            self._batch_write([{"DeleteRequest": {"Key": key}} for key in chunk])
+
     def delete_stream(self, stream: StreamKey) -> None:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
@@ -297,14 +306,29 @@ class DynamoStreamStateStore:
             "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream))},
             "ConsistentRead": True,
         }
-        while True:
-            page = self._client.query(**kwargs)
-            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", [])]
+        for page in self._query_pages(kwargs):
+            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page]
             for chunk in _chunks(keys, BATCH_WRITE_LIMIT):
                 self._batch_write([{"DeleteRequest": {"Key": key}} for key in chunk])
+
+    def _prefix_query(self, stream: StreamKey, prefix: str) -> dict[str, Any]:
+        """Query arguments for a stream's items whose sort key starts with `prefix`."""
+        return {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+            "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream)), ":prefix": _s(prefix)},
+            "ConsistentRead": True,
+        }
+
+    def _query_pages(self, kwargs: dict[str, Any]) -> Iterator[list[Item]]:
+        """The items of a Query, one page at a time (each page read before the next is asked for)."""
+        while True:
+            page = self._client.query(**kwargs)
+            yield page.get("Items", [])
             if not page.get("LastEvaluatedKey"):
                 return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     # -- statistics -------------------------------------------------------------------------------
 
@@ -335,13 +359,7 @@ class DynamoStreamStateStore:
                 raise
 
     def get_stats(self, stream: StreamKey, since_hour: int) -> StreamStats:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
-            "ExpressionAttributeValues": {":pk": _s(self.partition_key(stream)), ":prefix": _s(STATS_SK_PREFIX)},
-            "ConsistentRead": True,
-        }
+        kwargs = self._prefix_query(stream, STATS_SK_PREFIX)
         hours: dict[int, int] = {}
         caught_up_at: datetime | None = None
         while True:
@@ -448,6 +466,8 @@ def _record_item(state: RecordState, expires_at: int) -> Item:
         item["pending"] = {"L": [{"M": _snapshot_attributes(s)} for s in state.pending]}
     if state.sent:
         item["sent"] = _s(json.dumps(list(state.sent), separators=(",", ":")))
+    if state.walked is not None:
+        item["walked"] = _s(state.walked)
     return item
 
 
@@ -469,6 +489,7 @@ def _record_from_item(item: Item) -> RecordState:
         settled=_snapshot_from_attributes(record_id, item) if "fingerprint" in item else None,
         pending=tuple(_snapshot_from_attributes(record_id, p["M"]) for p in item.get("pending", {}).get("L", [])),
         sent=tuple(json.loads(item["sent"]["S"])) if "sent" in item else (),
+        walked=item["walked"]["S"] if "walked" in item else None,
     )
 
 

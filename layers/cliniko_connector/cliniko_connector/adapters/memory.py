@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -103,6 +103,17 @@ class InMemoryStreamStateStore:
             known = self.records.setdefault(stream, {})
             for state in states:
                 known[state.id] = state
+
+    def list_records(self, stream: StreamKey) -> Iterator[RecordState]:
+        with self._lock:
+            known = list(self.records.get(stream, {}).values())
+        yield from known
+
+    def delete_records(self, stream: StreamKey, ids: Sequence[str]) -> None:
+        with self._lock:
+            known = self.records.get(stream, {})
+            for record_id in ids:
+                known.pop(record_id, None)
 
     def delete_stream(self, stream: StreamKey) -> None:
         with self._lock:

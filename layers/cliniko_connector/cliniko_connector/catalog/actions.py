@@ -63,6 +63,7 @@ from cliniko_connector.catalog.types import (
     TimeZoneId,
     TreatmentNoteId,
     TreatmentNoteTemplateId,
+    UnavailableBlockId,
     UtcTimestamp,
 )
 
@@ -596,6 +597,39 @@ class AvailabilityBlockGet(ActionInput):
     id: AvailabilityBlockId
 
 
+# --------------------------------------------------------------------------- unavailable blocks (breaks)
+
+
+class _UnavailableBlockFields(_EndsAfterStarts):
+    starts_at: UtcTimestamp = _opt()
+    ends_at: UtcTimestamp = _opt()
+    practitioner_id: PractitionerId = _opt()
+    business_id: BusinessId = _opt()
+    notes: NonEmpty | None = _opt()
+    repeat_rule: AppointmentRepeatRule | None = _opt()
+
+
+class UnavailableBlockCreate(_UnavailableBlockFields):
+    """A break: time a practitioner can't be booked (the spec's repeat rule allows up to 51 repeats here)."""
+
+    starts_at: UtcTimestamp
+    ends_at: UtcTimestamp
+    practitioner_id: PractitionerId
+    business_id: BusinessId
+
+
+class UnavailableBlockUpdate(UpdateInput, _UnavailableBlockFields):
+    id: UnavailableBlockId
+
+
+class UnavailableBlockListIds(AvailabilityBlockListIds):
+    pass
+
+
+class UnavailableBlockRef(ActionInput):
+    id: UnavailableBlockId
+
+
 # --------------------------------------------------------------------------- treatment notes
 
 
@@ -738,6 +772,14 @@ _INDIVIDUAL = "1000000000000000601"
 _GROUP = "1000000000000000701"
 _ATTENDEE = "1000000000000000801"
 _TEMPLATE = "1000000000000000901"
+_UNAVAILABLE = "1000000000000001051"
+# Both kinds of block list by practitioner, business and start time alike.
+_BLOCK_FILTERS = {
+    "practitioner_id": "practitioner_id",
+    "business_id": "business_id",
+    "starts_from": "starts_at:>=",
+    "starts_before": "starts_at:<",
+}
 _API = "https://api.au1.cliniko.com/v1"
 
 _ACTIONS: tuple[Action, ...] = (
@@ -966,7 +1008,7 @@ _ACTIONS: tuple[Action, ...] = (
     Action(
         name="availability_block.create",
         resource="availability_blocks",
-        description="Add extra availability for a practitioner at a business.",
+        description="Extra bookable time; for a break use unavailable_block.create",
         input_model=AvailabilityBlockCreate,
         operation=Create("/availability_blocks"),
         sample_input={
@@ -983,12 +1025,7 @@ _ACTIONS: tuple[Action, ...] = (
         input_model=AvailabilityBlockListIds,
         operation=ListIds(
             "/availability_blocks",
-            by={
-                "practitioner_id": "practitioner_id",
-                "business_id": "business_id",
-                "starts_from": "starts_at:>=",
-                "starts_before": "starts_at:<",
-            },
+            by=_BLOCK_FILTERS,
         ),
         sample_input={"practitioner_id": _PRACTITIONER, "starts_from": "2026-12-01T00:00:00Z"},
     ),
@@ -999,6 +1036,55 @@ _ACTIONS: tuple[Action, ...] = (
         input_model=AvailabilityBlockGet,
         operation=Get("/availability_blocks"),
         sample_input={"id": "1000000000000001001"},
+    ),
+    Action(
+        name="unavailable_block.create",
+        resource="unavailable_blocks",
+        description="A break, leave or a meeting: time a practitioner can't be booked",
+        input_model=UnavailableBlockCreate,
+        operation=Create("/unavailable_blocks"),
+        sample_input={
+            "starts_at": "2026-12-05T12:30:00+11:00",
+            "ends_at": "2026-12-05T13:15:00+11:00",
+            "practitioner_id": _PRACTITIONER,
+            "business_id": _BUSINESS,
+            "notes": "Lunch break",
+        },
+    ),
+    Action(
+        name="unavailable_block.update",
+        resource="unavailable_blocks",
+        description="Move, shorten or re-note an unavailable block (a break).",
+        input_model=UnavailableBlockUpdate,
+        operation=Update("/unavailable_blocks"),
+        sample_input={"id": _UNAVAILABLE, "ends_at": "2026-12-05T02:30:00Z", "notes": "Long lunch"},
+    ),
+    Action(
+        name="unavailable_block.get",
+        resource="unavailable_blocks",
+        description="Get an unavailable block (a break) by id or API URL.",
+        input_model=UnavailableBlockRef,
+        operation=Get("/unavailable_blocks"),
+        sample_input={"id": f"{_API}/unavailable_blocks/{_UNAVAILABLE}"},
+    ),
+    Action(
+        name="unavailable_block.list_ids",
+        resource="unavailable_blocks",
+        description="The ids of a practitioner's or a business's unavailable blocks (every page, up to `limit`).",
+        input_model=UnavailableBlockListIds,
+        operation=ListIds(
+            "/unavailable_blocks",
+            by=_BLOCK_FILTERS,
+        ),
+        sample_input={"practitioner_id": _PRACTITIONER, "starts_from": "2026-12-01T00:00:00Z"},
+    ),
+    Action(
+        name="unavailable_block.archive",
+        resource="unavailable_blocks",
+        description="Remove an unavailable block (a break): Cliniko archives it and the time is bookable again.",
+        input_model=UnavailableBlockRef,
+        operation=Archive("/unavailable_blocks"),
+        sample_input={"id": _UNAVAILABLE},
     ),
     Action(
         name="treatment_note.create",

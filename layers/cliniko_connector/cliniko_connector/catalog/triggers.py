@@ -38,7 +38,16 @@ class Changed:
     fields: tuple[str, ...]
 
 
-Transition = Created | Updated | BecameSet | BecameValue | Changed
+@dataclass(frozen=True)
+class Removed:
+    """A record the stream has seen is gone from Cliniko without a trace (no `archived_at`, no `deleted_at`):
+    found by a reconciliation walk that no longer lists it, and confirmed by a 404. The event's `previous`
+    holds the last known values of `fields`, as the stream kept them."""
+
+    fields: tuple[str, ...]
+
+
+Transition = Created | Updated | BecameSet | BecameValue | Changed | Removed
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,14 @@ class ResourceStream:
                 names.append("created_at")
             elif isinstance(t, BecameSet | BecameValue):
                 names.append(t.field)
-            elif isinstance(t, Changed):
+            elif isinstance(t, Changed | Removed):
                 names.extend(t.fields)
         return tuple(dict.fromkeys(names))
+
+    @property
+    def removal(self) -> Trigger | None:
+        """The trigger reporting records that vanished from the list, when the stream has one."""
+        return next((t for t in self.triggers if isinstance(t.transition, Removed)), None)
 
 
 def _stream(
@@ -148,7 +162,29 @@ STREAMS: tuple[ResourceStream, ...] = (
             ),
         ),
     ),
-    _stream("availability_blocks", "availability_block", "Availability Block", include=()),
+    _stream(
+        "availability_blocks",
+        "availability_block",
+        "Availability Block",
+        include=(),
+        extra=(
+            (
+                "removed",
+                "Removed",
+                Removed(("starts_at", "ends_at", "practitioner", "business")),
+                "A block the connector had seen is gone from Cliniko (deleted there: it leaves no trace in the "
+                "list). Found by the reconciliation walk and confirmed by a 404; `previous` holds its last known "
+                "times, practitioner and business, `data` is null.",
+            ),
+        ),
+    ),
+    _stream(
+        "unavailable_blocks",
+        "unavailable_block",
+        "Unavailable Block",
+        include=_WITH_DELETED,
+        extra=(("archived", "Archived", BecameSet("archived_at"), "The block (a break) was archived or deleted."),),
+    ),
     _stream(
         "invoices",
         "invoice",

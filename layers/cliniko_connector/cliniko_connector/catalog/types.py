@@ -123,6 +123,7 @@ AppointmentId = Annotated[str, IdOf("individual_appointments", "group_appointmen
 BookingId = Annotated[str, IdOf("bookings", "individual_appointments", "group_appointments", "appointments")]
 AttendeeId = Annotated[str, IdOf("attendees")]
 AvailabilityBlockId = Annotated[str, IdOf("availability_blocks")]
+UnavailableBlockId = Annotated[str, IdOf("unavailable_blocks", "bookings")]
 TreatmentNoteId = Annotated[str, IdOf("treatment_notes")]
 TreatmentNoteTemplateId = Annotated[str, IdOf("treatment_note_templates")]
 ProductId = Annotated[str, IdOf("products")]

@@ -11,7 +11,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cliniko_connector.catalog.triggers import STREAMS, UNPROMISED_BUMPS, Trigger
+from cliniko_connector.catalog.triggers import (
+    STREAMS,
+    UNPROMISED_BUMPS,
+    BecameSet,
+    BecameValue,
+    Changed,
+    Created,
+    Removed,
+    Trigger,
+)
+from cliniko_connector.devtools import resource_data
 from cliniko_connector.eventmodels import (
     ACTION_FAILED,
     ACTION_REQUESTED,
@@ -37,6 +47,10 @@ def trigger_schema(trigger: Trigger) -> dict[str, Any]:
     props = schema["properties"]
     props["trigger"] = {**props["trigger"], "const": trigger.name}
     props["resource"] = {**props["resource"], "const": trigger.resource}
+    # `data` is typed per resource from the official spec, so the registry's code bindings have its fields.
+    title = resource_data.data_title(trigger.resource)
+    schema.setdefault("$defs", {})[title] = resource_data.data_schema(trigger.resource)
+    props["data"] = {**props["data"], "anyOf": [{"$ref": f"#/$defs/{title}"}, {"type": "null"}]}
     schema["x-detail-type"] = trigger.detail_type
     return schema
 
@@ -63,25 +77,61 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
-_PATIENT_LINKED = {"individual_appointments", "attendees", "medical_alerts", "treatment_notes", "invoices"}
+# The fields an `.updated` sample names as changed, per resource (each one in the sample's `data`).
+_CHANGED: dict[str, list[str]] = {
+    "patients": ["email", "patient_phone_numbers"],
+    "contacts": ["phone_numbers"],
+    "individual_appointments": ["notes"],
+    "group_appointments": ["max_attendees"],
+    "availability_blocks": ["ends_at"],
+    "unavailable_blocks": ["ends_at", "notes"],
+    "invoices": ["notes"],
+    "products": ["price_ex_tax"],
+}
+_RESCHEDULED_FROM = {
+    "starts_at": "2026-12-01T09:00:00Z",
+    "ends_at": "2026-12-01T09:30:00Z",
+    "practitioner": resource_data.SAMPLE_IDS["practitioners"],
+}
 
 
-def _sample_record(resource: str, record_id: str) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": record_id, "created_at": SAMPLE_TIME, "updated_at": SAMPLE_TIME}
-    if resource in _PATIENT_LINKED:
-        record["patient"] = {"links": {"self": "https://api.au1.cliniko.com/v1/patients/1000000000000000101"}}
-    return record
+def _linked_id(value: Any) -> Any:
+    if isinstance(value, dict):
+        return str(value.get("links", {}).get("self", "")).rsplit("/", 1)[-1] or None
+    return value
 
 
-def sample_trigger_event(trigger: Trigger, record_id: str = "1000000000000000001") -> dict[str, Any]:
-    """A full EventBridge event as the poller publishes it, for `sam local invoke` and routing tests."""
-    previous = None
+def sample_detail_parts(trigger: Trigger) -> tuple[dict[str, Any] | None, list[str] | None, dict[str, Any] | None]:
+    """`data`, `changed_fields` and `previous` of a sample `trigger` event: a record built from the spec's
+    documented example (obviously fictitious), in the state the trigger describes."""
+    t = trigger.transition
+    record = resource_data.sample_record(trigger.resource, created=isinstance(t, Created))
     changed: list[str] | None = None
-    if trigger.name.endswith(".updated"):
-        changed = ["email"]
-    if trigger.name.endswith(".rescheduled"):
-        changed = ["ends_at", "starts_at"]
-        previous = {"starts_at": "2026-12-01T09:00:00Z", "ends_at": "2026-12-01T09:30:00Z", "practitioner": "2"}
+    previous: dict[str, Any] | None = None
+    if isinstance(t, BecameSet):
+        record[t.field] = SAMPLE_TIME
+        if t.field == "cancelled_at":
+            record.update(cancellation_reason=50, cancellation_reason_description="Other")
+        if t.field == "finalized_at":
+            record["draft"] = False
+    elif isinstance(t, BecameValue):
+        record[t.field] = t.value
+        if t.field == "status" and "status_description" in record:
+            record["status_description"] = "Paid"
+    elif isinstance(t, Changed):
+        previous = {f: _RESCHEDULED_FROM.get(f, _linked_id(record.get(f))) for f in t.fields}
+        changed = sorted(f for f in t.fields if previous[f] != _linked_id(record.get(f)))
+    elif isinstance(t, Removed):
+        return None, None, {f: _linked_id(record.get(f)) for f in t.fields}
+    elif trigger.name.endswith(".updated"):
+        changed = _CHANGED.get(trigger.resource, ["notes"])
+    return record, changed, previous
+
+
+def sample_trigger_event(trigger: Trigger) -> dict[str, Any]:
+    """A full EventBridge event as the poller publishes it, for `sam local invoke` and routing tests."""
+    data, changed, previous = sample_detail_parts(trigger)
+    record_id = resource_data.SAMPLE_IDS[trigger.resource]
     detail = TriggerEventDetail(
         trigger=trigger.name,
         connection_id=SAMPLE_CONNECTION,
@@ -92,7 +142,7 @@ def sample_trigger_event(trigger: Trigger, record_id: str = "1000000000000000001
         changed_fields=changed,
         previous=previous,
         payload_mode=PayloadMode.FULL,
-        data=_sample_record(trigger.resource, record_id),
+        data=data,
     )
     return {
         "version": "0",
@@ -131,7 +181,9 @@ def delay_section() -> list[str]:
     for stream in STREAMS:
         for t in stream.triggers:
             unpromised = UNPROMISED_BUMPS.get(t.name)
-            if unpromised is None:
+            if isinstance(t.transition, Removed):
+                delay = "no poll sees it: the stream's next reconciliation walk, `ReconcileEveryHours` (default 24 h)"
+            elif unpromised is None:
                 delay = "one poll interval after the change, once the stream has caught up"
             else:
                 delay = (
@@ -152,6 +204,18 @@ def render_events_doc() -> str:
         "`source` = the stack's `EventSource` parameter (default `cliniko`) and a `detail-type` per trigger.",
         "Each `detail` has a JSON schema in [`docs/schemas/`](schemas/) (also registered in the stack's schema",
         "registry) and a sample event in `events/triggers/`.",
+        "",
+        "In `full` payload mode `data` is the record as Cliniko returned it. Its schema per resource comes from the",
+        "official OpenAPI spec (fields Cliniko adds later are allowed) and is embedded in each trigger's schema, so",
+        "the registry's code bindings type it; on its own it is in [`docs/schemas/data/`](schemas/data/):",
+        "",
+        *[
+            f"- `{resource}`: [{resource_data.data_title(resource)}](schemas/data/{resource}.json)"
+            for resource in resource_data.stream_resources()
+        ],
+        "",
+        "The sample events' `data` are built from the spec's documented examples; every personal detail in them",
+        "is fictitious (`example.com` addresses, ACMA's fictional 0491 570 mobile numbers, TEST-NET addresses).",
         "",
         "## Common fields of trigger events",
         "",
@@ -203,8 +267,13 @@ def render_events_doc() -> str:
         lines.append(f"| `{stream.resource}` | {asked} |")
     lines += [
         "",
-        "No trigger is named after deletion: Cliniko's `DELETE` archives (the `.archived` triggers), and a record",
-        "given a legacy `deleted_at` arrives as `.updated` with `deleted_at` among its `changed_fields`.",
+        "Cliniko's `DELETE` archives (the `.archived` triggers), and a record given a legacy `deleted_at` arrives",
+        "as `.updated` with `deleted_at` among its `changed_fields`. Availability blocks are the exception: they",
+        "have neither field, and one deleted in Cliniko simply stops being listed. No poll can see that; the",
+        "reconciliation walk can, and reports it as `availability_block.removed` (`data` null, `previous` = its",
+        "last known times, practitioner and business) up to `ReconcileEveryHours` later, for blocks the stream has",
+        "seen (see [operations](operations.md#reconciliation)). For breaks, use unavailable blocks: archiving one",
+        "is `unavailable_block.archived`.",
         "",
         *delay_section(),
         "",
@@ -229,6 +298,9 @@ def generated_files() -> dict[str, str]:
     files: dict[str, str] = {"docs/events.md": render_events_doc()}
     for detail_type, schema in all_schemas().items():
         files[f"docs/schemas/{slug(detail_type)}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    for resource in resource_data.stream_resources():
+        schema = resource_data.data_schema(resource)
+        files[f"docs/schemas/data/{resource}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     for stream in STREAMS:
         for t in stream.triggers:
             files[f"events/triggers/{t.name}.json"] = json.dumps(sample_trigger_event(t), indent=2) + "\n"

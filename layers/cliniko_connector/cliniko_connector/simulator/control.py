@@ -120,6 +120,9 @@ def _records(sim: Simulator, parts: list[str], method: str, body: Any, base: str
             found = sim.get(resource, record_id, base=base)
             return json_response(200, found) if found is not None else _error(404, "no such record")
         return _error(405, "GET or PATCH")
+    if len(parts) == 3 and parts[2] == "purge" and method == "POST":
+        sim.purge(resource, record_id)
+        return Response(status=204)
     if len(parts) == 3 and parts[2] in _ACTIONS and method == "POST":
         action = parts[2]
         if action == "archive":

@@ -132,7 +132,7 @@ def _check_times(ctx: WriteContext) -> None:
         ctx.error("ends_at", "must be after starts_at")
 
 
-def _check_repeat_rule(ctx: WriteContext) -> None:
+def _check_repeat_rule(ctx: WriteContext, max_repeats: int | None = None) -> None:
     rule = ctx.changes.get("repeat_rule")
     if not isinstance(rule, dict) or not rule:
         return
@@ -142,6 +142,9 @@ def _check_repeat_rule(ctx: WriteContext) -> None:
         value = rule.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             ctx.error("repeat_rule", "is invalid")
+    repeats = rule.get("number_of_repeats")
+    if max_repeats is not None and isinstance(repeats, int) and repeats > max_repeats:
+        ctx.error("repeat_rule", "is invalid")
 
 
 def _check_content(ctx: WriteContext, name: str = "content") -> None:
@@ -536,9 +539,14 @@ GROUP_APPOINTMENTS = ResourceDef(
 )
 
 
-def _validate_block(ctx: WriteContext) -> None:
+def _validate_unavailable_block(ctx: WriteContext) -> None:
     _check_times(ctx)
-    _check_repeat_rule(ctx)
+    _check_repeat_rule(ctx, max_repeats=51)  # the spec's bound for unavailable blocks
+
+
+def _validate_availability_block(ctx: WriteContext) -> None:
+    _check_times(ctx)
+    _check_repeat_rule(ctx, max_repeats=100)  # the spec's bound for availability blocks
 
 
 UNAVAILABLE_BLOCKS = ResourceDef(
@@ -554,7 +562,7 @@ UNAVAILABLE_BLOCKS = ResourceDef(
         ("repeats", "unavailable_blocks?q[]=repeated_from_id:={id}"),
     ),
     hide=("archived_at", "deleted_at"),
-    validate=_validate_block,
+    validate=_validate_unavailable_block,
 )
 
 AVAILABILITY_BLOCKS = ResourceDef(
@@ -572,7 +580,7 @@ AVAILABILITY_BLOCKS = ResourceDef(
     get_filters=(),
     required=("starts_at", "ends_at", "practitioner_id", "business_id"),
     hide=(),
-    validate=_validate_block,
+    validate=_validate_availability_block,
 )
 
 BOOKINGS = ResourceDef(

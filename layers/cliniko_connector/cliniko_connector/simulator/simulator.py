@@ -219,6 +219,12 @@ class Simulator:
             if resource == "attendees":
                 refresh_group_patients(self.store, rec["booking_id"])
 
+    def purge(self, resource: str, record_id: str | int) -> None:
+        """Delete a record as staff do in Cliniko's UI where the API keeps no trace of it (availability
+        blocks): gone from lists, 404 by id."""
+        rec = self._require(resource, record_id)
+        self.store.purge(resource, rec["id"])
+
     def unarchive(self, resource: str, record_id: str | int) -> None:
         rec = self._require(resource, record_id)
         if rec.get("archived_at") is not None:

@@ -338,6 +338,20 @@ class Store:
             self._commit(table, rec, old)
             return rec
 
+    def purge(self, resource: str, record_id: int) -> None:
+        """Remove a record without a trace (no `archived_at`, no `deleted_at`): what deleting an availability
+        block in Cliniko's UI does, as far as its list shows."""
+        with self.lock:
+            table = self.table(resource)
+            old = table.rows.pop(record_id, None)
+            if old is None:
+                raise NotFound(record_id)
+            _discard(table.by_updated, (old["updated_at"], record_id))
+            _discard(table.by_created, (old["created_at"], record_id))
+            for attr in table.nonnull:
+                table.nonnull[attr] -= int(old.get(attr) is not None)
+            table.version += 1
+
     def insert_raw(self, resource: str, record: Record) -> Record:
         """Load a record as-is (seeds): ids and timestamps may be given, else generated."""
         with self.lock:

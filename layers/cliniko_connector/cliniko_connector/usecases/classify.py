@@ -19,6 +19,7 @@ from cliniko_connector.catalog.triggers import (
     BecameValue,
     Changed,
     Created,
+    Removed,
     ResourceStream,
     Trigger,
     Updated,
@@ -157,10 +158,22 @@ def classify_versions(
     return ClassifiedRecord(
         transitions=found,
         pending=RecordState(id=rid, settled=kept.settled, pending=pending, sent=kept.sent),
-        settled=RecordState(id=rid, settled=chain[-1][0]),
+        settled=RecordState(id=rid, settled=chain[-1][0], walked=kept.walked),
         new_versions=new_versions,
         repeats=repeats,
     )
+
+
+def removal(stream: ResourceStream, connection_id: str, kept: RecordState, detected_at: str) -> Transition | None:
+    """The stream's removal trigger for a record that is gone from Cliniko, from what the stream kept of it
+    (its newest version): keyed on that version, so a sweep repeated after a failed publish resends it alike."""
+    trigger = stream.removal
+    latest = kept.pending[-1] if kept.pending else kept.settled
+    if trigger is None or latest is None or not isinstance(trigger.transition, Removed):
+        return None
+    key = f"{connection_id}:{stream.resource}:{kept.id}:{trigger.name}:{_version(latest)}"
+    previous = {f: latest.watched.get(f) for f in trigger.transition.fields}
+    return Transition(trigger, detected_at, key, previous=previous)
 
 
 def transitions(

@@ -19,7 +19,15 @@ from typing import Any
 from cliniko_connector.adapters.cliniko_http import q, sort
 from cliniko_connector.adapters.eventbridge import MAX_REQUEST_BYTES, entry_size
 from cliniko_connector.catalog.triggers import ResourceStream
-from cliniko_connector.errors import ClinikoBadResponse, ClinikoSortNotHonoured, PublishError, StreamBusy
+from cliniko_connector.errors import (
+    ClinikoBadResponse,
+    ClinikoNotFound,
+    ClinikoSortNotHonoured,
+    ClinikoTransientError,
+    PublishError,
+    RateBudgetExhausted,
+    StreamBusy,
+)
 from cliniko_connector.eventmodels import TriggerEventDetail
 from cliniko_connector.models import (
     BusEvent,
@@ -33,7 +41,7 @@ from cliniko_connector.models import (
 from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import ClinikoApi, EventPublisher, StreamStateStore
 from cliniko_connector.timeutil import ONE_SECOND, parse_ts, to_z, utc_now
-from cliniko_connector.usecases.classify import ClassifiedRecord, Transition, classify_versions
+from cliniko_connector.usecases.classify import ClassifiedRecord, Transition, classify_versions, removal
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -141,6 +149,7 @@ class _Run:
     salt: bytes
     result: PollResult
     reconcile: bool
+    walk: str | None  # the reconciliation walk that notes what it sees (removals), if any
 
 
 @dataclass
@@ -209,10 +218,11 @@ class StreamPoller:
             cursor = self.state.put_cursor(
                 key, cursor.model_copy(update={"reconcile_from": cursor.origin}), expected_version=cursor.version
             )
+        walk = self._walk_marker(connection, stream, cursor)
         lower = cursor.reconcile_from if reconcile and cursor.reconcile_from else cursor.position - self.overlap
         lower = max(lower, cursor.origin)
         drain_after_id = cursor.reconcile_after_id if reconcile else None  # set while walking a crowded second by id
-        run = _Run(connection, stream, key, mode, salt, result, reconcile)
+        run = _Run(connection, stream, key, mode, salt, result, reconcile, walk)
         previous: _Previous | None = None  # the last page, while the next one is to confirm it held all it should
         first_lower = lower
         while True:
@@ -303,6 +313,11 @@ class StreamPoller:
                     # Out of time after one page, which its checkpoint would not pass: confirm it instead.
                     cursor = self._confirm(run, cursor, previous, lower, drain_after_id)
                 break
+        if walk is not None and reconcile and result.caught_up and cursor.reconcile_from is None:
+            removed = self._report_removals(connection, stream, key, walk, mode, deadline)
+            result.events += len(removed)
+            for event in removed:
+                result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
         result.cursor = to_z(cursor.position)
         result.reconciling = cursor.reconcile_from is not None
         labels = {"connection": connection.id, "resource": stream.resource}
@@ -340,7 +355,9 @@ class StreamPoller:
         classified = (
             self._classify_page(run.connection, run.stream, key, records, cursor.origin, run.salt) if records else []
         )
-        events = self._publish_page(run.connection, run.stream, key, classified, run.mode) if classified else []
+        events = (
+            self._publish_page(run.connection, run.stream, key, classified, run.mode, run.walk) if classified else []
+        )
         result.records += len(records)
         result.duplicates += sum(c.repeats for c, _ in classified)
         result.events += len(events)
@@ -466,8 +483,12 @@ class StreamPoller:
         key: StreamKey,
         classified: list[tuple[ClassifiedRecord, list[dict[str, Any]]]],
         mode: PayloadMode,
+        walk: str | None = None,
     ) -> list[BusEvent]:
         """Publish the page's events of the enabled triggers and settle its records; return the events.
+
+        With `walk` (a reconciliation walk is under way on a stream that reports removals), every record of
+        the page is kept as seen by that walk, changed or not.
 
         New versions are kept as pending before their events go out: a poll that stops while or after
         publishing leaves the next one what it needs to resend them under the same keys, and to classify
@@ -492,7 +513,14 @@ class StreamPoller:
                 self._keep_what_was_accepted(key, classified, events, owners, exc)
                 raise
         self.checkpoint_hook("published")
-        settled = [c.settled for c, _ in classified if c.pending.pending]
+        if walk is not None:
+            settled = [
+                c.settled.model_copy(update={"walked": walk})
+                for c, _ in classified
+                if c.pending.pending or c.settled.walked != walk
+            ]
+        else:
+            settled = [c.settled for c, _ in classified if c.pending.pending]
         if settled:
             self.state.put_records(key, settled)
         self.checkpoint_hook("settled")
@@ -530,6 +558,55 @@ class StreamPoller:
             self.state.put_records(key, states)
         except Exception:  # the publish error is what the caller must see; this only saves repeats
             logger.warning("accepted events not recorded: the retry sends them again", extra={"stream": str(key)})
+
+    @staticmethod
+    def _walk_marker(connection: Connection, stream: ResourceStream, cursor: StreamCursor) -> str | None:
+        """The name of the reconciliation walk under way, when the stream must note what it sees (its removal
+        trigger is on): the end of the walk before it never changes while this one goes on."""
+        if cursor.reconcile_from is None or stream.removal is None or stream.removal.name not in connection.triggers:
+            return None
+        return f"after:{to_z(cursor.reconciled_at)}" if cursor.reconciled_at else "first"
+
+    def _report_removals(
+        self,
+        connection: Connection,
+        stream: ResourceStream,
+        key: StreamKey,
+        walk: str,
+        mode: PayloadMode,
+        deadline: float,
+    ) -> list[BusEvent]:
+        """After a finished walk: the records the stream keeps that the walk did not see. Each is asked for by
+        id; a 404 means it is gone (Cliniko's list shows no trace of a deleted availability block), and its
+        removal is published before the stream forgets it. One that is still there changed mid-walk and is
+        seen by the next walk; one left when the deadline comes, or when Cliniko fails for a while, is checked
+        by the next walk too."""
+        detected_at = to_z(self.now())
+        gone: list[tuple[str, Transition]] = []
+        for kept in self.state.list_records(key):
+            if kept.walked == walk:
+                continue
+            transition = removal(stream, connection.id, kept, detected_at)
+            if transition is None:
+                continue
+            if self.monotonic() >= deadline:
+                break
+            try:
+                self.api.request("GET", f"/{stream.resource}/{kept.id}", deadline=deadline)
+            except ClinikoNotFound:
+                gone.append((kept.id, transition))
+            except (ClinikoTransientError, RateBudgetExhausted) as exc:
+                # The walk itself is done; what is left unchecked stays kept for the next walk to check.
+                logger.warning("removal checks deferred", extra={"stream": str(key), "error": type(exc).__name__})
+                count("RemovalChecksDeferred", 1, {"connection": connection.id, "resource": stream.resource})
+                break
+        if not gone:
+            return []
+        events = [self._bus_event(connection, stream, rid, t, mode, None) for rid, t in gone]  # nothing left to read
+        self.publisher.publish(events)  # raises (the records stay): the next walk reports them again
+        self.state.delete_records(key, [rid for rid, _ in gone])
+        logger.info("records removed", extra={"stream": str(key), "removed": len(gone)})
+        return events
 
     def _walked(self, reconcile: bool, resume_at: datetime | None, after_id: str | None) -> dict[str, Any]:
         """A reconciliation walk's checkpoint: where to resume, or (at the end of the list) when it ended."""
@@ -578,7 +655,7 @@ class StreamPoller:
         record_id: str,
         transition: Transition,
         mode: PayloadMode,
-        record: dict[str, Any],
+        record: dict[str, Any] | None,
     ) -> BusEvent:
         detail = TriggerEventDetail(
             trigger=transition.trigger.name,
@@ -590,7 +667,7 @@ class StreamPoller:
             changed_fields=transition.changed_fields,
             previous=transition.previous,
             payload_mode=mode,
-            data=record if mode is PayloadMode.FULL else None,
+            data=record if mode is PayloadMode.FULL else None,  # None: the record is gone (removed)
         )
         event = BusEvent(
             source=self.event_source,
