@@ -220,7 +220,10 @@ def _moto(args: argparse.Namespace) -> int:
         argv = ["local", "moto", "--port", str(args.port), "--state", args.state]
         record = processes.start_in_background("moto", argv, directory)
         log = directory / "moto.log"
-        print(f"moto server on {record.url} (pid {record.process.pid}, log {log}); `local down` stops it")
+        print(
+            f"moto server on {record.url} (pid {record.process.pid}, log {log}); "
+            "`cliniko-connector local down` stops it"
+        )
         print(f"  export {ENDPOINT_VARIABLE}={record.url}")
         return 0
     server = MotoSubprocess(args.port or None)

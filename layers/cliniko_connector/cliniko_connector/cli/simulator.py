@@ -139,7 +139,9 @@ def _record_data(text: str) -> dict[str, Any]:
 
 
 def _print_record(args: argparse.Namespace, verb: str, record: dict[str, Any]) -> None:
-    if args.json:
+    if getattr(args, "id_only", False):
+        print(record.get("id"))
+    elif args.json:
         print(json.dumps(record, indent=2, sort_keys=True))
     else:
         print(f"{verb} {args.resource}/{record.get('id')} at {record.get('updated_at') or record.get('created_at')}")
@@ -198,6 +200,7 @@ def register(subparsers: Any) -> None:
     create.add_argument("resource", help="e.g. patients, individual_appointments, medical_alerts")
     create.add_argument("--data", type=_record_data, required=True, metavar="JSON|@FILE")
     create.add_argument("--json", action="store_true", help="print the whole record")
+    create.add_argument("--id-only", action="store_true", help="print only its id, e.g. id=$(… --id-only)")
     create.set_defaults(func=_create)
 
     update = client("update", "change a record as clinic staff would, e.g. update patients 1 --data '{...}'")
