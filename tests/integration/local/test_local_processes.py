@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cliniko_connector.local.moto import free_port
-from cliniko_connector.local.processes import ProcessRecord, port_free, records
+from cliniko_connector.local.processes import ProcessId, ProcessRecord, port_free, records, write_record
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +151,18 @@ def test_the_simulator_refuses_to_start_without_a_key(folder: Path) -> None:
     line = one_line_error(cli(folder, "simulator", "--port", str(free_port())))
     assert "needs the API key" in line and "--api-key-file" in line
     assert records(folder / ".local") == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="which command a pid runs is read from /proc")
+def test_a_forged_record_cannot_make_local_down_signal_another_process(folder: Path) -> None:
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        forged = ProcessRecord(name="moto", process=ProcessId.of(bystander.pid), port=free_port())
+        assert forged.process.started is not None
+        write_record(folder / ".local", forged)
+        down = cli(folder, "local", "down")
+        assert down.returncode == 0 and down.stdout.startswith("nothing of the local stack is running")
+        assert bystander.poll() is None, "local down signalled a process that is not the local stack's"
+    finally:
+        bystander.kill()
+        bystander.wait()

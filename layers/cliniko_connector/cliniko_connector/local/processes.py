@@ -3,7 +3,8 @@
 Each writes a record (`<name>-<pid>.process.json`) next to the stack's state file while it runs and removes it
 when it stops, so `local down` can stop everything the local stack started, from another shell, and check
 that the ports are free again. A record names the process and its children (moto's server process) with
-their start times, so a recycled pid is never signalled.
+their start times, so a recycled pid is never signalled; and where /proc tells (Linux) only a process running
+this project's CLI or moto is ever signalled, whatever a record says.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from cliniko_connector.errors import ConfigurationError
 
 HOST = "127.0.0.1"
 RECORD_SUFFIX = ".process.json"
+# What the command line of a process `local down` may signal contains (one of).
+OUR_COMMANDS = (b"cliniko_connector", b"cliniko-connector", b"moto.server")
 STOP_TIMEOUT_SECONDS = 10.0
 START_TIMEOUT_SECONDS = 60.0
 
@@ -53,7 +56,7 @@ class ProcessId(BaseModel):
         stat = _proc_stat(self.pid)
         if stat is None:
             return sys.platform != "linux"
-        if stat[0] == "Z":
+        if stat[0] == "Z" or not _ours(self.pid):
             return False
         return self.started is None or stat[19] == self.started
 
@@ -87,6 +90,14 @@ def _proc_stat(pid: int) -> list[str] | None:
     except OSError:
         return None
     return text.rpartition(")")[2].split()
+
+
+def _ours(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return any(mark in command for mark in OUR_COMMANDS)
 
 
 def _start_time(pid: int) -> str | None:
