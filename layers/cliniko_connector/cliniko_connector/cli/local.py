@@ -27,7 +27,7 @@ from cliniko_connector.local.endpoint import (
 )
 from cliniko_connector.local.moto import HOST, MotoSubprocess, is_ready
 from cliniko_connector.local.processes import ProcessId, ProcessRecord, interrupted_by_signals, registered
-from cliniko_connector.local.runner import HandlerError, Invocation, LocalRunner, RunSummary
+from cliniko_connector.local.runner import NO_SUCH_QUEUE, HandlerError, Invocation, LocalRunner, RunSummary
 from cliniko_connector.local.stack import DEFAULT_STACK_NAME, DEFAULT_STATE_PATH, StackState, stack_owner, up
 from cliniko_connector.local.template import load_template
 
@@ -150,7 +150,7 @@ def _status(args: argparse.Namespace) -> int:
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
             )["Attributes"]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            if exc.response["Error"]["Code"] not in NO_SUCH_QUEUE:
                 raise
             raise ConfigurationError(
                 f"queue {queue.name} that {args.state} names is not on {endpoint}: the stack changed since; "

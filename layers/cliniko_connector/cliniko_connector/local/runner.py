@@ -39,7 +39,8 @@ from cliniko_connector.local.archive import LocalArchive
 from cliniko_connector.local.endpoint import ensure_local_aws_environment, require_loopback_endpoint
 from cliniko_connector.local.stack import FunctionInfo, StackState
 
-_NO_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+# The error codes of a queue that isn't there (moto's query and JSON protocols).
+NO_SUCH_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
 @contextlib.contextmanager
@@ -310,7 +311,7 @@ class LocalRunner:
                 WaitTimeSeconds=0,
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] not in _NO_QUEUE:
+            if exc.response["Error"]["Code"] not in NO_SUCH_QUEUE:
                 raise
             return []  # `local up` removed it (its rule is gone) since this cycle began: nothing to deliver
         messages: list[dict[str, Any]] = response.get("Messages", [])
