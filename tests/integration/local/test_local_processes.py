@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.local.moto import free_port
 from cliniko_connector.local.processes import ProcessId, ProcessRecord, port_free, records, write_record
+from tests.integration.local.local_stack_support import Project
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[3]
 CLI = [sys.executable, "-m", "cliniko_connector.cli.main"]
 KEY = "MS0xMjM0NTY3ODkwcHJvY2Vzc2VzdGVzdGtleQ-au1"
 
@@ -107,8 +108,12 @@ def test_local_down_stops_moto_the_simulator_and_local_run_and_frees_their_ports
     started = cli(folder, "simulator", "--port", str(sim_port), "--api-key-file", "key.txt", "--background")
     assert started.returncode == 0, started.stderr
     assert f"on http://127.0.0.1:{sim_port}/v1" in started.stdout and KEY not in started.stdout
-    template = str(ROOT / "template.yaml")
-    assert cli(folder, "local", "up", "--template", template, **endpoint).returncode == 0
+    # A one-action stack with throwaway handlers: `local run` needs a stack, not the whole catalog.
+    project = Project(folder, endpoint["AWS_ENDPOINT_URL"])
+    project.write_template({"medical_alert.create": ACTIONS["medical_alert.create"]})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", project.endpoint)
+        project.up()
     runner = subprocess.Popen(
         [*CLI, "local", "run", "--interval", "1"],
         cwd=folder,
