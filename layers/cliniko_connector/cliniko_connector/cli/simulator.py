@@ -72,8 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
-        processes.require_port_free(args.port, "the simulator")  # raises PortInUse
-        raise
+        raise processes.port_in_use(args.port, "the simulator") from None
     finally:
         for path in written:
             path.unlink(missing_ok=True)

@@ -182,12 +182,16 @@ def port_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def require_port_free(port: int, what: str, option: str = "--port") -> None:
+def require_port_free(port: int, what: str) -> None:
     if not port_free(port):
-        raise PortInUse(
-            f"port {port} on {HOST} is in use, so {what} can't listen there: choose another {option}, or stop "
-            "what listens there (`cliniko-connector local down` stops what this folder's local stack started)"
-        )
+        raise port_in_use(port, what)
+
+
+def port_in_use(port: int, what: str) -> PortInUse:
+    return PortInUse(
+        f"port {port} on {HOST} is in use, so {what} can't listen there: choose another --port, or stop what "
+        "listens there (`cliniko-connector local down` stops what this folder's local stack started)"
+    )
 
 
 def stop(record: ProcessRecord, timeout: float = STOP_TIMEOUT_SECONDS) -> list[str]:
