@@ -44,14 +44,9 @@ def _serve(args: argparse.Namespace) -> int:
     processes.require_port_free(args.port, "the simulator")
     directory = _directory()
     if args.background:
-        argv = [
-            "simulator",
-            "--port",
-            str(args.port),
-            "--api-key-file",
-            "-",
-            *(["--seed", args.seed] * bool(args.seed)),
-        ]
+        # The key goes to the detached simulator on its standard input, never on its command line.
+        argv = ["simulator", "--port", str(args.port), "--api-key-file", "-"]
+        argv += ["--seed", args.seed] if args.seed else []
         record = processes.start_in_background("simulator", argv, directory, stdin=key + "\n")
         log = directory / "simulator.log"
         print(
