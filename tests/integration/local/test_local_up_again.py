@@ -49,7 +49,7 @@ def test_the_cli_refuses_in_one_line(
 ) -> None:
     project.up()
     other_state = tmp_path_factory.mktemp("other-folder") / ".local" / "stack.json"
-    code = main(["local", "up", "--template", str(project.root / "template.yaml"), "--state", str(other_state)])
+    code = main(["local", "up", "--template", str(project.root / "template.yaml"), "--stack-state", str(other_state)])
     err = capsys.readouterr().err
     assert code == 1
     (line,) = err.strip().splitlines()
@@ -61,17 +61,17 @@ def test_local_status_says_what_to_do_when_moto_lost_the_stack_or_another_folder
 ) -> None:
     project.up()
     state = str(project.state_path)
-    assert main(["local", "status", "--state", state]) == 0
+    assert main(["local", "status", "--stack-state", state]) == 0
     capsys.readouterr()
 
     reset(endpoint)  # moto restarted: nothing the state file names exists any more
-    assert main(["local", "status", "--state", state]) == 1
+    assert main(["local", "status", "--stack-state", state]) == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "no longer holds the stack" in line and "local up" in line
 
     other_state = tmp_path_factory.mktemp("other-folder") / ".local" / "stack.json"
     up(project.root / "template.yaml", parameters=CONTACT, state_path=other_state)  # built from elsewhere
-    assert main(["local", "status", "--state", state]) == 1
+    assert main(["local", "status", "--stack-state", state]) == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"was rebuilt from {other_state.resolve()}" in line
 

@@ -217,7 +217,7 @@ def _moto(args: argparse.Namespace) -> int:
             )
         processes.require_port_free(args.port, "moto")
     if args.background:
-        argv = ["local", "moto", "--port", str(args.port), "--state", args.state]
+        argv = ["local", "moto", "--port", str(args.port), "--stack-state", args.state]
         record = processes.start_in_background("moto", argv, directory)
         log = directory / "moto.log"
         print(
