@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError
 
 from cliniko_connector.cli.context import STATE_ENV, DeprecatedAlias, UsageError, read_text_arg
 from cliniko_connector.cli.output import plural
@@ -108,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         record = ProcessRecord(name="run", process=ProcessId.of(os.getpid()), url=endpoint)
         with interrupted_by_signals(), registered(Path(args.state).parent, record):
-            print(f"running every {args.interval:g}s against {endpoint}; Ctrl-C or `local down` stops", flush=True)
+            print(f"running every {args.interval:g}s against {endpoint}; Ctrl-C stops (or `local down`)", flush=True)
             summary = runner.run(interval_seconds=args.interval)
     _print_summary(summary)
     return 1 if args.once and summary.failures else 0
@@ -174,15 +174,8 @@ def _status(args: argparse.Namespace) -> int:
 
 def _require_same_stack(state: StackState, state_path: str) -> None:
     """The moto server still holds the stack this state file describes, or a one-line what-to-do."""
-    try:
-        owner = stack_owner(
-            boto3.client("ssm", endpoint_url=state.endpoint_url, region_name=state.region), state.stack_name
-        )
-    except EndpointConnectionError:
-        raise ConfigurationError(
-            f"no moto server answers on {state.endpoint_url}: start it (`cliniko-connector local moto`), "
-            "then `local up`"
-        ) from None
+    ssm = boto3.client("ssm", endpoint_url=state.endpoint_url, region_name=state.region)
+    owner = stack_owner(ssm, state.stack_name)  # moto not answering is main's one line
     mine = str(Path(state_path).resolve())
     if owner is None:
         raise ConfigurationError(
