@@ -12,7 +12,11 @@ from typing import Any
 
 import pytest
 
+from cliniko_connector.adapters import aws
+from cliniko_connector.cli import events as events_cli
 from cliniko_connector.cli.main import main
+from cliniko_connector.usecases import tail as tail_usecase
+from cliniko_connector.usecases.tail import BusTail
 from tests.e2e.cli.conftest import CONNECTION, KEY, Stack
 
 pytestmark = pytest.mark.e2e
@@ -97,3 +101,44 @@ def test_a_quiet_bus_ends_the_tail_at_its_timeout(stack: Stack) -> None:
     assert result.err.strip().endswith("0 event(s)")
     assert time.monotonic() - started < 10
     assert tails(stack) == [] and tail_queues(stack) == []
+
+
+@pytest.fixture
+def scaled_long_polls(monkeypatch: pytest.MonkeyPatch) -> int:
+    """As in production (a 10 s read timeout, 20 s long polls) a long poll outlasts the clients' read
+    timeout; scaled down to 1 s and 3 s so the test takes seconds. Returns the long poll."""
+    monkeypatch.setattr(aws, "READ_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(tail_usecase, "LONG_POLL_SECONDS", 3)
+    return 3
+
+
+def test_a_quiet_bus_for_several_long_polls_does_not_end_the_tail(stack: Stack, scaled_long_polls: int) -> None:
+    started = time.monotonic()
+    result = stack.cli("events", "tail", "--timeout", str(2 * scaled_long_polls + 1))
+    elapsed = time.monotonic() - started
+    assert result.code == 0, result.err
+    assert result.err.strip().endswith("0 event(s)") and "Timeout" not in result.err
+    assert elapsed >= 2 * scaled_long_polls  # it waited through the long polls rather than stopping early
+    assert tails(stack) == [] and tail_queues(stack) == []
+
+
+def test_an_event_published_while_the_tail_is_between_long_polls_is_printed(
+    stack: Stack, scaled_long_polls: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    polls: list[int] = []
+
+    class PublishBetweenPolls(BusTail):
+        def receive(self, wait_seconds: int) -> Any:
+            received = list(super().receive(wait_seconds))
+            polls.append(len(received))
+            if len(polls) == 1:  # the first long poll came back empty: nobody is waiting on the queue now
+                assert received == []
+                stack.put_event("Patient Created", {"connection_id": CONNECTION, "id": "7", "trigger": "x"})
+            return iter(received)
+
+    monkeypatch.setattr(events_cli, "BusTail", PublishBetweenPolls)
+    result = stack.cli("events", "tail", "--max-events", "1", "--timeout", str(4 * scaled_long_polls))
+    assert result.code == 0, result.err
+    (line,) = result.out.splitlines()
+    assert "Patient Created" in line and "/7" in line
+    assert polls[0] == 0 and polls[-1] == 1

@@ -18,6 +18,7 @@ from cliniko_connector.cli.status import guarded
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.local.stack import StackState
 from cliniko_connector.settings import AwsResourceSettings
+from cliniko_connector.usecases import tail as tail_usecase
 from cliniko_connector.usecases.tail import EVERY_EVENT, BusTail
 
 
@@ -39,8 +40,8 @@ class StackTarget:
             return info.url if info else None
         return os.environ.get(env_name) or None
 
-    def client(self, service: str) -> Any:
-        return boto3_client(service)
+    def client(self, service: str, *, long_poll_seconds: int = 0) -> Any:
+        return boto3_client(service, long_poll_seconds=long_poll_seconds)
 
 
 def _local_state(args: argparse.Namespace) -> tuple[StackState, Path] | None:
@@ -107,7 +108,8 @@ def _tail(args: argparse.Namespace) -> int:
     pattern = args.pattern or EVERY_EVENT
     deadline = time.monotonic() + args.timeout if args.timeout is not None else None
     seen = 0
-    tail = BusTail(target.client("events"), target.client("sqs"), bus, pattern)
+    long_poll = tail_usecase.LONG_POLL_SECONDS
+    tail = BusTail(target.client("events"), target.client("sqs", long_poll_seconds=long_poll), bus, pattern)
     try:
         with tail:
             limit = f"; stops after {args.max_events} event(s)" if args.max_events else ""
@@ -116,7 +118,7 @@ def _tail(args: argparse.Namespace) -> int:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
-                wait = 20 if remaining is None else max(0, min(20, int(remaining)))
+                wait = long_poll if remaining is None else max(0, min(long_poll, int(remaining)))
                 for event in tail.receive(wait):
                     if args.json:
                         print(json.dumps(event, separators=(",", ":"), sort_keys=True), flush=True)

@@ -14,18 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from cliniko_connector.cli.context import STATE_ENV, DeprecatedAlias, UsageError, read_text_arg
 from cliniko_connector.cli.output import plural
 from cliniko_connector.errors import ConfigurationError
+from cliniko_connector.local import processes
 from cliniko_connector.local.endpoint import (
     ENDPOINT_VARIABLE,
     ensure_local_aws_environment,
     require_loopback_endpoint,
 )
-from cliniko_connector.local.moto import HOST, MotoSubprocess, free_port
-from cliniko_connector.local.runner import HandlerError, Invocation, LocalRunner, RunSummary
-from cliniko_connector.local.stack import DEFAULT_STACK_NAME, DEFAULT_STATE_PATH, StackState, up
+from cliniko_connector.local.moto import HOST, MotoSubprocess, is_ready
+from cliniko_connector.local.processes import ProcessId, ProcessRecord, interrupted_by_signals, registered
+from cliniko_connector.local.runner import NO_SUCH_QUEUE, HandlerError, Invocation, LocalRunner, RunSummary
+from cliniko_connector.local.stack import DEFAULT_STACK_NAME, DEFAULT_STATE_PATH, StackState, stack_owner, up
 from cliniko_connector.local.template import load_template
 
 # Parameter values the local stack uses unless given: a stage of its own, a placeholder contact address.
@@ -98,12 +101,15 @@ def _run(args: argparse.Namespace) -> int:
         args.project_root or state.project_root,
         retry_delay_seconds=args.retry_delay,
         on_invocation=_print_invocation,
+        state_path=args.state,
     )
     if args.once:
         summary = runner.run_once(max_messages=args.max_messages)
     else:
-        print(f"running every {args.interval:g}s against {endpoint}; Ctrl-C stops", flush=True)
-        summary = runner.run(interval_seconds=args.interval)
+        record = ProcessRecord(name="run", process=ProcessId.of(os.getpid()), url=endpoint)
+        with interrupted_by_signals(), registered(Path(args.state).parent, record):
+            print(f"running every {args.interval:g}s against {endpoint}; Ctrl-C stops (or `local down`)", flush=True)
+            summary = runner.run(interval_seconds=args.interval)
     _print_summary(summary)
     return 1 if args.once and summary.failures else 0
 
@@ -133,14 +139,23 @@ def _status(args: argparse.Namespace) -> int:
     state = _load_state(args.state, endpoint)
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=state.region)
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=state.region)
+    _require_same_stack(state, args.state)
     consumers = state.queue_consumers()
     print(f"local stack {state.stack_name} on {endpoint}")
     print("queues (visible / in flight -> consumer):")
     for key, queue in state.queues.items():
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue.url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
+        try:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=queue.url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in NO_SUCH_QUEUE:
+                raise
+            raise ConfigurationError(
+                f"queue {queue.name} that {args.state} names is not on {endpoint}: the stack changed since; "
+                "run `cliniko-connector local up` again"
+            ) from None
         consumer = consumers.get(key, ("-", ""))[0]
         print(
             f"  {queue.name:<60} {attributes['ApproximateNumberOfMessages']:>5} / "
@@ -157,6 +172,23 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_same_stack(state: StackState, state_path: str) -> None:
+    """The moto server still holds the stack this state file describes, or a one-line what-to-do."""
+    ssm = boto3.client("ssm", endpoint_url=state.endpoint_url, region_name=state.region)
+    owner = stack_owner(ssm, state.stack_name)  # moto not answering is main's one line
+    mine = str(Path(state_path).resolve())
+    if owner is None:
+        raise ConfigurationError(
+            f"the moto server on {state.endpoint_url} no longer holds the stack {state_path} describes "
+            "(it was restarted or reset): run `cliniko-connector local up` again"
+        )
+    if owner != mine:
+        raise ConfigurationError(
+            f"the stack {state.stack_name} on {state.endpoint_url} was rebuilt from {owner}: work from that folder, "
+            f"or `local down` there and `local up` here"
+        )
+
+
 def _count_items(dynamodb: Any, table: str) -> int:
     total = 0
     kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT"}
@@ -169,17 +201,71 @@ def _count_items(dynamodb: Any, table: str) -> int:
 
 
 def _moto(args: argparse.Namespace) -> int:
-    port = args.port or free_port()
-    server = MotoSubprocess(port)
-    endpoint = server.start()
-    print(f"moto server on {endpoint} (pid {server.pid}); Ctrl-C stops it. In another shell:", flush=True)
-    print(f"  export {ENDPOINT_VARIABLE}={endpoint}", flush=True)
-    try:
-        return server.wait()
-    except KeyboardInterrupt:
+    directory = Path(args.state).parent
+    if args.port:
+        if is_ready(f"http://{HOST}:{args.port}"):
+            raise processes.PortInUse(
+                f"a moto server already answers on http://{HOST}:{args.port}: use it "
+                f"(export {ENDPOINT_VARIABLE}=http://{HOST}:{args.port}) or choose another --port"
+            )
+        processes.require_port_free(args.port, "moto")
+    if args.background:
+        argv = ["local", "moto", "--port", str(args.port), "--stack-state", args.state]
+        record = processes.start_in_background("moto", argv, directory)
+        log = directory / "moto.log"
+        print(
+            f"moto server on {record.url} (pid {record.process.pid}, log {log}); "
+            "`cliniko-connector local down` stops it"
+        )
+        print(f"  export {ENDPOINT_VARIABLE}={record.url}")
         return 0
-    finally:
-        server.stop()
+    server = MotoSubprocess(args.port or None)
+    # SIGTERM/SIGHUP (kill, `local down`, a closed terminal) stop the server process too, as Ctrl-C does.
+    with interrupted_by_signals():
+        try:
+            endpoint = server.start()
+            record = ProcessRecord(
+                name="moto",
+                process=ProcessId.of(os.getpid()),
+                children=[ProcessId.of(server.pid)] if server.pid else [],
+                port=int(endpoint.rsplit(":", 1)[1]),
+                url=endpoint,
+            )
+            with registered(directory, record):
+                print(f"moto server on {endpoint} (pid {server.pid}); Ctrl-C stops it. In another shell:", flush=True)
+                print(f"  export {ENDPOINT_VARIABLE}={endpoint}", flush=True)
+                return server.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            server.stop()
+
+
+def _down(args: argparse.Namespace) -> int:
+    directory = Path(args.state).parent
+    running = processes.records(directory)
+    if not running:
+        print(f"nothing of the local stack is running from {directory}")
+        return 0
+    problems: list[str] = []
+    # `local run` first (it talks to the others), moto last.
+    order = {"run": 0, "simulator": 1, "moto": 2}
+    stopped_endpoints: set[str] = set()
+    for record in sorted(running, key=lambda r: order.get(r.name, 1)):
+        left = processes.stop(record)
+        problems += left
+        if not left:
+            print(f"stopped {record.describe()}")
+            if record.name == "moto" and record.url:
+                stopped_endpoints.add(record.url)
+        processes.record_path(directory, record).unlink(missing_ok=True)
+    state_path = Path(args.state)
+    if state_path.is_file() and StackState.load(state_path).endpoint_url in stopped_endpoints:
+        state_path.unlink()  # the stack lived in that moto server: nothing it names exists any more
+        print(f"removed {state_path} (its stack was in that moto server); `local up` builds a new one")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def register(subparsers: Any) -> None:
@@ -228,6 +314,14 @@ def register(subparsers: Any) -> None:
     status_parser = with_state(commands.add_parser("status", help="queue depths, table sizes and rules"))
     status_parser.set_defaults(func=_status)
 
-    moto_parser = commands.add_parser("moto", help=f"serve moto on {HOST} in the foreground")
+    moto_parser = with_state(commands.add_parser("moto", help=f"serve moto on {HOST} (in the foreground)"))
     moto_parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    moto_parser.add_argument(
+        "--background", action="store_true", help="start it detached, return once it answers; `local down` stops it"
+    )
     moto_parser.set_defaults(func=_moto)
+
+    down_parser = with_state(
+        commands.add_parser("down", help="stop what the local stack started from this folder (moto, simulator, run)")
+    )
+    down_parser.set_defaults(func=_down)

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from cliniko_connector.errors import ConfigurationError
+from cliniko_connector.local.processes import die_with_parent
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_SECONDS = 30.0
@@ -98,7 +99,8 @@ class InProcessMoto:
 
 
 class MotoSubprocess:
-    """`python -m moto.server -H 127.0.0.1 -p PORT` as a child process; retries if the port was taken."""
+    """`python -m moto.server -H 127.0.0.1 -p PORT` as a child process; retries if the port was taken.
+    The child gets SIGTERM when this process dies, however it dies (Linux; see `die_with_parent`)."""
 
     def __init__(self, port: int | None = None, *, python: str = sys.executable, attempts: int = 3) -> None:
         self._requested_port = port
@@ -117,7 +119,9 @@ class MotoSubprocess:
             port = self._requested_port or free_port()
             endpoint = f"http://{HOST}:{port}"
             command = [self._python, "-m", "moto.server", "-H", HOST, "-p", str(port)]
-            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+            self._process = subprocess.Popen(  # noqa: S603
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent
+            )
             try:
                 wait_until_ready(endpoint, process=self._process)
             except MotoNotReady as exc:

@@ -31,11 +31,16 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from cliniko_connector.devtools.sample_events import SqsMessage, scheduled_event, sqs_event
+from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.local.archive import LocalArchive
 from cliniko_connector.local.endpoint import ensure_local_aws_environment, require_loopback_endpoint
 from cliniko_connector.local.stack import FunctionInfo, StackState
+
+# The error codes of a queue that isn't there (moto's query and JSON protocols).
+NO_SUCH_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
 @contextlib.contextmanager
@@ -167,17 +172,50 @@ class LocalRunner:
         *,
         retry_delay_seconds: int | None = None,
         on_invocation: Callable[[Invocation], None] | None = None,
+        state_path: str | Path | None = None,
     ) -> None:
-        require_loopback_endpoint(state.endpoint_url)
-        for function in state.functions.values():
-            require_loopback_endpoint(function.environment.get("AWS_ENDPOINT_URL", ""))
+        _require_local(state)
         ensure_local_aws_environment()
         self.state = state
+        # `local up` run again rewrites this file; `run` picks the new state up between cycles.
+        self.state_path = Path(state_path) if state_path is not None else None
+        self._state_stamp = self._stamp()
         self.project_root = Path(project_root) if project_root is not None else state.project_root
         self.retry_delay_seconds = retry_delay_seconds
         self.on_invocation = on_invocation
         self._modules: dict[str, ModuleType] = {}
         self._sqs = boto3.client("sqs", endpoint_url=state.endpoint_url, region_name=state.region)
+
+    # -- following `local up` --
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.state_path is None:
+            return None
+        try:
+            stat = self.state_path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def refresh(self) -> bool:
+        """Load the state file again if `local up` rewrote it for the same moto server; True if it did.
+        Functions whose definition changed are imported afresh, with their new environment."""
+        stamp = self._stamp()
+        if self.state_path is None or stamp is None or stamp == self._state_stamp:
+            return False
+        self._state_stamp = stamp
+        try:
+            state = StackState.load(self.state_path)
+        except (ConfigurationError, ValueError):
+            return False  # gone or unreadable: keep running what we have
+        if state.endpoint_url != self.state.endpoint_url:
+            return False
+        _require_local(state)
+        for logical_id, function in self.state.functions.items():
+            if state.functions.get(logical_id) != function:
+                self._modules.pop(logical_id, None)
+        self.state = state
+        return True
 
     # -- loading and invoking --
 
@@ -264,13 +302,18 @@ class LocalRunner:
     # -- queues --
 
     def _receive(self, queue_url: str, limit: int) -> list[dict[str, Any]]:
-        response = self._sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=max(1, min(10, limit)),
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            WaitTimeSeconds=0,
-        )
+        try:
+            response = self._sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=max(1, min(10, limit)),
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in NO_SUCH_QUEUE:
+                raise
+            return []  # `local up` removed it (its rule is gone) since this cycle began: nothing to deliver
         messages: list[dict[str, Any]] = response.get("Messages", [])
         return messages
 
@@ -419,6 +462,7 @@ class LocalRunner:
         summary = RunSummary()
         try:
             while until is None or not until():
+                self.refresh()
                 summary.merge(self.run_once())
                 deadline = time.monotonic() + interval_seconds
                 while time.monotonic() < deadline:
@@ -428,6 +472,12 @@ class LocalRunner:
         except KeyboardInterrupt:
             pass
         return summary
+
+
+def _require_local(state: StackState) -> None:
+    require_loopback_endpoint(state.endpoint_url)
+    for function in state.functions.values():
+        require_loopback_endpoint(function.environment.get("AWS_ENDPOINT_URL", ""))
 
 
 def _lambda_message_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,11 @@
 moto can't run Lambda code, and its PutEvents fails for rules with Lambda targets, so every Lambda target
 becomes an SQS queue `local-<RuleLogicalId>-<TargetId>` (with the rule's own InputTransformer, if any) that
 the runner drains into the handler. `up` is idempotent: it creates what is missing, updates queue attributes
-and rules, and deletes rules (and their local queues) the template no longer declares.
+and rules, and deletes rules (and their local queues) the template no longer declares, never a running
+`events tail`'s rule or the local archive's. A running `local run` picks the new state up (`LocalRunner`).
+
+One state file owns a stack on a moto server (an SSM parameter there names it): `up` from another folder
+refuses to take it over while that file still describes it, rather than rebuild it under the other folder.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ ARCHIVE_RETENTION_SECONDS = 1209600
 ARCHIVE_FILE_NAME = "archive.jsonl"
 # What the local stack sets unless told otherwise: its connections point at the simulator on loopback.
 LOCAL_STACK_PARAMETERS = {"AllowBaseUrlOverride": "true"}
+# Rules on the stack's bus that `up` never deletes: `events tail`'s temporary ones (usecases.tail).
+KEPT_RULE_PREFIXES = ("cliniko-tail-",)
+OWNER_PARAMETER = "/cliniko-connector/local/{stack_name}/state-file"
 
 _QUEUE_ATTRIBUTES = (
     "ContentBasedDeduplication",
@@ -50,6 +57,10 @@ _QUEUE_ATTRIBUTES = (
     "ReceiveMessageWaitTimeSeconds",
     "VisibilityTimeout",
 )
+
+
+class StackOwnedElsewhere(TemplateError):
+    error_type = "StackOwnedElsewhere"
 
 
 class TableInfo(BaseModel):
@@ -138,9 +149,12 @@ class StackState(BaseModel):
         return Path(self.template_path).parent
 
     def save(self, path: str | Path) -> Path:
+        """Written whole, then renamed into place: a running `local run` never reads half a file."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        partial.replace(path)
         return path
 
     @classmethod
@@ -432,7 +446,9 @@ class _StackBuilder:
         sqs = self.client("sqs")
         for bus in self.state.event_buses.values():
             for rule in events.list_rules(EventBusName=bus).get("Rules", []):
-                if rule["Name"] in wanted.get(bus, set()):
+                if rule["Name"] in wanted.get(bus, set()) or rule["Name"] == ARCHIVE_RULE_NAME:
+                    continue
+                if rule["Name"].startswith(KEPT_RULE_PREFIXES):
                     continue
                 targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)["Targets"]
                 if targets:
@@ -442,6 +458,23 @@ class _StackBuilder:
         for url in sqs.list_queues(QueueNamePrefix=LOCAL_QUEUE_PREFIX).get("QueueUrls", []):
             if url.rsplit("/", 1)[-1] not in live:
                 sqs.delete_queue(QueueUrl=url)
+
+    # -- which state file owns the stack --
+
+    def claim(self, state_path: Path) -> None:
+        """Record `state_path` as the stack's owner, unless another state file still describes it."""
+        ssm = self.client("ssm")
+        name = OWNER_PARAMETER.format(stack_name=self.stack_name)
+        mine = str(state_path.resolve())
+        owner = stack_owner(ssm, self.stack_name)
+        if owner is not None and owner != mine:
+            if _describes(Path(owner), self.endpoint, self.stack_name):
+                raise StackOwnedElsewhere(
+                    f"the local stack {self.stack_name} on {self.endpoint} belongs to {owner}: run `local up` "
+                    f"in that folder, or `local down` there first, or give this one another --stack-name"
+                )
+            self.state.notes.append(f"took the stack over from {owner}, which no longer describes it")
+        ssm.put_parameter(Name=name, Value=mine, Type="String", Overwrite=True)
 
     # -- the local archive --
 
@@ -522,6 +555,25 @@ class _StackBuilder:
                 self.state.notes.append(f"{info.logical_id}.{name}: {kind} events are not run locally")
 
 
+def stack_owner(ssm: Any, stack_name: str) -> str | None:
+    """The state file that owns `stack_name` on this moto server, if any."""
+    try:
+        value: str = ssm.get_parameter(Name=OWNER_PARAMETER.format(stack_name=stack_name))["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ParameterNotFound":
+            raise
+        return None
+    return value
+
+
+def _describes(path: Path, endpoint: str, stack_name: str) -> bool:
+    try:
+        state = StackState.load(path)
+    except (TemplateError, ValueError, OSError):
+        return False
+    return state.endpoint_url == endpoint and state.stack_name == stack_name
+
+
 def add_archive(state: StackState, sqs: Any, events: Any, path: Path | None) -> ArchiveInfo:
     """A catch-all rule on the stack's bus into the queue `<stack>-LocalArchive` (see `ArchiveInfo`); sets
     and returns `state.archive`. Idempotent. The queue isn't `local-` prefixed, so `up` never deletes it."""
@@ -564,6 +616,8 @@ def up(
     declared = load_template(template_path).get("Parameters", {})
     local = {k: v for k, v in LOCAL_STACK_PARAMETERS.items() if k in declared}
     builder = _StackBuilder(Path(template_path), {**local, **parameters}, stack_name, endpoint)
+    if state_path is not None:
+        builder.claim(Path(state_path))
     builder.assign_physical()
     builder.tables()
     builder.queues()

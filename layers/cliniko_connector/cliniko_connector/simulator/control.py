@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from cliniko_connector.simulator.api import Request, Response, json_response
+from cliniko_connector.simulator.api import Request, Response, json_response, key_hash
 from cliniko_connector.simulator.schema import ValidationFailed
 from cliniko_connector.simulator.store import NotFound
 from cliniko_connector.simulator.timefmt import format_datetime
@@ -97,9 +97,29 @@ def _dispatch(sim: Simulator, request: Request, parts: list[str], method: str, b
     if parts == ["rate_limit"] and method == "POST":
         sim.set_rate_limit(int(body["limit"]), float(body.get("window_seconds", 60.0)))
         return json_response(200, {"limit": body["limit"], "window_seconds": sim.rate_limiter.window_seconds})
+    if parts == ["keys"]:
+        return _keys(sim, method, body)
     if len(parts) >= 2 and parts[0] == "records":
         return _records(sim, parts[1:], method, body, base)
     return _error(404, "unknown control endpoint")
+
+
+def _keys(sim: Simulator, method: str, body: Any) -> Response:
+    """The API keys the simulator accepts: list them (hashes, never keys), add one or revoke one at runtime."""
+    if method == "GET":
+        listed = [{"key_hash": key_hash(k), "user_id": sim.user_for_key(k)} for k in sorted(sim.api_keys)]
+        return json_response(200, {"keys": listed})
+    if method not in ("POST", "DELETE"):
+        return _error(405, "GET, POST or DELETE")
+    key = body.get("key") if isinstance(body, dict) else None
+    if not isinstance(key, str) or not key or any(c.isspace() for c in key):
+        raise ValueError('expected {"key": "..."}, a key without white space')
+    if method == "POST":
+        added = sim.add_key(key)
+        return json_response(201 if added else 200, {"key_hash": key_hash(key), "user_id": sim.user_for_key(key)})
+    if not sim.revoke_key(key):
+        return _error(404, "the simulator does not accept that key")
+    return json_response(200, {"key_hash": key_hash(key), "revoked": True})
 
 
 def _records(sim: Simulator, parts: list[str], method: str, body: Any, base: str) -> Response:

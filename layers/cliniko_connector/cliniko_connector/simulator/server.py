@@ -8,6 +8,7 @@ import socket
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -148,11 +149,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
 
-def serve(port: int, api_keys: list[str], seed: str | None, *, strict: bool = False) -> None:
+def serve(
+    port: int,
+    api_keys: list[str],
+    seed: str | None,
+    *,
+    strict: bool = False,
+    on_ready: Callable[[Simulator], None] | None = None,
+) -> None:
     """Run a simulator on 127.0.0.1:``port`` until SIGINT or SIGTERM (blocking); ``strict``: every
-    undocumented convenience off (see `SimulatorBehaviour`)."""
+    undocumented convenience off (see `SimulatorBehaviour`); ``on_ready`` is called once it listens.
+    Refuses to start without an API key: it would answer every request 401."""
     from cliniko_connector.simulator.behaviour import SimulatorBehaviour
     from cliniko_connector.simulator.simulator import Simulator
+
+    if not api_keys:
+        raise ValueError("the simulator needs at least one API key")
 
     done = threading.Event()
 
@@ -166,6 +178,8 @@ def serve(port: int, api_keys: list[str], seed: str | None, *, strict: bool = Fa
             sim.start(port=port)
             mode = " (strict: only what the spec promises)" if strict else ""
             print(f"Cliniko simulator listening on {sim.base_url}{mode}", flush=True)  # noqa: T201
+            if on_ready is not None:
+                on_ready(sim)
             done.wait()
     finally:
         for sig, handler in previous.items():

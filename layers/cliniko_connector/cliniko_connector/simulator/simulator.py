@@ -92,21 +92,12 @@ class Simulator:
             from cliniko_connector.simulator.seeds import apply_seed
 
             owner = apply_seed(self, seed)
+        self._keys_lock = threading.Lock()
         for index, key in enumerate(ordered):
             if index == 0 and owner is not None:
                 self._key_users[key] = owner
                 continue
-            user = self.store.create(
-                "users",
-                {
-                    "first_name": "API",
-                    "last_name": f"User {index + 1}",
-                    "email": f"api-user-{index + 1}@simulator.example",
-                    "role": "administrator",
-                },
-                staff=True,
-            )
-            self._key_users[key] = user["id"]
+            self._key_users[key] = self._new_key_user()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -283,6 +274,39 @@ class Simulator:
 
     def user_for_key(self, key: str) -> int | None:
         return self._key_users.get(key)
+
+    def _new_key_user(self) -> int:
+        number = len(self._key_users) + 1
+        user = self.store.create(
+            "users",
+            {
+                "first_name": "API",
+                "last_name": f"User {number}",
+                "email": f"api-user-{number}@simulator.example",
+                "role": "administrator",
+            },
+            staff=True,
+        )
+        return int(user["id"])
+
+    def add_key(self, key: str) -> bool:
+        """Accept `key` from now on (a key added before, then revoked, gets its user back); False if it
+        was already accepted."""
+        with self._keys_lock:
+            if key in self.api_keys:
+                return False
+            if key not in self._key_users:
+                self._key_users[key] = self._new_key_user()
+            self.api_keys = self.api_keys | {key}
+            return True
+
+    def revoke_key(self, key: str) -> bool:
+        """Answer 401 to `key` from now on, as Cliniko does for a revoked key; False if it wasn't accepted."""
+        with self._keys_lock:
+            if key not in self.api_keys:
+                return False
+            self.api_keys = self.api_keys - {key}
+            return True
 
     def set_rate_limit(self, limit: int, window_seconds: float) -> None:
         self.rate_limiter.configure(limit, window_seconds)

@@ -14,6 +14,8 @@ from types import TracebackType
 from typing import Any, Self
 
 TAIL_PREFIX = "cliniko-tail-"
+# SQS's longest wait; the tail's SQS client must allow this long for an answer (`aws.client_config`).
+LONG_POLL_SECONDS = 20
 EVERY_EVENT: dict[str, Any] = {"source": [{"prefix": ""}]}
 
 
@@ -61,9 +63,8 @@ class BusTail:
     def receive(self, wait_seconds: int) -> Iterator[dict[str, Any]]:
         """The events that arrived (waiting up to `wait_seconds` for the first), each once."""
         assert self.queue_url is not None, "open() first"
-        response = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=max(0, min(20, wait_seconds))
-        )
+        wait = max(0, min(LONG_POLL_SECONDS, wait_seconds))
+        response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
         for message in response.get("Messages", []):
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
             try:
