@@ -254,7 +254,8 @@ def _triggers_show(args: argparse.Namespace) -> int:
     fields = table(rows, ["FIELD", "TYPE", "MEANING"], max_width=TERMINAL_WIDTH - 4)
     print("\n".join("    " + line for line in fields.splitlines()))
     print("  sample event:")
-    print("\n".join("    " + line for line in json.dumps(sample, indent=2).splitlines()))
+    # One space a level: realistic records nest links deep, and a line must fit 100 columns.
+    print("\n".join("    " + line for line in json.dumps(sample, indent=1).splitlines()))
     return 0
 
 
