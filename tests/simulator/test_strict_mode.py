@@ -3,6 +3,7 @@ and the control surface set them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,12 +50,17 @@ def test_the_control_surface_refuses_what_is_not_a_switch(sim: Simulator, http: 
 
 
 @pytest.mark.parametrize("argv", [["--strict"], []])
-def test_the_simulator_command_lines_serve_strict_on_request(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+def test_the_simulator_command_lines_serve_strict_on_request(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str]
+) -> None:
     served: list[bool] = []
     monkeypatch.setattr(simulator_main, "serve", lambda *a, strict=False, **k: served.append(strict))
     monkeypatch.setattr(simulator_server, "serve", lambda *a, strict=False, **k: served.append(strict))
     simulator_main.main(["--api-key", "MS0xLWFiYw-au1", *argv])
-    assert cli_main(["simulator", "--port", "0", *argv]) == 0
+    key_file = tmp_path / "key.txt"
+    key_file.write_text("MS0xLWFiYw-au1\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["simulator", "--port", "0", "--api-key-file", str(key_file), *argv]) == 0
     assert served == [bool(argv)] * 2
 
 

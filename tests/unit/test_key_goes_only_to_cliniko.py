@@ -117,7 +117,13 @@ def runtime_with(base_url: str | None, *, allow_override: bool) -> tuple[Runtime
     secrets = CountingSecrets()
     secret_id = secrets.put("northside", API_KEY)
     row = Connection(
-        id="northside", name="Northside", secret_id=secret_id, shard="uk2", base_url=base_url, hash_salt="s"
+        id="northside",
+        name="Northside",
+        secret_id=secret_id,
+        shard="uk2",
+        base_url=base_url,
+        hash_salt="s",
+        allowed_actions=("patient.find",),
     )
     state = InMemoryStreamStateStore()
     state.put_cursor(

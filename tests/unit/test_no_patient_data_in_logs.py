@@ -726,7 +726,8 @@ def test_caller_chosen_strings_are_checked_before_they_are_logged(
 ) -> None:
     app = load_action_handler(monkeypatch)
     monkeypatch.setattr(app, "run_action", lambda request, context: pytest.fail("an invalid request ran"))
-    outcome = app.lambda_handler({"detail-type": "Cliniko Action Requested", "detail": request_}, lambda_context())
+    event = {"source": "cliniko", "detail-type": "Cliniko Action Requested", "detail": request_}
+    outcome = app.lambda_handler(event, lambda_context())
     assert outcome["status"] == "failed" and outcome["error"]["type"] == "InputValidationError"
     assert log_lines(leak_watch), "nothing was logged"
     leak_watch.scan("the returned outcome", outcome)

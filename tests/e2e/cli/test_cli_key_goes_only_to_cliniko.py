@@ -11,6 +11,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from cliniko_connector.devtools.template import DEFAULT_ACTION_REQUEST_SOURCE
 from cliniko_connector.local.archive import LocalArchive
 from cliniko_connector.local.runner import LocalRunner
 from cliniko_connector.local.stack import up
@@ -49,7 +50,7 @@ def test_a_deployed_stack_refuses_a_base_url_at_connections_add(stack: Stack) ->
 
 
 def test_a_row_edited_to_point_elsewhere_is_refused_at_poll_and_action_before_the_key_is_sent(stack: Stack) -> None:
-    stack.connect()  # made where overrides are allowed; then the stack runs as deployed
+    stack.connect("patient.find")  # made where overrides are allowed; then the stack runs as deployed
     assert stack.cli("triggers", "enable", CONNECTION, "patient.created").code == 0
     stack.patients("Ada")
     without_the_override(stack)
@@ -60,7 +61,7 @@ def test_a_row_edited_to_point_elsewhere_is_refused_at_poll_and_action_before_th
     stack.put_event(
         "Cliniko Action Requested",
         {"action": "patient.find", "connection_id": CONNECTION, "input": {"email": "ada@example.com"}},
-        source="tests",
+        source=DEFAULT_ACTION_REQUEST_SOURCE,
     )
     summary = stack.run()
     assert summary.invocations["PatientFindActionFunction"] == 1 and not summary.failures

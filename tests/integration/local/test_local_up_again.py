@@ -15,7 +15,7 @@ from cliniko_connector.local.moto import reset
 from cliniko_connector.local.runner import LocalRunner, RunSummary
 from cliniko_connector.local.stack import ARCHIVE_RULE_NAME, StackOwnedElsewhere, up
 from cliniko_connector.usecases.tail import BusTail
-from tests.integration.local.local_stack_support import CONTACT, Project
+from tests.integration.local.local_stack_support import CONTACT, REQUEST_SOURCE, Project
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def test_up_again_keeps_a_running_tail_and_the_archive_rule(project: Project) ->
     with BusTail(project.client("events"), project.client("sqs"), BUS) as tail:
         state = up(project.root / "template.yaml", parameters=CONTACT, state_path=project.state_path, archive=True)
         assert tail.name in rule_names(project) and ARCHIVE_RULE_NAME in rule_names(project)
-        project.put_event(state, "tests", ACTION_REQUESTED, REQUEST)
+        project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, REQUEST)
         (event,) = list(tail.receive(5))
         assert event["detail"] == REQUEST
 
@@ -106,7 +106,7 @@ def test_up_again_while_local_run_runs_updates_it_without_breaking_it(project: P
         # Again, without the example automations: their rule and its queue go while the runner drains queues.
         changed = project.up()
         assert example not in changed.rules
-        project.put_event(changed, "tests", ACTION_REQUESTED, REQUEST)
+        project.put_event(changed, REQUEST_SOURCE, ACTION_REQUESTED, REQUEST)
         for _ in range(400):
             delivered = any(c["event"].get("detail") == REQUEST for c in project.calls("action"))
             if (delivered and example not in runner.state.rules) or not thread.is_alive():
