@@ -607,9 +607,8 @@ def monthly(results: dict[str, Any], kind: str, clinics: int, prices: dict[str, 
     log_bytes = results[f"{kind}_log_bytes"] * clinics * cycles
     per_connection = results[f"{kind}_custom_metrics_per_connection"]
     metric_count = per_connection * clinics + (results[f"{kind}_custom_metrics"] - per_connection)
-    cloudwatch_usd = log_bytes / 1e9 * p["cloudwatch_log_gb_ingested"] + _tiered(
-        metric_count, prices["cloudwatch_custom_metric_month_tiers"]["tiers"]
-    )
+    logs_usd = log_bytes / 1e9 * p["cloudwatch_log_gb_ingested"]
+    metrics_usd = _tiered(metric_count, prices["cloudwatch_custom_metric_month_tiers"]["tiers"])
     breakdown = {
         "lambda": lambda_usd,
         "dynamodb": dynamodb_usd,
@@ -617,7 +616,8 @@ def monthly(results: dict[str, Any], kind: str, clinics: int, prices: dict[str, 
         "eventbridge": eventbridge_usd,
         "secretsmanager": secrets_usd,
         "xray": xray_usd,
-        "cloudwatch": cloudwatch_usd,
+        "cloudwatch_logs": logs_usd,
+        "cloudwatch_metrics": metrics_usd,
     }
     return {k: round(v, 4) for k, v in breakdown.items()} | {"total": round(sum(breakdown.values()), 4)}
 
