@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = set(filter(None, args.only.split(",")))
     results: dict[str, Any] = {}
     timings: dict[str, float] = {}
+    failed: dict[str, str] = {}
     started = time.monotonic()
     with LocalAws() as aws:
         plan: list[tuple[str, Callable[[], dict[str, Any]]]] = [
@@ -170,10 +171,16 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"… {name}", file=sys.stderr, flush=True)
             t = time.monotonic()
-            results.update(run())
+            try:
+                results.update(run())
+            except Exception as exc:  # one benchmark failing (moto timing out on a busy machine) keeps the rest
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                print(f"  {name} failed: {failed[name]}", file=sys.stderr, flush=True)
             timings[name] = round(time.monotonic() - t, 1)
             gc.collect()  # the last benchmark's simulator (hundreds of MB) must not be collected during the next
     results.update(cost.priced(results))
+    if failed:
+        results["bench_failed"] = failed
     results["bench_seconds"] = timings | {"total": round(time.monotonic() - started, 1)}
     results["machine"] = {
         "cpus": os.cpu_count(),
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print_table(results)
     print(f"\nwritten to {out}")
-    return 0
+    return 1 if failed else 0
 
 
 def _commit() -> str:

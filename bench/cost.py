@@ -91,19 +91,21 @@ class Meter:
     units: Counter[str] = field(default_factory=Counter)  # dynamodb.read / dynamodb.write, sqs.chunks, events.chunks
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def _hooks(self, aws: LocalAws) -> list[tuple[Any, str, Any]]:
+        hooks = [
+            (aws.client(service).meta.events, event, handler)
+            for service in ("dynamodb", "events", "sqs", "secretsmanager")
+            for event, handler in (("before-call", self._count), ("before-parameter-build", self._remember))
+        ]
+        return [*hooks, (aws.client("dynamodb").meta.events, "after-call.dynamodb", self._dynamodb)]
+
     def install(self, aws: LocalAws) -> None:
-        for service in ("dynamodb", "events", "sqs", "secretsmanager"):
-            events = aws.client(service).meta.events
-            events.register("before-call", self._count)
-            events.register("before-parameter-build", self._remember)
-        aws.client("dynamodb").meta.events.register("after-call.dynamodb", self._dynamodb)
+        for events, name, handler in self._hooks(aws):
+            events.register(name, handler)
 
     def uninstall(self, aws: LocalAws) -> None:
-        for service in ("dynamodb", "events", "sqs", "secretsmanager"):
-            events = aws.client(service).meta.events
-            events.unregister("before-call", self._count)
-            events.unregister("before-parameter-build", self._remember)
-        aws.client("dynamodb").meta.events.unregister("after-call.dynamodb", self._dynamodb)
+        for events, name, handler in self._hooks(aws):
+            events.unregister(name, handler)
 
     def add(self, operation: str, n: int = 1) -> None:
         with self._lock:
