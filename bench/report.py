@@ -109,6 +109,8 @@ def render(results: dict[str, Any]) -> str:
             + ", ".join(f"{f} {_fmt(ms)}" for f, ms in results["cold_start_cpu_ms"].items())
             + ".",
         ]
+    for name, error in results.get("bench_failed", {}).items():
+        lines += ["", f"Failed in this run, so missing above: `{name}` ({error})."]
     lines += ["", END]
     return "\n".join(lines)
 
