@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.cost import BUSY_CHANGES_PER_MINUTE
 from bench.env import LocalAws, quiet_and_local
 
 # (key, label, target text, check)
@@ -31,6 +33,37 @@ HEADLINES: tuple[tuple[str, str, str, Callable[[dict[str, Any]], bool | None]], 
         lambda r: r["idle_requests_per_cycle"] == r["resource_streams"],
     ),
     ("resource_streams", "resource streams polled", "10", lambda r: r["resource_streams"] == 10),
+    (
+        "monthly_cost_per_clinic_usd",
+        "USD per idle clinic per month (every trigger, 1-min polling)",
+        "<= 0.50",
+        lambda r: r["monthly_cost_per_clinic_usd"] <= 0.5,
+    ),
+    (
+        "monthly_cost_busy_clinic_usd",
+        f"  the same, busy clinic ({BUSY_CHANGES_PER_MINUTE} changes/min)",
+        "(informative)",
+        lambda r: None,
+    ),
+    (
+        "monthly_cost_per_clinic_at_1000_usd",
+        "  per clinic with 1,000 idle clinics on one stack",
+        "(informative)",
+        lambda r: None,
+    ),
+    ("monthly_stack_fixed_usd", "  the stack itself (alarms, dashboard, KMS key)", "(informative)", lambda r: None),
+    (
+        "aws_calls_per_idle_stream",
+        "AWS calls per idle stream poll (all of a cycle / streams)",
+        "<= 3",
+        lambda r: r["aws_calls_per_idle_stream"] <= 3,
+    ),
+    (
+        "cold_start_ratio",
+        "cold start: import + setup CPU / bare import boto3",
+        "<= 1.5 each",
+        lambda r: max(r["cold_start_ratio"].values()) <= 1.5,
+    ),
     (
         "backfill_request_ratio",
         "backfill requests / ideal ceil(N/100), generated clinic",
@@ -116,22 +149,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated: idle,backfill,bursty,memory,delivered,rate,rate_aligned,poll_share,dispatch,freshness",
+        help="comma-separated: idle,cost,cold_start,backfill,bursty,memory,delivered,rate,rate_aligned,poll_share,"
+        "dispatch,freshness",
     )
     parser.add_argument("--freshness-scale", type=float, default=10.0, help="1 = real time (a 60 s job per tick)")
     parser.add_argument("--freshness-ticks", type=int, default=4)
     args = parser.parse_args(argv)
     quiet_and_local()
 
-    from bench import poll_share, scenarios
+    from bench import cost, poll_share, scenarios
 
     wanted = set(filter(None, args.only.split(",")))
     results: dict[str, Any] = {}
     timings: dict[str, float] = {}
+    failed: dict[str, str] = {}
     started = time.monotonic()
     with LocalAws() as aws:
         plan: list[tuple[str, Callable[[], dict[str, Any]]]] = [
             ("idle", lambda: scenarios.idle(aws)),
+            # Whole cycles through the Lambda handlers, priced after every benchmark ran (`cost.priced`).
+            ("cost", lambda: cost.measure(aws)),
+            ("cold_start", cost.cold_start),
             ("backfill", lambda: scenarios.backfill(aws)),
             ("bursty", scenarios.backfill_bursty),
             ("memory", scenarios.throughput_in_memory),
@@ -153,22 +191,41 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"… {name}", file=sys.stderr, flush=True)
             t = time.monotonic()
-            results.update(run())
+            try:
+                results.update(run())
+            except Exception as exc:  # one benchmark failing (moto timing out on a busy machine) keeps the rest
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                print(f"  {name} failed: {failed[name]}", file=sys.stderr, flush=True)
             timings[name] = round(time.monotonic() - t, 1)
             gc.collect()  # the last benchmark's simulator (hundreds of MB) must not be collected during the next
+    results.update(cost.priced(results))
+    if failed:
+        results["bench_failed"] = failed
     results["bench_seconds"] = timings | {"total": round(time.monotonic() - started, 1)}
     results["machine"] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": _commit(),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print_table(results)
     print(f"\nwritten to {out}")
-    return 0
+    return 1 if failed else 0
+
+
+def _commit() -> str:
+    """The commit measured, `+dirty` when the work tree had changes to tracked files."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=root, capture_output=True)
+    except OSError:
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.returncode else "") if head.returncode == 0 else "unknown"
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -189,6 +246,7 @@ def print_table(results: dict[str, Any]) -> None:
             print("  ".join("-" * w for w in widths))
     counts = {
         "idle": ("idle_records", "idle_events", "idle_aws_calls_per_cycle"),
+        "cost": ("idle_dynamodb_write_units", "idle_dynamodb_read_units", "idle_log_bytes", "idle_custom_metrics"),
         "backfill": ("backfill_records_polled", "backfill_requests", "backfill_events", "backfill_aws_calls"),
         "delivered": ("delivered_events_published", "delivered_events_in_sqs"),
         "rate budget": (

@@ -69,8 +69,8 @@ def idle(aws: LocalAws) -> dict[str, Any]:
             "resource_streams": len(STREAMS),
             "idle_records": sum(r.records for r in results),
             "idle_events": sum(r.events for r in results),
-            "idle_aws_calls_per_cycle": sum(calls.values()),
-            "idle_aws_calls_by_operation": dict(sorted(calls.items())),
+            "idle_worker_aws_calls_per_cycle": sum(calls.values()),  # PollWorker.handle alone; `cost` has all
+            "idle_worker_aws_calls_by_operation": dict(sorted(calls.items())),
             "idle_cycle_seconds": round(seconds, 3),
         }
 

@@ -306,24 +306,37 @@ def test_an_unchanged_update_does_not_touch_updated_at(sim: Simulator) -> None:
 
 def test_concurrent_clients_get_unique_ids_and_consistent_counts(sim: Simulator) -> None:
     created: list[str] = []
+    statuses: list[int] = []
     lock = threading.Lock()
+    start = threading.Barrier(6)
+    in_flight = most_in_flight = 0
 
     def worker(index: int) -> None:
+        nonlocal in_flight, most_in_flight
         with session_for() as session:
+            start.wait(10)
             for n in range(15):
+                with lock:
+                    in_flight += 1
+                    most_in_flight = max(most_in_flight, in_flight)
                 response = session.post(
                     sim.base_url + "/patients", json={"first_name": f"T{index}", "last_name": f"N{n}"}
                 )
-                assert response.status_code == 201
+                listed = session.get(sim.base_url + "/patients", params={"sort": "updated_at:desc"})
                 with lock:
-                    created.append(response.json()["id"])
-                session.get(sim.base_url + "/patients", params={"sort": "updated_at:desc"})
+                    in_flight -= 1
+                    statuses.extend([response.status_code, listed.status_code])
+                    if response.status_code == 201:
+                        created.append(response.json()["id"])
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    # Checked here, not in the threads: an assertion failing in a thread would not fail the test.
+    assert statuses.count(201) == 90 and statuses.count(200) == 90
+    assert most_in_flight > 1, "the clients never had requests in flight at the same time"
     assert len(set(created)) == 90
     with session_for() as session:
         assert session.get(sim.base_url + "/patients").json()["total_entries"] == 90

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -23,7 +26,12 @@ STREAM = StreamKey(connection_id="acme", resource="patients")
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
 
+ROUNDS = 30  # rounds of a race run without the fake's lock, to show the race is real
+
+
 def run_in_threads(n: int, work: Callable[[], None]) -> None:
+    """`work` in `n` threads released together, the interpreter switching threads every microsecond so that
+    their calls interleave rather than run one after another."""
     start = threading.Barrier(n)
 
     def run() -> None:
@@ -31,10 +39,40 @@ def run_in_threads(n: int, work: Callable[[], None]) -> None:
         work()
 
     threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+
+
+class NoLock:
+    """Stands in for a fake's lock to show that a test's threads really race: without it, they break the rule."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def unlocked[T](fake: T) -> T:
+    fake._lock = NoLock()  # type: ignore[attr-defined]
+    return fake
+
+
+class YieldingDict[K, V](dict[K, V]):
+    """A dict that hands the interpreter to other threads on every lookup: a lease's check-and-take is a few
+    bytecodes, which threads hardly ever interrupt on their own, so without this they would not really race."""
+
+    def get(self, key: K, default: Any = None) -> Any:
+        value = super().get(key, default)
+        time.sleep(0.005)  # between the read and the write that follows it; longer than a barrier's wake-up
+        return value
 
 
 def test_recording_publisher_records_events_and_calls() -> None:
@@ -64,8 +102,7 @@ def test_fail_next_is_used_up_and_fail_permanently_can_be_switched_off() -> None
     assert [e.detail["id"] for e in publisher.events] == ["2", "4"]
 
 
-def test_only_one_of_many_concurrent_cursor_writers_wins() -> None:
-    store = InMemoryStreamStateStore()
+def race_cursor_writers(store: InMemoryStreamStateStore) -> list[str]:
     store.put_cursor(STREAM, StreamCursor(position=T0, origin=T0), expected_version=None)
     outcomes: list[str] = []
 
@@ -77,15 +114,23 @@ def test_only_one_of_many_concurrent_cursor_writers_wins() -> None:
             outcomes.append("lost")
 
     run_in_threads(16, write)
+    return outcomes
+
+
+def test_only_one_of_many_concurrent_cursor_writers_wins() -> None:
+    store = InMemoryStreamStateStore()
+
+    outcomes = race_cursor_writers(store)
 
     assert sorted(outcomes) == ["lost"] * 15 + ["won"]
     cursor = store.get_cursor(STREAM)
     assert cursor is not None
     assert cursor.version == 2
+    # The same threads against the store without its lock: more than one wins, so they really overlap.
+    assert any(race_cursor_writers(unlocked(InMemoryStreamStateStore())).count("won") > 1 for _ in range(ROUNDS))
 
 
-def test_only_one_of_many_concurrent_lease_takers_wins() -> None:
-    store = InMemoryStreamStateStore()
+def race_lease_takers(store: InMemoryStreamStateStore) -> list[str]:
     winners: list[str] = []
 
     def take() -> None:
@@ -94,13 +139,23 @@ def test_only_one_of_many_concurrent_lease_takers_wins() -> None:
             winners.append(owner)
 
     run_in_threads(16, take)
+    return winners
 
-    assert len(winners) == 1
+
+def store_with_yielding_leases() -> InMemoryStreamStateStore:
+    store = InMemoryStreamStateStore()
+    store.leases = YieldingDict()
+    return store
 
 
-def test_concurrent_acquisitions_never_exceed_the_cap() -> None:
-    clock = FakeClock()
-    budget = InMemoryRateBudget(limit_per_minute=50, reserved_for_actions=0.0, now=clock.now, monotonic=clock.monotonic)
+def test_only_one_of_many_concurrent_lease_takers_wins() -> None:
+    assert len(race_lease_takers(store_with_yielding_leases())) == 1
+    # Without the store's lock more than one takes it: the takers really overlap.
+    assert any(len(race_lease_takers(unlocked(store_with_yielding_leases()))) > 1 for _ in range(5))
+
+
+def race_acquisitions(budget: InMemoryRateBudget, clock: FakeClock) -> int:
+    """8 threads asking 10 requests each of a budget of 50: how many were refused."""
     refused: list[int] = []
 
     def acquire_many() -> None:
@@ -111,9 +166,25 @@ def test_concurrent_acquisitions_never_exceed_the_cap() -> None:
                 refused.append(1)
 
     run_in_threads(8, acquire_many)
+    return len(refused)
+
+
+def new_budget(clock: FakeClock) -> InMemoryRateBudget:
+    budget = InMemoryRateBudget(limit_per_minute=50, reserved_for_actions=0.0, now=clock.now, monotonic=clock.monotonic)
+    budget.counts = YieldingDict()  # a count's read-then-write would hardly ever be interrupted otherwise
+    return budget
+
+
+def test_concurrent_acquisitions_never_exceed_the_cap() -> None:
+    clock = FakeClock()
+    budget = new_budget(clock)
+
+    refused = race_acquisitions(budget, clock)
 
     assert budget.acquired == 50
-    assert len(refused) == 30
+    assert refused == 30
+    # Without the budget's lock the same threads overrun it: they really overlap.
+    assert any(race_acquisitions(unlocked(new_budget(clock)), clock) < 30 for _ in range(5))
 
 
 def test_connection_store_can_be_seeded() -> None:

@@ -119,8 +119,6 @@ EMITTED_METRICS = frozenset(
         SORT_NOT_HONOURED_METRIC,
     }
 )
-# Read by the dashboard or alarms but not emitted by the code yet (docs/operations.md says who wires them).
-PENDING_METRICS: frozenset[str] = frozenset()
 # The failure-rate alarm reads ActionsFailed and ActionsSucceeded rolled up to the `service` dimension alone
 # (a second emission without `action`): a metric-math alarm reads at most 10 metrics, not two per action.
 ROLLUP_METRICS = ("ActionsFailed", "ActionsSucceeded")

@@ -1,0 +1,729 @@
+"""What one clinic costs to run: AWS calls, capacity units, bytes and invocations of real poll cycles, priced.
+
+`measure` runs whole cycles the way Lambda runs them, one clinic with every trigger on:
+
+* the dispatcher's handler (`functions/poll_dispatcher/app.py`), invoked as the schedule invokes it;
+* for each job it queued, what the SQS event source mapping does: one `ReceiveMessage` that returns the job
+  (`BatchSize: 1`, so one job per invocation) and, after the handler returned without a failure, one
+  `DeleteMessage`; the long polls an event source mapping makes while the queue is empty are a cost of the
+  stack, not of a clinic, and are priced from `prices.json`'s assumptions (`esm_idle_pollers`);
+* the poll worker's handler (`functions/poll_worker/app.py`) with that message as its SQS event.
+
+Every AWS call the handlers and the modelled event source mapping make goes through the shared boto3 clients
+and is counted by operation (`before-call`). DynamoDB capacity units are computed from the items' sizes as
+DynamoDB bills them (on-demand: a write unit per KB written, a read unit per 4 KB read, half of one when
+eventually consistent). Log bytes are the bytes the handlers write to their log streams (Powertools JSON lines
+and EMF metric lines) at the template's `LogLevel` default; custom metrics are the distinct (name,
+dimensions) sets in those EMF lines. CPU time is the handler thread's, wall time the handler call's.
+
+`priced` turns those counts into a month at one-minute polling with `prices.json`: an idle clinic, a busy
+one (`BUSY_CHANGES_PER_MINUTE`, spread over the streams), and 1,000 idle clinics on one stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import math
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bench.env import UNROUTED_SOURCE, LocalAws
+
+ROOT = Path(__file__).resolve().parents[1]
+PRICES = Path(__file__).with_name("prices.json")
+COST_CONNECTIONS_TABLE = "bench-cost-connections"
+COST_QUEUE = "bench-cost-poll-jobs.fifo"
+BUSY_CHANGES_PER_MINUTE = 20
+CLINICS_AT_SCALE = 1000
+FUNCTIONS = ("poll_dispatcher", "poll_worker", "action")
+COLD_START_RUNS = 9
+# The function each handler directory becomes in template.yaml (the action directory is one function per action).
+TEMPLATE_FUNCTION = {"poll_dispatcher": "PollDispatcherFunction", "poll_worker": "PollWorkerFunction"}
+
+
+# -- counting ------------------------------------------------------------------------------------------
+
+
+def _attribute_size(value: dict[str, Any]) -> int:
+    """Bytes DynamoDB counts for one attribute value (low-level JSON form)."""
+    (kind, inner), *_ = value.items()
+    if kind in ("S", "B"):
+        return len(inner.encode() if isinstance(inner, str) else inner)
+    if kind == "N":
+        return len(str(inner).lstrip("-").replace(".", "").lstrip("0")) // 2 + 1 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "BS"):
+        return sum(len(v.encode() if isinstance(v, str) else v) for v in inner)
+    if kind == "NS":
+        return sum(len(str(v)) // 2 + 2 for v in inner)
+    if kind == "L":
+        return 3 + sum(1 + _attribute_size(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + _attribute_size(v) for k, v in inner.items())
+    return len(json.dumps(inner))
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    """An item's size as DynamoDB measures it: attribute names plus values."""
+    return sum(len(name.encode()) + _attribute_size(value) for name, value in (item or {}).items())
+
+
+@dataclass
+class Meter:
+    """AWS calls by operation, DynamoDB capacity units, PutEvents and SQS 64 KB chunks, on the shared clients."""
+
+    side_reader: Any  # a DynamoDB client of its own (not counted): sizes of items an UpdateItem/DeleteItem touched
+    calls: Counter[str] = field(default_factory=Counter)
+    units: Counter[str] = field(default_factory=Counter)  # dynamodb.read / dynamodb.write, sqs.chunks, events.chunks
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _hooks(self, aws: LocalAws) -> list[tuple[Any, str, Any]]:
+        hooks = [
+            (aws.client(service).meta.events, event, handler)
+            for service in ("dynamodb", "events", "sqs", "secretsmanager")
+            for event, handler in (("before-call", self._count), ("before-parameter-build", self._remember))
+        ]
+        return [*hooks, (aws.client("dynamodb").meta.events, "after-call.dynamodb", self._dynamodb)]
+
+    def install(self, aws: LocalAws) -> None:
+        for events, name, handler in self._hooks(aws):
+            events.register(name, handler)
+
+    def uninstall(self, aws: LocalAws) -> None:
+        for events, name, handler in self._hooks(aws):
+            events.unregister(name, handler)
+
+    def add(self, operation: str, n: int = 1) -> None:
+        with self._lock:
+            self.calls[operation] += n
+
+    def snapshot(self) -> tuple[Counter[str], Counter[str]]:
+        with self._lock:
+            return Counter(self.calls), Counter(self.units)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.add(f"{model.service_model.service_name}.{model.name}")  # `events.PutEvents`, not `eventbridge.…`
+
+    def _remember(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["bench_params"] = params
+        service, operation = model.service_model.service_name, model.name
+        chunks = 0
+        if (service, operation) == ("events", "PutEvents"):
+            with self._lock:
+                self.units["events.entries"] += len(params.get("Entries", []))
+            chunks = sum(math.ceil(len(json.dumps(e).encode()) / 65536) for e in params.get("Entries", []))
+        elif service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):
+            bodies = [e.get("MessageBody", "") for e in params.get("Entries", [params])]
+            chunks = max(1, math.ceil(sum(len(b.encode()) for b in bodies) / 65536))
+        elif service == "sqs":
+            chunks = 1
+        elif service == "dynamodb" and operation == "DeleteItem":
+            found = self.side_reader.get_item(TableName=params["TableName"], Key=params["Key"], ConsistentRead=True)
+            context["bench_deleted_size"] = item_size(found.get("Item"))
+        if chunks:
+            with self._lock:
+                self.units[f"{service}.chunks"] += chunks
+
+    def _dynamodb(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        operation = model.name
+        params: dict[str, Any] = context.get("bench_params", {})
+        read = write = 0.0
+
+        def reads(size: int, consistent: bool) -> float:
+            return max(1, math.ceil(size / 4096)) * (1.0 if consistent else 0.5)
+
+        consistent = bool(params.get("ConsistentRead"))
+        if operation == "GetItem":
+            read = reads(item_size(parsed.get("Item")), consistent)
+        elif operation == "BatchGetItem":
+            for table, items in parsed.get("Responses", {}).items():
+                strongly = bool(params.get("RequestItems", {}).get(table, {}).get("ConsistentRead"))
+                read += sum(reads(item_size(i), strongly) for i in items)
+        elif operation in ("Query", "Scan"):
+            read = reads(sum(item_size(i) for i in parsed.get("Items", [])), consistent)
+        elif operation == "PutItem":
+            write = max(1, math.ceil(item_size(params.get("Item")) / 1024))
+        elif operation == "UpdateItem":
+            after = self.side_reader.get_item(TableName=params["TableName"], Key=params["Key"], ConsistentRead=True)
+            write = max(1, math.ceil(item_size(after.get("Item")) / 1024))
+        elif operation == "DeleteItem":
+            write = max(1, math.ceil(context.get("bench_deleted_size", 0) / 1024))
+        elif operation == "BatchWriteItem":
+            for requests in params.get("RequestItems", {}).values():
+                for request in requests:
+                    item = request.get("PutRequest", {}).get("Item")
+                    write += max(1, math.ceil(item_size(item) / 1024))
+        with self._lock:
+            self.units["dynamodb.read"] += read  # type: ignore[assignment]
+            self.units["dynamodb.write"] += write  # type: ignore[assignment]
+
+
+class _ByteCount(io.TextIOBase):
+    """A text stream that keeps what is written (EMF lines are parsed afterwards) and counts UTF-8 bytes."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.bytes = 0
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.bytes += len(text.encode())
+        parts = (self._partial + text).split("\n")
+        self._partial = parts.pop()
+        self.lines.extend(p for p in parts if p)
+        return len(text)
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = "bench-request"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:bench"
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000)
+
+
+@dataclass
+class Invocation:
+    function: str
+    cpu_seconds: float
+    wall_seconds: float
+    aws_calls: int
+    cliniko_requests: int
+
+
+@dataclass
+class Cycle:
+    calls: Counter[str]
+    units: Counter[str]
+    invocations: list[Invocation]
+    log_bytes: int
+    log_lines: int
+    metrics: set[tuple[str, tuple[tuple[str, str], ...]]]
+    events: int
+    cliniko_requests: int
+    polled: dict[str, dict[str, Any]]  # resource: records, events (the worker's "stream polled" log line)
+
+
+def _template() -> dict[str, Any]:
+    from cliniko_connector.local.template import load_template
+
+    return load_template(ROOT / "template.yaml")
+
+
+def function_config(template: dict[str, Any], function: str) -> dict[str, Any]:
+    """MemorySize, Architectures, Timeout and Tracing of a function as the template configures it."""
+    glob = template["Globals"]["Function"]
+    props = template["Resources"][TEMPLATE_FUNCTION[function]]["Properties"]
+    return {
+        "memory_mb": int(props.get("MemorySize", glob["MemorySize"])),
+        "architecture": (props.get("Architectures") or glob["Architectures"])[0],
+        "timeout": int(props.get("Timeout", glob["Timeout"])),
+        "tracing": props.get("Tracing", glob.get("Tracing")),
+    }
+
+
+def _load(function: str, tag: str) -> ModuleType:
+    path = ROOT / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{function}_{tag}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- the measured cycles -------------------------------------------------------------------------------
+
+
+def _changes(sim: Any, changes: int, rng_seed: int) -> Counter[str]:
+    """`changes` staff writes, as the freshness benchmark makes them, in turn: a patient edited, a patient
+    created, a medical alert created (each gives one event)."""
+    import random
+
+    rng = random.Random(rng_seed)
+    patients = [p["id"] for p in sim.list("patients")]
+    made: Counter[str] = Counter()
+    for n in range(changes):
+        if n % 3 == 0:
+            sim.update("patients", rng.choice(patients), {"first_name": f"Edited{rng.randrange(10**9)}"})
+            made["patients (edited)"] += 1
+        elif n % 3 == 1:
+            sim.create("patients", {"first_name": "New", "last_name": f"Patient {rng.randrange(10**9)}"})
+            made["patients (created)"] += 1
+        else:
+            sim.create("medical_alerts", {"name": "Latex", "patient_id": rng.choice(patients)})
+            made["medical_alerts (created)"] += 1
+    return made
+
+
+def measure(aws: LocalAws) -> dict[str, Any]:
+    import boto3
+
+    from bench.runtime import build, connect, poller_settings
+    from cliniko_connector.adapters.dynamodb import DynamoConnectionStore
+    from cliniko_connector.catalog.triggers import STREAMS
+    from cliniko_connector.local.stack import create_declared_table
+    from cliniko_connector.observability import logger
+    from cliniko_connector.simulator import Simulator
+
+    ddb, sqs = aws.client("dynamodb"), aws.client("sqs")
+    create_declared_table(ddb, "ConnectionsTable", COST_CONNECTIONS_TABLE)
+    queue_url = sqs.create_queue(QueueName=COST_QUEUE, Attributes={"FifoQueue": "true", "VisibilityTimeout": "1800"})[
+        "QueueUrl"
+    ]
+    template = _template()
+    key = "bench-cost-au1"
+    with Simulator(api_keys=[key], rate_limit=10**6, seed="generate:300") as sim:
+        sim.start()
+        runtime = build(aws, poller_settings())
+        runtime.connections = DynamoConnectionStore(COST_CONNECTIONS_TABLE, client=ddb)
+        connect(runtime, sim, "bench-cost", key)
+        env = {
+            "CONNECTIONS_TABLE": COST_CONNECTIONS_TABLE,
+            "EVENT_SOURCE": UNROUTED_SOURCE,  # accepted by PutEvents, delivered nowhere (moto's delivery is slow)
+            "SECRETS_PREFIX": "bench/",
+            "POLL_QUEUE_URL": queue_url,
+            "POLL_TIME_BUDGET_SECONDS": "240",
+        }
+        saved = {k: os.environ.get(k) for k in [*env, "STATE_TABLE", "EVENT_BUS_NAME", "CLINIKO_CONTACT_EMAIL"]}
+        from bench.env import BUS, CONTACT_EMAIL, STATE_TABLE
+
+        os.environ.update(
+            env | {"STATE_TABLE": STATE_TABLE, "EVENT_BUS_NAME": BUS, "CLINIKO_CONTACT_EMAIL": CONTACT_EMAIL}
+        )
+        try:
+            dispatcher = _load("poll_dispatcher", "cost")
+            worker = _load("poll_worker", "cost")
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        meter = Meter(side_reader=boto3.client("dynamodb"))
+        meter.install(aws)
+        configs = {f: function_config(template, f) for f in TEMPLATE_FUNCTION}
+        clock_frozen = sim.clock.freeze()
+        del clock_frozen
+
+        def cycle() -> Cycle:
+            sim.clock.advance(60)  # one schedule tick later in Cliniko's time
+            calls0, units0 = meter.snapshot()
+            sim.requests_clear()
+            invocations: list[Invocation] = []
+            logs, emf = _ByteCount(), _ByteCount()
+            handler = logger.registered_handler
+            assert isinstance(handler, logging.StreamHandler)
+            old_stream, old_level = handler.stream, logger.log_level
+            handler.setStream(logs)
+            logger.setLevel(template["Parameters"]["LogLevel"]["Default"])
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
+            try:
+                with contextlib.redirect_stdout(emf):
+                    invocations.append(
+                        _invoke(meter, sim, "poll_dispatcher", configs, dispatcher.lambda_handler, _schedule_event())
+                    )
+                    while True:
+                        received = sqs.receive_message(
+                            QueueUrl=queue_url, MaxNumberOfMessages=1, AttributeNames=["All"], WaitTimeSeconds=0
+                        ).get("Messages", [])
+                        if not received:
+                            break
+                        message = received[0]
+                        event = _sqs_event(message, queue_url)
+                        invocation = _invoke(meter, sim, "poll_worker", configs, worker.lambda_handler, event)
+                        invocations.append(invocation)
+                        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                # The last, empty receive only ended this loop: the event source mapping's empty polls are the
+                # stack's (priced from the assumptions), not the clinic's.
+                meter.add("sqs.ReceiveMessage", -1)
+                meter.units["sqs.chunks"] -= 1
+            finally:
+                os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+                handler.setStream(old_stream)
+                logger.setLevel(old_level)
+            calls1, units1 = meter.snapshot()
+            calls, units = calls1 - calls0, units1 - units0
+            calls["lambda.Invoke"] = len(invocations)
+            metric_ids: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+            emf_bytes = 0
+            for line in emf.lines:
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                spec = doc.get("_aws", {}).get("CloudWatchMetrics", [])
+                if not spec:
+                    continue
+                emf_bytes += len(line.encode()) + 1
+                for directive in spec:
+                    for dims in directive.get("Dimensions", []):
+                        labels = tuple(sorted((d, str(doc.get(d))) for d in dims))
+                        for metric in directive.get("Metrics", []):
+                            metric_ids.add((metric["Name"], labels))
+            events = int(units.get("events.entries", 0))
+            polled: dict[str, dict[str, Any]] = {}
+            for line in logs.lines:
+                doc = json.loads(line)
+                if doc.get("message") == "stream polled":
+                    polled[doc["stream"].rsplit("/", 1)[-1]] = {k: doc[k] for k in ("records", "events")}
+            return Cycle(
+                calls=calls,
+                units=units,
+                invocations=invocations,
+                log_bytes=logs.bytes + emf_bytes,
+                log_lines=len(logs.lines) + sum(1 for line in emf.lines if "_aws" in line),
+                metrics=metric_ids,
+                events=events,
+                cliniko_requests=len(sim.requests),
+                polled=polled,
+            )
+
+        try:
+            cycle()  # warm: clients, connection pool, secret cache, first cursor writes
+            sim.clock.advance(180)  # past the overlap: the seed's last records are not re-read
+            cycle()
+            idle = cycle()
+            busy_cycles = []
+            for n in range(3):  # the overlap re-reads the last two minutes: the third is steady
+                changed = _changes(sim, BUSY_CHANGES_PER_MINUTE, n)
+                busy_cycles.append(cycle())
+            busy = busy_cycles[-1]
+            sim.clock.advance(180)
+            cycle()  # settles past the overlap
+            secrets_cold = _cold_secret_calls(worker, meter, cycle)
+        finally:
+            meter.uninstall(aws)
+    return {
+        "cost_streams": len(STREAMS),
+        "cost_functions": configs,
+        "cost_secret_cache_ttl_seconds": secrets_cold["ttl"],
+        "cost_secret_calls_per_cold_cache_cycle": secrets_cold["calls"],
+        "cost_worker_max_concurrency": _worker_max_concurrency(template),
+        **_cycle_figures("idle", idle),
+        **_cycle_figures("busy", busy),
+        "busy_changes_per_minute": BUSY_CHANGES_PER_MINUTE,
+        "busy_changes_by_stream": dict(changed),
+    }
+
+
+def _cold_secret_calls(worker: ModuleType, meter: Meter, cycle: Any) -> dict[str, Any]:
+    """GetSecretValue calls of a cycle whose worker starts with an empty secret cache (a new container)."""
+    secrets = worker.worker.runtime.secrets
+    secrets.invalidate()
+    measured = cycle()
+    return {"calls": measured.calls.get("secretsmanager.GetSecretValue", 0), "ttl": secrets._ttl}
+
+
+def _worker_max_concurrency(template: dict[str, Any]) -> int:
+    events = template["Resources"]["PollWorkerFunction"]["Properties"]["Events"]
+    (source,) = [e for e in events.values() if e["Type"] == "SQS"]
+    return int(source["Properties"]["ScalingConfig"]["MaximumConcurrency"])
+
+
+def _invoke(
+    meter: Meter, sim: Any, function: str, configs: dict[str, Any], handler: Any, event: dict[str, Any]
+) -> Invocation:
+    config = configs[function]
+    context = LambdaContext(function, config["memory_mb"], config["timeout"])
+    requests_before = len(sim.requests)
+    calls_before = sum(meter.snapshot()[0].values())
+    wall, cpu = time.perf_counter(), time.thread_time()
+    response = handler(event, context)
+    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+    if isinstance(response, dict) and response.get("batchItemFailures"):
+        raise RuntimeError(f"the poll job failed: {response}")
+    return Invocation(
+        function=function,
+        cpu_seconds=cpu,
+        wall_seconds=wall,
+        aws_calls=sum(meter.snapshot()[0].values()) - calls_before,
+        cliniko_requests=len(sim.requests) - requests_before,
+    )
+
+
+def _schedule_event() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "bench-tick",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": "2026-01-05T09:30:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
+
+
+def _sqs_event(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:" + queue_url.rsplit("/", 1)[-1],
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+def _cycle_figures(name: str, cycle: Cycle) -> dict[str, Any]:
+    by_function: dict[str, dict[str, Any]] = {}
+    for function in TEMPLATE_FUNCTION:
+        mine = [i for i in cycle.invocations if i.function == function]
+        by_function[function] = {
+            "invocations": len(mine),
+            "cpu_ms": round(1000 * sum(i.cpu_seconds for i in mine), 2),
+            "wall_ms": round(1000 * sum(i.wall_seconds for i in mine), 2),
+            "aws_calls": sum(i.aws_calls for i in mine),
+            "cliniko_requests": sum(i.cliniko_requests for i in mine),
+        }
+    metrics = sorted(f"{n} {dict(d)}" for n, d in cycle.metrics)
+    per_connection = sum(1 for _, d in cycle.metrics if any(k == "connection" for k, _ in d))
+    return {
+        f"{name}_aws_calls_by_operation": dict(sorted(cycle.calls.items())),
+        f"{name}_aws_calls_per_cycle": sum(cycle.calls.values()),
+        f"{name}_dynamodb_read_units": round(cycle.units.get("dynamodb.read", 0), 2),
+        f"{name}_dynamodb_write_units": round(cycle.units.get("dynamodb.write", 0), 2),
+        f"{name}_sqs_request_chunks": int(cycle.units.get("sqs.chunks", 0)),
+        f"{name}_putevents_event_chunks": int(cycle.units.get("events.chunks", 0)),
+        f"{name}_cliniko_requests": cycle.cliniko_requests,
+        f"{name}_events_published": cycle.events,
+        f"{name}_records_polled": sum(p["records"] for p in cycle.polled.values()),
+        f"{name}_polled_by_stream": {r: p for r, p in sorted(cycle.polled.items()) if p["records"] or p["events"]},
+        f"{name}_invocations_by_function": by_function,
+        f"{name}_log_bytes": cycle.log_bytes,
+        f"{name}_log_lines": cycle.log_lines,
+        f"{name}_custom_metrics": len(cycle.metrics),
+        f"{name}_custom_metrics_per_connection": per_connection,
+        f"{name}_custom_metric_names": metrics,
+    }
+
+
+# -- the price -----------------------------------------------------------------------------------------
+
+
+def load_prices(path: Path = PRICES) -> dict[str, Any]:
+    prices: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return prices
+
+
+def _tiered(count: float, tiers: list[list[float | None]]) -> float:
+    total, left = 0.0, count
+    for size, usd in tiers:
+        take = left if size is None else min(left, size)
+        total += take * float(usd or 0)
+        left -= take
+        if left <= 0:
+            break
+    return total
+
+
+def monthly(results: dict[str, Any], kind: str, clinics: int, prices: dict[str, Any]) -> dict[str, float]:
+    """USD per month by service for `clinics` clinics like the measured `kind` cycle (`idle` or `busy`).
+
+    Per clinic: the workers' invocations and what they call, the dispatcher's calls per connection, the secret,
+    the metrics with a `connection` dimension, logs. Per stack (shared by every clinic): the dispatcher's
+    invocation, metrics without a `connection` dimension, the event source mapping's empty long polls."""
+    p = {k: v["usd"] for k, v in prices["prices"].items()}
+    a = {k: v["value"] for k, v in prices["assumptions"].items()}
+    cycles = prices["hours_per_month"] * 60  # one-minute polling
+    calls: dict[str, int] = results[f"{kind}_aws_calls_by_operation"]
+    functions: dict[str, dict[str, Any]] = results[f"{kind}_invocations_by_function"]
+    configs: dict[str, dict[str, Any]] = results["cost_functions"]
+
+    def gb_seconds(function: str, copies: float) -> float:
+        f, c = functions[function], configs[function]
+        if not f["invocations"]:
+            return 0.0
+        stretch = max(1.0, a["lambda_mb_per_vcpu"] / c["memory_mb"])
+        waits = f["aws_calls"] * a["aws_call_latency_ms"] + f["cliniko_requests"] * a["cliniko_request_latency_ms"]
+        per_invocation = (f["cpu_ms"] * stretch + waits) / f["invocations"]
+        billed_ms = math.ceil(per_invocation) * f["invocations"] * copies
+        return float(billed_ms / 1000 * c["memory_mb"] / 1024)
+
+    def gb_price(function: str) -> float:
+        return float(p[f"lambda_gb_second_{configs[function]['architecture']}"])
+
+    worker_invocations = functions["poll_worker"]["invocations"] * clinics
+    invocations = worker_invocations + functions["poll_dispatcher"]["invocations"]
+    # The dispatcher is one invocation per tick whatever the number of clinics; its work grows with them.
+    lambda_usd = cycles * (
+        invocations * p["lambda_request"]
+        + gb_seconds("poll_worker", clinics) * gb_price("poll_worker")
+        + gb_seconds("poll_dispatcher", clinics) * gb_price("poll_dispatcher")
+    )
+    dynamodb_usd = (
+        cycles
+        * clinics
+        * (
+            results[f"{kind}_dynamodb_read_units"] * p["dynamodb_read_request_unit"]
+            + results[f"{kind}_dynamodb_write_units"] * p["dynamodb_write_request_unit"]
+        )
+    )
+    idle_long_polls = a["esm_idle_pollers"] * 60 / a["esm_long_poll_seconds"] * cycles
+    sqs_usd = (cycles * clinics * results[f"{kind}_sqs_request_chunks"] + idle_long_polls) * p["sqs_fifo_request"]
+    eventbridge_usd = cycles * clinics * results[f"{kind}_putevents_event_chunks"] * p["eventbridge_custom_event"]
+    # The secret cache: each worker container reads a clinic's key once per TTL; the workers' SQS concurrency
+    # caps the containers, and one clinic's ten jobs a minute reach each of them.
+    containers = min(results["cost_worker_max_concurrency"], max(1, functions["poll_worker"]["invocations"]))
+    secret_reads = containers * prices["hours_per_month"] * 3600 / results["cost_secret_cache_ttl_seconds"]
+    measured_reads = calls.get("secretsmanager.GetSecretValue", 0) * cycles  # beyond the cache, if any
+    secrets_usd = clinics * (
+        p["secretsmanager_secret_month"] + (secret_reads + measured_reads) * p["secretsmanager_api_call"]
+    )
+    traced_share = 1.0 if configs["poll_worker"]["tracing"] == "Active" else 0.0
+    per_second = invocations * cycles / (prices["hours_per_month"] * 3600)
+    if traced_share and per_second > a["xray_reservoir_per_second"]:
+        reservoir = a["xray_reservoir_per_second"] / per_second
+        traced_share = reservoir + (1 - reservoir) * a["xray_rate_beyond_reservoir"]
+    xray_usd = invocations * cycles * traced_share * p["xray_trace_recorded"]
+    log_bytes = results[f"{kind}_log_bytes"] * clinics * cycles
+    per_connection = results[f"{kind}_custom_metrics_per_connection"]
+    metric_count = per_connection * clinics + (results[f"{kind}_custom_metrics"] - per_connection)
+    logs_usd = log_bytes / 1e9 * p["cloudwatch_log_gb_ingested"]
+    metrics_usd = _tiered(metric_count, prices["cloudwatch_custom_metric_month_tiers"]["tiers"])
+    breakdown = {
+        "lambda": lambda_usd,
+        "dynamodb": dynamodb_usd,
+        "sqs": sqs_usd,
+        "eventbridge": eventbridge_usd,
+        "secretsmanager": secrets_usd,
+        "xray": xray_usd,
+        "cloudwatch_logs": logs_usd,
+        "cloudwatch_metrics": metrics_usd,
+    }
+    return {k: round(v, 4) for k, v in breakdown.items()} | {"total": round(sum(breakdown.values()), 4)}
+
+
+def stack_fixed(prices: dict[str, Any]) -> dict[str, Any]:
+    """What the stack costs with no clinic at all and does not grow with them: alarms, dashboard, KMS key."""
+    template = _template()
+    resources = template["Resources"].values()
+    alarms = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm")
+    dashboards = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Dashboard")
+    keys = sum(1 for r in resources if r["Type"] == "AWS::KMS::Key")
+    p = {k: v["usd"] for k, v in prices["prices"].items()}
+    return {
+        "alarms": alarms,
+        "dashboards": dashboards,
+        "kms_keys": keys,
+        "usd": round(
+            alarms * p["cloudwatch_alarm_metric_month"]
+            + dashboards * p["cloudwatch_dashboard_month"]
+            + keys * p["kms_key_month"],
+            2,
+        ),
+    }
+
+
+def priced(results: dict[str, Any], prices: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The monthly figures from `measure`'s counts (empty when the cost benchmark did not run)."""
+    if "idle_invocations_by_function" not in results:
+        return {}
+    prices = prices or load_prices()
+    idle = monthly(results, "idle", 1, prices)
+    busy = monthly(results, "busy", 1, prices)
+    scale = monthly(results, "idle", CLINICS_AT_SCALE, prices)
+    fixed = stack_fixed(prices)
+    streams = results["cost_streams"]
+    return {
+        "monthly_cost_per_clinic_usd": idle["total"],
+        "monthly_cost_per_clinic_usd_by_service": idle,
+        "monthly_cost_busy_clinic_usd": busy["total"],
+        "monthly_cost_busy_clinic_usd_by_service": busy,
+        "monthly_cost_1000_clinics_usd": scale["total"],
+        "monthly_cost_1000_clinics_usd_by_service": scale,
+        "monthly_cost_per_clinic_at_1000_usd": round(scale["total"] / CLINICS_AT_SCALE, 4),
+        "monthly_stack_fixed_usd": fixed["usd"],
+        "monthly_stack_fixed": fixed,
+        "idle_aws_calls_by_operation": results["idle_aws_calls_by_operation"],
+        "aws_calls_per_idle_stream": round(results["idle_aws_calls_per_cycle"] / streams, 2),
+        "prices_as_of": prices["as_of"],
+        "prices_region": prices["region"],
+    }
+
+
+# -- cold start ----------------------------------------------------------------------------------------
+
+_PROBE = """
+import os, sys, time
+t = time.process_time()
+{body}
+print(time.process_time() - t)
+"""
+
+
+def _probe(body: str, env: dict[str, str], cwd: Path | None = None) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(body=body)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def cold_start(runs: int = COLD_START_RUNS) -> dict[str, Any]:
+    """Each function's module import and setup (settings, adapters, clients), in CPU seconds of a fresh
+    interpreter, against a bare `import boto3` in one: the median of `runs`, interleaved so load hits all alike."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT", "POWERTOOLS_"))}
+    base |= {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "CONNECTIONS_TABLE": "t-connections",
+        "STATE_TABLE": "t-state",
+        "EVENT_BUS_NAME": "t-bus",
+        "CLINIKO_CONTACT_EMAIL": "ops@example.com",
+        "POWERTOOLS_SERVICE_NAME": "cliniko-connector-bench",
+        "POLL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/000000000000/t.fifo",
+        "IDEMPOTENCY_TABLE": "t-idempotency",
+        "ACTION_NAME": "patient.create",
+    }
+    bodies = {
+        "import_boto3": "import boto3",
+        **{f: f"sys.path.insert(0, {str(ROOT / 'functions' / f)!r})\nimport app" for f in FUNCTIONS},
+    }
+    samples: dict[str, list[float]] = {k: [] for k in bodies}
+    for _ in range(runs):
+        for name, body in bodies.items():
+            samples[name].append(_probe(body, base))
+    medians = {k: statistics.median(v) for k, v in samples.items()}
+    boto = medians.pop("import_boto3")
+    return {
+        "cold_start_ratio": {f: round(m / boto, 2) for f, m in medians.items()},
+        "cold_start_cpu_ms": {f: round(1000 * m, 1) for f, m in medians.items()},
+        "cold_start_import_boto3_cpu_ms": round(1000 * boto, 1),
+        "cold_start_runs": runs,
+    }
