@@ -75,6 +75,13 @@ class YieldingDict[K, V](dict[K, V]):
         return value
 
 
+class YieldingWindows(dict[tuple[str, int], dict[str, int]]):
+    """The budget's windows, each of whose counters is a `YieldingDict`."""
+
+    def setdefault(self, key: tuple[str, int], default: dict[str, int] | None = None) -> dict[str, int]:
+        return super().setdefault(key, YieldingDict())
+
+
 def test_recording_publisher_records_events_and_calls() -> None:
     publisher = RecordingPublisher()
     events = [small_event(i) for i in range(11)]
@@ -171,7 +178,7 @@ def race_acquisitions(budget: InMemoryRateBudget, clock: FakeClock) -> int:
 
 def new_budget(clock: FakeClock) -> InMemoryRateBudget:
     budget = InMemoryRateBudget(limit_per_minute=50, reserved_for_actions=0.0, now=clock.now, monotonic=clock.monotonic)
-    budget.counts = YieldingDict()  # a count's read-then-write would hardly ever be interrupted otherwise
+    budget.windows = YieldingWindows()  # a count's read-then-write would hardly ever be interrupted otherwise
     return budget
 
 
