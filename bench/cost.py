@@ -305,6 +305,7 @@ def measure(aws: LocalAws) -> dict[str, Any]:
             "SECRETS_PREFIX": "bench/",
             "POLL_QUEUE_URL": queue_url,
             "POLL_TIME_BUDGET_SECONDS": "240",
+            "CLINIKO_ALLOW_BASE_URL_OVERRIDE": "true",  # its connection points at the simulator on loopback
         }
         saved = {k: os.environ.get(k) for k in [*env, "STATE_TABLE", "EVENT_BUS_NAME", "CLINIKO_CONTACT_EMAIL"]}
         from bench.env import BUS, CONTACT_EMAIL, STATE_TABLE
@@ -430,7 +431,7 @@ def measure(aws: LocalAws) -> dict[str, Any]:
 
 def _cold_secret_calls(worker: ModuleType, meter: Meter, cycle: Any) -> dict[str, Any]:
     """GetSecretValue calls of a cycle whose worker starts with an empty secret cache (a new container)."""
-    secrets = worker.worker.runtime.secrets
+    secrets = worker.worker.worker.runtime.secrets
     secrets.invalidate()
     measured = cycle()
     return {"calls": measured.calls.get("secretsmanager.GetSecretValue", 0), "ttl": secrets._ttl}
