@@ -23,16 +23,22 @@ from typing import Any
 
 from bench.cost import BUSY_CHANGES_PER_MINUTE
 from bench.env import LocalAws, quiet_and_local
+from cliniko_connector.catalog.triggers import STREAMS
 
 # (key, label, target text, check)
 HEADLINES: tuple[tuple[str, str, str, Callable[[dict[str, Any]], bool | None]], ...] = (
     (
         "idle_requests_per_cycle",
         "Cliniko requests per idle poll cycle (all triggers)",
-        "= resource streams (10)",
+        f"= resource streams ({len(STREAMS)})",
         lambda r: r["idle_requests_per_cycle"] == r["resource_streams"],
     ),
-    ("resource_streams", "resource streams polled", "10", lambda r: r["resource_streams"] == 10),
+    (
+        "resource_streams",
+        "resource streams polled",
+        f"{len(STREAMS)} (the catalog's)",
+        lambda r: r["resource_streams"] == len(STREAMS),
+    ),
     (
         "monthly_cost_per_clinic_usd",
         "USD per idle clinic per month (every trigger, 1-min polling)",
