@@ -946,18 +946,11 @@ class _Builder:
         )
         self.add(
             "ConnectionBaseUrlRefusedAlarm",
-            _alarm(
+            _once_in_five_minutes(
+                BASE_URL_REFUSED_METRIC,
                 "a poll or action refused a connection whose base URL is not its key's Cliniko shard (the connections "
                 "table was edited to send a key elsewhere, or AllowBaseUrlOverride is off for a connection that "
                 "needs it). The key was not sent; the function's log names the connection.",
-                Namespace=NAMESPACE,
-                MetricName=BASE_URL_REFUSED_METRIC,
-                Dimensions=service,
-                Statistic="Sum",
-                Period=300,
-                EvaluationPeriods=1,
-                Threshold=1,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
             ),
         )
         self.add(
@@ -976,17 +969,10 @@ class _Builder:
 
         self.add(
             "ClinikoSortNotHonouredAlarm",
-            _alarm(
+            _once_in_five_minutes(
+                SORT_NOT_HONOURED_METRIC,
                 "a Cliniko list came back out of the order the poller asked for (sort=updated_at,id): the stream "
                 "read that window without relying on order (correct, more requests). `status` shows which stream.",
-                Namespace=NAMESPACE,
-                MetricName=SORT_NOT_HONOURED_METRIC,
-                Dimensions=service,
-                Statistic="Sum",
-                Period=300,
-                EvaluationPeriods=1,
-                Threshold=1,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
             ),
         )
 
@@ -1207,6 +1193,21 @@ def _alarm(description: str, **properties: Any) -> dict[str, Any]:
             "OKActions": ALARM_ACTIONS,
         },
     }
+
+
+def _once_in_five_minutes(metric: str, description: str) -> dict[str, Any]:
+    """An alarm on a business metric rolled up to the service: it happened at least once in five minutes."""
+    return _alarm(
+        description,
+        Namespace=NAMESPACE,
+        MetricName=metric,
+        Dimensions=[{"Name": "service", "Value": sub(SERVICE_DIMENSION)}],
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
 
 
 def _dlq_alarm(queue_id: str, what: str) -> dict[str, Any]:
