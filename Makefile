@@ -54,7 +54,7 @@ bench: venv
 
 template: venv
 	$(BIN)/cliniko-connector dev render
-	$(BIN)/python -m cliniko_connector.devtools.actions_doc
+	$(BIN)/python -m cliniko_tools.devtools.actions_doc
 
 $(SAM):
 	test -n "$(PY312)"

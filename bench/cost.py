@@ -227,7 +227,7 @@ class Cycle:
 
 
 def _template() -> dict[str, Any]:
-    from cliniko_connector.local.template import load_template
+    from cliniko_tools.local.template import load_template
 
     return load_template(ROOT / "template.yaml")
 
@@ -283,9 +283,9 @@ def measure(aws: LocalAws) -> dict[str, Any]:
     from bench.runtime import build, connect, poller_settings
     from cliniko_connector.adapters.dynamodb import DynamoConnectionStore
     from cliniko_connector.catalog.triggers import STREAMS
-    from cliniko_connector.local.stack import create_declared_table
     from cliniko_connector.observability import logger
-    from cliniko_connector.simulator import Simulator
+    from cliniko_tools.local.stack import create_declared_table
+    from cliniko_tools.simulator import Simulator
 
     ddb, sqs = aws.client("dynamodb"), aws.client("sqs")
     create_declared_table(ddb, "ConnectionsTable", COST_CONNECTIONS_TABLE)

@@ -23,8 +23,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from cliniko_connector.local.endpoint import DEFAULT_REGION, DUMMY_CREDENTIALS, require_loopback_endpoint
-from cliniko_connector.local.moto import MotoSubprocess
+from cliniko_tools.local.endpoint import DEFAULT_REGION, DUMMY_CREDENTIALS, require_loopback_endpoint
+from cliniko_tools.local.moto import MotoSubprocess
 
 STATE_TABLE = "bench-state"
 CONNECTIONS_TABLE = "bench-connections"
@@ -103,7 +103,7 @@ class LocalAws:
         return boto3_client(service)
 
     def _create(self) -> None:
-        from cliniko_connector.local.stack import create_declared_table
+        from cliniko_tools.local.stack import create_declared_table
 
         ddb = self.client("dynamodb")
         create_declared_table(ddb, "StateTable", STATE_TABLE)

@@ -26,12 +26,12 @@ from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.adapters.dynamodb import DynamoRateBudget
 from cliniko_connector.adapters.rate_windows import window_start
 from cliniko_connector.catalog.triggers import STREAMS
-from cliniko_connector.devtools.template import ACTION_TIME_BUDGET_SECONDS
 from cliniko_connector.errors import ConnectorError
 from cliniko_connector.ports import PollJob
 from cliniko_connector.settings import AwsResourceSettings, RateShares
-from cliniko_connector.simulator import Simulator
 from cliniko_connector.wiring import PollWorker, rate_key_id
+from cliniko_tools.devtools.template import ACTION_TIME_BUDGET_SECONDS
+from cliniko_tools.simulator import Simulator
 
 SCALE = 6
 LIMIT_PER_MINUTE = 200  # Cliniko's, per key

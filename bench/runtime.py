@@ -22,9 +22,9 @@ from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.models import Connection, StartPoint
 from cliniko_connector.ports import ClinikoApi, Page, Params, RateBudget
 from cliniko_connector.settings import PollerSettings
-from cliniko_connector.simulator import Simulator
 from cliniko_connector.usecases.connections import ConnectionAdmin
 from cliniko_connector.wiring import Runtime
+from cliniko_tools.simulator import Simulator
 
 
 @dataclass

@@ -29,10 +29,10 @@ from cliniko_connector.adapters.sqs import SqsJobQueue
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
 from cliniko_connector.models import BusEvent, Connection, StartPoint, StreamCursor, StreamKey
 from cliniko_connector.ports import PollJob
-from cliniko_connector.simulator import Simulator
 from cliniko_connector.usecases.dispatch import Dispatcher, jobs_due
 from cliniko_connector.usecases.poll import BEGINNING, StreamPoller
 from cliniko_connector.wiring import PollWorker
+from cliniko_tools.simulator import Simulator
 
 PAGE = 100  # Cliniko's largest page
 USER_AGENT = "cliniko-connector-bench (bench@example.com)"

@@ -63,7 +63,7 @@ def http(method: str, url: str, body: Any = None) -> Any:
 
 
 def start_simulator(port: int, key_file: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "cliniko_connector.simulator", "--port", str(port)]
+    command = [sys.executable, "-m", "cliniko_tools.simulator", "--port", str(port)]
     command += ["--api-key-file", str(key_file), "--seed", "demo"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     deadline = time.monotonic() + 20
@@ -116,8 +116,8 @@ def show_events(events: list[dict[str, Any]]) -> None:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT / "layers" / "cliniko_connector"))
-    from cliniko_connector.local.moto import MotoSubprocess, free_port, terminate
-    from cliniko_connector.local.private import write_private
+    from cliniko_tools.local.moto import MotoSubprocess, free_port, terminate
+    from cliniko_tools.local.private import write_private
 
     say("cliniko-connector demo: Cliniko → poller → EventBridge → rule → action → Cliniko, all on 127.0.0.1")
     workdir = Path(tempfile.mkdtemp(prefix="cliniko-demo-"))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cliniko_connector.local.moto import free_port
-from cliniko_connector.local.processes import ProcessId, port_free, records
+from cliniko_tools.local.moto import free_port
+from cliniko_tools.local.processes import ProcessId, port_free, records
 
 pytestmark = pytest.mark.e2e
 

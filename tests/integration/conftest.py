@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from cliniko_connector.adapters.cliniko_http import ClinikoClient
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 
 API_KEY = "MS0xMjM0NTY3ODkwYWJjZGVmZ2hpamtsbW5vcA-au1"
 USER_AGENT = "cliniko-connector tests (tests@example.com)"

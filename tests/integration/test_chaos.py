@@ -39,9 +39,9 @@ import requests
 from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS, Changed, Created, Updated
 from cliniko_connector.models import Connection
-from cliniko_connector.simulator import Simulator
-from cliniko_connector.simulator.faults import Fault
 from cliniko_connector.usecases.poll import PollResult
+from cliniko_tools.simulator import Simulator
+from cliniko_tools.simulator.faults import Fault
 from tests.integration.chaos.harness import CYCLE_SECONDS, LEASE_SECONDS, STEPS, Attempt, Chaos, Harness
 from tests.integration.chaos.workload import START, Workload
 from tests.integration.conftest import API_KEY, USER_AGENT

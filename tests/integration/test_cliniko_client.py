@@ -17,7 +17,7 @@ from cliniko_connector.errors import (
     ClinikoUnauthorized,
     ClinikoValidationError,
 )
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 from tests.integration.conftest import API_KEY, USER_AGENT
 
 

@@ -11,10 +11,10 @@ from jsonschema import Draft202012Validator
 from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.adapters.memory import InMemoryStreamStateStore, RecordingPublisher
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
-from cliniko_connector.devtools import resource_data
 from cliniko_connector.models import Connection, StreamCursor, StreamKey
-from cliniko_connector.simulator import Simulator
 from cliniko_connector.usecases.poll import StreamPoller
+from cliniko_tools.devtools import resource_data
+from cliniko_tools.simulator import Simulator
 from tests.integration.actions.conftest import seed
 from tests.unit.contract import assert_matches_schema
 

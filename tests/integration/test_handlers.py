@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.devtools.template import action_function_id
-from cliniko_connector.local.moto import InProcessMoto
-from cliniko_connector.local.runner import LocalRunner
-from cliniko_connector.local.stack import up
+from cliniko_tools.devtools.template import action_function_id
+from cliniko_tools.local.moto import InProcessMoto
+from cliniko_tools.local.runner import LocalRunner
+from cliniko_tools.local.stack import up
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.adapters.memory import InMemoryStreamStateStore, RecordingPublisher
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
 from cliniko_connector.models import Connection, StreamCursor, StreamKey
-from cliniko_connector.simulator import Simulator
 from cliniko_connector.usecases.poll import StreamPoller
+from cliniko_tools.simulator import Simulator
 
 pytestmark = pytest.mark.integration
 

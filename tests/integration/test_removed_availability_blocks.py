@@ -15,8 +15,8 @@ from cliniko_connector.adapters.memory import InMemoryStreamStateStore, Recordin
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
 from cliniko_connector.errors import PublishError
 from cliniko_connector.models import Connection, StreamCursor, StreamKey
-from cliniko_connector.simulator import Simulator
 from cliniko_connector.usecases.poll import PollResult, StreamPoller
+from cliniko_tools.simulator import Simulator
 from tests.unit.contract import assert_matches_schema
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ import boto3
 import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.devtools.template import EXAMPLE_AUTOMATIONS, action_rule_id
-from cliniko_connector.local.moto import InProcessMoto
-from cliniko_connector.local.stack import StackState, up
+from cliniko_tools.devtools.template import EXAMPLE_AUTOMATIONS, action_rule_id
+from cliniko_tools.local.moto import InProcessMoto
+from cliniko_tools.local.stack import StackState, up
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((ROOT / "events" / "triggers").glob("*.json")) + sorted((ROOT / "events" / "actions").glob("*.json"))

@@ -16,10 +16,10 @@ from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.adapters.memory import InMemoryConnectionStore, InMemoryStreamStateStore, RecordingPublisher
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
 from cliniko_connector.models import Connection, StreamCursor, StreamKey
-from cliniko_connector.simulator import Simulator, SimulatorBehaviour
 from cliniko_connector.usecases import poll as poll_module
 from cliniko_connector.usecases.poll import PollResult, StreamPoller
 from cliniko_connector.usecases.status import StatusReader
+from cliniko_tools.simulator import Simulator, SimulatorBehaviour
 from tests.integration.conftest import API_KEY, USER_AGENT
 
 pytestmark = pytest.mark.integration

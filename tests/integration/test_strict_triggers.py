@@ -31,8 +31,8 @@ from cliniko_connector.catalog.triggers import (
     Updated,
 )
 from cliniko_connector.models import Connection, StreamCursor, StreamKey
-from cliniko_connector.simulator import Simulator, SimulatorBehaviour
 from cliniko_connector.usecases.poll import StreamPoller
+from cliniko_tools.simulator import Simulator, SimulatorBehaviour
 from tests.integration.conftest import API_KEY, USER_AGENT
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 from tests.simulator.spec_check import ContractClient, load_openapi
 
 API_KEY = "MS0xLWFiYw-au1"

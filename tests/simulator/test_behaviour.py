@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cliniko_connector.simulator import Simulator, ValidationFailed
+from cliniko_tools.simulator import Simulator, ValidationFailed
 from tests.simulator.spec_check import ContractClient
 
 

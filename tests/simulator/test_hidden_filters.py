@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cliniko_connector.catalog.hidden import HIDDEN_FILTERS
-from cliniko_connector.simulator.resources import LIST_ROUTES, RESOURCES
+from cliniko_tools.simulator.resources import LIST_ROUTES, RESOURCES
 
 
 @pytest.mark.parametrize("path", sorted(p for p in HIDDEN_FILTERS if p.strip("/") in LIST_ROUTES))

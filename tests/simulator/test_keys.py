@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import requests
 
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 from tests.simulator.conftest import API_KEY, session_for
 
 NEW_KEY = "MS0yLW5ld2tleQ-au1"

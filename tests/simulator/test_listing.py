@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 from tests.simulator.spec_check import ContractClient
 
 T0 = "2024-03-01T00:00:00Z"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 from tests.simulator.conftest import API_KEY, session_for
 
 STAFF_KEY = "MS0yLXN0YWZm-au1"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 from tests.simulator.conftest import API_KEY, session_for
 from tests.simulator.spec_check import ContractClient
 

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import requests
 
-from cliniko_connector.simulator import Simulator, SimulatorBehaviour
-from cliniko_connector.simulator.api import CANCEL_FIELDS
-from cliniko_connector.simulator.resources import RESOURCES
-from cliniko_connector.simulator.schema import ResourceDef
+from cliniko_tools.simulator import Simulator, SimulatorBehaviour
+from cliniko_tools.simulator.api import CANCEL_FIELDS
+from cliniko_tools.simulator.resources import RESOURCES
+from cliniko_tools.simulator.schema import ResourceDef
 from tests.simulator.spec_check import SPEC_PATH, ContractClient
 
 SPEC: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))

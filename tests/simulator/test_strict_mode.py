@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import requests
 
-import cliniko_connector.simulator.__main__ as simulator_main
-import cliniko_connector.simulator.server as simulator_server
-from cliniko_connector.cli.main import main as cli_main
-from cliniko_connector.simulator import Simulator, SimulatorBehaviour
+import cliniko_tools.simulator.__main__ as simulator_main
+import cliniko_tools.simulator.server as simulator_server
+from cliniko_tools.cli.main import main as cli_main
+from cliniko_tools.simulator import Simulator, SimulatorBehaviour
 from tests.simulator.spec_check import ContractClient
 
 

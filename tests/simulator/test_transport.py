@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 from tests.simulator.conftest import API_KEY, USER_AGENT, session_for
 
 
@@ -350,7 +350,7 @@ def test_module_entry_point_serves_until_sigterm(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "cliniko_connector.simulator",
+            "cliniko_tools.simulator",
             "--port",
             str(port),
             "--api-key-file",

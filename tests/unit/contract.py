@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 
-from cliniko_connector.devtools.events_doc import slug
+from cliniko_tools.devtools.events_doc import slug
 
 ROOT = Path(__file__).resolve().parents[2]
 

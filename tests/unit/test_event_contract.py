@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cliniko_connector.catalog.triggers import TRIGGERS
-from cliniko_connector.devtools.events_doc import all_schemas
+from cliniko_tools.devtools.events_doc import all_schemas
 from tests.unit.contract import ROOT, assert_matches_schema
 
 

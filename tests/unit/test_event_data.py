@@ -16,9 +16,9 @@ import pytest
 from jsonschema import Draft4Validator, Draft202012Validator
 
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
-from cliniko_connector.devtools import resource_data
-from cliniko_connector.devtools.events_doc import all_schemas
-from cliniko_connector.devtools.template import schema_content
+from cliniko_tools.devtools import resource_data
+from cliniko_tools.devtools.events_doc import all_schemas
+from cliniko_tools.devtools.template import schema_content
 from tests.unit.contract import ROOT
 
 SPEC = json.loads((ROOT / "tests" / "fixtures" / "cliniko-openapi.json").read_text(encoding="utf-8"))

@@ -41,7 +41,6 @@ from cliniko_connector.adapters.memory import (
 )
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
-from cliniko_connector.devtools.template import build_template
 from cliniko_connector.errors import (
     ClinikoBadResponse,
     ClinikoError,
@@ -51,7 +50,6 @@ from cliniko_connector.errors import (
     PublishError,
 )
 from cliniko_connector.eventmodels import ActionRequest, parse_action_event
-from cliniko_connector.local.runner import LambdaContext
 from cliniko_connector.models import Connection, PayloadMode, StreamCursor, StreamKey
 from cliniko_connector.ports import Page, PollJob
 from cliniko_connector.settings import PollerSettings
@@ -59,6 +57,8 @@ from cliniko_connector.usecases.actions import ActionRunner
 from cliniko_connector.usecases.connections import ConnectionAdmin
 from cliniko_connector.usecases.poll import StreamPoller
 from cliniko_connector.wiring import PollWorker, Runtime
+from cliniko_tools.devtools.template import build_template
+from cliniko_tools.local.runner import LambdaContext
 
 # A key in Cliniko's format (the shard after the last `-`) that appears nowhere else.
 API_KEY = "MS0xODQ3NTYyOTM4NDc1NjItTGVha1Rlc3RLZXlRdWlsbGZlYXRoZXI-au4"

@@ -14,7 +14,6 @@ from cliniko_connector.adapters.memory import (
     InMemoryStreamStateStore,
     RecordingPublisher,
 )
-from cliniko_connector.devtools.template import POLL_QUEUE_VISIBILITY_SECONDS
 from cliniko_connector.errors import (
     ClinikoServerError,
     ClinikoTimeout,
@@ -27,6 +26,7 @@ from cliniko_connector.models import Connection, ConnectionStatus, StreamCursor,
 from cliniko_connector.ports import PollJob
 from cliniko_connector.settings import PollerSettings, PollWorkerSettings, load_settings
 from cliniko_connector.wiring import PollWorker, QueuedPollWorker, Runtime
+from cliniko_tools.devtools.template import POLL_QUEUE_VISIBILITY_SECONDS
 from tests.unit.fakes import FakeCliniko
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cliniko_connector.local.private import open_private, write_private
+from cliniko_tools.local.private import open_private, write_private
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def main() -> None:
 
     from cliniko_connector.adapters.cliniko_http import ClinikoClient, q
     from cliniko_connector.errors import ConnectorError
-    from cliniko_connector.local.runner import LambdaContext
+    from cliniko_tools.local.runner import LambdaContext
 
     emitter = RecordingEmitter()
     xray_recorder.configure(emitter=emitter, streaming_threshold=0, context_missing="IGNORE_ERROR")

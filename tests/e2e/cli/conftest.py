@@ -18,12 +18,12 @@ import boto3
 import pytest
 
 from cliniko_connector.adapters.aws import boto3_client
-from cliniko_connector.cli.context import STATE_ENV
-from cliniko_connector.cli.main import main
-from cliniko_connector.local.moto import InProcessMoto, reset
-from cliniko_connector.local.runner import LocalRunner, RunSummary
-from cliniko_connector.local.stack import StackState, up
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.cli.context import STATE_ENV
+from cliniko_tools.cli.main import main
+from cliniko_tools.local.moto import InProcessMoto, reset
+from cliniko_tools.local.runner import LocalRunner, RunSummary
+from cliniko_tools.local.stack import StackState, up
+from cliniko_tools.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[3]
 KEY = "MS0xMjM0NTY3ODkwZGVtb2tleWRlbW9rZXk-au1"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from cliniko_connector.devtools.template import DEFAULT_ACTION_REQUEST_SOURCE
 from cliniko_connector.eventmodels import ACTION_REQUESTED
+from cliniko_tools.devtools.template import DEFAULT_ACTION_REQUEST_SOURCE
 from tests.e2e.cli.conftest import CONNECTION, Stack
 
 pytestmark = pytest.mark.e2e

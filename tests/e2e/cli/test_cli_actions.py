@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.cli.output import TERMINAL_WIDTH
+from cliniko_tools.cli.output import TERMINAL_WIDTH
 from tests.e2e.cli.conftest import Stack
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cliniko_connector.local.stack import local_target_queue_name
+from cliniko_tools.local.stack import local_target_queue_name
 from tests.e2e.cli.conftest import CONNECTION, Stack
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +80,7 @@ def test_aws_errors_are_one_line_saying_where_to_look(aws: Stack) -> None:
     assert line.startswith("error: AWS refused Scan: ResourceNotFoundException: ")
     assert line.endswith("check the stack's environment variables (docs/cli.md)")
 
-    from cliniko_connector.local.moto import free_port
+    from cliniko_tools.local.moto import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}"
     aws.monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)

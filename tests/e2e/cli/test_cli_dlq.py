@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cliniko_connector.local.stack import local_target_queue_name
+from cliniko_tools.local.stack import local_target_queue_name
 from tests.e2e.cli.conftest import CONNECTION, Stack
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cliniko_connector.cli.main import build_parser
+from cliniko_tools.cli.main import build_parser
 from tests.e2e.cli.conftest import CONNECTION, ROOT, Stack
 
 pytestmark = pytest.mark.e2e

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from cliniko_connector.adapters import aws
-from cliniko_connector.cli import events as events_cli
-from cliniko_connector.cli.main import main
 from cliniko_connector.usecases import tail as tail_usecase
 from cliniko_connector.usecases.tail import BusTail
+from cliniko_tools.cli import events as events_cli
+from cliniko_tools.cli.main import main
 from tests.e2e.cli.conftest import CONNECTION, KEY, Stack
 
 pytestmark = pytest.mark.e2e

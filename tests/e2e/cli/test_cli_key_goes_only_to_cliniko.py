@@ -11,10 +11,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from cliniko_connector.devtools.template import DEFAULT_ACTION_REQUEST_SOURCE
-from cliniko_connector.local.archive import LocalArchive
-from cliniko_connector.local.runner import LocalRunner
-from cliniko_connector.local.stack import up
+from cliniko_tools.devtools.template import DEFAULT_ACTION_REQUEST_SOURCE
+from cliniko_tools.local.archive import LocalArchive
+from cliniko_tools.local.runner import LocalRunner
+from cliniko_tools.local.stack import up
 from tests.e2e.cli.conftest import CONNECTION, CONTACT, ROOT, Stack
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from cliniko_connector.adapters.aws import boto3_client
-from cliniko_connector.cli.context import STATE_ENV, settings_from
-from cliniko_connector.local.moto import free_port
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.wiring import build_runtime
+from cliniko_tools.cli.context import STATE_ENV, settings_from
+from cliniko_tools.local.moto import free_port
 from tests.e2e.cli.conftest import CONNECTION, ROOT, Result, Stack
 
 pytestmark = pytest.mark.e2e
@@ -247,7 +247,7 @@ def test_verbose_adds_the_error_type_to_the_one_line(stack: Stack) -> None:
 def test_mistake_table_covers_every_kind_and_every_command_group() -> None:
     kinds = {m.kind for m in MISTAKES}
     assert {"missing file", "bad JSON", "unknown name", "service down", "no stdin"} <= kinds
-    from cliniko_connector.cli.main import GROUPS
+    from cliniko_tools.cli.main import GROUPS
 
     groups = {m.argv[0] for m in MISTAKES}
     in_process_only = {"dev"}  # `dev render` takes no names, files or services a person gives

@@ -11,10 +11,10 @@ import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import TRIGGERS
-from cliniko_connector.cli.completion import SCRIPTS, complete
-from cliniko_connector.cli.main import GROUPS
-from cliniko_connector.cli.output import TERMINAL_WIDTH, plural
 from cliniko_connector.eventmodels import TriggerEventDetail
+from cliniko_tools.cli.completion import SCRIPTS, complete
+from cliniko_tools.cli.main import GROUPS
+from cliniko_tools.cli.output import TERMINAL_WIDTH, plural
 from tests.e2e.cli.conftest import CONNECTION, Stack
 from tests.e2e.cli.test_cli_mistakes import CLI
 

@@ -13,10 +13,10 @@ import boto3
 import pytest
 
 from cliniko_connector.adapters.secrets import SECRET_OWNER_TAG_KEY
-from cliniko_connector.cli.context import STATE_ENV
-from cliniko_connector.cli.main import main
-from cliniko_connector.local.stack import up
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.cli.context import STATE_ENV
+from cliniko_tools.cli.main import main
+from cliniko_tools.local.stack import up
+from cliniko_tools.simulator import Simulator
 from tests.e2e.cli.conftest import CONTACT, KEY, ROOT, Result, fresh_moto
 
 pytestmark = pytest.mark.e2e

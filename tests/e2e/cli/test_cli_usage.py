@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cliniko_connector.cli.main import main
+from cliniko_tools.cli.main import main
 from tests.e2e.cli.conftest import CONNECTION
 
 pytestmark = pytest.mark.e2e

@@ -18,9 +18,9 @@ from cliniko_connector.adapters.memory import InMemoryConnectionStore, Recording
 from cliniko_connector.catalog.actions import ACTIONS, Action
 from cliniko_connector.eventmodels import ActionRequest
 from cliniko_connector.models import Connection
-from cliniko_connector.simulator import Simulator
-from cliniko_connector.simulator.seeds import NOTE_CONTENT
 from cliniko_connector.usecases.actions import ActionRunner
+from cliniko_tools.simulator import Simulator
+from cliniko_tools.simulator.seeds import NOTE_CONTENT
 from tests.integration.conftest import API_KEY, USER_AGENT
 
 CONNECTION_ID = "clinic"

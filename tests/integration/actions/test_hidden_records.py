@@ -9,7 +9,7 @@ import pytest
 from cliniko_connector.adapters.cliniko_http import ClinikoClient
 from cliniko_connector.catalog.actions import ACTIONS, Action, Find, Get, LookupInput
 from cliniko_connector.catalog.hidden import HIDDEN_FILTERS
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 from tests.integration.actions.conftest import World, result, seed
 from tests.integration.conftest import API_KEY, USER_AGENT
 

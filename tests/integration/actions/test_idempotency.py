@@ -27,10 +27,10 @@ from cliniko_connector.eventmodels import (
     ActionRequest,
     parse_action_event,
 )
-from cliniko_connector.local.stack import create_declared_table
 from cliniko_connector.models import Connection
 from cliniko_connector.settings import ActionSettings
 from cliniko_connector.wiring import Runtime, action_app
+from cliniko_tools.local.stack import create_declared_table
 from tests.integration.actions.conftest import MISSING_ID, World
 from tests.integration.conftest import API_KEY
 

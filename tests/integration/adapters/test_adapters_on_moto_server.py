@@ -17,8 +17,8 @@ from cliniko_connector.adapters.dynamodb import DynamoConnectionStore, DynamoRat
 from cliniko_connector.adapters.eventbridge import EventBridgePublisher
 from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.errors import CursorConflict, RateBudgetExhausted
-from cliniko_connector.local.stack import create_declared_table
 from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
+from cliniko_tools.local.stack import create_declared_table
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from cliniko_connector.simulator import Simulator
+from cliniko_tools.simulator import Simulator
 
 Fact = tuple[str, str, str]  # (resource, record id, trigger name)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cliniko_connector.local.moto import InProcessMoto, reset
+from cliniko_tools.local.moto import InProcessMoto, reset
 from tests.integration.local.local_stack_support import Project
 
 

@@ -12,13 +12,13 @@ from typing import Any
 import boto3
 
 from cliniko_connector.catalog.actions import Action
-from cliniko_connector.devtools.template import (
+from cliniko_tools.devtools.template import (
     DEFAULT_ACTION_REQUEST_SOURCE,
     EXAMPLE_AUTOMATIONS,
     build_template,
     render_template,
 )
-from cliniko_connector.local.stack import StackState, up
+from cliniko_tools.local.stack import StackState, up
 
 CONTACT = {"ClinikoContactEmail": "tests@example.com"}
 # Action rules take requests only from the sources the stack declares (docs/security.md).

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from cliniko_connector.devtools.template import DEFAULT_ACTION_REQUEST_SOURCE, DEFAULT_EVENT_SOURCE
 from cliniko_connector.eventmodels import ACTION_REQUESTED
-from cliniko_connector.local.stack import local_target_queue_name
+from cliniko_tools.devtools.template import DEFAULT_ACTION_REQUEST_SOURCE, DEFAULT_EVENT_SOURCE
+from cliniko_tools.local.stack import local_target_queue_name
 from tests.integration.local.local_stack_support import Project
 
 pytestmark = pytest.mark.integration

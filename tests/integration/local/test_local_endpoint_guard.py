@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cliniko_connector.cli.main import main
-from cliniko_connector.local.endpoint import (
+from cliniko_tools.cli.main import main
+from cliniko_tools.local.endpoint import (
     NotLocalEndpoint,
     ensure_local_aws_environment,
     is_loopback_url,

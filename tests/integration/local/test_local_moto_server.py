@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from cliniko_connector.local.moto import InProcessMoto, MotoNotReady, MotoSubprocess, is_ready, wait_until_ready
+from cliniko_tools.local.moto import InProcessMoto, MotoNotReady, MotoSubprocess, is_ready, wait_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def test_two_in_process_servers_get_different_ports() -> None:
 
 
 def test_waiting_for_nothing_times_out() -> None:
-    from cliniko_connector.local.moto import free_port
+    from cliniko_tools.local.moto import free_port
 
     with pytest.raises(MotoNotReady):
         wait_until_ready(f"http://127.0.0.1:{free_port()}", timeout=0.3)

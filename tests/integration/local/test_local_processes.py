@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.local.moto import free_port
-from cliniko_connector.local.processes import ProcessId, ProcessRecord, port_free, records, write_record
+from cliniko_tools.local.moto import free_port
+from cliniko_tools.local.processes import ProcessId, ProcessRecord, port_free, records, write_record
 from tests.integration.local.local_stack_support import Project
 
 pytestmark = pytest.mark.integration
 
-CLI = [sys.executable, "-m", "cliniko_connector.cli.main"]
+CLI = [sys.executable, "-m", "cliniko_tools.cli.main"]
 KEY = "MS0xMjM0NTY3ODkwcHJvY2Vzc2VzdGVzdGtleQ-au1"
 
 

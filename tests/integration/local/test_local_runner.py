@@ -9,10 +9,10 @@ import os
 import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS, Action
-from cliniko_connector.cli.main import main
 from cliniko_connector.eventmodels import ACTION_REQUESTED
-from cliniko_connector.local.runner import HandlerError, LocalRunner
-from cliniko_connector.local.stack import local_target_queue_name
+from cliniko_tools.cli.main import main
+from cliniko_tools.local.runner import HandlerError, LocalRunner
+from cliniko_tools.local.stack import local_target_queue_name
 from tests.integration.local.local_stack_support import REQUEST_SOURCE, Project
 
 pytestmark = pytest.mark.integration

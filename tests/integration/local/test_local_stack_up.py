@@ -8,9 +8,9 @@ import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.eventmodels import ACTION_REQUESTED
-from cliniko_connector.local.endpoint import NotLocalEndpoint
-from cliniko_connector.local.stack import StackState, local_target_queue_name
-from cliniko_connector.local.template import TemplateError
+from cliniko_tools.local.endpoint import NotLocalEndpoint
+from cliniko_tools.local.stack import StackState, local_target_queue_name
+from cliniko_tools.local.template import TemplateError
 from tests.integration.local.local_stack_support import REQUEST_SOURCE, Project
 
 pytestmark = pytest.mark.integration
@@ -146,7 +146,7 @@ def test_up_refuses_anything_but_a_loopback_endpoint(
 
 
 def test_up_needs_the_contact_email(project: Project) -> None:
-    from cliniko_connector.local.stack import up
+    from cliniko_tools.local.stack import up
 
     with pytest.raises(TemplateError, match="ClinikoContactEmail"):
         up(project.root / "template.yaml", parameters={}, state_path=project.state_path)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from cliniko_connector.cli.main import main
 from cliniko_connector.eventmodels import ACTION_REQUESTED
-from cliniko_connector.local.moto import reset
-from cliniko_connector.local.runner import LocalRunner, RunSummary
-from cliniko_connector.local.stack import ARCHIVE_RULE_NAME, StackOwnedElsewhere, up
 from cliniko_connector.usecases.tail import BusTail
+from cliniko_tools.cli.main import main
+from cliniko_tools.local.moto import reset
+from cliniko_tools.local.runner import LocalRunner, RunSummary
+from cliniko_tools.local.stack import ARCHIVE_RULE_NAME, StackOwnedElsewhere, up
 from tests.integration.local.local_stack_support import CONTACT, REQUEST_SOURCE, Project
 
 pytestmark = pytest.mark.integration

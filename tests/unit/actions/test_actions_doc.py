@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.devtools import actions_doc
-from cliniko_connector.devtools.actions_doc import (
+from cliniko_tools.devtools import actions_doc
+from cliniko_tools.devtools.actions_doc import (
     BEGIN,
     DOC_PATH,
     END,
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_the_committed_action_table_matches_the_catalog() -> None:
     document = (ROOT / DOC_PATH).read_text(encoding="utf-8")
     assert committed_section(document) == render_actions_doc(), (
-        "run `python -m cliniko_connector.devtools.actions_doc` and commit docs/automations.md"
+        "run `python -m cliniko_tools.devtools.actions_doc` and commit docs/automations.md"
     )
 
 

@@ -11,8 +11,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cliniko_connector.adapters.eventbridge import entry_size
-from cliniko_connector.local.stack import create_declared_table
 from cliniko_connector.models import BusEvent
+from cliniko_tools.local.stack import create_declared_table
 
 REGION = "us-east-1"
 STATE_TABLE = "cliniko-connector-state"

@@ -9,10 +9,10 @@ import boto3
 import pytest
 
 from cliniko_connector.adapters.sqs import SqsJobQueue
-from cliniko_connector.devtools.template import build_template
 from cliniko_connector.errors import ClinikoServerError, ClinikoUnauthorized
 from cliniko_connector.ports import PollJob
 from cliniko_connector.wiring import QueuedPollWorker
+from cliniko_tools.devtools.template import build_template
 from tests.unit.adapters.adapter_support import REGION
 from tests.unit.fakes import FakeCliniko
 from tests.unit.test_poll_worker import Clock, failing_with, worker

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from cliniko_connector.cli.backfill import ProgressDisplay
-from cliniko_connector.cli.events import json_object, summarize
-from cliniko_connector.cli.replay import parse_when
-from cliniko_connector.cli.status import duration
 from cliniko_connector.ports import PollJob
 from cliniko_connector.usecases.backfill import BackfillProgress
 from cliniko_connector.usecases.dlq import parse_message
 from cliniko_connector.usecases.tail import BusTail
+from cliniko_tools.cli.backfill import ProgressDisplay
+from cliniko_tools.cli.events import json_object, summarize
+from cliniko_tools.cli.replay import parse_when
+from cliniko_tools.cli.status import duration
 
 NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from cliniko_connector.devtools.template import build_template
-from cliniko_connector.local.template import Physical, ResolvedTemplate, TemplateError
+from cliniko_tools.devtools.template import build_template
+from cliniko_tools.local.template import Physical, ResolvedTemplate, TemplateError
 
 TEMPLATE: dict[str, Any] = {
     "Parameters": {

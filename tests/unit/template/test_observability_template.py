@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cliniko_connector.devtools.template import (
+from cliniko_connector.observability import NAMESPACE
+from cliniko_tools.devtools.template import (
     ACTION_METRICS,
     API_REQUESTS_METRIC,
     AUTH_FAILURES_METRIC,
@@ -20,7 +21,6 @@ from cliniko_connector.devtools.template import (
     STREAM_METRICS,
     dashboard_metric_names,
 )
-from cliniko_connector.observability import NAMESPACE
 
 PACKAGE = Path(__file__).resolve().parents[3] / "layers" / "cliniko_connector" / "cliniko_connector"
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")

@@ -13,7 +13,9 @@ from pydantic import BaseModel
 
 from cliniko_connector.catalog.actions import ACTIONS, Action, Create
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
-from cliniko_connector.devtools.template import (
+from cliniko_connector.eventmodels import ACTION_REQUESTED, ActionRequest
+from cliniko_connector.settings import ActionSettings, DispatcherSettings, PollWorkerSettings
+from cliniko_tools.devtools.template import (
     DEAD_LETTER_QUEUES,
     EXAMPLE_AUTOMATIONS,
     POWERTOOLS_ENVIRONMENT,
@@ -22,8 +24,6 @@ from cliniko_connector.devtools.template import (
     build_template,
     estimate_deployed_resources,
 )
-from cliniko_connector.eventmodels import ACTION_REQUESTED, ActionRequest
-from cliniko_connector.settings import ActionSettings, DispatcherSettings, PollWorkerSettings
 
 BUS_ARN = {"Fn::GetAtt": ["EventBus", "Arn"]}
 BUS_NAME = {"Fn::GetAtt": ["EventBus", "Name"]}
@@ -565,7 +565,7 @@ def synthetic_actions(count: int) -> dict[str, Action]:
 
 
 def synthetic_schemas(count: int) -> dict[str, dict[str, Any]]:
-    from cliniko_connector.devtools.events_doc import all_schemas
+    from cliniko_tools.devtools.events_doc import all_schemas
 
     biggest = max(all_schemas().values(), key=lambda s: len(json.dumps(s)))
     return {f"Synthetic Thing {index} Happened": biggest for index in range(count)}

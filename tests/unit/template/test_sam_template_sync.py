@@ -8,11 +8,11 @@ from pathlib import Path
 import yaml
 
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.cli.main import main
-from cliniko_connector.devtools import render
-from cliniko_connector.devtools.sample_events import render_sample_events
-from cliniko_connector.devtools.template import HEADER, build_template, render_template
 from cliniko_connector.ports import PollJob
+from cliniko_tools.cli.main import main
+from cliniko_tools.devtools import render
+from cliniko_tools.devtools.sample_events import render_sample_events
+from cliniko_tools.devtools.template import HEADER, build_template, render_template
 
 
 def test_committed_generated_files_match_the_catalog(project_root: Path) -> None:

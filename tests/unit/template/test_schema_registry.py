@@ -19,8 +19,6 @@ from jsonschema import Draft4Validator
 
 from cliniko_connector.adapters.memory import InMemoryStreamStateStore, RecordingPublisher
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
-from cliniko_connector.devtools.events_doc import all_schemas
-from cliniko_connector.devtools.template import DRAFT4, schema_content, schema_id, schema_name
 from cliniko_connector.eventmodels import (
     ACTION_FAILED,
     ACTION_REQUESTED,
@@ -29,6 +27,8 @@ from cliniko_connector.eventmodels import (
 )
 from cliniko_connector.models import BusEvent, Connection, PayloadMode, StreamCursor, StreamKey
 from cliniko_connector.usecases.poll import StreamPoller
+from cliniko_tools.devtools.events_doc import all_schemas
+from cliniko_tools.devtools.template import DRAFT4, schema_content, schema_id, schema_name
 from tests.unit.fakes import FakeCliniko
 
 ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)

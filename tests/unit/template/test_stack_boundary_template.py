@@ -11,15 +11,15 @@ import pytest
 
 from cliniko_connector.adapters.secrets import SECRET_OWNER_TAG_KEY
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.devtools.template import (
+from cliniko_connector.eventmodels import ACTION_REQUESTED
+from cliniko_tools.devtools.template import (
     CLI_ENVIRONMENT,
     DEFAULT_ACTION_REQUEST_SOURCE,
     DEFAULT_EVENT_SOURCE,
     action_rule_id,
     build_template,
 )
-from cliniko_connector.eventmodels import ACTION_REQUESTED
-from cliniko_connector.local.template import Physical, ResolvedTemplate
+from cliniko_tools.local.template import Physical, ResolvedTemplate
 
 ACCOUNT = "123456789012"
 WORKER = f"arn:aws:iam::{ACCOUNT}:role/stack-PollWorkerRole-1"

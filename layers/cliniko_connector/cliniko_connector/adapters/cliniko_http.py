@@ -33,7 +33,7 @@ from cliniko_connector.errors import (
     ConfigurationError,
     UntrustedBaseUrl,
 )
-from cliniko_connector.local.endpoint import is_loopback_url
+from cliniko_connector.loopback import is_loopback_url
 from cliniko_connector.ports import Page, Params, RateBudget
 from cliniko_connector.timeutil import to_z
 
