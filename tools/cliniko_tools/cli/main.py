@@ -29,6 +29,7 @@ GROUPS = (
     "simulator",
     "dev",
     "actions",
+    "automations",
     "completion",
 )
 
