@@ -20,7 +20,7 @@ from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.errors import ConfigurationError, did_you_mean
 from cliniko_tools.automations.model import NAME_PATTERN, AutomationFile, Folder, load_folder
-from cliniko_tools.cli.context import UsageError, add_stack_options, read_text_arg, settings_from
+from cliniko_tools.cli.context import UsageError, add_stack_options, parse_json_object, read_text_arg, settings_from
 from cliniko_tools.cli.output import emit_json, plural
 
 # Modules that add commands to the `automations` group; each defines `register_commands(sub)`.
@@ -139,14 +139,7 @@ def _find(args: argparse.Namespace) -> tuple[AutomationFile, Folder]:
 def _event(args: argparse.Namespace, item: AutomationFile) -> dict[str, Any]:
     trigger = item.automation.when.trigger
     if args.event:
-        text = read_text_arg(args.event, "--event")
-        try:
-            event = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--event is not JSON (line {exc.lineno}, column {exc.colno})") from None
-        if not isinstance(event, dict):
-            raise UsageError("--event must be a JSON object: an EventBridge event")
-        return event
+        return parse_json_object(read_text_arg(args.event, "--event"), "--event", ": an EventBridge event")
     if trigger not in TRIGGERS:
         raise UsageError(f"no trigger {trigger!r} (`automations validate` lists every problem)")
     if args.from_connection:
