@@ -92,6 +92,16 @@ MISTAKES = [
         "did you mean `patient.updated`?",
     ),
     Mistake("unknown name", ("triggers", "show", "patient.creatd"), USAGE, "did you mean `patient.created`?"),
+    Mistake("unknown name", ("triggers", "sample", "nope", "patient.created"), FAILED, "connections list"),
+    Mistake("unknown name", ("triggers", "sample", CONNECTION, "patient.creatd"), USAGE, "did you mean"),
+    Mistake(
+        "unknown name",
+        ("automations", "new", "x", "--trigger", "patient.creatd", "--action", "patient.find", "--stdout"),
+        USAGE,
+        "did you mean `patient.created`?",
+    ),
+    Mistake("missing file", ("automations", "validate", "missing"), USAGE, "no file or folder missing"),
+    Mistake("missing file", ("automations", "test", "missing.yaml"), USAGE, "no file missing.yaml"),
     Mistake("unknown name", ("actions", "show", "patient.fnd"), USAGE, "did you mean `patient.find`?"),
     Mistake(
         "unknown name",
