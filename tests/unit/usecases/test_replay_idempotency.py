@@ -5,40 +5,24 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
+from cliniko_connector.adapters.memory import InMemoryEventArchive
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.eventmodels import ACTION_REQUESTED
-from cliniko_connector.usecases.replay import ArchiveReplay, outlives_idempotency
+from cliniko_connector.ports import BusRule, ReplayState
+from cliniko_connector.usecases.replay import ArchiveReplay, ReplayProgress, outlives_idempotency
 
-BUS = "arn:aws:events:us-east-1:123456789012:event-bus/cliniko-connector-dev"
 RULES = [
-    {"Name": "Alert", "Arn": "arn:rule/alert", "EventPattern": json.dumps({"detail-type": ["Patient Created"]})},
-    {
-        "Name": "PatientArchiveActionRule",
-        "Arn": "arn:rule/archive",
-        "EventPattern": json.dumps({"source": ["cliniko"], "detail-type": [ACTION_REQUESTED]}),
-    },
-    {"Name": "Events-Archive-x", "Arn": "arn:rule/managed", "ManagedBy": "events.amazonaws.com"},
+    BusRule(name="Alert", arn="arn:rule/alert", event_pattern=json.dumps({"detail-type": ["Patient Created"]})),
+    BusRule(
+        name="PatientArchiveActionRule",
+        arn="arn:rule/archive",
+        event_pattern=json.dumps({"source": ["cliniko"], "detail-type": [ACTION_REQUESTED]}),
+    ),
+    BusRule(name="Events-Archive-x", arn="arn:rule/managed", managed=True),
 ]
-
-
-class RecordingEvents:
-    def __init__(self) -> None:
-        self.started: list[dict[str, Any]] = []
-
-    def list_rules(self, **kwargs: Any) -> dict[str, Any]:
-        assert kwargs["EventBusName"] == "cliniko-connector-dev"
-        return {"Rules": RULES}
-
-    def describe_rule(self, Name: str, EventBusName: str) -> dict[str, Any]:
-        return next(r for r in RULES if r["Name"] == Name)
-
-    def start_replay(self, **kwargs: Any) -> dict[str, Any]:
-        self.started.append(kwargs)
-        return {"State": "STARTING"}
 
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -46,25 +30,43 @@ UNTIL = SINCE + timedelta(hours=1)
 
 
 def test_an_old_window_replays_to_every_rule_but_the_action_rules() -> None:
-    events = RecordingEvents()
-    ArchiveReplay(events, "arn:archive", BUS).start("r", SINCE, UNTIL, exclude_action_requests=True)
-    (started,) = events.started
-    assert started["Destination"] == {"Arn": BUS, "FilterArns": ["arn:rule/alert"]}
+    archive = InMemoryEventArchive(RULES)
+    ArchiveReplay(archive).start("r", SINCE, UNTIL, exclude_action_requests=True)
+    assert archive.started == [("r", SINCE, UNTIL, ["arn:rule/alert"])]
 
 
 def test_without_the_exclusion_the_replay_goes_to_every_rule() -> None:
-    events = RecordingEvents()
-    ArchiveReplay(events, "arn:archive", BUS).start("r", SINCE, UNTIL)
-    assert events.started[0]["Destination"] == {"Arn": BUS}
+    archive = InMemoryEventArchive(RULES)
+    ArchiveReplay(archive).start("r", SINCE, UNTIL)
+    assert archive.started == [("r", SINCE, UNTIL, [])]  # no filter: every rule
 
 
 def test_naming_only_action_rules_in_an_old_window_is_refused() -> None:
-    events = RecordingEvents()
+    archive = InMemoryEventArchive(RULES)
     with pytest.raises(ConfigurationError, match="--include-action-requests"):
-        ArchiveReplay(events, "arn:archive", BUS).start(
-            "r", SINCE, UNTIL, ["PatientArchiveActionRule"], exclude_action_requests=True
-        )
-    assert events.started == []
+        ArchiveReplay(archive).start("r", SINCE, UNTIL, ["PatientArchiveActionRule"], exclude_action_requests=True)
+    assert archive.started == []
+
+
+def test_rules_are_named_or_given_by_arn_and_an_unknown_name_is_refused() -> None:
+    archive = InMemoryEventArchive(RULES)
+    ArchiveReplay(archive).start("r", SINCE, UNTIL, ["Alert", "arn:rule/other"])
+    assert archive.started[0][3] == ["arn:rule/alert", "arn:rule/other"]
+    with pytest.raises(ConfigurationError, match="no rule 'Missing'"):
+        ArchiveReplay(archive).start("r2", SINCE, UNTIL, ["Missing"])
+
+
+def test_following_a_replay_reports_each_state_until_it_ends() -> None:
+    archive = InMemoryEventArchive(RULES)
+    sleeps: list[float] = []
+    replay = ArchiveReplay(archive, sleep=sleeps.append)
+    progress = replay.start("r", SINCE, UNTIL)
+    halfway = SINCE + timedelta(minutes=30)
+    archive.finish("r", ReplayState(state="RUNNING", last_replayed=halfway), ReplayState(state="COMPLETED"))
+    seen: list[ReplayProgress] = []
+    final = replay.follow(progress, seen.append, interval_seconds=0.5)
+    assert [(p.state, p.fraction) for p in seen] == [("RUNNING", 0.5), ("COMPLETED", 1.0)]
+    assert final.state == "COMPLETED" and sleeps == [0.5, 0.5]
 
 
 def test_a_window_outlives_the_records_once_it_starts_before_their_lifetime() -> None:
