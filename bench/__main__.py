@@ -72,7 +72,7 @@ HEADLINES: tuple[tuple[str, str, str, Callable[[dict[str, Any]], bool | None]], 
     ),
     (
         "backfill_request_ratio",
-        "backfill requests / ideal ceil(N/100), generated clinic",
+        "backfill requests / ideal ceil(N/100): the backfill command, counts included",
         "<= 1.02",
         lambda r: r["backfill_request_ratio"] <= 1.02,
     ),

@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import math
-import os
 import random
 import statistics
 import threading
@@ -120,29 +119,22 @@ def _backfill_command(runtime: BenchRuntime, connection: Connection) -> dict[str
     Cliniko fetches timed), so the CPU outside fetches can be told apart. Wall and thread CPU measured."""
     from cliniko_tools.cli import backfill as backfill_command
     from cliniko_tools.cli.main import main
+    from cliniko_tools.local.runner import patched_environ
 
     def worker_of(settings: PollerSettings) -> PollWorker:
         assert settings == runtime.settings, "the command's settings differ from the benchmark's"
         return PollWorker(runtime, settings)
 
     out, err = io.StringIO(), io.StringIO()
-    saved_env = {name: os.environ.get(name) for name in _environment(settings_of(runtime))}
-    os.environ.update(_environment(settings_of(runtime)))
     wall, cpu = time.perf_counter(), time.thread_time()
     fetch_wall, fetch_cpu = runtime.fetch_clock.wall, runtime.fetch_clock.cpu_of_this_thread()
-    try:
-        with (
-            mock.patch.object(backfill_command, "poll_worker", worker_of),
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(err),
-        ):
-            code = main(["backfill", connection.id, "all", "--all", "--json"])
-    finally:
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with (
+        patched_environ(_environment(settings_of(runtime))),
+        mock.patch.object(backfill_command, "poll_worker", worker_of),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = main(["backfill", connection.id, "all", "--all", "--json"])
     if code != 0:
         raise RuntimeError(f"backfill exited {code}: {err.getvalue()[-500:]}")
     outcomes = json.loads(out.getvalue())

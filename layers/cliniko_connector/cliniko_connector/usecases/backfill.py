@@ -9,7 +9,7 @@ poll worker may take turns with the CLI on a stream (they share its lease), and 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -130,29 +130,13 @@ class _AnsweredFirst:
         self._first: _FirstPage | None = first
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._api, name)  # the client's request counters, read after each poll
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params = (),
-        json: Mapping[str, Any] | None = None,
-        deadline: float | None = None,
-    ) -> Any:
-        return self._api.request(method, path, params=params, json=json, deadline=deadline)
+        return getattr(self._api, name)  # `request`, `iter_records`, and the client's request counters
 
     def list_page(self, path_or_url: str, *, params: Params = (), deadline: float | None = None) -> Page:
         first, self._first = self._first, None
         if first is not None and (path_or_url, tuple(params)) == (first.path, first.params):
             return first.page
         return self._api.list_page(path_or_url, params=params, deadline=deadline)
-
-    def iter_records(
-        self, path: str, *, params: Params = (), deadline: float | None = None
-    ) -> Iterator[dict[str, Any]]:
-        return self._api.iter_records(path, params=params, deadline=deadline)
 
 
 @dataclass
