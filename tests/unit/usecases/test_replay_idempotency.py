@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from cliniko_connector.adapters.memory import InMemoryEventArchive
-from cliniko_connector.errors import ConfigurationError
+from cliniko_connector.adapters.memory import InMemoryEventArchive, RecordingPublisher
+from cliniko_connector.errors import ConfigurationError, PublishError
 from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.ports import BusRule, ReplayState
-from cliniko_connector.usecases.replay import ArchiveReplay, ReplayProgress, outlives_idempotency
+from cliniko_connector.usecases.replay import ArchiveReplay, LocalReplay, ReplayProgress, outlives_idempotency
 
 RULES = [
     BusRule(name="Alert", arn="arn:rule/alert", event_pattern=json.dumps({"detail-type": ["Patient Created"]})),
@@ -73,3 +74,55 @@ def test_a_window_outlives_the_records_once_it_starts_before_their_lifetime() ->
     now = datetime(2026, 1, 3, tzinfo=UTC)
     assert outlives_idempotency(now - timedelta(hours=25), now, 86400)
     assert not outlives_idempotency(now - timedelta(hours=23), now, 86400)
+
+
+def local_replay(bus: RecordingPublisher, archived: list[dict[str, Any]]) -> LocalReplay:
+    return LocalReplay(
+        bus,
+        archived=lambda: archived,
+        event_time=lambda e: datetime.fromisoformat(e["time"]),
+        marker=lambda name: f"replay:{name}",
+    )
+
+
+def test_a_local_replay_puts_the_windows_events_back_marked_and_at_their_time() -> None:
+    inside = {
+        "source": "cliniko",
+        "detail-type": "Patient Created",
+        "detail": {"id": "1"},
+        "time": "2026-01-01T00:10:00+00:00",
+    }
+    request = {**inside, "detail-type": ACTION_REQUESTED, "detail": {"action": "x"}}
+    outside = {**inside, "time": "2026-01-02T00:00:00+00:00"}
+    bus = RecordingPublisher()
+    outcome = local_replay(bus, [inside, request, outside]).replay("r", SINCE, UNTIL, exclude_action_requests=True)
+    assert outcome.replayed == 1 and dict(outcome.by_detail_type) == {"Patient Created": 1}
+    (event,) = bus.events
+    assert event.resources == ("replay:r",) and event.time == SINCE + timedelta(minutes=10)
+    assert (event.source, event.detail_type, event.detail) == ("cliniko", "Patient Created", {"id": "1"})
+
+
+def test_a_local_replay_the_bus_refuses_says_how_many_were_put_back_first() -> None:
+    events = [
+        {
+            "source": "cliniko",
+            "detail-type": "Patient Created",
+            "detail": {"id": str(n)},
+            "time": "2026-01-01T00:10:00+00:00",
+        }
+        for n in range(12)
+    ]
+    bus = RecordingPublisher(max_attempts=1)
+    calls = 0
+
+    def refuse_second_batch(**kwargs: Any) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            bus.fail_permanently(code="AccessDeniedException")
+        return original(**kwargs)
+
+    original, bus.bus.put_events = bus.bus.put_events, refuse_second_batch  # type: ignore[method-assign]
+    with pytest.raises(PublishError, match=r"refused 2 replayed event\(s\) after 10 were put back") as refused:
+        local_replay(bus, events).replay("r", SINCE, UNTIL)
+    assert refused.value.error_codes == ["AccessDeniedException"]
