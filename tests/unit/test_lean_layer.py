@@ -217,3 +217,16 @@ def test_the_import_check_sees_lazy_imports_and_skips_type_checking_ones(tmp_pat
         encoding="utf-8",
     )
     assert set(_imports(module)) == {"typing", "yaml", "cliniko_tools.cli"}
+
+
+def test_an_action_function_imports_its_own_input_model_and_no_other() -> None:
+    import subprocess
+
+    probe = (
+        "import sys\n"
+        "from cliniko_connector.catalog.actions import ACTIONS\n"
+        "ACTIONS['patient.create'].input_model\n"
+        "print(sorted(m for m in sys.modules if m.startswith('cliniko_connector.catalog.inputs.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["['cliniko_connector.catalog.inputs.base',", "'cliniko_connector.catalog.inputs.patients']"]
