@@ -41,7 +41,8 @@ class EnvironmentSettings(BaseModel):
     `CONNECTIONS_TABLE` for `connections_table`), as text for pydantic to parse. What pydantic-settings did for
     this project in a few lines: its import alone cost a Lambda more CPU than the rest of the settings."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Built when first parsed: a function parses one settings class of the six.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
