@@ -203,6 +203,18 @@ def test_usecases_and_the_rest_of_the_runtime_import_nothing_from_moto_the_tools
     assert not found - KNOWN_NON_RUNTIME_IMPORTS.keys(), sorted(found - KNOWN_NON_RUNTIME_IMPORTS.keys())
 
 
+def test_usecases_reach_aws_only_through_ports_no_sdk_import() -> None:
+    """Use-cases speak to ports: the AWS SDK (and moto) stay in adapters/, at any depth of a use-case module."""
+    sdk = {"boto3", "botocore", "moto"}
+    found = {
+        k
+        for k in _outside_imports(set(sys.stdlib_module_names) | {"cliniko_connector"})
+        if k[0].startswith("usecases/") and k[1] in sdk
+    }
+    assert any(name.startswith("usecases/") for name, _ in _runtime_files())
+    assert not found - KNOWN_NON_RUNTIME_IMPORTS.keys(), sorted(found - KNOWN_NON_RUNTIME_IMPORTS.keys())
+
+
 def test_known_exceptions_are_still_real() -> None:
     found = _outside_imports(set(sys.stdlib_module_names) | set(layer_modules()))
     stale = set(KNOWN_NON_RUNTIME_IMPORTS) - set(found)
