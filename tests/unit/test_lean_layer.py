@@ -33,12 +33,7 @@ NON_RUNTIME_MODULES = {"cliniko_tools", "moto", "yaml", "_yaml", "pytest", "_pyt
 # Imports from outside the runtime that are known and have a date to go. Each entry names the file, the module
 # and why; the integrator removes it when the reason is gone (`test_known_exceptions_are_still_real` then fails
 # until the entry is removed, so none outlives its reason).
-KNOWN_NON_RUNTIME_IMPORTS: dict[tuple[str, str], str] = {
-    ("usecases/replay.py", "moto"): (
-        "REPLAY_USES_MOTO_EVENT_PATTERN: replay matches rules with moto's EventPattern until the project's own "
-        "EventBridge pattern matcher (cliniko_connector/patterns.py) lands; remove this entry then"
-    ),
-}
+KNOWN_NON_RUNTIME_IMPORTS: dict[tuple[str, str], str] = {}
 
 
 # --------------------------------------------------------------------------- what the layer holds
