@@ -1,4 +1,4 @@
-"""Scheduled: queue one poll job per enabled stream of every active connection."""
+"""Scheduled: queue one poll job per active connection, naming its streams due this tick."""
 
 from typing import Any
 

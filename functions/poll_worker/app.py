@@ -1,5 +1,5 @@
-"""SQS FIFO consumer: one message is one stream to poll; failures are reported per message, and a transient
-one comes back within a minute (see `wiring.QueuedPollWorker`)."""
+"""SQS FIFO consumer: one message is one connection's streams to poll in turn; failures are reported per
+message, and a transient one comes back within a minute (see `wiring.QueuedPollWorker`)."""
 
 from typing import Any
 
@@ -17,16 +17,16 @@ worker = wiring.queued_poll_worker(settings)
 
 def _poll(record: dict[str, Any], remaining_seconds: float) -> None:
     job = PollJob.model_validate_json(record["body"])
-    logger.append_keys(connection_id=job.connection_id, resource=job.resource)
+    logger.append_keys(connection_id=job.connection_id, resources=list(job.resources))
     try:
         worker.handle(job, record["receiptHandle"], time_budget_seconds=remaining_seconds - SAFETY_MARGIN_SECONDS)
     except StreamBusy:
-        logger.info("stream already being polled; skipping this tick")
+        logger.info("streams already being polled; skipping this tick")
     except (ConnectionNotFound, ConnectionDisabled) as gone:
         # Removed or paused since the job was queued: nothing to retry.
         logger.info("job dropped", extra={"reason": gone.error_type})
     finally:
-        logger.remove_keys(["connection_id", "resource"])  # the batch's next job is another stream
+        logger.remove_keys(["connection_id", "resources"])  # the batch's next job is another connection
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -87,6 +87,12 @@ class StreamCursor(BaseModel):
     reconciled_at: datetime | None = None
     # When a page last came back out of the order asked for (`ClinikoSortNotHonoured`); kept for `status`.
     sort_not_honoured_at: datetime | None = None
+    # When a poll last reached the end of the list (every change up to then published); for `status`.
+    caught_up_at: datetime | None = None
+    # The poller working on the stream (publishing, writing snapshots) and until when (epoch seconds on the
+    # state store's clock): folded into the cursor so taking and releasing it are the cursor's own writes.
+    lease_owner: str | None = None
+    lease_until: float | None = None
 
 
 class RecordSnapshot(BaseModel):

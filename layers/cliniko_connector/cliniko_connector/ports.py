@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cliniko_connector.models import BusEvent, Connection, RecordState, StreamCursor, StreamKey
 
@@ -64,20 +65,33 @@ class StreamStats(BaseModel):
 
 
 class StreamStateStore(Protocol):
-    """Per-stream cursor, lease, record snapshots and operator statistics."""
+    """Per-stream cursor (with the poller's lease folded in), record snapshots and operator statistics."""
 
     def get_cursor(self, stream: StreamKey) -> StreamCursor | None: ...
 
-    def put_cursor(self, stream: StreamKey, cursor: StreamCursor, *, expected_version: int | None) -> StreamCursor:
+    def get_cursors(self, streams: Sequence[StreamKey]) -> dict[StreamKey, StreamCursor]:
+        """The cursors of these streams in one read (absent: the stream has none yet)."""
+        ...
+
+    def put_cursor(
+        self,
+        stream: StreamKey,
+        cursor: StreamCursor,
+        *,
+        expected_version: int | None,
+        owner: str | None = None,
+        lease_seconds: int = 0,
+    ) -> StreamCursor:
         """Write `cursor` with version `expected_version + 1` (or 1 when creating, `expected_version=None`).
-        Raises `CursorConflict` if the stored version differs or the position would move backwards."""
+        Raises `CursorConflict` if the stored version differs, the position would move backwards, or another
+        owner than `owner` holds an unexpired lease. The written cursor is leased to `owner` for
+        `lease_seconds` from now (the store's clock), or not leased at all when `lease_seconds` is 0: the
+        lease is taken, renewed and released by the cursor's own conditional write."""
         ...
 
-    def acquire_lease(self, stream: StreamKey, owner: str, seconds: int) -> bool:
-        """Take the stream's lease for `seconds` unless another owner holds an unexpired one."""
+    def leased_by(self, cursor: StreamCursor) -> str | None:
+        """The owner of the cursor's lease if it has not expired (by the store's clock), else None."""
         ...
-
-    def release_lease(self, stream: StreamKey, owner: str) -> None: ...
 
     def get_records(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordState]:
         """What the stream keeps of these records (absent ids: never seen, or expired)."""
@@ -96,19 +110,16 @@ class StreamStateStore(Protocol):
         ...
 
     def delete_stream(self, stream: StreamKey) -> None:
-        """Forget everything about a stream (cursor, lease, snapshots, statistics)."""
+        """Forget everything about a stream (cursor and its lease, snapshots, statistics)."""
         ...
 
     def record_events(self, stream: StreamKey, hour: int, count: int) -> None:
         """Add `count` to the events published in the hour starting at epoch `hour` (kept a few days)."""
         ...
 
-    def record_caught_up(self, stream: StreamKey, at: datetime) -> None:
-        """Every change up to `at` was published (a poll reached the end of the list); never moves back."""
-        ...
-
     def get_stats(self, stream: StreamKey, since_hour: int) -> StreamStats:
-        """Hourly event counters from the hour `since_hour` on, and the latest `record_caught_up` time."""
+        """Hourly event counters from the hour `since_hour` on, and when the stream last caught up (the
+        cursor's `caught_up_at`)."""
         ...
 
 
@@ -153,27 +164,49 @@ class RateBudget(Protocol):
         """Cliniko answered 429: no request for this key before `until_epoch`."""
         ...
 
+    def prepay(self, key_id: str, requests: int) -> int:
+        """Count up to `requests` poll requests of the current window in one go (all or none; never waits)
+        and return how many were counted: the next `acquire`s of polls of this key in this process use them
+        up while the window lasts, and those left when it ends are dropped (counted but never sent, so the
+        shared budget errs on the safe side)."""
+        ...
+
 
 class PollJob(BaseModel):
-    """One unit of polling work: a stream of a connection, for one schedule tick."""
+    """One unit of polling work: the streams of one connection due in one schedule tick, polled in turn by
+    one worker (the FIFO message group is the connection). `reconcile` names the streams whose daily walk
+    falls in this tick. `part` numbers the jobs that carry on what a job left when its time ran out.
+
+    The single-stream form (`resource=`, `reconcile=True`) is accepted too: the CLI and older messages."""
 
     model_config = ConfigDict(frozen=True)
     connection_id: str
-    resource: str
+    resources: tuple[str, ...]
+    reconcile: tuple[str, ...] = ()
     tick: int = 0
-    reconcile: bool = False
+    part: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_stream(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "resource" in data:
+            data = {k: v for k, v in data.items() if k != "resource"} | {"resources": (data["resource"],)}
+        if isinstance(data, dict) and isinstance(data.get("reconcile"), bool):
+            data = data | {"reconcile": tuple(data["resources"]) if data["reconcile"] else ()}
+        return data
 
     @property
     def group(self) -> str:
-        return f"{self.connection_id}/{self.resource}"
+        return self.connection_id
 
     @property
     def dedupe_id(self) -> str:
-        return f"{self.group}/{self.tick}/{'reconcile' if self.reconcile else 'poll'}"
+        digest = hashlib.sha256(f"{','.join(self.resources)}/{','.join(self.reconcile)}".encode()).hexdigest()
+        return f"{self.connection_id}/{self.tick}/{self.part}/{digest[:16]}"
 
 
 class JobQueue(Protocol):
-    """Queue of poll jobs; one consumer per stream at a time (SQS FIFO message group)."""
+    """Queue of poll jobs; one consumer per connection at a time (SQS FIFO message group)."""
 
     def enqueue(self, jobs: Sequence[PollJob]) -> None: ...
 

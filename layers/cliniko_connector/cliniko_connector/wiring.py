@@ -7,10 +7,8 @@ Everything is built once per process and reused across warm invocations.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -25,22 +23,20 @@ from cliniko_connector.adapters.eventbridge import EventBridgePublisher
 from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.adapters.sqs import SqsJobQueue
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE
 from cliniko_connector.errors import (
-    ConnectionDisabled,
     ConnectorError,
     IdempotencyConflict,
     InputValidationError,
-    StreamBusy,
     UntrustedBaseUrl,
 )
 from cliniko_connector.eventmodels import ActionRequest
-from cliniko_connector.models import Connection, StreamKey
+from cliniko_connector.models import Connection
 from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import (
     ClinikoApi,
     ConnectionStore,
     EventPublisher,
+    JobQueue,
     JobRetry,
     PollJob,
     RateBudget,
@@ -54,11 +50,10 @@ from cliniko_connector.settings import (
     PollerSettings,
     PollWorkerSettings,
 )
-from cliniko_connector.timeutil import utc_now
 from cliniko_connector.usecases.actions import ActionRunner
 from cliniko_connector.usecases.dispatch import Dispatcher
-from cliniko_connector.usecases.poll import PollResult, StreamPoller
-from cliniko_connector.usecases.status import after_poll, after_poll_failure
+from cliniko_connector.usecases.poll import PollResult
+from cliniko_connector.usecases.poll_worker import PollWorker as PollWorker  # built here; lives in usecases
 
 
 def rate_key_id(api_key: str) -> str:
@@ -159,102 +154,18 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
     )
 
 
-@dataclass
-class PollWorker:
-    """Runs poll jobs: loads the connection, builds its client, polls the stream. A fast-mode connection
-    (interval under a minute) is polled every interval until the job's minute is used up.
-
-    Reconciliation (a job's `reconcile`, or a walk still under way) goes on only once the stream is caught up,
-    and only for part of the minute, or between a fast-mode connection's polls: the stream's next job waits
-    behind this one in its FIFO group, so a long walk must not hold back fresh changes."""
-
-    runtime: Runtime
-    settings: PollerSettings
-    monotonic: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    schedule_seconds: int = 60
-    reconcile_share: float = 0.75
-
-    def handle(self, job: PollJob, *, time_budget_seconds: float | None = None) -> PollResult:
-        connection = self.runtime.connections.get(job.connection_id)
-        if not connection.enabled:
-            raise ConnectionDisabled(f"connection {connection.id} is disabled")
-        stream = STREAMS_BY_RESOURCE.get(job.resource)
-        if stream is None:
-            raise ConnectorError(f"no stream for resource {job.resource!r}")
-        started = self.monotonic()
-        budget = min(self.settings.poll_time_budget_seconds, time_budget_seconds or float("inf"))
-        key = StreamKey(connection_id=connection.id, resource=stream.resource)
-        try:
-            poller = self._poller(connection)
-        except UntrustedBaseUrl as refused:
-            after_poll_failure(self.runtime.state, key, refused, utc_now())  # `status` shows why it stopped
-            raise
-        sent_before = getattr(poller.api, "requests_sent", 0)
-        limited_before = getattr(poller.api, "rate_limited", 0)
-        try:
-            result = poller.poll(connection, stream, deadline=started + budget)
-            reconcile = job.reconcile or result.reconciling
-            interval = connection.poll_interval_seconds
-            if interval < self.schedule_seconds and result.caught_up:
-                # Fast mode: stop before the next tick's job for this stream could be waiting on us.
-                stop_at = started + min(budget, self.schedule_seconds - interval / 2)
-                next_at = started + interval
-                while next_at < stop_at:
-                    if reconcile and result.caught_up:
-                        walk = poller.poll(connection, stream, deadline=next_at, reconcile=True)
-                        result = result.followed_by(walk, caught_up=result.caught_up)
-                        reconcile = walk.reconciling
-                    self.sleep(max(0.0, next_at - self.monotonic()))
-                    result = result.followed_by(poller.poll(connection, stream, deadline=started + budget))
-                    next_at += interval
-            elif reconcile and result.caught_up:
-                deadline = started + min(budget, self.schedule_seconds * self.reconcile_share)
-                walk = poller.poll(connection, stream, deadline=deadline, reconcile=True)
-                result = result.followed_by(walk, caught_up=result.caught_up)
-            elif job.reconcile and not result.reconciling:
-                poller.begin_reconcile(connection, stream)  # still behind: the walk waits for it to catch up
-                result.reconciling = True
-        except StreamBusy:
-            raise
-        except Exception as exc:
-            # Kept on the cursor for `status` (type and message, never data), counted, then re-raised.
-            after_poll_failure(self.runtime.state, key, exc, utc_now())
-            raise
-        finally:
-            sent = getattr(poller.api, "requests_sent", 0) - sent_before
-            if sent:
-                count("ClinikoRequests", sent, {"connection": connection.id})
-            limited = getattr(poller.api, "rate_limited", 0) - limited_before
-            if limited:
-                count("ClinikoRateLimited", limited, {"connection": connection.id})
-        after_poll(self.runtime.state, key, caught_up=result.caught_up, cursor=result.cursor, now=utc_now())
-        return result
-
-    def _poller(self, connection: Connection) -> StreamPoller:
-        return StreamPoller(
-            api=self.runtime.api_for(connection, "poll"),
-            state=self.runtime.state,
-            publisher=self.runtime.publisher,
-            event_source=self.settings.event_source,
-            overlap=timedelta(seconds=self.settings.poll_overlap_seconds),
-            page_size=self.settings.poll_page_size,
-            lease_seconds=self.settings.lease_seconds,
-            payload_mode=self.settings.default_payload_mode,
-            monotonic=self.monotonic,  # the clock this worker's deadlines are on
-        )
-
-
-def poll_worker(settings: PollerSettings, runtime: Runtime | None = None) -> PollWorker:
-    return PollWorker(runtime or build_runtime(settings), settings)
+def poll_worker(
+    settings: PollerSettings, runtime: Runtime | None = None, continuation: JobQueue | None = None
+) -> PollWorker:
+    return PollWorker(runtime or build_runtime(settings), settings, continuation=continuation)
 
 
 @dataclass
 class QueuedPollWorker:
     """The poll worker behind the FIFO PollQueue. A job that failed for a transient reason (a retryable
     error: Cliniko 5xx, timeouts or 429s, the rate budget, PutEvents, a cursor conflict) is made visible again
-    after `retry_delay_seconds` instead of the queue's visibility timeout, which would hold the stream's
-    message group, and so every later job of the stream, for half an hour. Other failures keep the long
+    after `retry_delay_seconds` instead of the queue's visibility timeout, which would hold the connection's
+    message group, and so every later job of the connection, for half an hour. Other failures keep the long
     timeout: retrying a revoked key or a bug every few seconds would only fill the DLQ sooner."""
 
     worker: PollWorker
@@ -282,10 +193,9 @@ class QueuedPollWorker:
 
 
 def queued_poll_worker(settings: PollWorkerSettings, runtime: Runtime | None = None) -> QueuedPollWorker:
+    queue = SqsJobQueue(settings.poll_queue_url, boto3_client("sqs"))
     return QueuedPollWorker(
-        poll_worker(settings, runtime),
-        SqsJobQueue(settings.poll_queue_url, boto3_client("sqs")),
-        settings.poll_retry_delay_seconds,
+        poll_worker(settings, runtime, continuation=queue), queue, settings.poll_retry_delay_seconds
     )
 
 

@@ -19,6 +19,7 @@ from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.errors import CursorConflict, RateBudgetExhausted
 from cliniko_connector.models import BusEvent, Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
 from cliniko_tools.local.stack import create_declared_table
+from tests.leases import take_lease
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +69,8 @@ def test_stream_state_over_http(local_stack: str) -> None:
     assert v1.version == 1
     assert store.get_cursor(STREAM) == v2
 
-    assert store.acquire_lease(STREAM, "a", 60) is True
-    assert store.acquire_lease(STREAM, "b", 60) is False
+    assert take_lease(store, STREAM, "a", 60) is True
+    assert take_lease(store, STREAM, "b", 60) is False
 
     states = [
         RecordState(

@@ -25,6 +25,7 @@ from cliniko_connector.models import (
     StreamCursor,
     StreamKey,
 )
+from tests.leases import release_lease, take_lease
 from tests.unit.adapters.adapter_support import (
     WINDOW_ALIGNED_EPOCH,
     FakeClock,
@@ -172,45 +173,45 @@ def test_streams_have_independent_cursors(state_store: Any) -> None:
 
 
 def test_lease_refuses_a_second_owner_until_it_expires(state_store: Any, clock: FakeClock) -> None:
-    assert state_store.acquire_lease(STREAM, "worker-a", 60) is True
+    assert take_lease(state_store, STREAM, "worker-a", 60) is True
 
-    assert state_store.acquire_lease(STREAM, "worker-b", 60) is False
+    assert take_lease(state_store, STREAM, "worker-b", 60) is False
     clock.advance(59)
-    assert state_store.acquire_lease(STREAM, "worker-b", 60) is False
+    assert take_lease(state_store, STREAM, "worker-b", 60) is False
     clock.advance(2)
-    assert state_store.acquire_lease(STREAM, "worker-b", 60) is True
-    assert state_store.acquire_lease(STREAM, "worker-a", 60) is False
+    assert take_lease(state_store, STREAM, "worker-b", 60) is True
+    assert take_lease(state_store, STREAM, "worker-a", 60) is False
 
 
 def test_lease_owner_can_renew_it(state_store: Any, clock: FakeClock) -> None:
-    state_store.acquire_lease(STREAM, "worker-a", 60)
+    take_lease(state_store, STREAM, "worker-a", 60)
     clock.advance(50)
 
-    assert state_store.acquire_lease(STREAM, "worker-a", 60) is True
+    assert take_lease(state_store, STREAM, "worker-a", 60) is True
     clock.advance(50)  # past the first expiry, within the renewed one
-    assert state_store.acquire_lease(STREAM, "worker-b", 60) is False
+    assert take_lease(state_store, STREAM, "worker-b", 60) is False
 
 
 def test_releasing_a_lease_lets_another_owner_take_it(state_store: Any) -> None:
-    state_store.acquire_lease(STREAM, "worker-a", 600)
+    take_lease(state_store, STREAM, "worker-a", 600)
 
-    state_store.release_lease(STREAM, "worker-a")
+    release_lease(state_store, STREAM, "worker-a")
 
-    assert state_store.acquire_lease(STREAM, "worker-b", 600) is True
+    assert take_lease(state_store, STREAM, "worker-b", 600) is True
 
 
 def test_only_the_owner_can_release_a_lease(state_store: Any) -> None:
-    state_store.acquire_lease(STREAM, "worker-a", 600)
+    take_lease(state_store, STREAM, "worker-a", 600)
 
-    state_store.release_lease(STREAM, "worker-b")
-    state_store.release_lease(OTHER_STREAM, "worker-a")  # nothing held there: no error
+    release_lease(state_store, STREAM, "worker-b")
+    release_lease(state_store, OTHER_STREAM, "worker-a")  # nothing held there: no error
 
-    assert state_store.acquire_lease(STREAM, "worker-b", 600) is False
+    assert take_lease(state_store, STREAM, "worker-b", 600) is False
 
 
 def test_leases_are_per_stream(state_store: Any) -> None:
-    assert state_store.acquire_lease(STREAM, "worker-a", 600) is True
-    assert state_store.acquire_lease(OTHER_STREAM, "worker-b", 600) is True
+    assert take_lease(state_store, STREAM, "worker-a", 600) is True
+    assert take_lease(state_store, OTHER_STREAM, "worker-b", 600) is True
 
 
 # -- StreamStateStore: snapshots ---------------------------------------------------------------------
@@ -314,7 +315,7 @@ def test_deleting_a_stream_forgets_cursor_lease_and_snapshots_of_that_stream_onl
     # Given two streams with cursor, lease and snapshots (more than one delete batch for the first)
     for stream in (STREAM, OTHER_STREAM):
         state_store.put_cursor(stream, cursor_at(T0), expected_version=None)
-        state_store.acquire_lease(stream, "worker-a", 600)
+        take_lease(state_store, stream, "worker-a", 600)
         state_store.put_records(stream, [record(str(i)) for i in range(30)])
 
     # When the first is deleted
@@ -323,11 +324,11 @@ def test_deleting_a_stream_forgets_cursor_lease_and_snapshots_of_that_stream_onl
     # Then it starts from scratch, and the other stream is untouched
     assert state_store.get_cursor(STREAM) is None
     assert state_store.get_records(STREAM, [str(i) for i in range(30)]) == {}
-    assert state_store.acquire_lease(STREAM, "worker-b", 600) is True
     assert state_store.put_cursor(STREAM, cursor_at(T0), expected_version=None).version == 1
+    assert take_lease(state_store, STREAM, "worker-b", 600) is True
     assert state_store.get_cursor(OTHER_STREAM) is not None
     assert len(state_store.get_records(OTHER_STREAM, [str(i) for i in range(30)])) == 30
-    assert state_store.acquire_lease(OTHER_STREAM, "worker-b", 600) is False
+    assert take_lease(state_store, OTHER_STREAM, "worker-b", 600) is False
 
 
 # -- StreamStateStore: statistics for `status` -------------------------------------------------------
@@ -355,18 +356,39 @@ def test_stats_of_a_stream_never_seen_are_empty(state_store: Any) -> None:
     assert stats.caught_up_at is None
 
 
-def test_caught_up_time_keeps_the_latest_at_second_precision(state_store: Any) -> None:
-    state_store.record_caught_up(STREAM, T0 + timedelta(minutes=5, microseconds=900))
-    state_store.record_caught_up(STREAM, T0)  # an older report (a slower worker) changes nothing
+def test_caught_up_time_is_the_cursors_at_second_precision(state_store: Any) -> None:
+    caught_up = T0 + timedelta(minutes=5, microseconds=900)
+    state_store.put_cursor(STREAM, cursor_at(T0, caught_up_at=caught_up), expected_version=None)
 
+    assert state_store.get_cursor(STREAM).caught_up_at == T0 + timedelta(minutes=5)
     assert state_store.get_stats(STREAM, 0).caught_up_at == T0 + timedelta(minutes=5)
     assert state_store.get_stats(OTHER_STREAM, 0).caught_up_at is None
+
+
+def test_cursors_of_many_streams_come_in_one_read(state_store: Any) -> None:
+    state_store.put_cursor(STREAM, cursor_at(T0), expected_version=None)
+    missing = StreamKey(connection_id="acme", resource="invoices")
+
+    found = state_store.get_cursors([STREAM, OTHER_STREAM, missing])
+
+    assert found == {STREAM: state_store.get_cursor(STREAM)}
+
+
+def test_a_write_by_another_owner_fails_while_the_lease_holds(state_store: Any, clock: FakeClock) -> None:
+    held = state_store.put_cursor(STREAM, cursor_at(T0), expected_version=None, owner="worker-a", lease_seconds=60)
+    assert state_store.leased_by(held) == "worker-a"
+
+    with pytest.raises(CursorConflict):  # the version is right, but the stream is another's
+        state_store.put_cursor(STREAM, cursor_at(T0), expected_version=held.version)
+    renewed = state_store.put_cursor(STREAM, held, expected_version=held.version, owner="worker-a", lease_seconds=60)
+    clock.advance(61)
+    assert state_store.leased_by(renewed) is None
+    assert state_store.put_cursor(STREAM, cursor_at(T0), expected_version=renewed.version).lease_owner is None
 
 
 def test_deleting_a_stream_forgets_its_statistics(state_store: Any) -> None:
     state_store.put_cursor(STREAM, cursor_at(T0), expected_version=None)
     state_store.record_events(STREAM, HOUR, 5)
-    state_store.record_caught_up(STREAM, T0)
     state_store.record_events(OTHER_STREAM, HOUR, 1)
 
     state_store.delete_stream(STREAM)

@@ -21,6 +21,7 @@ from cliniko_connector.errors import ConfigurationError, CursorConflict, RateBud
 from cliniko_connector.models import Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
 from cliniko_connector.settings import AwsResourceSettings, RateShares, load_settings
 from cliniko_connector.wiring import build_runtime
+from tests.leases import release_lease, take_lease
 from tests.unit.adapters.adapter_support import STATE_TABLE, WINDOW_ALIGNED_EPOCH, ClientProxy, FakeClock
 
 STREAM = StreamKey(connection_id="acme", resource="patients")
@@ -100,14 +101,18 @@ def test_cursor_conflict_message_holds_no_cursor_data(store: DynamoStreamStateSt
     assert "boom" not in str(raised.value)
 
 
-def test_lease_item_records_owner_and_expiry(store: DynamoStreamStateStore, ddb: ClientProxy, clock: FakeClock) -> None:
-    store.acquire_lease(STREAM, "worker-a", 900)
+def test_the_lease_is_the_cursor_items_owner_and_expiry(
+    store: DynamoStreamStateStore, ddb: ClientProxy, clock: FakeClock
+) -> None:
+    take_lease(store, STREAM, "worker-a", 900)
 
-    item = raw_items(ddb, PK)["LEASE"]
+    item = raw_items(ddb, PK)["CURSOR"]
 
-    assert item["owner"] == {"S": "worker-a"}
+    assert set(raw_items(ddb, PK)) == {"CURSOR"}  # no item of its own: taking it is the cursor's write
+    assert item["lease_owner"] == {"S": "worker-a"}
     assert float(item["lease_until"]["N"]) == clock.now() + 900
-    assert int(item["expires_at"]["N"]) > clock.now() + 900
+    release_lease(store, STREAM, "worker-a")
+    assert "lease_owner" not in raw_items(ddb, PK)["CURSOR"]
 
 
 def test_snapshot_items_expire_after_the_ttl_and_store_watched_as_json(
@@ -237,7 +242,7 @@ def test_deleting_a_stream_follows_query_pages(store: DynamoStreamStateStore, dd
     # Given 40 snapshots, a cursor and a lease, and a query that returns 7 items per page
     store.put_records(STREAM, [snap(str(i)) for i in range(40)])
     store.put_cursor(STREAM, StreamCursor(position=T0, origin=T0), expected_version=None)
-    store.acquire_lease(STREAM, "w", 60)
+    take_lease(store, STREAM, "w", 60)
     ddb.overrides["query"] = lambda real, **kw: real(**kw, Limit=7)
 
     store.delete_stream(STREAM)

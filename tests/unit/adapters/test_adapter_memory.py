@@ -20,6 +20,7 @@ from cliniko_connector.adapters.memory import (
 )
 from cliniko_connector.errors import CursorConflict, PublishError, RateBudgetExhausted
 from cliniko_connector.models import Connection, StreamCursor, StreamKey
+from tests.leases import take_lease
 from tests.unit.adapters.adapter_support import FakeClock, small_event
 
 STREAM = StreamKey(connection_id="acme", resource="patients")
@@ -142,7 +143,7 @@ def race_lease_takers(store: InMemoryStreamStateStore) -> list[str]:
 
     def take() -> None:
         owner = threading.current_thread().name
-        if store.acquire_lease(STREAM, owner, 60):
+        if take_lease(store, STREAM, owner, 60):
             winners.append(owner)
 
     run_in_threads(16, take)

@@ -24,6 +24,7 @@ from cliniko_connector.usecases.backfill import Backfill, BackfillProgress
 from cliniko_connector.usecases.connections import ConnectionAdmin
 from cliniko_connector.usecases.status import StatusReader, StreamStatus, describe_error, lag_seconds
 from cliniko_connector.wiring import PollWorker, Runtime
+from tests.leases import release_lease, take_lease
 from tests.unit.fakes import FakeCliniko
 
 NOW = datetime(2026, 1, 5, 9, 45, 0, tzinfo=UTC)
@@ -164,7 +165,7 @@ def test_a_failed_poll_leaves_its_error_on_the_cursor_counts_it_and_re_raises(
 
 def test_a_busy_stream_is_not_a_failure(world: World) -> None:
     world.enable("patient.created")
-    assert world.state.acquire_lease(KEY, "another-worker", 600)
+    assert take_lease(world.state, KEY, "another-worker", 600)
     with pytest.raises(StreamBusy):
         world.worker.handle(PollJob(connection_id="clinic", resource="patients"))
     cursor = world.state.get_cursor(KEY)
@@ -266,11 +267,11 @@ def test_backfill_waits_while_another_worker_holds_the_stream(world: World) -> N
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
-        world.state.release_lease(KEY, "scheduled-worker")
+        release_lease(world.state, KEY, "scheduled-worker")
 
     backfill = Backfill(world.admin, world.worker, sleep=sleep)
     plans = backfill.prepare("clinic", ["patient.created"], StartPoint(kind="beginning"), restart=False)
-    world.state.acquire_lease(KEY, "scheduled-worker", 600)
+    take_lease(world.state, KEY, "scheduled-worker", 600)
     states: list[str] = []
     (outcome,) = backfill.run("clinic", plans, on_progress=lambda p: states.append(p.state))
     assert outcome.caught_up and sleeps == [2.0] and states[0] == "busy"
@@ -327,12 +328,12 @@ def test_stream_cursor_without_a_backfill_has_none(world: World) -> None:
 
 
 def test_every_poll_reports_requests_sent_and_stream_lag(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cliniko_connector import wiring
+    from cliniko_connector.usecases import poll_worker
 
     counted: list[tuple[str, float, dict[str, str]]] = []
     lags: list[tuple[str, float, dict[str, str]]] = []
     monkeypatch.setattr(
-        wiring, "count", lambda name, value=1, dimensions=None: counted.append((name, value, dict(dimensions or {})))
+        poll_worker, "count", lambda name, value=1, dimensions=None: counted.append((name, value, dict(dimensions or {})))
     )
     monkeypatch.setattr(
         status_module, "seconds_metric", lambda name, value, dims: lags.append((name, value, dict(dims)))

@@ -1,4 +1,4 @@
-"""Fan-out: one job per enabled stream per tick, at each connection's own interval."""
+"""Fan-out: one job per connection per tick naming its due streams, at each connection's own interval."""
 
 from __future__ import annotations
 
@@ -21,14 +21,22 @@ def clinic(cid: str, triggers: tuple[str, ...], **kw: object) -> Connection:
     )
 
 
-def test_one_job_per_stream_however_many_of_its_triggers_are_on() -> None:
+def test_a_stream_is_named_once_however_many_of_its_triggers_are_on() -> None:
     jobs = jobs_due([clinic("a", ("patient.created", "patient.updated", "patient.archived"))], TICK, reconcile_period=0)
-    assert [(j.connection_id, j.resource) for j in jobs] == [("a", "patients")]
+    assert [(j.connection_id, j.resources) for j in jobs] == [("a", ("patients",))]
 
 
-def test_every_trigger_on_means_one_job_per_resource_stream() -> None:
-    jobs = jobs_due([clinic("a", tuple(TRIGGERS))], TICK, reconcile_period=0)
-    assert len(jobs) == len({t.resource for t in TRIGGERS.values()}) == 11
+def test_every_trigger_on_means_one_job_naming_every_resource_stream() -> None:
+    (job,) = jobs_due([clinic("a", tuple(TRIGGERS))], TICK, reconcile_period=0)
+    assert len(job.resources) == len(set(job.resources)) == len({t.resource for t in TRIGGERS.values()}) == 11
+
+
+def test_each_connection_gets_its_own_job() -> None:
+    jobs = jobs_due([clinic("a", ("patient.created",)), clinic("b", ("invoice.paid",))], TICK, reconcile_period=0)
+    assert [(j.connection_id, j.resources, j.group) for j in jobs] == [
+        ("a", ("patients",), "a"),
+        ("b", ("invoices",), "b"),
+    ]
 
 
 def test_disabled_connections_and_connections_without_triggers_get_nothing() -> None:
@@ -57,8 +65,9 @@ def test_each_stream_reconciles_once_a_day_in_its_own_slot() -> None:
     minutes_used = set()
     for minute in range(24 * 60):
         for job in jobs_due(connections, TICK + timedelta(minutes=minute)):
-            if job.reconcile:
-                reconciles[(job.connection_id, job.resource)] += 1
+            for resource in job.reconcile:
+                assert resource in job.resources  # a walk goes on only after the stream's poll
+                reconciles[(job.connection_id, resource)] += 1
                 minutes_used.add(minute)
     assert len(reconciles) == 100
     assert set(reconciles.values()) == {1}
@@ -66,11 +75,19 @@ def test_each_stream_reconciles_once_a_day_in_its_own_slot() -> None:
     assert reconcile_slot("c1", "patients", 86400, 60) == reconcile_slot("c1", "patients", 86400, 60)
 
 
-def test_a_job_is_deduplicated_per_stream_and_tick() -> None:
+def test_a_job_is_deduplicated_per_connection_and_tick() -> None:
     (job,) = jobs_due([clinic("a", ("patient.created",))], TICK, reconcile_period=0)
     (again,) = jobs_due([clinic("a", ("patient.created",))], TICK + timedelta(seconds=30), reconcile_period=0)
-    assert job.dedupe_id == again.dedupe_id
-    assert job.group == "a/patients"
+    (later,) = jobs_due([clinic("a", ("patient.created",))], TICK + timedelta(seconds=60), reconcile_period=0)
+    assert job.dedupe_id == again.dedupe_id != later.dedupe_id
+    assert job.group == "a"
+    rest = job.model_copy(update={"part": 1})  # what a job out of time leaves: not taken for the job itself
+    assert rest.dedupe_id != job.dedupe_id
+
+
+def test_a_single_stream_job_can_still_be_read() -> None:
+    old = PollJob.model_validate_json('{"connection_id": "a", "resource": "patients", "tick": 60, "reconcile": true}')
+    assert (old.resources, old.reconcile, old.group) == (("patients",), ("patients",), "a")
 
 
 class Queue:
@@ -88,7 +105,7 @@ def reconciling_over_a_day(period_seconds: int) -> Counter[str]:
     )
     for minute in range(24 * 60):
         dispatcher.dispatch(TICK + timedelta(minutes=minute))
-    return Counter(job.resource for job in queue.jobs if job.reconcile)
+    return Counter(resource for job in queue.jobs for resource in job.reconcile)
 
 
 def test_the_stack_sets_how_often_streams_reconcile_and_zero_turns_it_off() -> None:

@@ -12,6 +12,7 @@ from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
 from cliniko_connector.errors import PublishError, StreamBusy
 from cliniko_connector.models import Connection, PayloadMode, StreamCursor, StreamKey
 from cliniko_connector.usecases.poll import StreamPoller
+from tests.leases import take_lease
 from tests.unit.fakes import FakeCliniko
 
 PATIENTS = STREAMS_BY_RESOURCE["patients"]
@@ -180,7 +181,7 @@ def test_a_crash_at_any_step_loses_nothing_and_only_repeats_keys_already_sent(cl
 
 
 def test_a_stream_is_never_polled_by_two_workers_at_once(cliniko, state, bus) -> None:
-    assert state.acquire_lease(KEY, "other-worker", 60)
+    assert take_lease(state, KEY, "other-worker", 60)
     with pytest.raises(StreamBusy):
         poller(cliniko, state, bus).poll(connection(), PATIENTS, deadline=float("inf"))
 

@@ -18,7 +18,7 @@ from cliniko_connector.settings import PollerSettings
 from cliniko_connector.timeutil import to_z
 from cliniko_connector.usecases.backfill import Backfill, BackfillProgress, StreamOutcome
 from cliniko_connector.usecases.connections import ConnectionAdmin
-from cliniko_connector.wiring import poll_worker
+from cliniko_connector.wiring import build_runtime, poll_worker
 from cliniko_tools.cli.connections import trigger_names
 from cliniko_tools.cli.context import add_stack_options, settings_from
 from cliniko_tools.cli.output import emit_json, table
@@ -120,8 +120,8 @@ def _backfill(args: argparse.Namespace) -> int:
         return 2
     triggers = trigger_names(list(args.triggers))
     settings = settings_from(args, PollerSettings)
-    worker = poll_worker(settings)
-    runtime = worker.runtime
+    runtime = build_runtime(settings)
+    worker = poll_worker(settings, runtime)
     admin = ConnectionAdmin(runtime.connections, runtime.secrets, runtime.state, runtime.api_for_key)
     backfill = Backfill(admin, worker, rate_usage=rate_usage_for(runtime))
     display = ProgressDisplay(sys.stderr, window_seconds=settings.rate_window_seconds)

@@ -58,8 +58,9 @@ def _dead_letters(args: argparse.Namespace, target: StackTarget) -> DeadLetters:
     runtime = build_runtime(target.settings)
 
     def poll_error(job: PollJob) -> str | None:
-        cursor = runtime.state.get_cursor(StreamKey(connection_id=job.connection_id, resource=job.resource))
-        return cursor.last_error if cursor else None
+        keys = [StreamKey(connection_id=job.connection_id, resource=r) for r in job.resources]
+        errors = [f"{k.resource}: {c.last_error}" for k, c in runtime.state.get_cursors(keys).items() if c.last_error]
+        return "; ".join(errors) or None
 
     return DeadLetters(SqsDeadLetterQueues(target.client("sqs")), _queues(args, target), poll_error=poll_error)
 

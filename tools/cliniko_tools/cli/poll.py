@@ -30,7 +30,11 @@ def _poll(args: argparse.Namespace) -> int:
         for stream in streams_for(list(connection.triggers)):
             if args.resource and stream.resource != args.resource:
                 continue
-            job = PollJob(connection_id=connection.id, resource=stream.resource, reconcile=args.reconcile)
+            job = PollJob(
+                connection_id=connection.id,
+                resources=(stream.resource,),
+                reconcile=(stream.resource,) if args.reconcile else (),
+            )
             result = worker.handle(job)
             while args.reconcile and (result.reconciling or not result.caught_up):
                 # A stream behind first catches up; a long walk goes on a slice per job, as on the schedule.

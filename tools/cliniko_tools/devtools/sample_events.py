@@ -149,9 +149,13 @@ def render_sample_events(actions: Mapping[str, Action] | None = None) -> dict[st
         ),
     }
     samples = {
-        "job": PollJob(connection_id=SAMPLE_CONNECTION_ID, resource="patients"),
+        # One job per connection and tick: its due streams, polled in turn.
+        "job": PollJob(connection_id=SAMPLE_CONNECTION_ID, resources=("patients", "medical_alerts"), tick=1735689600),
         "reconcile_job": PollJob(
-            connection_id=SAMPLE_CONNECTION_ID, resource="patients", tick=1735689600, reconcile=True
+            connection_id=SAMPLE_CONNECTION_ID,
+            resources=("patients", "medical_alerts"),
+            reconcile=("patients",),
+            tick=1735689600,
         ),
     }
     for name, job in samples.items():

@@ -220,6 +220,8 @@ class ClinikoClient:
         self._monotonic = monotonic
         self._wall = wall_clock
         self._jitter = jitter
+        # Read by the poll worker to prepay a job's first requests (`RateBudget.prepay`).
+        self.rate_key_id = rate_key_id
         self.requests_sent = 0
         self.rate_limited = 0  # 429s answered, including those retried here
 

@@ -47,7 +47,6 @@ Item = dict[str, AttributeValue]
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 CURSOR_SK = "CURSOR"
-LEASE_SK = "LEASE"
 PENALTY_SK = "PENALTY"
 SNAPSHOT_SK_PREFIX = "REC#"
 STATS_SK_PREFIX = "STATS#"
@@ -55,8 +54,6 @@ STATS_HOUR_SK_PREFIX = "STATS#H#"
 CAUGHT_UP_SK = "STATS#CAUGHT_UP"
 # Hourly event counters are kept this long after their hour, for `status`.
 STATS_TTL_SECONDS = 3 * 86400
-# A lease item outlives its expiry by a day so an operator can still see who held it last.
-LEASE_ITEM_TTL_SLACK = 86400
 # Window counters are kept a few minutes past their window for `usage` and debugging.
 RATE_ITEM_TTL_SLACK = 300
 # A 429 blocks at most this many upcoming windows on the shared table; longer penalties are re-learned.
@@ -143,12 +140,12 @@ class _BatchRetry:
 class DynamoStreamStateStore:
     """Implements `ports.StreamStateStore` on the state table.
 
-    Items per stream (`pk = STREAM#{connection_id}#{resource}`): `sk = CURSOR` (conditional on version and
-    on the position never moving backwards), `sk = LEASE` (owner + expiry), `sk = REC#{id}` (one item per
+    Items per stream (`pk = STREAM#{connection_id}#{resource}`): `sk = CURSOR` (conditional on version, on
+    the position never moving backwards and on no other owner's unexpired lease; the lease, when and how far
+    the stream last caught up are its attributes), `sk = REC#{id}` (one item per
     record: its settled snapshot at the top level, pending ones in a list; expiring `snapshot_ttl_seconds`
     after its last write), and for `status` `sk = STATS#H#{hour}`
-    (events published that hour: an atomic `ADD`, expiring after `STATS_TTL_SECONDS`) and
-    `sk = STATS#CAUGHT_UP` (when a poll last reached the end of the list). Reads are strongly consistent: a
+    (events published that hour: an atomic `ADD`, expiring after `STATS_TTL_SECONDS`). Reads are strongly consistent: a
     worker that takes over a lease must see what the previous one wrote.
     """
 
@@ -185,17 +182,47 @@ class DynamoStreamStateStore:
         item = response.get("Item")
         return _cursor_from_item(item) if item else None
 
-    def put_cursor(self, stream: StreamKey, cursor: StreamCursor, *, expected_version: int | None) -> StreamCursor:
+    def get_cursors(self, streams: Sequence[StreamKey]) -> dict[StreamKey, StreamCursor]:
+        by_pk = {self.partition_key(s): s for s in streams}
+        found: dict[StreamKey, StreamCursor] = {}
+        for chunk in _chunks(list(by_pk), BATCH_GET_LIMIT):
+            request = {
+                self.table_name: {"Keys": [{"pk": _s(pk), "sk": _s(CURSOR_SK)} for pk in chunk], "ConsistentRead": True}
+            }
+            for item in self._batch_get(request):
+                found[by_pk[item["pk"]["S"]]] = _cursor_from_item(item)
+        return found
+
+    def put_cursor(
+        self,
+        stream: StreamKey,
+        cursor: StreamCursor,
+        *,
+        expected_version: int | None,
+        owner: str | None = None,
+        lease_seconds: int = 0,
+    ) -> StreamCursor:
         version = 1 if expected_version is None else expected_version + 1
+        now = self._now()
         item = {**self._key(stream, CURSOR_SK), **_cursor_to_item(cursor, version)}
+        if owner and lease_seconds:
+            item["lease_owner"] = _s(owner)
+            item["lease_until"] = _n(now + lease_seconds)
         if expected_version is None:
             condition = "attribute_not_exists(pk)"
             names: dict[str, str] = {}
             values: dict[str, AttributeValue] = {}
         else:
-            condition = "#v = :expected AND #p <= :position"
-            names = {"#v": "version", "#p": "position"}
-            values = {":expected": _n(expected_version), ":position": item["position"]}
+            condition = (
+                "#v = :expected AND #p <= :position AND (attribute_not_exists(#owner) OR #owner = :me OR #until < :now)"
+            )
+            names = {"#v": "version", "#p": "position", "#owner": "lease_owner", "#until": "lease_until"}
+            values = {
+                ":expected": _n(expected_version),
+                ":position": item["position"],
+                ":me": _s(owner or ""),
+                ":now": _n(now),
+            }
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "Item": item,
@@ -209,48 +236,16 @@ class DynamoStreamStateStore:
         except ClientError as exc:
             if _is_conditional_failure(exc):
                 raise CursorConflict(
-                    f"cursor of stream {stream} was changed by another writer or would move backwards"
+                    f"cursor of stream {stream} was changed by another writer, is leased to another or would move "
+                    "backwards"
                 ) from None
             raise
         return _cursor_from_item(item)
 
-    # -- lease ------------------------------------------------------------------------------------
-
-    def acquire_lease(self, stream: StreamKey, owner: str, seconds: int) -> bool:
-        now = self._now()
-        until = now + seconds
-        try:
-            self._client.put_item(
-                TableName=self.table_name,
-                Item={
-                    **self._key(stream, LEASE_SK),
-                    "owner": _s(owner),
-                    "lease_until": _n(until),
-                    "expires_at": _n(int(until) + LEASE_ITEM_TTL_SLACK),
-                },
-                ConditionExpression="attribute_not_exists(pk) OR #until < :now OR #owner = :me",
-                ExpressionAttributeNames={"#until": "lease_until", "#owner": "owner"},
-                ExpressionAttributeValues={":now": _n(now), ":me": _s(owner)},
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
-
-    def release_lease(self, stream: StreamKey, owner: str) -> None:
-        try:
-            self._client.delete_item(
-                TableName=self.table_name,
-                Key=self._key(stream, LEASE_SK),
-                ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":me": _s(owner)},
-            )
-        except ClientError as exc:
-            # Not ours (any more), or already gone: nothing to release.
-            if not _is_conditional_failure(exc):
-                raise
+    def leased_by(self, cursor: StreamCursor) -> str | None:
+        if cursor.lease_owner is None or (cursor.lease_until or 0.0) < self._now():
+            return None
+        return cursor.lease_owner
 
     # -- records -----------------------------------------------------------------------------------
 
@@ -343,21 +338,6 @@ class DynamoStreamStateStore:
             ExpressionAttributeValues={":n": _n(count), ":exp": _n(hour + 3600 + STATS_TTL_SECONDS)},
         )
 
-    def record_caught_up(self, stream: StreamKey, at: datetime) -> None:
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=self._key(stream, CAUGHT_UP_SK),
-                UpdateExpression="SET #a = :at",
-                ConditionExpression="attribute_not_exists(#a) OR #a < :at",
-                ExpressionAttributeNames={"#a": "caught_up_at"},
-                ExpressionAttributeValues={":at": _s(to_z(at))},
-            )
-        except ClientError as exc:
-            # A later time is already recorded.
-            if not _is_conditional_failure(exc):
-                raise
-
     def get_stats(self, stream: StreamKey, since_hour: int) -> StreamStats:
         kwargs = self._prefix_query(stream, STATS_SK_PREFIX)
         hours: dict[int, int] = {}
@@ -366,15 +346,19 @@ class DynamoStreamStateStore:
             page = self._client.query(**kwargs)
             for item in page.get("Items", []):
                 sk = item["sk"]["S"]
-                if sk == CAUGHT_UP_SK and "caught_up_at" in item:
+                if sk == CAUGHT_UP_SK and "caught_up_at" in item:  # written before it moved into the cursor
                     caught_up_at = parse_ts(item["caught_up_at"]["S"])
                 elif sk.startswith(STATS_HOUR_SK_PREFIX):
                     hour = int(sk.removeprefix(STATS_HOUR_SK_PREFIX))
                     if hour >= since_hour:
                         hours[hour] = int(item.get("events", {}).get("N", "0"))
             if not page.get("LastEvaluatedKey"):
-                return StreamStats(events_by_hour=hours, caught_up_at=caught_up_at)
+                break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        cursor = self.get_cursor(stream)
+        if cursor is not None and cursor.caught_up_at is not None:
+            caught_up_at = max(cursor.caught_up_at, caught_up_at or cursor.caught_up_at)
+        return StreamStats(events_by_hour=hours, caught_up_at=caught_up_at)
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -431,6 +415,8 @@ def _cursor_to_item(cursor: StreamCursor, version: int) -> Item:
         item["reconciled_at"] = _s(to_z(cursor.reconciled_at))
     if cursor.sort_not_honoured_at is not None:
         item["sort_not_honoured_at"] = _s(to_z(cursor.sort_not_honoured_at))
+    if cursor.caught_up_at is not None:
+        item["caught_up_at"] = _s(to_z(cursor.caught_up_at))
     return item
 
 
@@ -451,6 +437,9 @@ def _cursor_from_item(item: Item) -> StreamCursor:
         reconcile_after_id=optional("reconcile_after_id"),
         reconciled_at=timestamp("reconciled_at"),
         sort_not_honoured_at=timestamp("sort_not_honoured_at"),
+        caught_up_at=timestamp("caught_up_at"),
+        lease_owner=optional("lease_owner"),
+        lease_until=optional("lease_until"),
         last_error=optional("last_error"),
         events_published=int(optional("events_published") or 0),
         backfill_total=optional("backfill_total"),
@@ -614,6 +603,7 @@ class DynamoRateBudget(WindowedRateBudget):
         return f"DynamoRateBudget(table_name={self.table_name!r}, window_seconds={self._window})"
 
     def penalize(self, key_id: str, until_epoch: float) -> None:
+        self._drop_prepaid(key_id)
         with self._lock:
             self._penalties[key_id] = max(until_epoch, self._penalties.get(key_id, 0.0))
         now = self._now()
@@ -647,24 +637,25 @@ class DynamoRateBudget(WindowedRateBudget):
     def _rate_key(self, key_id: str, sk: str) -> Item:
         return {"pk": _s(f"RATE#{key_id}"), "sk": _s(sk)}
 
-    def _try(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
-        known = self._known_wait(key_id, caps, now)
-        return known if known is not None else self._try_count(key_id, caps, now)
+    def _try(self, key_id: str, caps: Mapping[str, int], now: float, requests: int = 1) -> float | None:
+        known = self._known_wait(key_id, caps, now, requests)
+        return known if known is not None else self._try_count(key_id, caps, now, requests)
 
-    def _known_wait(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
-        """When this process already knows the request must wait: a penalty, or a counter it saw full."""
+    def _known_wait(self, key_id: str, caps: Mapping[str, int], now: float, requests: int = 1) -> float | None:
+        """When this process already knows the requests must wait: a penalty, or a counter it saw too full."""
         start = window_start(now, self._window)
         with self._lock:
             penalty = self._penalties.get(key_id, 0.0)
             seen_start, seen = self._seen.get(key_id, (-1, {}))
         if penalty > now:
             return penalty
-        if seen_start == start and full_counter(seen, caps) is not None:
+        if seen_start == start and full_counter(seen, {n: cap - requests + 1 for n, cap in caps.items()}) is not None:
             return float(start + self._window)
         return None
 
-    def _try_count(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
-        """Count one request in the current window; None on success, else the epoch to wait for."""
+    def _try_count(self, key_id: str, caps: Mapping[str, int], now: float, requests: int = 1) -> float | None:
+        """Count `requests` in the current window in one conditional `ADD`; None on success, else the epoch
+        to wait for."""
         start = window_start(now, self._window)
         counters = list(caps)
         names = {f"#c{i}": name for i, name in enumerate(counters)}
@@ -673,12 +664,12 @@ class DynamoRateBudget(WindowedRateBudget):
             self._client.update_item(
                 TableName=self.table_name,
                 Key=self._rate_key(key_id, f"W#{start}"),
-                UpdateExpression="ADD " + ", ".join(f"{name} :one" for name in names) + " SET expires_at = :exp",
+                UpdateExpression="ADD " + ", ".join(f"{name} :n" for name in names) + " SET expires_at = :exp",
                 ConditionExpression=f"{under} AND (attribute_not_exists(#b) OR #b <= :now)",
                 ExpressionAttributeNames={**names, "#b": "blocked_until"},
                 ExpressionAttributeValues={
-                    ":one": _n(1),
-                    **{f":c{i}": _n(caps[name]) for i, name in enumerate(counters)},
+                    ":n": _n(requests),
+                    **{f":c{i}": _n(caps[name] - requests + 1) for i, name in enumerate(counters)},
                     ":now": _n(now),
                     ":exp": _n(start + self._window + RATE_ITEM_TTL_SLACK),
                 },

@@ -41,9 +41,15 @@ def _stored_cursor(cursor: StreamCursor, version: int) -> StreamCursor:
             "sort_not_honoured_at": (
                 parse_ts(to_z(cursor.sort_not_honoured_at)) if cursor.sort_not_honoured_at else None
             ),
+            "caught_up_at": parse_ts(to_z(cursor.caught_up_at)) if cursor.caught_up_at else None,
             "version": version,
         }
     )
+
+
+def _lease_free(cursor: StreamCursor, owner: str | None, now: float) -> bool:
+    """Whether `owner` may write the cursor: no lease, an expired one, or `owner`'s own."""
+    return cursor.lease_owner is None or cursor.lease_owner == owner or (cursor.lease_until or 0.0) < now
 
 
 class InMemoryStreamStateStore:
@@ -53,19 +59,34 @@ class InMemoryStreamStateStore:
         self._now = now
         self._lock = threading.Lock()
         self.cursors: dict[StreamKey, StreamCursor] = {}
-        self.leases: dict[StreamKey, tuple[str, float]] = {}
         self.records: dict[StreamKey, dict[str, RecordState]] = {}
         self.events_by_hour: dict[StreamKey, dict[int, int]] = {}
-        self.caught_up_at: dict[StreamKey, datetime] = {}
 
     def get_cursor(self, stream: StreamKey) -> StreamCursor | None:
         with self._lock:
             return self.cursors.get(stream)
 
-    def put_cursor(self, stream: StreamKey, cursor: StreamCursor, *, expected_version: int | None) -> StreamCursor:
+    def get_cursors(self, streams: Sequence[StreamKey]) -> dict[StreamKey, StreamCursor]:
         with self._lock:
+            return {s: self.cursors[s] for s in streams if s in self.cursors}
+
+    def put_cursor(
+        self,
+        stream: StreamKey,
+        cursor: StreamCursor,
+        *,
+        expected_version: int | None,
+        owner: str | None = None,
+        lease_seconds: int = 0,
+    ) -> StreamCursor:
+        with self._lock:
+            now = self._now()
             stored = self.cursors.get(stream)
-            new = _stored_cursor(cursor, 1 if expected_version is None else expected_version + 1)
+            lease = {"lease_owner": owner, "lease_until": now + lease_seconds} if owner and lease_seconds else {}
+            new = _stored_cursor(
+                cursor.model_copy(update={"lease_owner": None, "lease_until": None, **lease}),
+                1 if expected_version is None else expected_version + 1,
+            )
             if expected_version is None:
                 ok = stored is None
             else:
@@ -73,26 +94,18 @@ class InMemoryStreamStateStore:
                     stored is not None
                     and stored.version == expected_version
                     and to_z(stored.position) <= to_z(new.position)
+                    and _lease_free(stored, owner, now)
                 )
             if not ok:
-                raise CursorConflict(f"cursor of stream {stream} was changed by another writer or would move backwards")
+                raise CursorConflict(
+                    f"cursor of stream {stream} was changed by another writer, is leased to another or would "
+                    "move backwards"
+                )
             self.cursors[stream] = new
             return new
 
-    def acquire_lease(self, stream: StreamKey, owner: str, seconds: int) -> bool:
-        with self._lock:
-            now = self._now()
-            held = self.leases.get(stream)
-            if held is not None and held[1] >= now and held[0] != owner:
-                return False
-            self.leases[stream] = (owner, now + seconds)
-            return True
-
-    def release_lease(self, stream: StreamKey, owner: str) -> None:
-        with self._lock:
-            held = self.leases.get(stream)
-            if held is not None and held[0] == owner:
-                del self.leases[stream]
+    def leased_by(self, cursor: StreamCursor) -> str | None:
+        return cursor.lease_owner if not _lease_free(cursor, None, self._now()) else None
 
     def get_records(self, stream: StreamKey, ids: Sequence[str]) -> dict[str, RecordState]:
         with self._lock:
@@ -119,10 +132,8 @@ class InMemoryStreamStateStore:
     def delete_stream(self, stream: StreamKey) -> None:
         with self._lock:
             self.cursors.pop(stream, None)
-            self.leases.pop(stream, None)
             self.records.pop(stream, None)
             self.events_by_hour.pop(stream, None)
-            self.caught_up_at.pop(stream, None)
 
     def record_events(self, stream: StreamKey, hour: int, count: int) -> None:
         if count <= 0:
@@ -131,16 +142,11 @@ class InMemoryStreamStateStore:
             hours = self.events_by_hour.setdefault(stream, {})
             hours[hour] = hours.get(hour, 0) + count
 
-    def record_caught_up(self, stream: StreamKey, at: datetime) -> None:
-        at = parse_ts(to_z(at))
-        with self._lock:
-            if stream not in self.caught_up_at or self.caught_up_at[stream] < at:
-                self.caught_up_at[stream] = at
-
     def get_stats(self, stream: StreamKey, since_hour: int) -> StreamStats:
         with self._lock:
             hours = {h: n for h, n in self.events_by_hour.get(stream, {}).items() if h >= since_hour}
-            return StreamStats(events_by_hour=hours, caught_up_at=self.caught_up_at.get(stream))
+            cursor = self.cursors.get(stream)
+            return StreamStats(events_by_hour=hours, caught_up_at=cursor.caught_up_at if cursor else None)
 
 
 class InMemoryConnectionStore:
@@ -219,21 +225,23 @@ class InMemoryRateBudget(WindowedRateBudget):
         self.penalties: dict[str, float] = {}
         self.acquired = 0
 
-    def _try(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
+    def _try(self, key_id: str, caps: Mapping[str, int], now: float, requests: int = 1) -> float | None:
         start = window_start(now, self._window)
         with self._lock:
             penalty = self.penalties.get(key_id, 0.0)
             if penalty > now:
                 return penalty
             counts = self.windows.setdefault((key_id, start), {})
-            if full_counter(counts, caps) is not None:
+            room = {name: cap - requests + 1 for name, cap in caps.items()}
+            if full_counter(counts, room) is not None:
                 return float(start + self._window)
             for name in caps:
-                counts[name] = counts.get(name, 0) + 1
-            self.acquired += 1
+                counts[name] = counts.get(name, 0) + requests
+            self.acquired += requests
             return None
 
     def penalize(self, key_id: str, until_epoch: float) -> None:
+        self._drop_prepaid(key_id)
         with self._lock:
             self.penalties[key_id] = max(until_epoch, self.penalties.get(key_id, 0.0))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Literal
@@ -93,6 +94,9 @@ class WindowedRateBudget:
         self._monotonic = monotonic
         self._jitter = jitter
         self._max_jitter = max_jitter_seconds
+        # Poll requests `prepay` counted, per key: the window they were counted in and how many are left.
+        self._prepaid: dict[str, tuple[int, int]] = {}
+        self._prepaid_lock = threading.Lock()
 
     def caps(self, key_id: str, purpose: Purpose, connection_id: str | None = None) -> dict[str, int]:
         """Every counter a request of `purpose` adds to, with the cap it must be under."""
@@ -111,7 +115,37 @@ class WindowedRateBudget:
         """The most requests of `purpose` one window of the key takes."""
         return self.caps(key_id, purpose)[ACTIONS if purpose == "action" else POLLS]
 
+    def prepay(self, key_id: str, requests: int) -> int:
+        if requests < 1:
+            return 0
+        now = self._now()
+        caps = self.caps(key_id, "poll")
+        if requests > min(caps.values()) or self._try(key_id, caps, now, requests) is not None:
+            return 0  # no room for all of them: each request waits for its own, as without prepaying
+        start = window_start(now, self._window)
+        with self._prepaid_lock:
+            held_start, held = self._prepaid.get(key_id, (start, 0))
+            self._prepaid[key_id] = (start, requests + (held if held_start == start else 0))
+        return requests
+
+    def _use_prepaid(self, key_id: str) -> bool:
+        start = window_start(self._now(), self._window)
+        with self._prepaid_lock:
+            held_start, held = self._prepaid.get(key_id, (start, 0))
+            if held_start != start or held < 1:
+                self._prepaid.pop(key_id, None)  # a past window's are dropped: counted there, never sent later
+                return False
+            self._prepaid[key_id] = (start, held - 1)
+            return True
+
+    def _drop_prepaid(self, key_id: str) -> None:
+        """A 429: what was prepaid must not let requests past the penalty."""
+        with self._prepaid_lock:
+            self._prepaid.pop(key_id, None)
+
     def acquire(self, key_id: str, *, purpose: Purpose, deadline: float, connection_id: str | None = None) -> None:
+        if purpose == "poll" and self._use_prepaid(key_id):
+            return
         caps = self.caps(key_id, purpose, connection_id)
         while True:
             now = self._now()
@@ -123,7 +157,7 @@ class WindowedRateBudget:
                 raise RateBudgetExhausted(f"no {purpose} request budget left for this API key before the deadline")
             self._sleep(wait)
 
-    def _try(self, key_id: str, caps: Mapping[str, int], now: float) -> float | None:
-        """Count one request in every counter of `caps` in the window holding `now` if each has room under
-        its cap: None when counted, else the epoch to wait for."""
+    def _try(self, key_id: str, caps: Mapping[str, int], now: float, requests: int = 1) -> float | None:
+        """Count `requests` in every counter of `caps` in the window holding `now` if each has room for them
+        under its cap: None when counted, else the epoch to wait for."""
         raise NotImplementedError

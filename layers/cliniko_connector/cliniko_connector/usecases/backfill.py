@@ -295,7 +295,7 @@ class Backfill:
             tracker = _Tracker(self, connection, self._progress(connection, plan, index, len(plans)), on_progress)
             worker.on_page = tracker.page_done
             worker.first_page = self._fresh_first_page(StreamKey(connection_id=connection.id, resource=plan.resource))
-            job = PollJob(connection_id=connection.id, resource=plan.resource)
+            job = PollJob(connection_id=connection.id, resources=(plan.resource,))
             while True:
                 try:
                     result = worker.handle(job)

@@ -1,4 +1,4 @@
-"""Fan out one poll job per (connection, stream) so any number of clinics is polled in parallel."""
+"""Fan out one poll job per connection (its due streams) so any number of clinics is polled in parallel."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ def reconcile_slot(connection_id: str, resource: str, period: int, schedule_seco
 def jobs_due(
     connections: list[Connection], now: datetime, schedule_seconds: int = 60, reconcile_period: int = 86400
 ) -> list[PollJob]:
-    """Jobs for every enabled stream whose poll interval falls due in this schedule tick, plus the daily
-    reconciliation of the streams whose slot this tick is. Fast-mode connections (interval under the
-    schedule) get one job per tick; the worker polls repeatedly inside it."""
+    """One job per connection with streams due in this schedule tick: every enabled stream whose poll
+    interval falls due, and the streams whose daily reconciliation slot this tick is. Fast-mode connections
+    (interval under the schedule) get one job per tick; the worker polls repeatedly inside it."""
     tick = int(now.timestamp()) // schedule_seconds * schedule_seconds
     jobs: list[PollJob] = []
     for connection in connections:
@@ -32,12 +32,16 @@ def jobs_due(
             continue
         interval = max(schedule_seconds, connection.poll_interval_seconds)
         due = tick % interval < schedule_seconds
-        for stream in streams_for(list(connection.triggers)):
-            if due:
-                jobs.append(PollJob(connection_id=connection.id, resource=stream.resource, tick=tick))
-            slot = reconcile_slot(connection.id, stream.resource, reconcile_period, schedule_seconds)
-            if reconcile_period and tick % reconcile_period == slot:
-                jobs.append(PollJob(connection_id=connection.id, resource=stream.resource, tick=tick, reconcile=True))
+        resources = [s.resource for s in streams_for(list(connection.triggers))]
+        reconcile = tuple(
+            r
+            for r in resources
+            if reconcile_period
+            and tick % reconcile_period == reconcile_slot(connection.id, r, reconcile_period, schedule_seconds)
+        )
+        polled = tuple(resources) if due else reconcile
+        if polled:
+            jobs.append(PollJob(connection_id=connection.id, resources=polled, reconcile=reconcile, tick=tick))
     return jobs
 
 
@@ -54,5 +58,5 @@ class Dispatcher:
         if jobs:
             self.queue.enqueue(jobs)
         count("PollJobsDispatched", len(jobs))
-        logger.info("poll jobs dispatched", extra={"jobs": len(jobs)})
+        logger.info("poll jobs dispatched", extra={"jobs": len(jobs), "streams": sum(len(j.resources) for j in jobs)})
         return len(jobs)

@@ -215,7 +215,7 @@ def _parse_poll_failure(
         error = None
     return FailedMessage(
         **common,
-        what=f"poll {job.resource}" + (" (reconcile)" if job.reconcile else ""),
+        what=f"poll {', '.join(job.resources)}" + (f" (reconcile {', '.join(job.reconcile)})" if job.reconcile else ""),
         connection_id=job.connection_id,
         key=job.group,
         target="PollWorkerFunction",

@@ -10,8 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from cliniko_connector.errors import (
     ClinikoNotFound,
     ClinikoSortNotHonoured,
     ClinikoTransientError,
+    CursorConflict,
     PublishError,
     RateBudgetExhausted,
     StreamBusy,
@@ -42,6 +42,7 @@ from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import ClinikoApi, EventPublisher, StreamStateStore
 from cliniko_connector.timeutil import ONE_SECOND, parse_ts, to_z, utc_now
 from cliniko_connector.usecases.classify import ClassifiedRecord, Transition, classify_versions, removal
+from cliniko_connector.usecases.status import describe_error
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -59,6 +60,8 @@ class PollResult:
     # A reconciliation walk is under way (unfinished when this poll ended).
     reconciling: bool = False
     event_counts: dict[str, int] = field(default_factory=dict)
+    # A job of several streams: each stream's own result (this one adds them up).
+    by_stream: dict[str, PollResult] = field(default_factory=dict)
 
     def followed_by(self, later: PollResult, *, caught_up: bool | None = None) -> PollResult:
         """Two polls of the stream in one job, as one result: the counts add up, the state is the later's."""
@@ -138,6 +141,26 @@ def skipped(previous: _Previous | None, total: int | None) -> bool:
     return previous.total - total > previous.below
 
 
+@dataclass
+class _Hold:
+    """A poll's hold on its stream: the cursor as last read or written, and whether this poll holds the
+    lease folded into it.
+
+    An idle poll never takes the lease: it reads the cursor once and writes it once, conditional on the
+    version it read (a write in between, another poller's lease among them, makes it `StreamBusy`). A poll
+    with something to write or publish takes the lease with a conditional cursor write first, renews it with
+    each checkpoint and lets it go with the last."""
+
+    key: StreamKey
+    owner: str
+    cursor: StreamCursor | None = None
+    held: bool = False
+
+
+# `poll(cursor=...)` not given: the poller reads the cursor itself.
+UNREAD: Any = object()
+
+
 @dataclass(frozen=True)
 class _Run:
     """What every page of one poll shares."""
@@ -150,6 +173,9 @@ class _Run:
     result: PollResult
     reconcile: bool
     walk: str | None  # the reconciliation walk that notes what it sees (removals), if any
+    hold: _Hold
+    # The poll's last checkpoint also lets the lease go (no removals to report after the loop).
+    release_when_caught_up: bool
 
 
 @dataclass
@@ -170,7 +196,13 @@ class StreamPoller:
     checkpoint_hook: Callable[[str], None] = lambda step: None
 
     def poll(
-        self, connection: Connection, stream: ResourceStream, *, deadline: float, reconcile: bool = False
+        self,
+        connection: Connection,
+        stream: ResourceStream,
+        *,
+        deadline: float,
+        reconcile: bool = False,
+        cursor: StreamCursor | None = UNREAD,
     ) -> PollResult:
         """Publish every change since the checkpoint.
 
@@ -178,51 +210,105 @@ class StreamPoller:
         from where it stopped): anything the snapshots don't account for was missed, say a record changed
         without its `updated_at` moving or one that became visible after the overlap window, and is published
         now. The walk keeps its own checkpoint, so a stream too large for one invocation is reconciled over
-        several."""
-        key = StreamKey(connection_id=connection.id, resource=stream.resource)
-        with self._leased(key):
-            return self._poll_locked(connection, stream, key, deadline, reconcile)
+        several.
 
-    def begin_reconcile(self, connection: Connection, stream: ResourceStream) -> None:
+        `cursor` is the stream's cursor when the caller read it already (None: it has none yet); every write
+        is conditional on it, so a stale one only makes the poll `StreamBusy`. A failed poll keeps its error
+        on the cursor for `status` (with the release of its lease, if it held it)."""
+        hold = _Hold(StreamKey(connection_id=connection.id, resource=stream.resource), uuid.uuid4().hex)
+        try:
+            return self._poll_held(connection, stream, hold, deadline, reconcile, cursor)
+        except StreamBusy:
+            raise
+        except BaseException as exc:
+            self._note_failure(hold, exc)
+            raise
+
+    def begin_reconcile(
+        self, connection: Connection, stream: ResourceStream, cursor: StreamCursor | None = UNREAD
+    ) -> None:
         """Start a reconciliation walk without walking yet (a stream still behind): the next polls that catch
         up go on with it. A walk already under way is left where it is."""
-        key = StreamKey(connection_id=connection.id, resource=stream.resource)
-        with self._leased(key):
-            cursor = self.state.get_cursor(key)
-            if cursor is not None and cursor.reconcile_from is None:
-                update = {"reconcile_from": cursor.origin, "reconcile_after_id": None}
-                self.state.put_cursor(key, cursor.model_copy(update=update), expected_version=cursor.version)
+        hold = _Hold(StreamKey(connection_id=connection.id, resource=stream.resource), uuid.uuid4().hex)
+        cursor = self._read(hold, cursor)
+        if cursor is not None and cursor.reconcile_from is None:
+            self._write(hold, cursor, {"reconcile_from": cursor.origin, "reconcile_after_id": None})
 
-    @contextmanager
-    def _leased(self, key: StreamKey) -> Iterator[None]:
-        owner = uuid.uuid4().hex
-        if not self.state.acquire_lease(key, owner, self.lease_seconds):
-            raise StreamBusy(f"stream {key} is being polled by another worker")
+    def _read(self, hold: _Hold, cursor: StreamCursor | None) -> StreamCursor | None:
+        """The cursor (read now unless given), or `StreamBusy` if another poller holds its lease."""
+        if cursor is UNREAD:
+            cursor = self.state.get_cursor(hold.key)
+        if cursor is not None and self.state.leased_by(cursor) not in (None, hold.owner):
+            raise StreamBusy(f"stream {hold.key} is being polled by another worker")
+        hold.cursor = cursor
+        return cursor
+
+    def _write(
+        self, hold: _Hold, cursor: StreamCursor, update: dict[str, Any], *, keep: bool | None = None
+    ) -> StreamCursor:
+        """The cursor's conditional write: renews the lease when held (or takes it, `keep=True`), releases it
+        with `keep=False`. Without the lease, a write in between means another poller: `StreamBusy`."""
+        keep = hold.held if keep is None else keep
         try:
-            yield
-        finally:
-            self.state.release_lease(key, owner)
+            cursor = self.state.put_cursor(
+                hold.key,
+                cursor.model_copy(update=update),
+                expected_version=cursor.version,
+                owner=hold.owner,
+                lease_seconds=self.lease_seconds if keep else 0,
+            )
+        except CursorConflict:
+            if hold.held:
+                raise  # taken over while we held it (an expired lease): the job is retried
+            raise StreamBusy(f"stream {hold.key} is being polled by another worker") from None
+        hold.cursor, hold.held = cursor, keep
+        return cursor
 
-    def _poll_locked(
-        self, connection: Connection, stream: ResourceStream, key: StreamKey, deadline: float, reconcile: bool
+    def _lease(self, hold: _Hold, cursor: StreamCursor) -> StreamCursor:
+        """Take the stream's lease before the first side effect (snapshots, events)."""
+        return cursor if hold.held else self._write(hold, cursor, {}, keep=True)
+
+    def _note_failure(self, hold: _Hold, exc: BaseException) -> None:
+        """Keep the error on the cursor for `status` (type and message, never data), releasing the lease in
+        the same write; best effort, so the poll's own error is what the caller sees."""
+        if hold.cursor is None:
+            return
+        message = f"{describe_error(exc)} (at {to_z(self.now())})"
+        try:
+            self._write(hold, hold.cursor, {"last_error": message}, keep=False)
+        except Exception:
+            logger.warning("poll failure not recorded on the cursor", extra={"stream": str(hold.key)})
+
+    def _poll_held(
+        self,
+        connection: Connection,
+        stream: ResourceStream,
+        hold: _Hold,
+        deadline: float,
+        reconcile: bool,
+        given: StreamCursor | None,
     ) -> PollResult:
+        key = hold.key
         result = PollResult(stream=str(key))
-        cursor = self.state.get_cursor(key)
+        cursor = self._read(hold, given)
         if cursor is None:
-            cursor = self.state.put_cursor(key, initial_cursor(StartPoint(), self.now()), expected_version=None)
+            try:
+                cursor = self.state.put_cursor(key, initial_cursor(StartPoint(), self.now()), expected_version=None)
+            except CursorConflict:
+                raise StreamBusy(f"stream {key} is being polled by another worker") from None
+            hold.cursor = cursor
             result.initialised = True
         salt = connection.hash_salt.encode()
         mode = connection.payload_mode or self.payload_mode or PayloadMode.FULL
 
         if reconcile and cursor.reconcile_from is None:
-            cursor = self.state.put_cursor(
-                key, cursor.model_copy(update={"reconcile_from": cursor.origin}), expected_version=cursor.version
-            )
+            cursor = self._write(hold, cursor, {"reconcile_from": cursor.origin})
         walk = self._walk_marker(connection, stream, cursor)
         lower = cursor.reconcile_from if reconcile and cursor.reconcile_from else cursor.position - self.overlap
         lower = max(lower, cursor.origin)
         drain_after_id = cursor.reconcile_after_id if reconcile else None  # set while walking a crowded second by id
-        run = _Run(connection, stream, key, mode, salt, result, reconcile, walk)
+        removals = walk is not None and reconcile
+        run = _Run(connection, stream, key, mode, salt, result, reconcile, walk, hold, not removals)
         previous: _Previous | None = None  # the last page, while the next one is to confirm it held all it should
         first_lower = lower
         while True:
@@ -236,13 +322,9 @@ class StreamPoller:
             draining = drain_after_id is not None
             unordered = not in_order(stream, records, by_id=draining) or skipped(previous, page.total_entries)
             if not records and not draining and not unordered:
-                cursor = self.state.put_cursor(
-                    key,
-                    cursor.model_copy(
-                        update={"last_poll_at": self.now(), "last_error": None, **self._walked(reconcile, None, None)}
-                    ),
-                    expected_version=cursor.version,
-                )
+                now = self.now()
+                update = {"last_poll_at": now, "caught_up_at": now, "last_error": None}
+                cursor = self._write(hold, cursor, update | self._walked(reconcile, None, None), keep=False)
                 result.caught_up = True
                 break
             more = page.next_url is not None
@@ -250,7 +332,7 @@ class StreamPoller:
             if unordered:
                 # Not the order asked for: the page says nothing about what comes before its last record, nor
                 # (a page that skipped some) the one before it, whose checkpoint therefore stayed at its start.
-                cursor = self._note_sort_not_honoured(connection, stream, key, cursor)
+                cursor = self._note_sort_not_honoured(run, cursor)
                 if draining:
                     upper = lower + ONE_SECOND
                 else:
@@ -270,7 +352,8 @@ class StreamPoller:
                     final = n == len(parts) - 1
                     # The whole window is read: everything up to a part's last record is published with it.
                     at = end if final else record_key(stream, part[-1])[1]
-                    cursor = self._take(run, cursor, part, position=at, resume_at=None if final and caught_up else at)
+                    done = final and caught_up
+                    cursor = self._take(run, cursor, part, position=at, resume_at=None if done else at, caught_up=done)
                 lower = end
             else:
                 # A page that is not the last is checkpointed at its start: only the next page's total shows
@@ -304,6 +387,7 @@ class StreamPoller:
                     position=checkpoint,
                     resume_at=None if caught_up else checkpoint,
                     drain_after_id=drain_after_id,
+                    caught_up=caught_up,
                 )
             if caught_up:
                 result.caught_up = True
@@ -314,10 +398,12 @@ class StreamPoller:
                     cursor = self._confirm(run, cursor, previous, lower, drain_after_id)
                 break
         if walk is not None and reconcile and result.caught_up and cursor.reconcile_from is None:
-            removed = self._report_removals(connection, stream, key, walk, mode, deadline)
+            removed = self._report_removals(run, walk, deadline)
             result.events += len(removed)
             for event in removed:
                 result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
+        if hold.held and hold.cursor is not None:
+            cursor = self._write(hold, hold.cursor, {}, keep=False)
         result.cursor = to_z(cursor.position)
         result.reconciling = cursor.reconcile_from is not None
         labels = {"connection": connection.id, "resource": stream.resource}
@@ -348,13 +434,20 @@ class StreamPoller:
         position: datetime,
         resume_at: datetime | None,
         drain_after_id: str | None = None,
+        caught_up: bool = False,
     ) -> StreamCursor:
         """Publish these records (everything before them published already) and checkpoint at `position`;
-        a reconciliation walk resumes at `resume_at` (None: the walk reached the end of the list)."""
+        a reconciliation walk resumes at `resume_at` (None: the walk reached the end of the list). The lease
+        is taken first if the page has anything to keep or publish (a page of repeats has not)."""
         result, key = run.result, run.key
         classified = (
             self._classify_page(run.connection, run.stream, key, records, cursor.origin, run.salt) if records else []
         )
+        if any(
+            c.transitions or c.pending.pending or (run.walk is not None and c.settled.walked != run.walk)
+            for c, _ in classified
+        ):
+            cursor = self._lease(run.hold, cursor)
         events = (
             self._publish_page(run.connection, run.stream, key, classified, run.mode, run.walk) if classified else []
         )
@@ -363,19 +456,20 @@ class StreamPoller:
         result.events += len(events)
         for event in events:
             result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
-        cursor = self.state.put_cursor(
-            key,
-            cursor.model_copy(
-                update={
-                    "position": max(cursor.position, position),
-                    "last_poll_at": self.now(),
-                    "last_error": None,
-                    "events_published": cursor.events_published + len(events),
-                    "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
-                    **self._walked(run.reconcile, resume_at, drain_after_id),
-                }
-            ),
-            expected_version=cursor.version,
+        now = self.now()
+        cursor = self._write(
+            run.hold,
+            cursor,
+            {
+                "position": max(cursor.position, position),
+                "last_poll_at": now,
+                "last_error": None,
+                "events_published": cursor.events_published + len(events),
+                "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
+                **({"caught_up_at": now} if caught_up else {}),
+                **self._walked(run.reconcile, resume_at, drain_after_id),
+            },
+            keep=False if caught_up and run.release_when_caught_up else None,
         )
         if events:  # hourly counters for `status`: never worth failing a poll over
             try:
@@ -398,13 +492,12 @@ class StreamPoller:
         )
         run.result.pages += 1
         if skipped(previous, page.total_entries):
-            return self._note_sort_not_honoured(run.connection, run.stream, run.key, cursor)
+            return self._note_sort_not_honoured(run, cursor)
         return self._take(run, cursor, [], position=lower, resume_at=lower, drain_after_id=after_id)
 
-    def _note_sort_not_honoured(
-        self, connection: Connection, stream: ResourceStream, key: StreamKey, cursor: StreamCursor
-    ) -> StreamCursor:
+    def _note_sort_not_honoured(self, run: _Run, cursor: StreamCursor) -> StreamCursor:
         """Say so (metric, log, the cursor for `status`) without moving the stream."""
+        connection, stream, key = run.connection, run.stream, run.key
         error = ClinikoSortNotHonoured(
             f"GET /{stream.resource}: a page came back out of the order asked for; reading the window unordered",
             method="GET",
@@ -412,9 +505,7 @@ class StreamPoller:
         )
         count("ClinikoSortNotHonoured", 1, {"connection": connection.id, "resource": stream.resource}, rollup=True)
         logger.warning(str(error), extra={"stream": str(key), "error_type": error.error_type})
-        return self.state.put_cursor(
-            key, cursor.model_copy(update={"sort_not_honoured_at": self.now()}), expected_version=cursor.version
-        )
+        return self._write(run.hold, cursor, {"sort_not_honoured_at": self.now()})
 
     def _read_window(
         self, stream: ResourceStream, lower: datetime, upper: datetime, deadline: float, result: PollResult
@@ -567,20 +658,13 @@ class StreamPoller:
             return None
         return f"after:{to_z(cursor.reconciled_at)}" if cursor.reconciled_at else "first"
 
-    def _report_removals(
-        self,
-        connection: Connection,
-        stream: ResourceStream,
-        key: StreamKey,
-        walk: str,
-        mode: PayloadMode,
-        deadline: float,
-    ) -> list[BusEvent]:
+    def _report_removals(self, run: _Run, walk: str, deadline: float) -> list[BusEvent]:
         """After a finished walk: the records the stream keeps that the walk did not see. Each is asked for by
         id; a 404 means it is gone (Cliniko's list shows no trace of a deleted availability block), and its
         removal is published before the stream forgets it. One that is still there changed mid-walk and is
         seen by the next walk; one left when the deadline comes, or when Cliniko fails for a while, is checked
         by the next walk too."""
+        connection, stream, key, mode = run.connection, run.stream, run.key, run.mode
         detected_at = to_z(self.now())
         gone: list[tuple[str, Transition]] = []
         for kept in self.state.list_records(key):
@@ -603,6 +687,8 @@ class StreamPoller:
         if not gone:
             return []
         events = [self._bus_event(connection, stream, rid, t, mode, None) for rid, t in gone]  # nothing left to read
+        if run.hold.cursor is not None:
+            self._lease(run.hold, run.hold.cursor)
         self.publisher.publish(events)  # raises (the records stay): the next walk reports them again
         self.state.delete_records(key, [rid for rid, _ in gone])
         logger.info("records removed", extra={"stream": str(key), "removed": len(gone)})

@@ -71,35 +71,33 @@ def seconds_metric(name: str, value: float, dimensions: Mapping[str, str]) -> No
 # -- the poll worker's bookkeeping ------------------------------------------------------------------
 
 
-def after_poll(state: StreamStateStore, key: StreamKey, *, caught_up: bool, cursor: str | None, now: datetime) -> None:
-    """A poll ended normally: remember when the stream caught up, report its lag."""
-    if caught_up:
-        try:
-            state.record_caught_up(key, now)
-        except Exception:
-            logger.warning("caught-up time not recorded", extra={"stream": str(key)})
+def after_poll(key: StreamKey, *, caught_up: bool, cursor: str | None, now: datetime) -> None:
+    """A poll ended normally: report its lag (when it caught up is on the cursor, written by the poll)."""
     if cursor is not None:
         lag = 0 if caught_up else lag_seconds(parse_ts(cursor), None, now)
         seconds_metric("StreamLagSeconds", lag, {"connection": key.connection_id, "resource": key.resource})
 
 
-def after_poll_failure(state: StreamStateStore, key: StreamKey, exc: BaseException, now: datetime) -> None:
-    """A poll raised: count auth failures and 429s, keep the error on the cursor for `status`, report lag."""
+def after_poll_failure(
+    state: StreamStateStore, key: StreamKey, exc: BaseException, now: datetime, *, keep_error: bool = False
+) -> None:
+    """A poll raised: count auth failures, report lag, and with `keep_error` keep the error on the cursor for
+    `status` (a poll that ran did that itself, releasing its lease in the same write)."""
     if isinstance(exc, ClinikoUnauthorized | ClinikoForbidden):
         count("ClinikoAuthFailures", 1, {"connection": key.connection_id})
     try:
         cursor = state.get_cursor(key)
         if cursor is None:
             return
-        message = f"{describe_error(exc)} (at {to_z(now)})"
-        cursor = state.put_cursor(
-            key, cursor.model_copy(update={"last_error": message}), expected_version=cursor.version
-        )
-        stats = state.get_stats(key, hour_start(now.timestamp()))
-        lag = lag_seconds(cursor.position, stats.caught_up_at, now)
+        if keep_error:
+            message = f"{describe_error(exc)} (at {to_z(now)})"
+            cursor = state.put_cursor(
+                key, cursor.model_copy(update={"last_error": message}), expected_version=cursor.version
+            )
+        lag = lag_seconds(cursor.position, cursor.caught_up_at, now)
         seconds_metric("StreamLagSeconds", lag, {"connection": key.connection_id, "resource": key.resource})
     except Exception:
-        logger.warning("poll failure not recorded on the cursor", extra={"stream": str(key)})
+        logger.warning("poll failure not recorded", extra={"stream": str(key)})
 
 
 def hint_for(exc: BaseException, connection_id: str | None = None) -> str | None:
