@@ -328,8 +328,13 @@ def measure(aws: LocalAws) -> dict[str, Any]:
         clock_frozen = sim.clock.freeze()
         del clock_frozen
 
+        window = worker.settings.rate_window_seconds
+
         def cycle() -> Cycle:
             sim.clock.advance(60)  # one schedule tick later in Cliniko's time
+            # A clinic's cycle comes once a minute, in a rate-budget window of its own (the budget runs on the
+            # wall clock): cycles back to back would share windows and wait for room as a deployed one doesn't.
+            time.sleep(window - time.time() % window + 0.01)
             calls0, units0 = meter.snapshot()
             sim.requests_clear()
             invocations: list[Invocation] = []

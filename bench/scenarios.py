@@ -47,7 +47,10 @@ def _stream_requests(sim: Simulator) -> Counter[str]:
 
 
 def _cycle(worker: PollWorker, connection: Connection, **kw: Any) -> list[Any]:
-    return [worker.handle(PollJob(connection_id=connection.id, resource=s.resource), **kw) for s in STREAMS]
+    """One tick of a clinic: one job naming every stream, as the dispatcher queues it; each stream's result."""
+    job = PollJob(connection_id=connection.id, resources=tuple(s.resource for s in STREAMS))
+    result = worker.handle(job, **kw)
+    return list(result.by_stream.values())
 
 
 # -- 1. idle cycle -------------------------------------------------------------------------------------

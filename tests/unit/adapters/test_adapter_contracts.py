@@ -840,3 +840,51 @@ def test_failures_carry_over_from_one_call_to_the_next(publisher_harness: Publis
 
     assert publisher_harness.calls() == [10, 10, 2]
     assert sorted(int(detail["id"]) for _, detail in publisher_harness.accepted()) == list(range(10))
+
+
+# -- RateBudget: prepaid poll requests ------------------------------------------------------------
+
+
+def test_prepaid_polls_are_counted_at_once_and_used_up_without_counting_again(
+    make_rate_budget: RateBudgetFactory, clock: FakeClock
+) -> None:
+    budget = make_rate_budget(limit_per_minute=20, reserved_for_actions=0.25)  # polls: 15 a window
+
+    assert budget.prepay("k", 11) == 11
+    assert budget.usage("k", purpose="poll") == (11, 15)
+    fill(budget, "k", "poll", 11, clock)  # the prepaid ones
+    assert budget.usage("k", purpose="poll") == (11, 15)
+    fill(budget, "k", "poll", 4, clock)  # then each its own, up to the cap
+    with pytest.raises(RateBudgetExhausted):
+        budget.acquire("k", purpose="poll", deadline=clock.monotonic() + 5)
+    assert clock.sleeps == []
+
+
+def test_prepaying_takes_what_room_is_left_and_never_passes_the_cap(
+    make_rate_budget: RateBudgetFactory, clock: FakeClock
+) -> None:
+    budget = make_rate_budget(limit_per_minute=20, reserved_for_actions=0.25)
+    fill(budget, "k", "poll", 10, clock)
+
+    assert budget.prepay("k", 11) == 5
+    assert budget.usage("k", purpose="poll") == (15, 15)
+    assert budget.prepay("k", 1) == 0
+    fill(budget, "k", "poll", 5, clock)
+    with pytest.raises(RateBudgetExhausted):
+        budget.acquire("k", purpose="poll", deadline=clock.monotonic() + 5)
+
+
+def test_prepaid_polls_end_with_their_window_and_with_a_penalty(
+    make_rate_budget: RateBudgetFactory, clock: FakeClock
+) -> None:
+    budget = make_rate_budget(limit_per_minute=20, reserved_for_actions=0.25)
+    budget.prepay("k", 11)
+    clock.advance(60)  # the next window: what was left was counted in the last one, never sent in this one
+
+    fill(budget, "k", "poll", 1, clock)
+    assert budget.usage("k", purpose="poll") == (1, 15)
+
+    budget.prepay("k", 5)
+    budget.penalize("k", clock.now() + 30)
+    budget.acquire("k", purpose="poll", deadline=clock.monotonic() + 60)
+    assert sum(clock.sleeps) == pytest.approx(30)  # a 429 is waited for, prepaid or not

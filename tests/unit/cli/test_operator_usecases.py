@@ -333,7 +333,9 @@ def test_every_poll_reports_requests_sent_and_stream_lag(world: World, monkeypat
     counted: list[tuple[str, float, dict[str, str]]] = []
     lags: list[tuple[str, float, dict[str, str]]] = []
     monkeypatch.setattr(
-        poll_worker, "count", lambda name, value=1, dimensions=None: counted.append((name, value, dict(dimensions or {})))
+        poll_worker,
+        "count",
+        lambda name, value=1, dimensions=None: counted.append((name, value, dict(dimensions or {}))),
     )
     monkeypatch.setattr(
         status_module, "seconds_metric", lambda name, value, dims: lags.append((name, value, dict(dims)))

@@ -641,6 +641,13 @@ class DynamoRateBudget(WindowedRateBudget):
         known = self._known_wait(key_id, caps, now, requests)
         return known if known is not None else self._try_count(key_id, caps, now, requests)
 
+    def _room(self, key_id: str, caps: Mapping[str, int], now: float) -> int:
+        with self._lock:
+            seen_start, seen = self._seen.get(key_id, (-1, {}))
+        if seen_start != window_start(now, self._window) or not seen:
+            return 0
+        return max(0, min(cap - seen.get(name, 0) for name, cap in caps.items()))
+
     def _known_wait(self, key_id: str, caps: Mapping[str, int], now: float, requests: int = 1) -> float | None:
         """When this process already knows the requests must wait: a penalty, or a counter it saw too full."""
         start = window_start(now, self._window)

@@ -240,6 +240,11 @@ class InMemoryRateBudget(WindowedRateBudget):
             self.acquired += requests
             return None
 
+    def _room(self, key_id: str, caps: Mapping[str, int], now: float) -> int:
+        with self._lock:
+            counts = self.windows.get((key_id, window_start(now, self._window)), {})
+            return max(0, min(cap - counts.get(name, 0) for name, cap in caps.items()))
+
     def penalize(self, key_id: str, until_epoch: float) -> None:
         self._drop_prepaid(key_id)
         with self._lock:

@@ -120,8 +120,12 @@ class WindowedRateBudget:
             return 0
         now = self._now()
         caps = self.caps(key_id, "poll")
-        if requests > min(caps.values()) or self._try(key_id, caps, now, requests) is not None:
-            return 0  # no room for all of them: each request waits for its own, as without prepaying
+        requests = min(requests, *caps.values())
+        if self._try(key_id, caps, now, requests) is not None:
+            # Not room for all: as many as the refusal showed room for, else each request waits for its own.
+            requests = min(requests, self._room(key_id, caps, now))
+            if requests < 1 or self._try(key_id, caps, now, requests) is not None:
+                return 0
         start = window_start(now, self._window)
         with self._prepaid_lock:
             held_start, held = self._prepaid.get(key_id, (start, 0))
@@ -156,6 +160,10 @@ class WindowedRateBudget:
             if self._monotonic() + wait > deadline:
                 raise RateBudgetExhausted(f"no {purpose} request budget left for this API key before the deadline")
             self._sleep(wait)
+
+    def _room(self, key_id: str, caps: Mapping[str, int], now: float) -> int:
+        """Requests the current window had room for when this process last looked (0: unknown)."""
+        return 0
 
     def _try(self, key_id: str, caps: Mapping[str, int], now: float, requests: int = 1) -> float | None:
         """Count `requests` in every counter of `caps` in the window holding `now` if each has room for them
