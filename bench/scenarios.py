@@ -1,9 +1,9 @@
 """The benchmarks. Each returns its figures as a flat dict; `bench.__main__` runs them and reports.
 
 All of them use the production code paths: `ConnectionAdmin` to connect a clinic and enable every trigger,
-`PollWorker.handle` to run poll jobs (one per stream, as the SQS consumer Lambda does), `Dispatcher` to
-fan out jobs, over the real adapters on moto (DynamoDB state and rate budget, EventBridge, SQS, Secrets
-Manager) and the real `ClinikoClient` over HTTP against the simulator.
+`PollWorker.handle` to run poll jobs (one per connection, as the SQS consumer Lambda does), over the real
+adapters on moto (DynamoDB state and rate budget, EventBridge, SQS, Secrets Manager) and the real
+`ClinikoClient` over HTTP against the simulator. The dispatcher's fan-out is in `bench.dispatch`.
 """
 
 from __future__ import annotations
@@ -22,18 +22,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from unittest import mock
 
-from bench.env import CONNECTIONS_TABLE, SAMPLED_SOURCE, STATE_TABLE, UNROUTED_SOURCE, LocalAws
+from bench.env import SAMPLED_SOURCE, STATE_TABLE, UNROUTED_SOURCE, LocalAws
 from bench.runtime import BenchRuntime, build, connect, poller_settings, settings_of
 from cliniko_connector.adapters.cliniko_http import ClinikoClient
-from cliniko_connector.adapters.dynamodb import DynamoConnectionStore, DynamoRateBudget
+from cliniko_connector.adapters.dynamodb import DynamoRateBudget
 from cliniko_connector.adapters.memory import InMemoryStreamStateStore, RecordingPublisher
 from cliniko_connector.adapters.rate_windows import window_start
-from cliniko_connector.adapters.sqs import SqsJobQueue
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
 from cliniko_connector.models import BusEvent, Connection, StartPoint, StreamCursor, StreamKey
 from cliniko_connector.ports import PollJob
 from cliniko_connector.settings import PollerSettings
-from cliniko_connector.usecases.dispatch import Dispatcher, jobs_due
 from cliniko_connector.usecases.poll import BEGINNING, StreamPoller
 from cliniko_connector.wiring import PollWorker
 from cliniko_tools.simulator import Simulator
@@ -403,86 +401,7 @@ def rate_budget(
         }
 
 
-# -- 4. dispatch ---------------------------------------------------------------------------------------
-
-
-class ShardedJobQueue:
-    """`SqsJobQueue` per connection: one FIFO queue each, so the same SendMessageBatch calls (one per
-    connection's ten jobs) as into one queue, but moto never holds a deep queue. moto's FIFO send re-checks
-    every message already in the queue, which makes one 10,000-message queue take tens of minutes."""
-
-    def __init__(self, queues: dict[str, SqsJobQueue]) -> None:
-        self.queues = queues
-
-    def enqueue(self, jobs: Sequence[PollJob]) -> None:
-        by_connection: dict[str, list[PollJob]] = {}
-        for job in jobs:
-            by_connection.setdefault(job.connection_id, []).append(job)
-        for connection_id, mine in by_connection.items():
-            self.queues[connection_id].enqueue(mine)
-
-
-def dispatch(aws: LocalAws, connections: int = 1000) -> dict[str, Any]:
-    """The dispatcher's fan-out for `connections` clinics with every trigger enabled, into SQS FIFO."""
-    store = DynamoConnectionStore(CONNECTIONS_TABLE, client=aws.client("dynamodb"))
-    sqs = aws.client("sqs")
-    started = time.perf_counter()
-    queues: dict[str, SqsJobQueue] = {}
-    urls: list[str] = []
-    for n in range(connections):
-        connection_id = f"clinic-{n:04d}"
-        store.put(
-            Connection(
-                id=connection_id,
-                name=f"Clinic {n}",
-                secret_id=f"arn:aws:secretsmanager:us-east-1:000000000000:secret:bench/{connection_id}",
-                shard="au1",
-                triggers=tuple(TRIGGERS),
-            )
-        )
-        url = sqs.create_queue(QueueName=f"bench-jobs-{n:04d}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        queues[connection_id] = SqsJobQueue(url, sqs)
-        urls.append(url)
-    # Connections the other benchmarks made have no queue here: the dispatcher sees only these.
-    for other in store.list():
-        if other.id not in queues:
-            store.delete(other.id)
-    setup = time.perf_counter() - started
-    now = datetime.now(UTC)
-    before_calls = aws.calls.snapshot()
-    started = time.perf_counter()
-    jobs = Dispatcher(store, ShardedJobQueue(queues)).dispatch(now)
-    total = time.perf_counter() - started
-    calls = aws.calls.snapshot() - before_calls
-    t = time.perf_counter()
-    listed = store.list()
-    listed_seconds = time.perf_counter() - t
-    t = time.perf_counter()
-    planned = jobs_due(listed, now)
-    planned_seconds = time.perf_counter() - t
-    queued = sum(
-        int(
-            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-                "ApproximateNumberOfMessages"
-            ]
-        )
-        for url in urls
-    )
-    batches = calls.get("sqs.SendMessageBatch", 0)
-    return {
-        "dispatch_seconds_1000": round(total, 2),
-        "dispatch_connections": len(listed),
-        "dispatch_jobs": jobs,
-        "dispatch_jobs_queued": queued,
-        "dispatch_list_seconds": round(listed_seconds, 3),
-        "dispatch_plan_seconds": round(planned_seconds, 3),
-        "dispatch_planned_jobs": len(planned),
-        "dispatch_send_message_batch_calls": batches,
-        "dispatch_ms_per_send_message_batch": round(
-            1000 * (total - listed_seconds - planned_seconds) / max(1, batches), 2
-        ),
-        "dispatch_setup_seconds": round(setup, 2),
-    }
+# -- 4. dispatch: see bench/dispatch.py ---------------------------------------------------------------
 
 
 # -- 5. freshness in fast mode -------------------------------------------------------------------------
