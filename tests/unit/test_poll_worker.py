@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,12 +22,14 @@ from cliniko_connector.errors import (
     ConfigurationError,
     ConnectionDisabled,
     RateBudgetExhausted,
+    StreamBusy,
 )
 from cliniko_connector.models import Connection, ConnectionStatus, StreamCursor, StreamKey
 from cliniko_connector.ports import PollJob
 from cliniko_connector.settings import PollerSettings, PollWorkerSettings, load_settings
 from cliniko_connector.wiring import PollWorker, QueuedPollWorker, Runtime
 from cliniko_tools.devtools.template import POLL_QUEUE_VISIBILITY_SECONDS
+from tests.leases import take_lease
 from tests.unit.fakes import FakeCliniko
 
 
@@ -277,3 +280,165 @@ def test_the_deployed_retry_delay_is_under_a_minute_and_the_queue_timeout_is_not
     assert POLL_QUEUE_VISIBILITY_SECONDS == 1800
     with pytest.raises(ConfigurationError, match="POLL_RETRY_DELAY_SECONDS"):
         load_settings(PollWorkerSettings, **required, poll_retry_delay_seconds=61)
+
+
+# -- one job, a connection's streams ----------------------------------------------------------------
+
+STREAMS = ("patients", "medical_alerts", "invoices")
+EVERY = ("patient.created", "medical_alert.created", "invoice.paid")
+
+
+class CountingState(InMemoryStreamStateStore):
+    """The in-memory store, counting the calls a DynamoDB store would make."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    def get_cursor(self, stream: StreamKey) -> StreamCursor | None:
+        self.calls["get_cursor"] += 1
+        return super().get_cursor(stream)
+
+    def get_cursors(self, streams: Any) -> dict[StreamKey, StreamCursor]:
+        self.calls["get_cursors"] += 1
+        return super().get_cursors(streams)
+
+    def put_cursor(self, stream: StreamKey, cursor: StreamCursor, **kw: Any) -> StreamCursor:
+        self.calls["put_cursor" + ("_leased" if kw.get("lease_seconds") else "")] += 1
+        return super().put_cursor(stream, cursor, **kw)
+
+
+class Queue:
+    def __init__(self) -> None:
+        self.jobs: list[PollJob] = []
+
+    def enqueue(self, jobs: Any) -> None:
+        self.jobs += jobs
+
+
+def connection_worker(cliniko: FakeCliniko, clock: Clock) -> PollWorker:
+    w = worker(cliniko, clock, triggers=EVERY)
+    w.runtime.state = CountingState()
+    w.continuation = Queue()
+    for resource in STREAMS:
+        w.runtime.state.put_cursor(
+            StreamKey(connection_id="c", resource=resource),
+            StreamCursor(position=ORIGIN, origin=ORIGIN),
+            expected_version=None,
+        )
+    return w
+
+
+def failing_for(cliniko: FakeCliniko, resource: str, error: Exception) -> None:
+    listed = cliniko.list_page
+
+    def list_page(path: str, **kw: Any) -> Any:
+        if path == f"/{resource}":
+            raise error
+        return listed(path, **kw)
+
+    cliniko.list_page = list_page  # type: ignore[method-assign]
+
+
+def test_an_idle_stream_of_a_job_is_one_request_and_one_cursor_write(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock())
+    state: Any = w.runtime.state
+    state.calls.clear()
+
+    result = w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert sorted(result.by_stream) == sorted(STREAMS) and result.caught_up
+    assert [path for path, _ in cliniko.requests] == [f"/{r}" for r in STREAMS]
+    # The cursors in one read, each written once, no lease taken: nothing to publish.
+    assert state.calls == {"get_cursors": 1, "put_cursor": 3}
+    assert all(state.get_cursor(StreamKey(connection_id="c", resource=r)).caught_up_at for r in STREAMS)
+
+
+def test_a_stream_with_changes_takes_the_lease_with_its_cursor_and_lets_it_go_with_the_last_write(
+    cliniko: FakeCliniko,
+) -> None:
+    w = connection_worker(cliniko, Clock())
+    state: Any = w.runtime.state
+    ts = (ORIGIN + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cliniko.put("patients", {"id": "1", "created_at": ts, "updated_at": ts, "archived_at": None})
+    state.calls.clear()
+
+    result = w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert result.events == 1
+    assert state.calls == {"get_cursors": 1, "put_cursor_leased": 1, "put_cursor": 3}
+    cursor = state.get_cursor(KEY)
+    assert cursor.lease_owner is None and cursor.events_published == 1
+
+
+def test_a_failing_stream_does_not_hold_back_the_others_and_keeps_its_error(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock())
+
+    failing_for(cliniko, "medical_alerts", ClinikoUnauthorized("Cliniko refused the API key", status=401))
+    result = w.handle(PollJob(connection_id="c", resources=STREAMS))  # a permanent failure of one: not retried
+
+    assert sorted(result.by_stream) == ["invoices", "patients"]
+    assert "ClinikoUnauthorized" in (
+        w.runtime.state.get_cursor(StreamKey(connection_id="c", resource="medical_alerts")).last_error or ""
+    )
+
+
+def test_a_transient_failure_of_one_stream_retries_the_job_after_the_others_were_polled(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock())
+    failing_for(cliniko, "patients", ClinikoServerError("Cliniko answered 503", status=503))
+
+    with pytest.raises(ClinikoServerError):
+        w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert [path for path, _ in cliniko.requests] == ["/medical_alerts", "/invoices"]
+
+
+def test_a_busy_stream_is_skipped_and_the_rest_polled(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock())
+    assert take_lease(w.runtime.state, KEY, "another-worker", 600)
+
+    result = w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert sorted(result.by_stream) == ["invoices", "medical_alerts"]
+    assert "/patients" not in [path for path, _ in cliniko.requests]  # busy is known from the cursor read
+
+
+def test_a_job_whose_every_stream_is_busy_is_stream_busy(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock())
+    assert take_lease(w.runtime.state, KEY, "another-worker", 600)
+
+    with pytest.raises(StreamBusy):
+        w.handle(PollJob(connection_id="c", resource="patients"))
+
+
+def test_streams_a_job_had_no_time_for_go_on_in_a_job_of_their_own(cliniko: FakeCliniko) -> None:
+    clock = Clock()
+    w = connection_worker(cliniko, clock)
+
+    def slow(_: int) -> None:
+        clock.now += 40
+
+    cliniko.before_request = slow
+    job = PollJob(connection_id="c", resources=STREAMS, reconcile=("invoices",), tick=600)
+    result = w.handle(job, time_budget_seconds=60)
+
+    assert list(result.by_stream) == ["patients", "medical_alerts"]
+    (rest,) = w.continuation.jobs  # type: ignore[union-attr]
+    assert (rest.resources, rest.reconcile, rest.tick, rest.part) == (("invoices",), ("invoices",), 600, 1)
+    assert rest.dedupe_id != job.dedupe_id and rest.group == job.group
+
+
+def test_a_job_counts_its_first_requests_in_the_rate_budget_at_once(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock())
+    budget = InMemoryRateBudget()
+    w.runtime.rate_budget = budget
+    cliniko.rate_key_id = "key"  # type: ignore[attr-defined]
+
+    w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert budget.acquired == 3  # one per stream, counted in one go
+    for _ in range(3):  # what the job's client then asks for (this fake client asks nothing) is already counted
+        budget.acquire("key", purpose="poll", deadline=float("inf"))
+    assert budget.acquired == 3
+    budget.acquire("key", purpose="poll", deadline=float("inf"))
+    assert budget.acquired == 4

@@ -20,7 +20,6 @@ from cliniko_connector.adapters.memory import (
 )
 from cliniko_connector.errors import CursorConflict, PublishError, RateBudgetExhausted
 from cliniko_connector.models import Connection, StreamCursor, StreamKey
-from tests.leases import take_lease
 from tests.unit.adapters.adapter_support import FakeClock, small_event
 
 STREAM = StreamKey(connection_id="acme", resource="patients")
@@ -139,27 +138,35 @@ def test_only_one_of_many_concurrent_cursor_writers_wins() -> None:
 
 
 def race_lease_takers(store: InMemoryStreamStateStore) -> list[str]:
+    """16 pollers that read the same cursor each take its lease with a conditional write of it."""
+    read = store.put_cursor(STREAM, StreamCursor(position=T0, origin=T0), expected_version=None)
     winners: list[str] = []
 
     def take() -> None:
         owner = threading.current_thread().name
-        if take_lease(store, STREAM, owner, 60):
-            winners.append(owner)
+        try:
+            store.put_cursor(STREAM, read, expected_version=read.version, owner=owner, lease_seconds=60)
+        except CursorConflict:
+            return
+        winners.append(owner)
 
     run_in_threads(16, take)
     return winners
 
 
-def store_with_yielding_leases() -> InMemoryStreamStateStore:
+def store_with_yielding_cursors() -> InMemoryStreamStateStore:
     store = InMemoryStreamStateStore()
-    store.leases = YieldingDict()
+    store.cursors = YieldingDict()
     return store
 
 
 def test_only_one_of_many_concurrent_lease_takers_wins() -> None:
-    assert len(race_lease_takers(store_with_yielding_leases())) == 1
+    store = store_with_yielding_cursors()
+    (winner,) = race_lease_takers(store)
+    cursor = store.get_cursor(STREAM)
+    assert cursor is not None and store.leased_by(cursor) == winner
     # Without the store's lock more than one takes it: the takers really overlap.
-    assert any(len(race_lease_takers(unlocked(store_with_yielding_leases()))) > 1 for _ in range(5))
+    assert any(len(race_lease_takers(unlocked(store_with_yielding_cursors()))) > 1 for _ in range(5))
 
 
 def race_acquisitions(budget: InMemoryRateBudget, clock: FakeClock) -> int:

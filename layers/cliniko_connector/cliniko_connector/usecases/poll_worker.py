@@ -59,7 +59,8 @@ class _Job:
     to_walk: set[str] = field(default_factory=set)
 
     def active(self) -> list[ResourceStream]:
-        return [s for s in self.streams if s.resource not in self.failures and s.resource not in self.busy]
+        """The streams polled in this job and still in it (not failed, not busy)."""
+        return [s for s in self.streams if s.resource in self.results and s.resource not in self.failures]
 
     def add(self, resource: str, result: PollResult, *, caught_up: bool | None = None) -> PollResult:
         before = self.results.get(resource)
