@@ -51,6 +51,9 @@ test: venv lint
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
+test-slow: venv
+	$(BIN)/pytest -q -m slow
+
 demo: venv
 	$(BIN)/python scripts/demo.py
 

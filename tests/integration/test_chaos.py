@@ -1,8 +1,10 @@
 """Chaos: 10,000+ seeded clinic changes polled through every fault we know of, and not one change lost.
 
 One connection with every trigger enabled polls all ten resource streams of the simulator over real HTTP
-(`ClinikoClient`), with the in-memory state store and bus. Between poll cycles the workload makes bursts
-of changes, many inside one second and larger than a page. While cycles run:
+(`ClinikoClient`), with the in-memory bus and the in-memory state store (`pytest -m slow`: the DynamoDB
+state store on a moto server, so its conditional writes and leases are under the same chaos). Between
+poll cycles the workload makes bursts of changes, many inside one second and larger than a page. While
+cycles run:
 - the simulator answers a share of requests with 429s, 5xx, timeouts, connection resets and truncated bodies;
 - PutEvents throttles entries, accepts some batches and refuses the rest, or refuses whole calls;
 - the poller crashes at every step boundary (hard crashes also leave their lease behind);
@@ -28,18 +30,24 @@ import os
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
+import boto3
 import jsonschema
 import pytest
 import requests
 
 from cliniko_connector.adapters.cliniko_http import ClinikoClient
+from cliniko_connector.adapters.dynamodb import DynamoStreamStateStore
+from cliniko_connector.adapters.memory import InMemoryStreamStateStore
 from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS, Changed, Created, Updated
 from cliniko_connector.models import Connection
+from cliniko_connector.ports import StreamStateStore
 from cliniko_connector.usecases.poll import PollResult
+from cliniko_tools.local.moto import InProcessMoto
+from cliniko_tools.local.stack import create_declared_table
 from cliniko_tools.simulator import Simulator
 from cliniko_tools.simulator.faults import Fault
 from tests.integration.chaos.harness import CYCLE_SECONDS, LEASE_SECONDS, STEPS, Attempt, Chaos, Harness
@@ -83,6 +91,28 @@ def validator(detail_type: str) -> Any:
     return cls(schema)
 
 
+StateFactory = Callable[[Callable[[], float]], StreamStateStore]
+
+
+@pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.slow)])
+def state(request: pytest.FixtureRequest) -> Iterator[StateFactory]:
+    """The state store under chaos: the in-memory fake, or (slower) the DynamoDB adapter on a moto server,
+    so the conditional cursor writes and the leases folded into them are DynamoDB's own."""
+    if request.param == "memory":
+        yield lambda clock: InMemoryStreamStateStore(now=clock)
+        return
+    with InProcessMoto() as moto:
+        ddb = boto3.client(
+            "dynamodb",
+            endpoint_url=moto.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        create_declared_table(ddb, "StateTable", "chaos-state")
+        yield lambda clock: DynamoStreamStateStore("chaos-state", client=ddb, now=clock)
+
+
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     # A 1 s window: an injected 429's reset is a second away, so the client waits (briefly) and retries.
@@ -100,7 +130,9 @@ def inject_faults(sim: Simulator) -> list[tuple[str, Fault]]:
     ]
 
 
-def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_property: Any) -> None:
+def test_no_change_is_lost_or_sent_twice_whatever_fails(
+    sim: Simulator, state: StateFactory, record_property: Any
+) -> None:
     started = time.monotonic()
     rng = random.Random(SEED)
     workload = Workload(sim, SEED)
@@ -121,7 +153,7 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(sim: Simulator, record_p
         sim.clock.advance(rng.choice((0, 1)))
         workload.few(rng.randint(1, 8))
 
-    harness = Harness(api, connection, sim.clock.now, SEED, on_mid_poll=staff_edit_between_pages)
+    harness = Harness(api, connection, sim.clock.now, SEED, on_mid_poll=staff_edit_between_pages, state=state)
     streams = list(STREAMS)
     assert all(r is not None and r.initialised for r in harness.cycle(streams))  # every stream starts at START
 

@@ -27,7 +27,7 @@ from cliniko_connector.adapters.memory import InMemoryStreamStateStore, Recordin
 from cliniko_connector.catalog.triggers import ResourceStream
 from cliniko_connector.errors import ClinikoError, PublishError, StreamBusy
 from cliniko_connector.models import BusEvent, Connection, StreamCursor, StreamKey
-from cliniko_connector.ports import ClinikoApi
+from cliniko_connector.ports import ClinikoApi, StreamStateStore
 from cliniko_connector.usecases.poll import PollResult, StreamPoller
 
 STEPS = ("before_fetch", "fetched", "pending_saved", "published", "settled", "checkpointed")
@@ -68,10 +68,10 @@ class Chaos:
 
 
 class CheckedStateStore:
-    """`StreamStateStore` around the in-memory fake: records backwards cursor writes; skips the cursor write
-    (the lease's release) of a hard-crashed attempt."""
+    """`StreamStateStore` around a real one (the in-memory fake, or DynamoDB on moto): records backwards
+    cursor writes; skips the cursor write (the lease's release) of a hard-crashed attempt."""
 
-    def __init__(self, inner: InMemoryStreamStateStore, harness: Harness) -> None:
+    def __init__(self, inner: StreamStateStore, harness: Harness) -> None:
         self.inner = inner
         self.harness = harness
         self._lock = threading.Lock()
@@ -167,6 +167,7 @@ class Harness:
         now: Callable[[], datetime],
         seed: int,
         on_mid_poll: Callable[[], None] = lambda: None,
+        state: Callable[[Callable[[], float]], StreamStateStore] = lambda clock: InMemoryStreamStateStore(now=clock),
     ) -> None:
         self.api = api
         self.connection = connection
@@ -177,7 +178,8 @@ class Harness:
         self._rng_lock = threading.Lock()
         self._local = threading.local()
         self.lease_clock = 1_000_000_000.0
-        self.state = CheckedStateStore(InMemoryStreamStateStore(now=lambda: self.lease_clock), self)
+        # The store runs on the lease clock, which each cycle moves on.
+        self.state = CheckedStateStore(state(lambda: self.lease_clock), self)
         self.bus = RecordingPublisher()
         self.publisher = FlakyPublisher(self.bus, self)
         self.violations: list[str] = []
