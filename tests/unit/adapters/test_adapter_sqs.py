@@ -71,3 +71,25 @@ def test_a_permanent_failure_leaves_the_job_hidden_for_the_visibility_timeout(sq
     deliver(sqs, queue, ClinikoUnauthorized("Cliniko refused the API key", status=401), delay=0)
 
     assert receive(sqs, queue) == []
+
+
+def test_a_tick_of_many_connections_is_sent_in_parallel_batches_of_ten_one_group_each(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="fan-out.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    sent: list[int] = []
+    client = sqs
+
+    class Counting:
+        def send_message_batch(self, **kw: Any) -> Any:
+            sent.append(len(kw["Entries"]))
+            return client.send_message_batch(**kw)
+
+    jobs = [PollJob(connection_id=f"c{i:02d}", resources=("patients", "invoices"), tick=60) for i in range(25)]
+    SqsJobQueue(url, Counting(), parallel_batches=4).enqueue(jobs)
+
+    assert sorted(sent) == [5, 10, 10]
+    bodies: list[PollJob] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        bodies += [PollJob.model_validate_json(m["Body"]) for m in messages]
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert sorted(bodies, key=lambda j: j.connection_id) == jobs

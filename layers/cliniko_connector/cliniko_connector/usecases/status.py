@@ -1,7 +1,7 @@
 """Where every stream stands, for operators: cursor, lag, last poll and error, events sent, rate budget.
 
-Also the poll worker's bookkeeping that `status` reads (`after_poll`, `after_poll_failure`): when a stream
-last caught up, its last error, and the lag, auth-failure, 429 and request metrics. Bookkeeping is best
+Also the poll worker's metrics (`after_poll`, `after_poll_failure`): lag and auth failures. When a stream
+last caught up and its last error are on its cursor, written by the poll itself. Bookkeeping is best
 effort: it never turns a good poll into a failed one, nor hides the error of a failed one.
 """
 
