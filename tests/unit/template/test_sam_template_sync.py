@@ -63,9 +63,11 @@ def test_a_sample_event_per_action_and_the_poll_samples() -> None:
     assert scheduled["detail-type"] == "Scheduled Event" and scheduled["source"] == "aws.events"
     job = json.loads(files["events/poll_worker/job.json"])
     (record,) = job["Records"]
-    assert PollJob.model_validate_json(record["body"]) == PollJob(connection_id="demo", resource="patients")
+    polled = PollJob.model_validate_json(record["body"])  # one connection's streams, in turn
+    assert (polled.connection_id, polled.resources, polled.reconcile) == ("demo", ("patients", "medical_alerts"), ())
+    assert record["attributes"]["MessageGroupId"] == "demo"
     (reconcile,) = json.loads(files["events/poll_worker/reconcile_job.json"])["Records"]
-    assert PollJob.model_validate_json(reconcile["body"]).reconcile
-    assert reconcile["attributes"]["MessageDeduplicationId"].endswith("/reconcile")
+    assert PollJob.model_validate_json(reconcile["body"]).reconcile == ("patients",)
+    assert reconcile["attributes"]["MessageDeduplicationId"] != record["attributes"]["MessageDeduplicationId"]
     assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(".fifo")
     assert {"MessageGroupId", "MessageDeduplicationId", "SequenceNumber"} <= set(record["attributes"])
