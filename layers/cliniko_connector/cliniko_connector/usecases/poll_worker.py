@@ -133,7 +133,7 @@ class PollWorker:
         all of it. Returns the streams there was no time for."""
         for index, stream in enumerate(run.streams):
             now = self.monotonic()
-            if now >= deadline and run.results:
+            if now >= deadline and index > 0:
                 return run.streams[index:]
             share = (deadline - now) / (len(run.streams) - index)
             if index < len(run.streams) - 1:
