@@ -92,11 +92,11 @@ def test_undeliverable_events_go_back_on_the_bus_and_poll_jobs_to_the_poll_queue
         MessageBody=json.dumps(event),
         MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
     )
-    job = {"connection_id": CONNECTION, "resource": "patients", "tick": 7, "reconcile": False}
+    job = {"connection_id": CONNECTION, "resources": ["patients"], "tick": 7}
     sqs.send_message(
         QueueUrl=stack.state.queues["PollDeadLetterQueue"].url,
         MessageBody=json.dumps(job),
-        MessageGroupId=f"{CONNECTION}/patients",
+        MessageGroupId=CONNECTION,
         MessageDeduplicationId="job-7",
     )
 
@@ -112,7 +112,7 @@ def test_undeliverable_events_go_back_on_the_bus_and_poll_jobs_to_the_poll_queue
     )
     assert target["error"] == "SDK_CLIENT_ERROR: Unable to invoke Lambda function"
     poll = by_queue["poll"]
-    assert (poll["what"], poll["connection_id"], poll["key"]) == ("poll patients", CONNECTION, f"{CONNECTION}/patients")
+    assert (poll["what"], poll["connection_id"], poll["key"]) == ("poll patients", CONNECTION, CONNECTION)
     # The stream's last error (the retries may end on the 502 or on the spent time budget).
     assert poll["error"].startswith(("ClinikoServerError: GET /v1/patients: Cliniko answered 502", "ClinikoTimeout"))
 

@@ -59,8 +59,10 @@ def _dead_letters(args: argparse.Namespace, target: StackTarget) -> DeadLetters:
 
     def poll_error(job: PollJob) -> str | None:
         keys = [StreamKey(connection_id=job.connection_id, resource=r) for r in job.resources]
-        errors = [f"{k.resource}: {c.last_error}" for k, c in runtime.state.get_cursors(keys).items() if c.last_error]
-        return "; ".join(errors) or None
+        errors = [(k.resource, c.last_error) for k, c in runtime.state.get_cursors(keys).items() if c.last_error]
+        if len(keys) == 1:
+            return errors[0][1] if errors else None
+        return "; ".join(f"{resource}: {error}" for resource, error in errors) or None
 
     return DeadLetters(SqsDeadLetterQueues(target.client("sqs")), _queues(args, target), poll_error=poll_error)
 
