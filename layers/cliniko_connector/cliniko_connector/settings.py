@@ -134,7 +134,7 @@ class PollWorkerSettings(PollerSettings):
     poll_queue_url: str = Field(min_length=1)
     # A job that failed for a transient reason is visible again after this long. Left to the PollQueue's
     # visibility timeout (30 minutes: six times the worker's, as AWS advises for SQS event sources) it would
-    # come back half an hour later, holding its stream's FIFO group, and every later tick's job, until then.
+    # come back half an hour later, holding its connection's FIFO group, and every later tick's job, until then.
     poll_retry_delay_seconds: int = Field(default=20, ge=0, le=60)
 
 
