@@ -31,6 +31,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -94,12 +95,19 @@ def validator(detail_type: str) -> Any:
 StateFactory = Callable[[Callable[[], float]], StreamStateStore]
 
 
+@dataclass(frozen=True)
+class StateUnderTest:
+    make: StateFactory
+    # A reconciliation slice's time: a few pages, with this store's calls (moto's take milliseconds each).
+    walk_slice_seconds: float
+
+
 @pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.slow)])
-def state(request: pytest.FixtureRequest) -> Iterator[StateFactory]:
+def state(request: pytest.FixtureRequest) -> Iterator[StateUnderTest]:
     """The state store under chaos: the in-memory fake, or (slower) the DynamoDB adapter on a moto server,
     so the conditional cursor writes and the leases folded into them are DynamoDB's own."""
     if request.param == "memory":
-        yield lambda clock: InMemoryStreamStateStore(now=clock)
+        yield StateUnderTest(lambda clock: InMemoryStreamStateStore(now=clock), walk_slice_seconds=0.01)
         return
     with InProcessMoto() as moto:
         ddb = boto3.client(
@@ -110,7 +118,9 @@ def state(request: pytest.FixtureRequest) -> Iterator[StateFactory]:
             aws_secret_access_key="testing",
         )
         create_declared_table(ddb, "StateTable", "chaos-state")
-        yield lambda clock: DynamoStreamStateStore("chaos-state", client=ddb, now=clock)
+        yield StateUnderTest(
+            lambda clock: DynamoStreamStateStore("chaos-state", client=ddb, now=clock), walk_slice_seconds=0.3
+        )
 
 
 @pytest.fixture
@@ -131,7 +141,7 @@ def inject_faults(sim: Simulator) -> list[tuple[str, Fault]]:
 
 
 def test_no_change_is_lost_or_sent_twice_whatever_fails(
-    sim: Simulator, state: StateFactory, record_property: Any
+    sim: Simulator, state: StateUnderTest, record_property: Any
 ) -> None:
     started = time.monotonic()
     rng = random.Random(SEED)
@@ -153,7 +163,7 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(
         sim.clock.advance(rng.choice((0, 1)))
         workload.few(rng.randint(1, 8))
 
-    harness = Harness(api, connection, sim.clock.now, SEED, on_mid_poll=staff_edit_between_pages, state=state)
+    harness = Harness(api, connection, sim.clock.now, SEED, on_mid_poll=staff_edit_between_pages, state=state.make)
     streams = list(STREAMS)
     assert all(r is not None and r.initialised for r in harness.cycle(streams))  # every stream starts at START
 
@@ -182,7 +192,7 @@ def test_no_change_is_lost_or_sent_twice_whatever_fails(
         if cycles % 3 == 0:
             # A reconciliation slice, through the same faults: a few pages of a walk that the next slices
             # of that stream resume.
-            walks.append(harness.poll(rng.choice(streams), deadline_seconds=0.01, reconcile=True))
+            walks.append(harness.poll(rng.choice(streams), deadline_seconds=state.walk_slice_seconds, reconcile=True))
         harness.lease_clock += CYCLE_SECONDS
     injected = {name: 10_000 - (rule.remaining or 0) for name, rule in faults}
     sim.faults.clear()
