@@ -120,6 +120,8 @@ def describe_event(event: Any) -> str:
         elif detail.get("action"):
             what += f" {detail['action']}"
         return what
+    if "connection_id" in event and "resources" in event:
+        return f"poll job {event['connection_id']}/{','.join(map(str, event['resources']))}"
     if "connection_id" in event and "resource" in event:
         return f"poll job {event['connection_id']}/{event['resource']}"
     if "connection_id" in event and "input" in event:

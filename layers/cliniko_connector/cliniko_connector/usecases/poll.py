@@ -220,8 +220,11 @@ class StreamPoller:
             return self._poll_held(connection, stream, hold, deadline, reconcile, cursor)
         except StreamBusy:
             raise
-        except BaseException as exc:
+        except Exception as exc:
             self._note_failure(hold, exc)
+            raise
+        except BaseException:  # interrupted (Ctrl-C in the CLI): not a failure, but the lease goes
+            self._note_failure(hold, None)
             raise
 
     def begin_reconcile(
@@ -268,14 +271,15 @@ class StreamPoller:
         """Take the stream's lease before the first side effect (snapshots, events)."""
         return cursor if hold.held else self._write(hold, cursor, {}, keep=True)
 
-    def _note_failure(self, hold: _Hold, exc: BaseException) -> None:
+    def _note_failure(self, hold: _Hold, exc: Exception | None) -> None:
         """Keep the error on the cursor for `status` (type and message, never data), releasing the lease in
-        the same write; best effort, so the poll's own error is what the caller sees."""
-        if hold.cursor is None:
+        the same write; best effort, so the poll's own error is what the caller sees. Without an error (an
+        interrupted poll) only a lease held is released."""
+        if hold.cursor is None or (exc is None and not hold.held):
             return
-        message = f"{describe_error(exc)} (at {to_z(self.now())})"
+        update = {} if exc is None else {"last_error": f"{describe_error(exc)} (at {to_z(self.now())})"}
         try:
-            self._write(hold, hold.cursor, {"last_error": message}, keep=False)
+            self._write(hold, hold.cursor, update, keep=False)
         except Exception:
             logger.warning("poll failure not recorded on the cursor", extra={"stream": str(hold.key)})
 
