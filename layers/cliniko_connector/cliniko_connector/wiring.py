@@ -224,10 +224,10 @@ class PollWorker:
         finally:
             sent = getattr(poller.api, "requests_sent", 0) - sent_before
             if sent:
-                count("ClinikoRequests", sent, {"connection": connection.id})
+                count("ClinikoRequests", sent, {"connection": connection.id, "resource": key.resource})
             limited = getattr(poller.api, "rate_limited", 0) - limited_before
             if limited:
-                count("ClinikoRateLimited", limited, {"connection": connection.id})
+                count("ClinikoRateLimited", limited, {"connection": connection.id, "resource": key.resource})
         after_poll(self.runtime.state, key, caught_up=result.caught_up, cursor=result.cursor, now=utc_now())
         return result
 
