@@ -43,8 +43,8 @@ def test_two_clinics_polling_add_no_metric_of_their_own(emf: Any) -> None:
     flush_metrics()
     lines = emf()
     assert billed(lines) == {("RecordsPolled", (("service", observability.SERVICE),))}
-    assert {(d["connection"], d["resource"], d["RecordsPolled"][0]) for d in lines} == {
-        (clinic, resource, 3.0) for clinic in ("northside", "southside") for resource in ("patients", "invoices")
+    assert {(d["connection"], d["resource"], d["RecordsPolled"]) for d in lines} == {
+        (clinic, resource, 3) for clinic in ("northside", "southside") for resource in ("patients", "invoices")
     }
 
 
@@ -56,7 +56,8 @@ def test_one_stream_poll_is_one_line_with_its_counts_summed(emf: Any) -> None:
     seconds_metric("StreamLagSeconds", 120, {"resource": "patients", "connection": "northside"})
     flush_metrics()
     (line,) = emf()
-    assert (line["PagesFetched"], line["RecordsPolled"], line["StreamLagSeconds"]) == ([3.0], [7.0], [120.0])
+    # One value each, written as a number: Logs Insights can `sum(PagesFetched)` by connection and resource.
+    assert (line["PagesFetched"], line["RecordsPolled"], line["StreamLagSeconds"]) == (3, 7, 120)
     units = {m["Name"]: m["Unit"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert units == {"PagesFetched": "Count", "RecordsPolled": "Count", "StreamLagSeconds": "Seconds"}
 
@@ -94,10 +95,10 @@ def test_a_handler_writes_its_metrics_when_it_returns_and_when_it_raises(emf: An
         return "ok"
 
     assert handler("run", None) == "ok"
-    assert [d["PollJobsDispatched"] for d in emf()] == [[2.0]]
+    assert [d["PollJobsDispatched"] for d in emf()] == [2]
     with pytest.raises(ConnectionNotFound):
         handler("fail", None)
-    assert [d["PollJobsDispatched"] for d in emf()] == [[2.0]]
+    assert [d["PollJobsDispatched"] for d in emf()] == [2]
 
 
 def test_nothing_is_kept_while_metrics_are_disabled(emf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,3 +107,12 @@ def test_nothing_is_kept_while_metrics_are_disabled(emf: Any, monkeypatch: pytes
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     flush_metrics()
     assert emf() == []
+
+
+def test_two_lags_of_one_stream_in_one_invocation_are_both_kept(emf: Any) -> None:
+    labels = {"connection": "northside", "resource": "patients"}
+    seconds_metric("StreamLagSeconds", 30, labels)
+    seconds_metric("StreamLagSeconds", 90, labels)
+    flush_metrics()
+    (line,) = emf()
+    assert line["StreamLagSeconds"] == [30.0, 90.0]  # the Maximum the alarm reads is 90, not a sum

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import logging
 import os
 import sys
@@ -96,6 +97,8 @@ class _Pending:
     def flush(self) -> None:
         with self._lock:
             sets, self._sets = self._sets, {}
+        if is_metrics_disabled():
+            return
         for (labels, by), named in sets.items():
             emf = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
             for key, label in labels:
@@ -106,7 +109,11 @@ class _Pending:
             for name, (unit, values) in named.items():
                 for value in values:
                     emf.add_metric(name=name, unit=unit, value=value)
-            emf.flush_metrics()
+            doc: dict[str, Any] = dict(emf.serialize_metric_set())
+            for name, (_, values) in named.items():
+                if len(values) == 1:  # a number, not a list: Logs Insights sums `RecordsPolled`, not `…Polled.0`
+                    doc[name] = int(values[0]) if float(values[0]).is_integer() else values[0]
+            sys.stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")  # EMF goes to stdout, as Powertools does
 
 
 _pending = _Pending()
