@@ -32,8 +32,20 @@ for _noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
 # Business metrics are flushed as they happen (`count`), so the handler decorator often has nothing left.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
+# Keys Powertools adds to every line that say nothing the log group does not: it is the function's own, and
+# its configuration is the template's. A trace id is kept only when the invocation is traced (`Sampled=1`);
+# with tracing off (TracingMode=PassThrough) it names a trace nobody recorded. CloudWatch bills each byte.
+_SAID_BY_THE_LOG_GROUP = frozenset({"function_name", "function_arn", "function_memory_size"})
+
+
+def _log_line(entry: Mapping[str, Any]) -> str:
+    traced = "Sampled=1" in os.environ.get("_X_AMZN_TRACE_ID", "")
+    kept = {k: v for k, v in entry.items() if k not in _SAID_BY_THE_LOG_GROUP and (traced or k != "xray_trace_id")}
+    return json.dumps(kept, default=str, separators=(",", ":"))
+
+
 # stderr: in Lambda it reaches CloudWatch like stdout does, and in the CLI it keeps `--json` output clean.
-logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(sys.stderr))
+logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(sys.stderr), json_serializer=_log_line)
 # X-Ray traces live outside the stack's KMS key and log retention, so they get nothing that can hold patient
 # data: no handler responses or exception objects (POWERTOOLS_TRACER_CAPTURE_RESPONSE/ERROR=false in the
 # template), and only botocore is instrumented. The requests and http.client patches would record a failed
