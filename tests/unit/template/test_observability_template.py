@@ -118,9 +118,7 @@ def test_the_dashboard_table_groups_the_metric_lines_by_the_properties_the_code_
     query = widget["properties"]["query"]
     assert f"by {', '.join(STREAM_LABELS)} " in query
     assert {metric for _, metric, _ in STREAM_TABLE_COLUMNS} <= EMITTED_METRICS
-    # The poll path writes its metrics with exactly these labels (connection and resource), never as dimensions.
-    poll_code = (PACKAGE / "usecases" / "poll.py").read_text(encoding="utf-8")
-    assert '{"connection": connection.id, "resource": stream.resource}' in poll_code
+    # That a poll's metric line carries these properties: tests/unit/test_business_metrics.py.
 
 
 def metrics_read_by_alarms(resources: dict[str, Any]) -> set[str]:
