@@ -116,3 +116,18 @@ def test_two_lags_of_one_stream_in_one_invocation_are_both_kept(emf: Any) -> Non
     flush_metrics()
     (line,) = emf()
     assert line["StreamLagSeconds"] == [30.0, 90.0]  # the Maximum the alarm reads is 90, not a sum
+
+
+def test_a_poll_job_writes_one_metric_line_with_the_properties_the_dashboard_groups_by(emf: Any) -> None:
+    from cliniko_connector.ports import PollJob
+    from cliniko_tools.devtools.template.metrics import STREAM_LABELS
+    from tests.unit.fakes import FakeCliniko
+    from tests.unit.test_poll_worker import Clock, worker
+
+    poll_worker = worker(FakeCliniko(), Clock())
+    contained(lambda event, context: poll_worker.handle(PollJob(connection_id="c", resource="patients")))({}, None)
+    (line,) = emf()  # nothing changed: one line, with its page; no zeros, no lag (it caught up)
+    assert {label: line[label] for label in STREAM_LABELS} == {"connection": "c", "resource": "patients"}
+    (directive,) = line["_aws"]["CloudWatchMetrics"]
+    assert [m["Name"] for m in directive["Metrics"]] == ["PagesFetched"] and line["PagesFetched"] == 1
+    assert directive["Dimensions"] == [["service"]]
