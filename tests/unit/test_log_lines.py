@@ -26,12 +26,14 @@ class Context:
 def lines() -> Iterator[io.StringIO]:
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
-    stream, previous = io.StringIO(), handler.stream
+    stream, previous, level = io.StringIO(), handler.stream, logger.log_level
     handler.setStream(stream)
+    logger.setLevel("INFO")  # the template's default, whatever an earlier test (the CLI's) left
     try:
         yield stream
     finally:
         handler.setStream(previous)
+        logger.setLevel(level)
 
 
 def invoke(trace_header: str, monkeypatch: pytest.MonkeyPatch, stream: io.StringIO) -> dict[str, Any]:
