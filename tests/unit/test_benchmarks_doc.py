@@ -138,3 +138,14 @@ def test_priced_reports_the_headline_figures() -> None:
 
 def test_item_size_counts_attribute_names_and_values_as_dynamodb_does() -> None:
     assert item_size({"pk": {"S": "abc"}, "ok": {"BOOL": True}}) == len("pk") + 3 + len("ok") + 1
+
+
+def test_the_cost_model_reads_tracing_as_the_template_deploys_it() -> None:
+    from bench.cost import _template, function_config
+
+    template = _template()
+    configs = {f: function_config(template, f) for f in ("poll_dispatcher", "poll_worker")}
+
+    # TracingMode's default: no trace per invocation, so the idle clinic's X-Ray line is 0.
+    assert {c["tracing"] for c in configs.values()} == {template["Parameters"]["TracingMode"]["Default"]}
+    assert template["Parameters"]["TracingMode"]["Default"] == "PassThrough"
