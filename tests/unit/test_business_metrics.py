@@ -131,3 +131,17 @@ def test_a_poll_job_writes_one_metric_line_with_the_properties_the_dashboard_gro
     (directive,) = line["_aws"]["CloudWatchMetrics"]
     assert [m["Name"] for m in directive["Metrics"]] == ["PagesFetched"] and line["PagesFetched"] == 1
     assert directive["Dimensions"] == [["service"]]
+
+
+def test_a_metric_that_cannot_be_written_does_not_fail_the_handler_and_says_so(
+    emf: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    @contained
+    def handler(event: Any, context: Any) -> str:
+        count("x" * 300, 1, {"connection": "northside"})  # longer than CloudWatch takes
+        count("PagesFetched", 1, {"connection": "northside", "resource": "patients"})
+        return "ok"
+
+    assert handler({}, None) == "ok"
+    assert [line["PagesFetched"] for line in emf()] == [1]  # the other line is still written
+    assert any(r.getMessage() == "metrics not written" for r in caplog.records)

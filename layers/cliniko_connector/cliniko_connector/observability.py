@@ -112,20 +112,29 @@ class _Pending:
         if is_metrics_disabled():
             return
         for (labels, by), named in sets.items():
-            emf = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-            for key, label in labels:
-                if key == by:
-                    emf.add_dimensions(service=SERVICE, **{key: label})
-                else:
-                    emf.add_metadata(key, label)
-            for name, (unit, values) in named.items():
-                for value in values:
-                    emf.add_metric(name=name, unit=unit, value=value)
-            doc: dict[str, Any] = dict(emf.serialize_metric_set())
-            for name, (_, values) in named.items():
-                if len(values) == 1:  # a number, not a list: Logs Insights sums `RecordsPolled`, not `…Polled.0`
-                    doc[name] = int(values[0]) if float(values[0]).is_integer() else values[0]
-            sys.stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")  # EMF goes to stdout, as Powertools does
+            try:
+                line = _emf_line(labels, by, named)
+            except Exception as exc:  # a bad name or value never fails the invocation that counted it
+                logger.warning("metrics not written", extra={"metrics": sorted(named), "error": type(exc).__name__})
+                continue
+            sys.stdout.write(line + "\n")  # EMF goes to stdout, as Powertools writes it
+
+
+def _emf_line(labels: _Labels, by: str | None, named: Mapping[str, tuple[MetricUnit, list[float]]]) -> str:
+    emf = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    for key, label in labels:
+        if key == by:
+            emf.add_dimensions(service=SERVICE, **{key: label})
+        else:
+            emf.add_metadata(key, label)
+    for name, (unit, values) in named.items():
+        for value in values:
+            emf.add_metric(name=name, unit=unit, value=value)
+    doc: dict[str, Any] = dict(emf.serialize_metric_set())
+    for name, (_, values) in named.items():
+        if len(values) == 1:  # a number, not a list: Logs Insights sums `RecordsPolled`, not `…Polled.0`
+            doc[name] = int(values[0]) if float(values[0]).is_integer() else values[0]
+    return json.dumps(doc, separators=(",", ":"))
 
 
 _pending = _Pending()
