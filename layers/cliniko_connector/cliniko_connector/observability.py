@@ -29,7 +29,7 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cliniko-connector"
 for _noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
-# Business metrics are flushed as they happen (`count`), so the handler decorator often has nothing left.
+# Business metrics are written by `contained` (below), so Powertools' handler decorator has nothing left to write.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 # Keys Powertools adds to every line that say nothing the log group does not: it is the function's own, and
