@@ -12,12 +12,16 @@
 Every AWS call the handlers and the modelled event source mapping make goes through the shared boto3 clients
 and is counted by operation (`before-call`). DynamoDB capacity units are computed from the items' sizes as
 DynamoDB bills them (on-demand: a write unit per KB written, a read unit per 4 KB read, half of one when
-eventually consistent). Log bytes are the bytes the handlers write to their log streams (Powertools JSON lines
-and EMF metric lines) at the template's `LogLevel` default; custom metrics are the distinct (name,
-dimensions) sets in those EMF lines. CPU time is the handler thread's, wall time the handler call's.
+eventually consistent). Log bytes are every byte the handlers write to their log streams (Powertools JSON
+lines on stderr, EMF metric lines and anything else on stdout) at the template's `LogLevel` default, by
+function; custom metrics are the distinct (name, dimension values) sets in those EMF lines, which is what
+CloudWatch bills, and a clinic's own are those whose dimension values name its connection. CPU time is the
+handler thread's, wall time the handler call's.
 
 `priced` turns those counts into a month at one-minute polling with `prices.json`: an idle clinic, a busy
-one (`BUSY_CHANGES_PER_MINUTE`, spread over the streams), and 1,000 idle clinics on one stack.
+one (`BUSY_CHANGES_PER_MINUTE`, spread over the streams), and 1,000 idle clinics on one stack. What a clinic
+adds is priced per clinic; what the stack pays once (the dispatcher's invocation and log line, the metrics
+per service, the alarms, dashboard and key) is shared, and `monthly_stack_fixed_usd` holds what does not grow.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PRICES = Path(__file__).with_name("prices.json")
 COST_CONNECTIONS_TABLE = "bench-cost-connections"
 COST_QUEUE = "bench-cost-poll-jobs.fifo"
+COST_CONNECTION = "bench-cost"
 BUSY_CHANGES_PER_MINUTE = 20
 CLINICS_AT_SCALE = 1000
 FUNCTIONS = ("poll_dispatcher", "poll_worker", "action")
@@ -211,6 +216,7 @@ class Invocation:
     wall_seconds: float
     aws_calls: int
     cliniko_requests: int
+    log_bytes: int = 0
 
 
 @dataclass
@@ -220,6 +226,7 @@ class Cycle:
     invocations: list[Invocation]
     log_bytes: int
     log_lines: int
+    log_lines_by_kind: Counter[str]  # `INFO stream polled`, `EMF`: what an operator pays to ingest
     metrics: set[tuple[str, tuple[tuple[str, str], ...]]]
     events: int
     cliniko_requests: int
@@ -236,11 +243,17 @@ def function_config(template: dict[str, Any], function: str) -> dict[str, Any]:
     """MemorySize, Architectures, Timeout and Tracing of a function as the template configures it."""
     glob = template["Globals"]["Function"]
     props = template["Resources"][TEMPLATE_FUNCTION[function]]["Properties"]
+
+    def default(value: Any) -> Any:  # a `Ref` to a parameter: as deployed without overrides
+        if isinstance(value, dict) and "Ref" in value:
+            return template["Parameters"][value["Ref"]]["Default"]
+        return value
+
     return {
-        "memory_mb": int(props.get("MemorySize", glob["MemorySize"])),
-        "architecture": (props.get("Architectures") or glob["Architectures"])[0],
-        "timeout": int(props.get("Timeout", glob["Timeout"])),
-        "tracing": props.get("Tracing", glob.get("Tracing")),
+        "memory_mb": int(default(props.get("MemorySize", glob["MemorySize"]))),
+        "architecture": default((props.get("Architectures") or glob["Architectures"])[0]),
+        "timeout": int(default(props.get("Timeout", glob["Timeout"]))),
+        "tracing": default(props.get("Tracing", glob.get("Tracing"))) or "PassThrough",
     }
 
 
@@ -298,7 +311,7 @@ def measure(aws: LocalAws) -> dict[str, Any]:
         sim.start()
         runtime = build(aws, poller_settings())
         runtime.connections = DynamoConnectionStore(COST_CONNECTIONS_TABLE, client=ddb)
-        connect(runtime, sim, "bench-cost", key)
+        connect(runtime, sim, COST_CONNECTION, key)
         env = {
             "CONNECTIONS_TABLE": COST_CONNECTIONS_TABLE,
             "EVENT_SOURCE": UNROUTED_SOURCE,  # accepted by PutEvents, delivered nowhere (moto's delivery is slow)
@@ -348,7 +361,15 @@ def measure(aws: LocalAws) -> dict[str, Any]:
             try:
                 with contextlib.redirect_stdout(emf):
                     invocations.append(
-                        _invoke(meter, sim, "poll_dispatcher", configs, dispatcher.lambda_handler, _schedule_event())
+                        _invoke(
+                            meter,
+                            sim,
+                            (logs, emf),
+                            "poll_dispatcher",
+                            configs,
+                            dispatcher.lambda_handler,
+                            _schedule_event(),
+                        )
                     )
                     while True:
                         received = sqs.receive_message(
@@ -358,7 +379,9 @@ def measure(aws: LocalAws) -> dict[str, Any]:
                             break
                         message = received[0]
                         event = _sqs_event(message, queue_url)
-                        invocation = _invoke(meter, sim, "poll_worker", configs, worker.lambda_handler, event)
+                        invocation = _invoke(
+                            meter, sim, (logs, emf), "poll_worker", configs, worker.lambda_handler, event
+                        )
                         invocations.append(invocation)
                         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 # The last, empty receive only ended this loop: the event source mapping's empty polls are the
@@ -373,16 +396,18 @@ def measure(aws: LocalAws) -> dict[str, Any]:
             calls, units = calls1 - calls0, units1 - units0
             calls["lambda.Invoke"] = len(invocations)
             metric_ids: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-            emf_bytes = 0
+            kinds: Counter[str] = Counter()
+            for line in logs.lines:
+                doc = json.loads(line)
+                kinds[f"{doc.get('level')} {doc.get('message')}"] += 1
             for line in emf.lines:
                 try:
                     doc = json.loads(line)
                 except ValueError:
+                    kinds["stdout text"] += 1
                     continue
-                spec = doc.get("_aws", {}).get("CloudWatchMetrics", [])
-                if not spec:
-                    continue
-                emf_bytes += len(line.encode()) + 1
+                spec = doc.get("_aws", {}).get("CloudWatchMetrics", []) if isinstance(doc, dict) else []
+                kinds["EMF" if spec else "stdout JSON"] += 1
                 for directive in spec:
                     for dims in directive.get("Dimensions", []):
                         labels = tuple(sorted((d, str(doc.get(d))) for d in dims))
@@ -398,8 +423,9 @@ def measure(aws: LocalAws) -> dict[str, Any]:
                 calls=calls,
                 units=units,
                 invocations=invocations,
-                log_bytes=logs.bytes + emf_bytes,
-                log_lines=len(logs.lines) + sum(1 for line in emf.lines if "_aws" in line),
+                log_bytes=logs.bytes + emf.bytes,
+                log_lines=len(logs.lines) + len(emf.lines),
+                log_lines_by_kind=kinds,
                 metrics=metric_ids,
                 events=events,
                 cliniko_requests=len(sim.requests),
@@ -449,9 +475,16 @@ def _worker_max_concurrency(template: dict[str, Any]) -> int:
 
 
 def _invoke(
-    meter: Meter, sim: Any, function: str, configs: dict[str, Any], handler: Any, event: dict[str, Any]
+    meter: Meter,
+    sim: Any,
+    streams: tuple[_ByteCount, ...],
+    function: str,
+    configs: dict[str, Any],
+    handler: Any,
+    event: dict[str, Any],
 ) -> Invocation:
     config = configs[function]
+    bytes_before = sum(s.bytes for s in streams)
     context = LambdaContext(function, config["memory_mb"], config["timeout"])
     requests_before = len(sim.requests)
     calls_before = sum(meter.snapshot()[0].values())
@@ -466,6 +499,7 @@ def _invoke(
         wall_seconds=wall,
         aws_calls=sum(meter.snapshot()[0].values()) - calls_before,
         cliniko_requests=len(sim.requests) - requests_before,
+        log_bytes=sum(s.bytes for s in streams) - bytes_before,
     )
 
 
@@ -511,9 +545,11 @@ def _cycle_figures(name: str, cycle: Cycle) -> dict[str, Any]:
             "wall_ms": round(1000 * sum(i.wall_seconds for i in mine), 2),
             "aws_calls": sum(i.aws_calls for i in mine),
             "cliniko_requests": sum(i.cliniko_requests for i in mine),
+            "log_bytes": sum(i.log_bytes for i in mine),
         }
     metrics = sorted(f"{n} {dict(d)}" for n, d in cycle.metrics)
-    per_connection = sum(1 for _, d in cycle.metrics if any(k == "connection" for k, _ in d))
+    # A clinic's own metrics: a dimension names its connection (the rest are one per stack, however many clinics).
+    per_connection = sum(1 for _, d in cycle.metrics if any(v == COST_CONNECTION for _, v in d))
     return {
         f"{name}_aws_calls_by_operation": dict(sorted(cycle.calls.items())),
         f"{name}_aws_calls_per_cycle": sum(cycle.calls.values()),
@@ -528,6 +564,7 @@ def _cycle_figures(name: str, cycle: Cycle) -> dict[str, Any]:
         f"{name}_invocations_by_function": by_function,
         f"{name}_log_bytes": cycle.log_bytes,
         f"{name}_log_lines": cycle.log_lines,
+        f"{name}_log_lines_by_kind": dict(sorted(cycle.log_lines_by_kind.items())),
         f"{name}_custom_metrics": len(cycle.metrics),
         f"{name}_custom_metrics_per_connection": per_connection,
         f"{name}_custom_metric_names": metrics,
@@ -557,8 +594,13 @@ def monthly(results: dict[str, Any], kind: str, clinics: int, prices: dict[str, 
     """USD per month by service for `clinics` clinics like the measured `kind` cycle (`idle` or `busy`).
 
     Per clinic: the workers' invocations and what they call, the dispatcher's calls per connection, the secret,
-    the metrics with a `connection` dimension, logs. Per stack (shared by every clinic): the dispatcher's
-    invocation, metrics without a `connection` dimension, the event source mapping's empty long polls."""
+    the workers' log bytes, the metrics whose dimensions name the clinic's connection (none since metrics are
+    per service). Per stack (shared by every clinic): the dispatcher's invocation and its log line, the event
+    source mapping's empty long polls; the metrics per service are in `stack_fixed`.
+
+    X-Ray: with the template's default `TracingMode` (PassThrough) nothing on the poll path is traced (the
+    schedule sends no trace header, so the dispatcher's jobs carry none either); with Active, Lambda traces
+    the first invocation each second and 5% of the rest (a rate that can't be configured for Lambda)."""
     p = {k: v["usd"] for k, v in prices["prices"].items()}
     a = {k: v["value"] for k, v in prices["assumptions"].items()}
     cycles = prices["hours_per_month"] * 60  # one-minute polling
@@ -606,15 +648,16 @@ def monthly(results: dict[str, Any], kind: str, clinics: int, prices: dict[str, 
     secrets_usd = clinics * (
         p["secretsmanager_secret_month"] + (secret_reads + measured_reads) * p["secretsmanager_api_call"]
     )
-    traced_share = 1.0 if configs["poll_worker"]["tracing"] == "Active" else 0.0
+    traced_share = 1.0 if configs["poll_worker"]["tracing"] == "Active" else 0.0  # PassThrough: no header
     per_second = invocations * cycles / (prices["hours_per_month"] * 3600)
     if traced_share and per_second > a["xray_reservoir_per_second"]:
         reservoir = a["xray_reservoir_per_second"] / per_second
         traced_share = reservoir + (1 - reservoir) * a["xray_rate_beyond_reservoir"]
     xray_usd = invocations * cycles * traced_share * p["xray_trace_recorded"]
-    log_bytes = results[f"{kind}_log_bytes"] * clinics * cycles
-    per_connection = results[f"{kind}_custom_metrics_per_connection"]
-    metric_count = per_connection * clinics + (results[f"{kind}_custom_metrics"] - per_connection)
+    # The dispatcher logs once a tick for all clinics; results from before log bytes were split count it per clinic.
+    stack_log_bytes = functions["poll_dispatcher"].get("log_bytes", 0)
+    log_bytes = ((results[f"{kind}_log_bytes"] - stack_log_bytes) * clinics + stack_log_bytes) * cycles
+    metric_count = results[f"{kind}_custom_metrics_per_connection"] * clinics
     logs_usd = log_bytes / 1e9 * p["cloudwatch_log_gb_ingested"]
     metrics_usd = _tiered(metric_count, prices["cloudwatch_custom_metric_month_tiers"]["tiers"])
     breakdown = {
@@ -630,8 +673,13 @@ def monthly(results: dict[str, Any], kind: str, clinics: int, prices: dict[str, 
     return {k: round(v, 4) for k, v in breakdown.items()} | {"total": round(sum(breakdown.values()), 4)}
 
 
-def stack_fixed(prices: dict[str, Any]) -> dict[str, Any]:
-    """What the stack costs with no clinic at all and does not grow with them: alarms, dashboard, KMS key."""
+def stack_fixed(prices: dict[str, Any], results: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the stack costs and does not grow with clinics: alarms, dashboard, KMS key, and the business metrics
+    per service that a working stack publishes (those of the busy cycle: CloudWatch bills a metric for each
+    hour it gets a value, so a quiet hour costs less; the action metrics come on top in hours actions run)."""
+    results = results or {}
+    kind = "busy" if "busy_custom_metrics" in results else "idle"
+    service_metrics = results.get(f"{kind}_custom_metrics", 0) - results.get(f"{kind}_custom_metrics_per_connection", 0)
     template = _template()
     resources = template["Resources"].values()
     alarms = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm")
@@ -642,10 +690,12 @@ def stack_fixed(prices: dict[str, Any]) -> dict[str, Any]:
         "alarms": alarms,
         "dashboards": dashboards,
         "kms_keys": keys,
+        "custom_metrics": service_metrics,
         "usd": round(
             alarms * p["cloudwatch_alarm_metric_month"]
             + dashboards * p["cloudwatch_dashboard_month"]
-            + keys * p["kms_key_month"],
+            + keys * p["kms_key_month"]
+            + _tiered(service_metrics, prices["cloudwatch_custom_metric_month_tiers"]["tiers"]),
             2,
         ),
     }
@@ -659,8 +709,9 @@ def priced(results: dict[str, Any], prices: dict[str, Any] | None = None) -> dic
     idle = monthly(results, "idle", 1, prices)
     busy = monthly(results, "busy", 1, prices)
     scale = monthly(results, "idle", CLINICS_AT_SCALE, prices)
-    fixed = stack_fixed(prices)
+    fixed = stack_fixed(prices, results)
     streams = results["cost_streams"]
+    traced = results | {"cost_functions": {f: c | {"tracing": "Active"} for f, c in results["cost_functions"].items()}}
     return {
         "monthly_cost_per_clinic_usd": idle["total"],
         "monthly_cost_per_clinic_usd_by_service": idle,
@@ -671,6 +722,7 @@ def priced(results: dict[str, Any], prices: dict[str, Any] | None = None) -> dic
         "monthly_cost_per_clinic_at_1000_usd": round(scale["total"] / CLINICS_AT_SCALE, 4),
         "monthly_stack_fixed_usd": fixed["usd"],
         "monthly_stack_fixed": fixed,
+        "monthly_xray_per_clinic_if_active_usd": monthly(traced, "idle", 1, prices)["xray"],
         "idle_aws_calls_by_operation": results["idle_aws_calls_by_operation"],
         "aws_calls_per_idle_stream": round(results["idle_aws_calls_per_cycle"] / streams, 2),
         "prices_as_of": prices["as_of"],

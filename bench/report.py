@@ -81,7 +81,8 @@ def render(results: dict[str, Any]) -> str:
             "",
             f"Monthly cost in USD by service (`*_by_service`; prices: `bench/prices.json`, list prices as of "
             f"{results['prices_as_of']}, {results['prices_region']}, free tiers ignored; the stack's own "
-            f"alarms, dashboard and KMS key, {_fmt(results['monthly_stack_fixed_usd'])} USD, not included):",
+            f"alarms, dashboard, KMS key and metrics per service, {_fmt(results['monthly_stack_fixed_usd'])} USD, "
+            "not included):",
             "",
             "| service | " + " | ".join(c for c, _ in columns) + " |",
             "|---|" + "---|" * len(columns),
@@ -97,9 +98,14 @@ def render(results: dict[str, Any]) -> str:
             f"streams (`idle_aws_calls_by_operation`): "
             + ", ".join(f"{op} {n}" for op, n in sorted(calls.items(), key=lambda kv: (-kv[1], kv[0])))
             + f". DynamoDB capacity of that cycle: {_fmt(results['idle_dynamodb_write_units'])} write units, "
-            f"{_fmt(results['idle_dynamodb_read_units'])} read units; logs {_fmt(results['idle_log_bytes'])} bytes; "
-            f"{results['idle_custom_metrics']} custom metrics, {results['idle_custom_metrics_per_connection']} of "
-            "them with a `connection` dimension.",
+            f"{_fmt(results['idle_dynamodb_read_units'])} read units; logs {_fmt(results['idle_log_bytes'])} bytes"
+            + (
+                " in " + ", ".join(f"{n} `{kind}`" for kind, n in results["idle_log_lines_by_kind"].items())
+                if "idle_log_lines_by_kind" in results
+                else ""
+            )
+            + f"; {results['idle_custom_metrics']} custom metrics, {results['idle_custom_metrics_per_connection']} "
+            "of them the clinic's own (a dimension names its connection).",
         ]
     if "cold_start_cpu_ms" in results:
         lines += [

@@ -149,11 +149,11 @@ def test_a_window_too_large_for_a_few_pages_is_narrowed_in_time_and_still_comple
 def test_status_shows_that_cliniko_did_not_honour_sort_and_a_metric_counts_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    counted: list[tuple[str, float, dict[str, str], bool]] = []
+    counted: list[tuple[str, float, dict[str, str]]] = []
     monkeypatch.setattr(
         poll_module,
         "count",
-        lambda name, value=1, dims=None, *, rollup=False: counted.append((name, value, dims, rollup)),
+        lambda name, value=1, dims=None: counted.append((name, value, dims)),
     )
     for run in start(SimulatorBehaviour.strict(), page_size=5):
         ids = make_patients(run.sim, 8)
@@ -169,4 +169,4 @@ def test_status_shows_that_cliniko_did_not_honour_sort_and_a_metric_counts_it(
         assert stream["sort_not_honoured_at"] is not None
         assert stream["last_error"] is None  # the poll itself went well
         dims = {"connection": "clinic", "resource": "patients"}
-        assert ("ClinikoSortNotHonoured", 1, dims, True) in counted
+        assert ("ClinikoSortNotHonoured", 1, dims) in counted

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bench import report
-from bench.cost import item_size, load_prices, monthly, priced
+from bench.cost import item_size, load_prices, monthly, priced, stack_fixed
 
 
 def test_the_docs_results_section_is_what_the_committed_results_file_generates() -> None:
@@ -83,8 +83,31 @@ def test_metrics_with_a_connection_dimension_grow_with_clinics_down_the_price_ti
     many = monthly(counts(idle_custom_metrics=21, idle_custom_metrics_per_connection=20), "idle", 1000, prices)
 
     assert one == pytest.approx(0.30)
-    # 20 per clinic and one for the stack: 20,001, the first 10,000 at 0.30, the rest at 0.10.
-    assert many["cloudwatch_metrics"] == pytest.approx(10_000 * 0.30 + 10_001 * 0.10)
+    # 20 per clinic: 20,000, the first 10,000 at 0.30, the rest at 0.10 (the stack's one is not the clinics').
+    assert many["cloudwatch_metrics"] == pytest.approx(10_000 * 0.30 + 10_000 * 0.10)
+
+
+def test_metrics_per_service_cost_the_stack_once_not_each_clinic() -> None:
+    prices = load_prices()
+    per_service = counts(idle_custom_metrics=6, idle_custom_metrics_per_connection=0)
+
+    assert monthly(per_service, "idle", 1, prices)["cloudwatch_metrics"] == 0
+    assert monthly(per_service, "idle", 1000, prices)["cloudwatch_metrics"] == 0
+    without = stack_fixed(prices, counts(idle_custom_metrics=0, idle_custom_metrics_per_connection=0))
+    assert stack_fixed(prices, per_service)["usd"] == pytest.approx(without["usd"] + 6 * 0.30)
+
+
+def test_the_dispatchers_log_line_is_the_stacks_and_the_workers_are_each_clinics() -> None:
+    prices = load_prices()
+    logged = counts(idle_log_bytes=1_100)
+    logged["idle_invocations_by_function"]["poll_dispatcher"]["log_bytes"] = 100  # the other 1,000: workers
+
+    one = monthly(logged, "idle", 1, prices)["cloudwatch_logs"]
+    many = monthly(logged, "idle", 1000, prices)["cloudwatch_logs"]
+
+    gb = prices["hours_per_month"] * 60 / 1e9 * prices["prices"]["cloudwatch_log_gb_ingested"]["usd"]
+    assert one == pytest.approx(1_100 * gb, abs=1e-4)
+    assert many == pytest.approx((1_000 * 1000 + 100) * gb, abs=1e-4)
 
 
 def test_traces_follow_the_sampling_reservoir_once_invocations_pass_one_a_second() -> None:
@@ -108,7 +131,21 @@ def test_priced_reports_the_headline_figures() -> None:
 
     assert figures["aws_calls_per_idle_stream"] == 2.1
     assert figures["monthly_cost_per_clinic_usd"] == figures["monthly_cost_per_clinic_usd_by_service"]["total"]
+    # Tracing off as measured, and what turning it on would add: one trace per invocation for one clinic.
+    assert figures["monthly_cost_per_clinic_usd_by_service"]["xray"] == 0
+    assert figures["monthly_xray_per_clinic_if_active_usd"] == pytest.approx(11 * 730 * 60 * 5e-6, abs=1e-4)
 
 
 def test_item_size_counts_attribute_names_and_values_as_dynamodb_does() -> None:
     assert item_size({"pk": {"S": "abc"}, "ok": {"BOOL": True}}) == len("pk") + 3 + len("ok") + 1
+
+
+def test_the_cost_model_reads_tracing_as_the_template_deploys_it() -> None:
+    from bench.cost import _template, function_config
+
+    template = _template()
+    configs = {f: function_config(template, f) for f in ("poll_dispatcher", "poll_worker")}
+
+    # TracingMode's default: no trace per invocation, so the idle clinic's X-Ray line is 0.
+    assert {c["tracing"] for c in configs.values()} == {template["Parameters"]["TracingMode"]["Default"]}
+    assert template["Parameters"]["TracingMode"]["Default"] == "PassThrough"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cliniko_connector import observability
 from cliniko_connector.adapters import cliniko_http
 from cliniko_connector.adapters.cliniko_http import ClinikoClient, base_url_override, check_base_url
 from cliniko_connector.adapters.memory import (
@@ -151,6 +152,7 @@ EDITED_ROWS = [
 
 
 def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    observability.flush_metrics()  # what `contained` does when the handler returns
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
 
 
@@ -180,8 +182,10 @@ def test_an_action_on_an_edited_row_fails_before_its_key_is_read_and_is_counted(
     assert outcome["status"] == "failed" and outcome["error"]["type"] == "UntrustedBaseUrl"
     assert [e.detail_type for e in bus.events] == ["Cliniko Action Failed"]
     assert secrets.reads == 0 and no_cliniko.calls == []
-    refused = [m for m in emitted_metrics(capsys) if "ConnectionBaseUrlRefused" in m]
-    assert {m.get("connection") for m in refused} == {"northside", None}  # per connection, and rolled up
+    (refused,) = [m for m in emitted_metrics(capsys) if "ConnectionBaseUrlRefused" in m]
+    # One metric for the stack (the alarm's); which connection is in the line, for Logs Insights.
+    assert refused["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+    assert refused["connection"] == "northside"
 
 
 @pytest.mark.parametrize(("base_url", "allowed"), EDITED_ROWS)

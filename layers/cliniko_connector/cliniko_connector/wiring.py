@@ -117,7 +117,7 @@ class Runtime:
         except UntrustedBaseUrl:
             # A connections-table row edited to send the key elsewhere: alarmed (ConnectionBaseUrlRefusedAlarm).
             # The error goes on to where each caller reports failures (the Action Failed event, `status`).
-            count("ConnectionBaseUrlRefused", dimensions={"connection": connection.id}, rollup=True)
+            count("ConnectionBaseUrlRefused", labels={"connection": connection.id})
             raise
 
 
@@ -224,7 +224,7 @@ class _Budget:
 def rejected(action_name: str, error: InputValidationError) -> dict[str, Any]:
     """An event that isn't an action request at all: a permanent failure, returned so Lambda doesn't retry it.
     There is no connection to report it against, so it is counted and logged (type only), not published."""
-    count("ActionsFailed", dimensions={"action": action_name}, rollup=True)
+    count("ActionsFailed", labels={"action": action_name}, by="action")
     logger.warning("malformed action request", extra={"action": action_name, "error": error.error_type})
     return {"action": action_name, "status": "failed", "error": error.to_dict()}
 

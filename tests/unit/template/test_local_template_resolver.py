@@ -127,6 +127,7 @@ def test_the_generated_template_resolves() -> None:
         "ExampleAutomationsEnabled": False,
         "HasActionRequestPrincipals": False,
         "HasAlarmTopic": False,
+        "TracingActive": False,  # PassThrough by default: no trace per invocation
     }
     assert "ExampleNewPatientAlertRule" not in template.resources()
     assert "KmsKey" in template.resources("AWS::KMS::Key")

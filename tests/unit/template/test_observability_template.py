@@ -21,6 +21,8 @@ from cliniko_tools.devtools.template import (
     STREAM_METRICS,
     dashboard_metric_names,
 )
+from cliniko_tools.devtools.template.dashboard import STREAM_TABLE_COLUMNS
+from cliniko_tools.devtools.template.metrics import PER_ACTION_METRIC, STREAM_LABELS
 
 PACKAGE = Path(__file__).resolve().parents[3] / "layers" / "cliniko_connector" / "cliniko_connector"
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
@@ -58,7 +60,7 @@ def test_the_dashboard_body_is_valid_json_on_a_24_column_grid(
     body = json.loads(substituted(dashboard_text(resources), resources, template["Parameters"]))
     cells: set[tuple[int, int]] = set()
     for widget in body["widgets"]:
-        assert widget["type"] in {"metric", "text", "alarm"}
+        assert widget["type"] in {"metric", "text", "alarm", "log"}
         assert widget["x"] >= 0 and widget["x"] + widget["width"] <= 24
         for x in range(widget["x"], widget["x"] + widget["width"]):
             for y in range(widget["y"], widget["y"] + widget["height"]):
@@ -71,6 +73,10 @@ def test_the_dashboard_body_is_valid_json_on_a_24_column_grid(
             assert len(ids) == len(set(ids)) and all(re.fullmatch(r"[a-z][a-zA-Z0-9_]*", i) for i in ids)
             for annotation in props.get("annotations", {}).get("horizontal", []):
                 assert isinstance(annotation["value"], int | float)  # CloudWatch rejects a quoted number
+        if widget["type"] == "log":
+            props = widget["properties"]
+            assert props["region"] == "value-of-AWS::Region" and props["view"] == "table"
+            assert props["query"].startswith("SOURCE 'value-of-PollWorkerFunctionLogGroup' | ")
 
 
 def test_the_dashboard_shows_what_operations_needs(resources: dict[str, Any]) -> None:
@@ -84,7 +90,35 @@ def test_the_dashboard_shows_what_operations_needs(resources: dict[str, Any]) ->
     alarms = [k for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"]
     for alarm in alarms:
         assert f"${{{alarm}.Arn}}" in text, alarm
-    assert 'service=\\"cliniko-connector-${Stage}\\"' in text  # never another stack's metrics
+    body = json.loads(text.replace("${StreamLagAlarmSeconds}", "0"))
+    for widget in body["widgets"]:
+        for line in widget["properties"].get("metrics", []):
+            if line[0] == NAMESPACE:  # never another stack's metrics
+                assert line[2:4] == ["service", "cliniko-connector-${Stage}"], line
+            elif "expression" in line[0]:
+                assert 'service="cliniko-connector-${Stage}"' in line[0]["expression"]
+
+
+def test_the_dashboard_and_alarms_read_no_metric_per_connection(resources: dict[str, Any]) -> None:
+    """A dimension per connection would make every clinic pay for its own metrics: the dashboard reads the
+    stack's metrics per service, and only ActionsFailed per action (which the catalog bounds)."""
+    text = dashboard_text(resources)
+    searched = re.findall(r"SEARCH\('\{[A-Za-z]+,([a-z,]+)\} MetricName=\\\"([A-Za-z]+)\\\"", text)
+    assert searched == [("action,service", PER_ACTION_METRIC)]
+    for resource in resources.values():
+        if resource["Type"] == "AWS::CloudWatch::Alarm" and resource["Properties"].get("Namespace") == NAMESPACE:
+            assert [d["Name"] for d in resource["Properties"]["Dimensions"]] == ["service"]
+
+
+def test_the_dashboard_table_groups_the_metric_lines_by_the_properties_the_code_writes(
+    resources: dict[str, Any],
+) -> None:
+    body = json.loads(dashboard_text(resources).replace("${StreamLagAlarmSeconds}", "0"))
+    (widget,) = [w for w in body["widgets"] if w["type"] == "log"]
+    query = widget["properties"]["query"]
+    assert f"by {', '.join(STREAM_LABELS)} " in query
+    assert {metric for _, metric, _ in STREAM_TABLE_COLUMNS} <= EMITTED_METRICS
+    # That a poll's metric line carries these properties: tests/unit/test_business_metrics.py.
 
 
 def metrics_read_by_alarms(resources: dict[str, Any]) -> set[str]:
@@ -139,17 +173,14 @@ def test_the_health_alarms(resources: dict[str, Any]) -> None:
     assert (worker["Namespace"], worker["MetricName"]) == ("AWS/Lambda", "Errors")
     assert worker["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "PollWorkerFunction"}}]
     auth = resources["ClinikoAuthFailuresAlarm"]["Properties"]
-    (query,) = auth["Metrics"]
-    assert f"SUM({AUTH_FAILURES_METRIC})" in query["Expression"]["Fn::Sub"]
+    assert (auth["MetricName"], auth["Statistic"]) == (AUTH_FAILURES_METRIC, "Sum")
     assert auth["EvaluationPeriods"] == auth["DatapointsToAlarm"] >= 2  # repeated, not one refused request
     lag = resources["StreamLagAlarm"]["Properties"]
-    (query,) = lag["Metrics"]
-    assert f"MAX({STREAM_LAG_METRIC})" in query["Expression"]["Fn::Sub"]
+    assert (lag["MetricName"], lag["Statistic"]) == (STREAM_LAG_METRIC, "Maximum")  # the worst stream
     assert lag["Threshold"] == {"Ref": "StreamLagAlarmSeconds"}
-    for alarm in ("ClinikoAuthFailuresAlarm", "StreamLagAlarm"):
-        (query,) = resources[alarm]["Properties"]["Metrics"]
-        assert query["Expression"]["Fn::Sub"].endswith("WHERE service = 'cliniko-connector-${Stage}'")
-        assert query["ReturnData"] is True and query["Period"] == 300
+    for alarm in (auth, lag):
+        assert alarm["Namespace"] == NAMESPACE and alarm["Period"] == 300
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": {"Fn::Sub": "cliniko-connector-${Stage}"}}]
 
 
 def test_a_list_out_of_the_order_asked_for_is_alarmed_on_the_rolled_up_metric(

@@ -303,7 +303,7 @@ class ActionRunner:
             result = execute(self.action, self.api_for(connection), payload, deadline)
         except ConnectorError as exc:
             if exc.retryable:
-                count("ActionTransientFailures", dimensions=labels)
+                count("ActionTransientFailures", labels=labels)
                 raise
             return self.refuse(request, exc)
         outcome = ActionOutcomeDetail(
@@ -315,13 +315,13 @@ class ActionRunner:
             result=result,
         )
         self._publish(ACTION_SUCCEEDED, outcome)
-        count("ActionsSucceeded", dimensions=labels, rollup=True)
+        count("ActionsSucceeded", labels=labels)
         logger.info("action succeeded", extra={"action": self.action.name, "connection_id": request.connection_id})
         return outcome.model_dump(mode="json")
 
     def refuse(self, request: ActionRequest, exc: ConnectorError) -> dict[str, Any]:
         """A permanent failure: counted, logged (type only), published as `Cliniko Action Failed`, returned."""
-        count("ActionsFailed", dimensions={"action": self.action.name}, rollup=True)
+        count("ActionsFailed", labels={"action": self.action.name}, by="action")
         logger.warning(
             "action failed",
             extra={"action": self.action.name, "error": exc.error_type, "connection_id": request.connection_id},

@@ -507,7 +507,7 @@ class StreamPoller:
             method="GET",
             path=f"/{stream.resource}",
         )
-        count("ClinikoSortNotHonoured", 1, {"connection": connection.id, "resource": stream.resource}, rollup=True)
+        count("ClinikoSortNotHonoured", 1, {"connection": connection.id, "resource": stream.resource})
         logger.warning(str(error), extra={"stream": str(key), "error_type": error.error_type})
         return self._write(run.hold, cursor, {"sort_not_honoured_at": self.now()})
 

@@ -7,13 +7,10 @@ effort: it never turns a good poll into a failed one, nor hides the error of a f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import streams_for
@@ -27,7 +24,7 @@ from cliniko_connector.errors import (
     RateBudgetExhausted,
 )
 from cliniko_connector.models import Connection, PayloadMode, StreamCursor, StreamKey
-from cliniko_connector.observability import NAMESPACE, count, logger
+from cliniko_connector.observability import count, logger, seconds_metric
 from cliniko_connector.ports import ConnectionStore, StreamStateStore, StreamStats
 from cliniko_connector.timeutil import parse_ts, to_z, utc_now
 
@@ -58,14 +55,6 @@ def lag_seconds(position: datetime, caught_up_at: datetime | None, now: datetime
     published. A quiet stream that caught up a minute ago is a minute behind, however old its last change."""
     seen_until = max(position, caught_up_at) if caught_up_at else position
     return max(0, int((now - seen_until).total_seconds()))
-
-
-def seconds_metric(name: str, value: float, dimensions: Mapping[str, str]) -> None:
-    if is_metrics_disabled():
-        return
-    with single_metric(name=name, unit=MetricUnit.Seconds, value=value, namespace=NAMESPACE) as metric:
-        for key, dim in dimensions.items():
-            metric.add_dimension(name=key, value=dim)
 
 
 # -- the poll worker's bookkeeping ------------------------------------------------------------------

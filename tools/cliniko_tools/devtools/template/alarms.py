@@ -1,4 +1,5 @@
-"""CloudWatch alarms: one per dead-letter queue, and on the pipeline's health (business metrics and AWS's own)."""
+"""CloudWatch alarms: one per dead-letter queue, and on the pipeline's health (business metrics per service and
+AWS's own). None reads a metric per connection: alarms cost the stack, not each clinic."""
 
 from __future__ import annotations
 
@@ -100,19 +101,16 @@ def add_alarms(stack: Stack) -> None:
     )
     stack.add(
         "ClinikoAuthFailuresAlarm",
-        _alarm(
+        _on_service_metric(
+            AUTH_FAILURES_METRIC,
             f"Cliniko refused a key (401/403) in each of {AUTH_FAILURE_PERIODS} consecutive 5-minute periods: "
-            "a key was revoked or its user lost access. The dashboard shows which connection.",
-            Metrics=[_insights("auth_failures", f"SUM({AUTH_FAILURES_METRIC})", "connection, service")],
-            EvaluationPeriods=AUTH_FAILURE_PERIODS,
-            DatapointsToAlarm=AUTH_FAILURE_PERIODS,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            "a key was revoked or its user lost access. The dashboard's Logs Insights table shows which connection.",
+            periods=AUTH_FAILURE_PERIODS,
         ),
     )
     stack.add(
         "ConnectionBaseUrlRefusedAlarm",
-        _once_in_five_minutes(
+        _on_service_metric(
             BASE_URL_REFUSED_METRIC,
             "a poll or action refused a connection whose base URL is not its key's Cliniko shard (the connections "
             "table was edited to send a key elsewhere, or AllowBaseUrlOverride is off for a connection that "
@@ -121,21 +119,20 @@ def add_alarms(stack: Stack) -> None:
     )
     stack.add(
         "StreamLagAlarm",
-        _alarm(
+        _on_service_metric(
+            STREAM_LAG_METRIC,
             "a stream's cursor is more than ${StreamLagAlarmSeconds} seconds behind: polling is failing or can't "
-            "keep up. "
-            "The dashboard shows which connection and resource.",
-            Metrics=[_insights("max_lag", f"MAX({STREAM_LAG_METRIC})", "connection, resource, service")],
-            EvaluationPeriods=2,
-            DatapointsToAlarm=2,
-            Threshold=ref("StreamLagAlarmSeconds"),
-            ComparisonOperator="GreaterThanThreshold",
+            "keep up. The dashboard's Logs Insights table shows which connection and resource.",
+            statistic="Maximum",
+            periods=2,
+            threshold=ref("StreamLagAlarmSeconds"),
+            comparison="GreaterThanThreshold",
         ),
     )
 
     stack.add(
         "ClinikoSortNotHonouredAlarm",
-        _once_in_five_minutes(
+        _on_service_metric(
             SORT_NOT_HONOURED_METRIC,
             "a Cliniko list came back out of the order the poller asked for (sort=updated_at,id): the stream "
             "read that window without relying on order (correct, more requests). `status` shows which stream.",
@@ -156,18 +153,28 @@ def _alarm(description: str, **properties: Any) -> dict[str, Any]:
     }
 
 
-def _once_in_five_minutes(metric: str, description: str) -> dict[str, Any]:
-    """An alarm on a business metric rolled up to the service: it happened at least once in five minutes."""
+def _on_service_metric(
+    metric: str,
+    description: str,
+    *,
+    statistic: str = "Sum",
+    periods: int = 1,
+    threshold: Any = 1,
+    comparison: str = "GreaterThanOrEqualToThreshold",
+) -> dict[str, Any]:
+    """An alarm on a business metric of this stack (its one dimension is `service`), in 5-minute periods, every
+    one of `periods` breaching: by default, it happened at least once in five minutes."""
     return _alarm(
         description,
         Namespace=NAMESPACE,
         MetricName=metric,
         Dimensions=[{"Name": "service", "Value": sub(SERVICE_DIMENSION)}],
-        Statistic="Sum",
+        Statistic=statistic,
         Period=300,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        EvaluationPeriods=periods,
+        DatapointsToAlarm=periods,
+        Threshold=threshold,
+        ComparisonOperator=comparison,
     )
 
 
@@ -183,18 +190,3 @@ def _dlq_alarm(queue_id: str, what: str) -> dict[str, Any]:
         Threshold=0,
         ComparisonOperator="GreaterThanThreshold",
     )
-
-
-def insights_query(select: str, schema_dimensions: str) -> str:
-    """A Metrics Insights query over this stack's business metrics (alarms can't use SEARCH expressions)."""
-    source = f'SCHEMA("{NAMESPACE}", {schema_dimensions})'
-    return " ".join(("SELECT", select, "FROM", source, "WHERE", f"service = '{SERVICE_DIMENSION}'"))
-
-
-def _insights(metric_id: str, select: str, schema_dimensions: str) -> dict[str, Any]:
-    return {
-        "Id": metric_id,
-        "ReturnData": True,
-        "Period": 300,
-        "Expression": sub(insights_query(select, schema_dimensions)),
-    }

@@ -1,4 +1,5 @@
-"""The CloudWatch dashboard: business metrics per connection, stream and action, queues, functions, alarms."""
+"""The CloudWatch dashboard: business metrics per service, a Logs Insights table per connection and stream (from the
+metric lines' properties), failures per action, queues, functions, alarms."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from cliniko_tools.devtools.template.intrinsics import sub
 from cliniko_tools.devtools.template.metrics import (
     API_REQUESTS_METRIC,
     AUTH_FAILURES_METRIC,
+    PER_ACTION_METRIC,
     RATE_LIMITED_METRIC,
+    STREAM_LABELS,
     STREAM_LAG_METRIC,
+    STREAM_METRICS,
 )
 from cliniko_tools.devtools.template.names import SERVICE_DIMENSION, STACK_PREFIX
 from cliniko_tools.devtools.template.queues import DEAD_LETTER_QUEUES
@@ -66,8 +70,31 @@ def _expression(expression: str, label: str, metric_id: str) -> list[Any]:
     return [{"expression": expression, "id": metric_id, **({"label": label} if label else {})}]
 
 
-def _per_stream(title: str, metric: str, stat: str = "Sum") -> dict[str, Any]:
-    return _graph(title, [_expression(search(metric, "connection,resource", stat), "", "s1")], stat=stat)
+def _service_metric(name: str, label: str, **options: Any) -> list[Any]:
+    """One business metric of this stack (its `service` dimension)."""
+    return [NAMESPACE, name, "service", SERVICE_DIMENSION, {"label": label, **options}]
+
+
+# The Logs Insights table: the poll worker's metric lines (EMF documents, the ones with `_aws`) summed by the
+# properties that say which stream. What each column sums is a metric the code writes on those lines.
+STREAM_TABLE_COLUMNS = (
+    ("sum", "RecordsPolled", "records"),
+    ("sum", "EventsPublished", "events"),
+    ("sum", "DuplicatesSuppressed", "duplicates"),
+    ("sum", "PagesFetched", "pages"),
+    ("sum", API_REQUESTS_METRIC, "requests"),
+    ("sum", RATE_LIMITED_METRIC, "rate_limited"),
+    ("sum", AUTH_FAILURES_METRIC, "auth_failures"),
+    ("max", STREAM_LAG_METRIC, "max_lag_s"),
+)
+
+
+def stream_table_query(log_group: str) -> str:
+    columns = ", ".join(f"{stat}({metric}) as {name}" for stat, metric, name in STREAM_TABLE_COLUMNS)
+    return (
+        f"SOURCE '{log_group}' | filter ispresent(_aws.Timestamp) and ispresent({STREAM_LABELS[0]}) "
+        f"| stats {columns} by {', '.join(STREAM_LABELS)} | sort requests desc | limit 200"
+    )
 
 
 # A number in the dashboard JSON that comes from a parameter: replaced, unquoted, by `${StreamLagAlarmSeconds}`.
@@ -99,38 +126,35 @@ def dashboard_body(resources: Mapping[str, Any]) -> dict[str, Any]:
             },
         },
         {"type": "alarm", "width": 24, "height": 3, "properties": {"title": "Alarms", "alarms": alarms}},
-        _per_stream("Records polled per connection/resource", "RecordsPolled"),
-        _per_stream("Events published per connection/resource", "EventsPublished"),
-        _per_stream("Duplicates suppressed per connection/resource", "DuplicatesSuppressed"),
-        _per_stream("Pages fetched per connection/resource", "PagesFetched"),
         _graph(
-            "Cliniko API requests and 429s per connection",
+            "Polling, all clinics",
+            [_service_metric(name, name) for name in STREAM_METRICS],
+        ),
+        _graph(
+            "Cliniko API requests and 429s, all clinics",
             [
-                _expression(search(API_REQUESTS_METRIC, "connection", "Sum"), "requests", "req"),
-                _expression(search(RATE_LIMITED_METRIC, "connection", "Sum"), "429", "limited"),
+                _service_metric(API_REQUESTS_METRIC, "requests"),
+                _service_metric(RATE_LIMITED_METRIC, "429", yAxis="right"),
             ],
         ),
+        _graph("Cliniko 401/403, all clinics", [_service_metric(AUTH_FAILURES_METRIC, "401/403")]),
         _graph(
-            "Cliniko 401/403 per connection",
-            [_expression(search(AUTH_FAILURES_METRIC, "connection", "Sum"), "", "auth")],
-        ),
-        _graph(
-            "Stream lag (seconds behind) per connection/resource",
-            [_expression(search(STREAM_LAG_METRIC, "connection,resource", "Maximum"), "", "lag")],
+            "Stream lag (seconds behind), worst stream",
+            [_service_metric(STREAM_LAG_METRIC, "worst stream")],
             stat="Maximum",
             annotations=lag_threshold,
         ),
         _graph(
             "Actions succeeded / failed (all actions)",
             [
-                _expression(f"SUM({search('ActionsSucceeded', 'action', 'Sum')})", "succeeded", "ok"),
-                _expression(f"SUM({search('ActionsFailed', 'action', 'Sum')})", "failed", "failed"),
-                _expression(f"SUM({search('ActionTransientFailures', 'action', 'Sum')})", "transient", "transient"),
+                _service_metric("ActionsSucceeded", "succeeded"),
+                _service_metric("ActionsFailed", "failed"),
+                _service_metric("ActionTransientFailures", "transient"),
             ],
         ),
         _graph(
             "Failed actions per action",
-            [_expression(search("ActionsFailed", "action", "Sum"), "", "failed_by_action")],
+            [_expression(search(PER_ACTION_METRIC, "action", "Sum"), "", "failed_by_action")],
         ),
         _graph("Dead-letter queue depth", dlqs, stat="Maximum"),
         _graph(
@@ -148,6 +172,17 @@ def dashboard_body(resources: Mapping[str, Any]) -> dict[str, Any]:
                 ],
             ],
         ),
+        {
+            "type": "log",
+            "width": 24,
+            "height": 8,
+            "properties": {
+                "title": "Per connection and stream (Logs Insights over the poll worker's metric lines)",
+                "region": "${AWS::Region}",
+                "view": "table",
+                "query": stream_table_query("${PollWorkerFunctionLogGroup}"),
+            },
+        },
     ]
     # Lay the widgets out left to right, top to bottom, on CloudWatch's 24-column grid.
     x = y = row_height = 0
@@ -161,6 +196,15 @@ def dashboard_body(resources: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def dashboard_metric_names(body: Mapping[str, Any]) -> set[str]:
-    """Every `ClinikoConnector` metric name the dashboard reads."""
-    text = json.dumps(body)
-    return set(re.findall(r'MetricName=\\"([A-Za-z]+)\\"', text))
+    """Every `ClinikoConnector` metric name the dashboard reads: in metric arrays, SEARCH expressions and the Logs
+    Insights table's columns."""
+    names: set[str] = set()
+    for widget in body["widgets"]:
+        props = widget["properties"]
+        for line in props.get("metrics", []):
+            if line and line[0] == NAMESPACE:
+                names.add(line[1])
+            elif line and isinstance(line[0], dict) and "expression" in line[0]:
+                names.update(re.findall(r'MetricName="([A-Za-z]+)"', line[0]["expression"]))
+        names.update(re.findall(r"\b(?:sum|max)\(([A-Za-z]+)\)", props.get("query", "")))
+    return names

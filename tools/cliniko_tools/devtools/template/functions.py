@@ -6,7 +6,7 @@ from typing import Any
 
 from cliniko_connector.catalog.actions import Action
 from cliniko_tools.devtools.template.checkov import checkov_metadata
-from cliniko_tools.devtools.template.intrinsics import DISPOSABLE, get_att, ref, sub
+from cliniko_tools.devtools.template.intrinsics import DISPOSABLE, get_att, if_, ref, sub
 from cliniko_tools.devtools.template.names import (
     KMS_KEY_ARN,
     LOG_GROUP_PREFIX,
@@ -45,8 +45,13 @@ SCHEDULE_MAX_RETRIES = 3
 SCHEDULE_MAX_EVENT_AGE_SECONDS = 60
 
 # Read by Powertools itself. X-Ray keeps traces outside the stack's KMS key and log retention: it gets no handler
-# responses (action results hold patient records) and no exception objects (docs/security.md).
-POWERTOOLS_ENVIRONMENT = {"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false", "POWERTOOLS_TRACER_CAPTURE_ERROR": "false"}
+# responses (action results hold patient records) and no exception objects (docs/security.md). The tracer is on
+# only where Lambda traces every invocation it can (TracingMode=Active; docs/operations.md#tracing).
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+    "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+    "POWERTOOLS_TRACE_DISABLED": if_("TracingActive", "false", "true"),
+}
 
 
 def action_function_id(action: Action) -> str:
@@ -61,7 +66,8 @@ def function_globals() -> dict[str, Any]:
             "Architectures": [ARCHITECTURE],
             "Timeout": DEFAULT_TIMEOUT_SECONDS,
             "MemorySize": DEFAULT_MEMORY_MB,
-            "Tracing": "Active",
+            # PassThrough by default: no trace unless a traced caller sent one (docs/operations.md#tracing).
+            "Tracing": ref("TracingMode"),
             "Layers": [ref("ConnectorLayer")],
             "LoggingConfig": {"LogFormat": "JSON", "ApplicationLogLevel": ref("LogLevel"), "SystemLogLevel": "WARN"},
             "Environment": {

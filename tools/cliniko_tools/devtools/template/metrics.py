@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-# Business metrics (namespace ClinikoConnector). Each carries the dimensions noted plus `service`, which
-# Powertools' `single_metric` takes from POWERTOOLS_SERVICE_NAME (set per stage in Globals).
+# Business metrics (namespace ClinikoConnector). Their one dimension is `service`, which the functions take from
+# POWERTOOLS_SERVICE_NAME (set per stage in Globals): a CloudWatch metric is billed per name and dimension values,
+# so a clinic adds none. Whose a value is goes into the metric's EMF line as a property (noted per metric), where
+# Logs Insights groups by it (observability.count).
 STREAM_METRICS = ("RecordsPolled", "EventsPublished", "DuplicatesSuppressed", "PagesFetched")  # connection, resource
 ACTION_METRICS = ("ActionsSucceeded", "ActionsFailed", "ActionTransientFailures")  # action
-API_REQUESTS_METRIC = "ClinikoRequests"  # connection: requests a poll sent to Cliniko
-RATE_LIMITED_METRIC = "ClinikoRateLimited"  # connection: polls that failed on a 429
+API_REQUESTS_METRIC = "ClinikoRequests"  # connection, resource: requests a poll sent to Cliniko
+RATE_LIMITED_METRIC = "ClinikoRateLimited"  # connection, resource: polls that failed on a 429
 AUTH_FAILURES_METRIC = "ClinikoAuthFailures"  # connection: polls that failed on a 401/403
 STREAM_LAG_METRIC = "StreamLagSeconds"  # connection, resource: how far behind Cliniko a stream is (unit Seconds)
-# connection (and rolled up): a poll or action refused a connection row whose base URL this stack sends no key to.
+# connection: a poll or action refused a connection row whose base URL this stack sends no key to.
 BASE_URL_REFUSED_METRIC = "ConnectionBaseUrlRefused"
-# connection, resource (and rolled up to `service`): list pages that came back out of the order asked for
+# connection, resource: list pages that came back out of the order asked for
 SORT_NOT_HONOURED_METRIC = "ClinikoSortNotHonoured"
+# The properties of a poll's metric lines that say which stream: the dashboard's Logs Insights table groups by them.
+STREAM_LABELS = ("connection", "resource")
+# The one metric with a second dimension, `action`: bounded by the catalog, and a value only when an action fails;
+# the dashboard's "Failed actions per action" reads it.
+PER_ACTION_METRIC = "ActionsFailed"
 EMITTED_METRICS = frozenset(
     {
         *STREAM_METRICS,
@@ -27,6 +34,5 @@ EMITTED_METRICS = frozenset(
         SORT_NOT_HONOURED_METRIC,
     }
 )
-# The failure-rate alarm reads ActionsFailed and ActionsSucceeded rolled up to the `service` dimension alone
-# (a second emission without `action`): a metric-math alarm reads at most 10 metrics, not two per action.
+# The failure-rate alarm reads ActionsFailed and ActionsSucceeded per service (all actions together).
 ROLLUP_METRICS = ("ActionsFailed", "ActionsSucceeded")

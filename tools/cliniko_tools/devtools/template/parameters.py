@@ -99,6 +99,14 @@ def parameters(*, with_examples: bool) -> dict[str, Any]:
             "Description": "Application log level of every function. The AWS SDK and urllib3 stay at WARNING "
             "whatever this says: at DEBUG they would log API keys and patient data (docs/security.md).",
         },
+        "TracingMode": {
+            "Type": "String",
+            "Default": "PassThrough",
+            "AllowedValues": ["PassThrough", "Active"],
+            "Description": "X-Ray tracing of every function. PassThrough: only invocations a traced caller sampled "
+            "(none on the poll path: an idle stack records no traces). Active: Lambda traces the first invocation "
+            "each second and 5% of the rest, 5 USD per million traces; turn it on to investigate.",
+        },
         "LogRetentionDays": {
             "Type": "Number",
             "Default": 30,
@@ -154,6 +162,7 @@ def conditions(*, with_examples: bool) -> dict[str, Any]:
             "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", ref("ActionRequestPrincipals")]}, ""]}]
         },
         "HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]},
+        "TracingActive": {"Fn::Equals": [ref("TracingMode"), "Active"]},
     }
     if not with_examples:  # nothing to enable: no condition for cfn-lint to call unused
         del found["ExampleAutomationsEnabled"]
