@@ -43,8 +43,9 @@ ARCHIVE_RETENTION_SECONDS = 1209600
 ARCHIVE_FILE_NAME = "archive.jsonl"
 # What the local stack sets unless told otherwise: its connections point at the simulator on loopback.
 LOCAL_STACK_PARAMETERS = {"AllowBaseUrlOverride": "true"}
-# Rules on the stack's bus that `up` never deletes: `events tail`'s temporary ones (usecases.tail).
-KEPT_RULE_PREFIXES = ("cliniko-tail-",)
+# Rules on the stack's bus that `up` never deletes: `events tail`'s temporary ones (usecases.tail) and the
+# automations stack's (`automations deploy`, cliniko_tools.automation_stack.local).
+KEPT_RULE_PREFIXES = ("cliniko-tail-", "automation-")
 OWNER_PARAMETER = "/cliniko-connector/local/{stack_name}/state-file"
 
 _QUEUE_ATTRIBUTES = (
