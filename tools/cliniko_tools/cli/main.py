@@ -30,6 +30,7 @@ GROUPS = (
     "dev",
     "actions",
     "completion",
+    "automations_stack",  # adds plan/deploy/list/remove to the `automations` group (after it, if it exists)
 )
 
 EXIT_OK = 0
