@@ -29,6 +29,7 @@ GROUPS = (
     "simulator",
     "dev",
     "actions",
+    "automations",
     "completion",
     "automations_stack",  # adds plan/deploy/list/remove to the `automations` group (after it, if it exists)
 )

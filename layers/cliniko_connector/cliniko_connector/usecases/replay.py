@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cliniko_connector import patterns
 from cliniko_connector.errors import ConfigurationError, ConnectorError, PublishError
 from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.timeutil import to_z
@@ -184,20 +185,13 @@ def _aware(value: datetime) -> datetime:
 
 
 def pattern_matcher(pattern: dict[str, Any] | None) -> Callable[[dict[str, Any]], bool]:
-    """EventBridge pattern matching as the local stack's rules do it (moto's matcher, so both agree)."""
+    """EventBridge pattern matching by AWS's documented rules (`cliniko_connector.patterns`)."""
     if not pattern:
         return lambda event: True
-    from moto.events.models import EventPattern
-
     try:
-        compiled = EventPattern.load(json.dumps(pattern))
-    except Exception as exc:
+        return patterns.matcher(pattern)
+    except patterns.InvalidEventPattern as exc:
         raise ConfigurationError(f"--pattern is not a valid EventBridge event pattern: {exc}") from None
-
-    def matches(event: dict[str, Any]) -> bool:
-        return bool(compiled.matches_event(event))
-
-    return matches
 
 
 @dataclass
