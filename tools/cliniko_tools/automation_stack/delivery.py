@@ -161,7 +161,7 @@ class AutomationDelivery:
         for message in messages:
             event = _as_delivered(json.loads(message["Body"]), self.stack.account_id)
             attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-            if matches(automation.pattern, event) is False:
+            if not matches(automation.pattern, event):
                 sqs.delete_message(QueueUrl=target.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 continue  # moto's matcher is looser than EventBridge's: this event wouldn't have matched
             if index == 0 and attempts == 1:
@@ -206,7 +206,10 @@ class AutomationDelivery:
         message_id: str,
         attempts: int,
     ) -> str:
-        body = render(target.transformer, event)
+        rule_arn = (
+            f"arn:aws:events:{self.stack.region}:{self.stack.account_id}:rule/{automation.event_bus}/{automation.rule}"
+        )
+        body = render(target.transformer, event, rule_name=automation.rule, rule_arn=rule_arn)
         try:
             if target.kind == "action":
                 assert target.function is not None

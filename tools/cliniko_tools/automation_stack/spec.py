@@ -150,8 +150,8 @@ def from_folder(path: str | Path, *, source: str) -> tuple[DeploySpec, list[str]
     folder = load_folder(Path(path))
     problems = [str(p) for p in folder.problems]
     spec = DeploySpec()
-    for item in folder.webhooks:
-        hook = item.webhook
+    for webhook_file in folder.webhooks:
+        hook = webhook_file.webhook
         auth = hook.auth
         fields: dict[str, Any] = {"auth": auth.type}
         if isinstance(auth, ApiKeyAuth):

@@ -31,7 +31,6 @@ GROUPS = (
     "actions",
     "automations",
     "completion",
-    "automations_stack",  # adds plan/deploy/list/remove to the `automations` group (after it, if it exists)
 )
 
 EXIT_OK = 0

@@ -2,8 +2,8 @@
 
 On AWS (`--connector-stack NAME`, or $STACK_NAME as the connector stack's CliEnvironment sets it) the stack is
 `<connector-stack>-automations`, changed through CloudFormation change sets; otherwise the local stack's state
-file names the moto server (as for every other command). The `automations` group may also hold `new`,
-`validate` and `test` (cliniko_tools.cli.automations); this module adds its commands to that group."""
+file names the moto server (as for every other command). The group itself, with `new`, `validate` and
+`test`, is cliniko_tools.cli.automations, which calls `register_commands` here."""
 
 from __future__ import annotations
 
@@ -250,19 +250,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def _group(subparsers: Any) -> Any:
-    """The `automations` group's sub-commands, whoever created the group."""
-    parser = subparsers.choices.get("automations")
-    if parser is None:
-        parser = subparsers.add_parser("automations", help="automation files: plan, deploy, list, remove")
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest="automations_command", metavar="COMMAND", required=True)
-
-
-def register(subparsers: Any) -> None:
-    group = _group(subparsers)
+def register_commands(group: Any) -> None:
+    """Adds plan, deploy, list and remove to the `automations` group (cliniko_tools.cli.automations)."""
     folder_help = f"a folder of automation files, or one file (default {DEFAULT_FOLDER}/)"
 
     plan = group.add_parser("plan", help="what a deploy would add, change and remove")
@@ -300,4 +289,4 @@ def register(subparsers: Any) -> None:
     remove.set_defaults(func=cmd_remove)
 
 
-__all__ = ["register"]
+__all__ = ["register_commands"]
