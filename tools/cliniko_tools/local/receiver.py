@@ -1,4 +1,5 @@
-"""A webhook receiver on 127.0.0.1: records every request (method, path, headers, body); answers `status`."""
+"""A webhook receiver on 127.0.0.1 for the local stack's automations: records every request (method, path,
+headers, body) and answers `status`. `make demo` and the tests point webhooks here (`--local-endpoint`)."""
 
 from __future__ import annotations
 
