@@ -12,8 +12,8 @@ from cliniko_connector.errors import ConfigurationError
 from cliniko_tools.automation_stack.delivery import read_metrics
 from cliniko_tools.automation_stack.local import LocalAutomationsStack, metrics_path_for, state_path_for
 from cliniko_tools.automation_stack.spec import AutomationSpec, DeploySpec, InputTransformer, TargetSpec, WebhookSpec
-from cliniko_tools.local.runner import LocalRunner
 from cliniko_tools.local.receiver import Receiver
+from cliniko_tools.local.runner import LocalRunner
 from tests.integration.local.local_stack_support import Project
 
 SECRET = "s3cr3t-front-desk-key"
