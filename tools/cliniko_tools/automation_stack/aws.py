@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from cliniko_connector.errors import ConfigurationError
-from cliniko_tools.automation_stack.cfn import METADATA_KEY, build_template, render, secret_parameter
+from cliniko_tools.automation_stack.cfn import METADATA_KEY, TARGET_ROLE, build_template, render, secret_parameter
 from cliniko_tools.automation_stack.connector import ConnectorOutputs, automations_stack_name
 from cliniko_tools.automation_stack.local import Plan
 from cliniko_tools.automation_stack.spec import DeploySpec, camel
@@ -159,6 +159,8 @@ class AwsAutomationsStack:
         for owner in plan.add + plan.remove:
             if owner in plan.change:
                 plan.change.remove(owner)
+        for names in (plan.add, plan.change, plan.remove):
+            names.sort(key=lambda n: (" " in n, n))  # automations first, then webhooks, topics, queues, the role
         return plan
 
     def _delete_change_set(self, name: str, change_type: str) -> None:
@@ -255,6 +257,7 @@ class AwsAutomationsStack:
 def _owners(spec: DeploySpec) -> dict[str, str]:
     """Logical-id prefix → the automation or webhook it belongs to (for naming a change set's changes)."""
     owners = {camel(a.name): a.name for a in spec.automations}
+    owners[TARGET_ROLE] = "target role (webhooks, other buses)"
     owners.update({f"Webhook{camel(w)}": f"webhook {w}" for w in spec.webhooks})
     for automation in spec.automations:
         for target in automation.targets:

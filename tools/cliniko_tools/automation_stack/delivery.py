@@ -163,7 +163,7 @@ class AutomationDelivery:
             attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             if not matches(automation.pattern, event):
                 sqs.delete_message(QueueUrl=target.queue_url, ReceiptHandle=message["ReceiptHandle"])
-                continue  # moto's matcher is looser than EventBridge's: this event wouldn't have matched
+                continue  # moto's rule filters on source and detail-type only: the rest of the pattern is here
             if index == 0 and attempts == 1:
                 record_metric(self.metrics, automation.rule, "MatchedEvents")
             try:

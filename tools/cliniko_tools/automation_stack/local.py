@@ -1,9 +1,9 @@
 """The automations stack on the local stack (moto server): what `automations plan/deploy/list/remove` do there.
 
-Each automation is a rule `automation-<name>` on the connector's bus with its compiled pattern. Each of its
-targets is, on moto, a queue `automation-<name>-<target>` that receives the matched event untransformed; the
-runner (`delivery`) re-checks the match with EventBridge's semantics, renders the target's InputTransformer and
-delivers for real: the action's handler, an HTTP call to the webhook's endpoint with its connection's auth
+Each automation is a rule `automation-<name>` on the connector's bus, filtering on the pattern's source and
+detail-type (`coarse_pattern`). Each of its targets is, on moto, a queue `automation-<name>-<target>` that
+receives those events untransformed; the runner (`delivery`) applies the whole pattern with EventBridge's
+rules, renders the target's InputTransformer with EventBridge's semantics and delivers for real: the action's handler, an HTTP call to the webhook's endpoint with its connection's auth
 header, an SNS publish, an SQS message, PutEvents on the other bus. A delivery that fails past the retries goes
 to the automation's dead-letter queue `automation-<name>-dlq`, as on AWS.
 
@@ -353,7 +353,7 @@ class LocalAutomationsStack:
         events.put_rule(
             Name=rule,
             EventBusName=bus,
-            EventPattern=json.dumps(pattern),
+            EventPattern=json.dumps(coarse_pattern(pattern)),
             State="ENABLED",
             Description=(automation.description or f"automation {automation.name}")[:512],
         )
@@ -451,6 +451,14 @@ class LocalAutomationsStack:
                 raise
         self._delete_targets(automation.targets, _destinations(remaining or []))
         _quietly(self.client("sqs").delete_queue, QueueUrl=automation.dlq_url)
+
+
+def coarse_pattern(pattern: dict[str, Any]) -> dict[str, Any]:
+    """What moto's rule filters on: the pattern's source and detail-type, plain strings its matcher gets right.
+    The runner applies the whole pattern with EventBridge's rules (`eventbridge.matches`), so moto's looser
+    handling of wildcard, numeric, anything-but or arrays of objects can neither add nor drop a match."""
+    coarse: dict[str, Any] = {key: pattern[key] for key in ("source", "detail-type") if key in pattern}
+    return coarse or {"source": [{"prefix": ""}]}
 
 
 def _destinations(automations: list[LocalAutomation]) -> set[str]:
