@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
     spec, problems = from_folder(path, source=connector.event_source)
     if problems:
         for problem in problems:
-            print(problem, file=sys.stderr)
+            sys.stderr.write(f"{problem}\n")
         return 1
     sys.stdout.write(render(build_template(spec, connector)))
     return 0
