@@ -3,8 +3,9 @@
 Each automation is a rule `automation-<name>` on the connector's bus, filtering on the pattern's source and
 detail-type (`coarse_pattern`). Each of its targets is, on moto, a queue `automation-<name>-<target>` that
 receives those events untransformed; the runner (`delivery`) applies the whole pattern with EventBridge's
-rules, renders the target's InputTransformer with EventBridge's semantics and delivers for real: the action's handler, an HTTP call to the webhook's endpoint with its connection's auth
-header, an SNS publish, an SQS message, PutEvents on the other bus. A delivery that fails past the retries goes
+rules, renders the target's InputTransformer with EventBridge's semantics and delivers for real: the action's
+handler, an HTTP call to the webhook's endpoint with its connection's auth header, an SNS publish, an SQS
+message, PutEvents on the other bus. A delivery that fails past the retries goes
 to the automation's dead-letter queue `automation-<name>-dlq`, as on AWS.
 
 What was deployed is recorded in `automations.json` next to the stack's state file (the local counterpart of
