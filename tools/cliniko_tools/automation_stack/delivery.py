@@ -2,9 +2,9 @@
 
 For each target queue (`local.LocalTarget.queue_url`) the runner receives the matched events, checks them
 again with EventBridge's matcher, renders the target's InputTransformer and delivers by kind. Failures follow
-EventBridge: a webhook's 429/5xx/connection error and any AWS error are retried (the message comes back after
-its visibility timeout) up to the retry budget, a webhook's other 4xx is not retried; then the event goes to
-the automation's dead-letter queue with EventBridge's error attributes. An action target is an asynchronous
+EventBridge: a webhook's 401/407/409/429/5xx answer or connection error and any AWS error are retried (the
+message comes back after its visibility timeout) up to the retry budget, a webhook's other answers are not;
+then the event goes to the automation's dead-letter queue with EventBridge's error attributes. An action target is an asynchronous
 Lambda invoke, so its failures follow the function's own retries and failure destination, as on AWS.
 
 Each outcome is recorded (`automations-metrics.jsonl`, the local MatchedEvents/Invocations/FailedInvocations)
@@ -38,7 +38,7 @@ from cliniko_tools.local.stack import StackState
 
 LOCAL_RETRY_ATTEMPTS = 2  # retries before the dead-letter queue; AWS's RetryPolicy (8) would take hours here
 WEBHOOK_TIMEOUT_SECONDS = 5
-RETRIED_STATUS = {408, 409, 429}
+RETRIED_STATUS = {401, 407, 409, 429}  # and 5xx: what EventBridge retries for API destinations
 
 
 @dataclass
@@ -250,7 +250,12 @@ class AutomationDelivery:
         }
         try:
             response = requests.request(
-                webhook.method, webhook.endpoint, data=body.encode(), headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS
+                webhook.method,
+                webhook.endpoint,
+                data=body.encode(),
+                headers=headers,
+                timeout=WEBHOOK_TIMEOUT_SECONDS,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise DeliveryFailed(
