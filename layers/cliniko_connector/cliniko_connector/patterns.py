@@ -195,7 +195,12 @@ def _bounds(arg: Any, where: str) -> list[tuple[str, float]]:
 
 def matches(pattern: dict[str, Any], event: Any) -> bool:
     """Whether `event` matches `pattern` (call `validate` first: invalid patterns aren't diagnosed here)."""
-    return _match_object(pattern, [event])
+    return mismatch(pattern, event) is None
+
+
+def mismatch(pattern: dict[str, Any], event: Any) -> str | None:
+    """The first field of `pattern` (dotted, `detail.state`) the event doesn't satisfy; None when it matches."""
+    return _mismatch(pattern, [event], "")
 
 
 def _objects(nodes: Iterable[Any]) -> Iterator[dict[str, Any]]:
@@ -218,20 +223,22 @@ def _leaves(nodes: Iterable[Any]) -> list[Any]:
     return out
 
 
-def _match_object(pattern: dict[str, Any], nodes: list[Any]) -> bool:
+def _mismatch(pattern: dict[str, Any], nodes: list[Any], path: str) -> str | None:
     objects = list(_objects(nodes))
     for key, sub in pattern.items():
+        where = _join(path, key)
         if key == "$or":
-            if not any(_match_object(branch, nodes) for branch in sub):
-                return False
+            if all(_mismatch(branch, nodes, path) is not None for branch in sub):
+                return where
             continue
         children = [obj[key] for obj in objects if key in obj]
         if isinstance(sub, dict):
-            if not _match_object(sub, children):
-                return False
+            inner = _mismatch(sub, children, where)
+            if inner is not None:
+                return inner
         elif not _match_leaf(sub, _leaves(children)):
-            return False
-    return True
+            return where
+    return None
 
 
 def _match_leaf(matchers: list[Any], values: list[Any]) -> bool:

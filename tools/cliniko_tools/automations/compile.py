@@ -31,6 +31,7 @@ from cliniko_tools.automations.model import (
     Automation,
     BusTarget,
     EmailTarget,
+    Loc,
     QueueTarget,
     SmsTarget,
     Target,
@@ -54,7 +55,7 @@ PathKind = Callable[[str], frozenset[str] | None]
 class CompileError(ValueError):
     """An automation that can't become a rule; `loc` says where in its file (`("do", 0, "input", "x")`)."""
 
-    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+    def __init__(self, message: str, loc: Loc = ()) -> None:
         super().__init__(message)
         self.loc = loc
 
@@ -78,6 +79,8 @@ class CompiledTarget:
     kind: TargetKind
     ref: str
     transformer: InputTransformer | None
+    locations: Mapping[str, Loc] = field(default_factory=dict)
+    """Where in the automation's file each path of `transformer` is used first (for `file:line` problems)."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def is_path(value: Any) -> bool:
 # --------------------------------------------------------------------------- event pattern
 
 
-def _nest(where: Mapping[str, Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
+def _nest(where: Mapping[str, Any], loc: Loc) -> dict[str, Any]:
     """Dotted keys (`data.status`) as nested objects; `$or` lists are nested likewise."""
     out: dict[str, Any] = {}
     for key, value in where.items():
@@ -144,7 +147,7 @@ _OPERATORS = frozenset(
 )
 
 
-def _merge(into: dict[str, Any], other: Mapping[str, Any], loc: tuple[str | int, ...]) -> None:
+def _merge(into: dict[str, Any], other: Mapping[str, Any], loc: Loc) -> None:
     for key, value in other.items():
         if key not in into:
             into[key] = value
@@ -182,12 +185,14 @@ class _Builder:
 
     kinds: PathKind
     paths: dict[str, str] = field(default_factory=dict)  # variable → path
+    locations: dict[str, Loc] = field(default_factory=dict)  # path → where it is first used
 
-    def variable(self, path: str, loc: tuple[str | int, ...]) -> str:
+    def variable(self, path: str, loc: Loc) -> str:
         if path in PREDEFINED:
             return path
         if split_path(path) is None:
             raise CompileError(f"`{path}` is not a JSON path in dot notation (e.g. `$.detail.data.id`)", loc)
+        self.locations.setdefault(path, loc)
         for name, known in self.paths.items():
             if known == path:
                 return name
@@ -206,7 +211,7 @@ class _Builder:
             return path != "aws.events.event.json"
         return self.kinds(path) == frozenset({"string"})
 
-    def value(self, value: Any, loc: tuple[str | int, ...]) -> str:
+    def value(self, value: Any, loc: Loc) -> str:
         """JSON text of `value` with placeholders."""
         if isinstance(value, Mapping):
             items = []
@@ -229,7 +234,7 @@ class _Builder:
         match = PLACEHOLDER.fullmatch(value)
         return resolve_name(match.group(1)) if match else None
 
-    def string(self, text: str, loc: tuple[str | int, ...]) -> str:
+    def string(self, text: str, loc: Loc) -> str:
         path = self.whole(text)
         if path is not None:
             var = self.variable(path, loc)
@@ -240,7 +245,7 @@ class _Builder:
             )
         return '"' + self.text(text, loc, escape=True) + '"'
 
-    def text(self, text: str, loc: tuple[str | int, ...], *, escape: bool) -> str:
+    def text(self, text: str, loc: Loc, *, escape: bool) -> str:
         """`text` with its `<name>` placeholders as variables; literal parts JSON-escaped when `escape`."""
         out, last = [], 0
         for match in PLACEHOLDER.finditer(text):
@@ -252,7 +257,7 @@ class _Builder:
         out.append(json.dumps(tail)[1:-1] if escape else tail)
         return "".join(out)
 
-    def done(self, template: str, loc: tuple[str | int, ...]) -> InputTransformer:
+    def done(self, template: str, loc: Loc) -> InputTransformer:
         if len(template) > MAX_TEMPLATE:
             raise CompileError(f"the target's input is longer than EventBridge's {MAX_TEMPLATE} characters", loc)
         return InputTransformer(dict(self.paths), template)
@@ -264,11 +269,11 @@ def idempotency_key(automation: str, index: int) -> str:
     return f"{automation}/{index}:<event_key>"
 
 
-def action_transformer(automation: str, index: int, target: ActionTarget, kinds: PathKind) -> InputTransformer:
+def action_transformer(automation: str, index: int, target: ActionTarget, builder: _Builder) -> InputTransformer:
     """The request the action functions accept as an InputTransformer's output (`eventmodels.ActionRequest`):
     `connection_id` and `event_key` from the event, a key per automation and target, and the input."""
-    builder = _Builder(kinds, {"connection_id": "$.detail.connection_id", "event_key": "$.detail.event_key"})
-    loc: tuple[str | int, ...] = ("do", index - 1, "input")
+    builder.paths.update(connection_id="$.detail.connection_id", event_key="$.detail.event_key")
+    loc: Loc = ("do", index - 1, "input")
     body = builder.value(target.input, loc)
     template = (
         '{"connection_id": "<connection_id>", '
@@ -279,14 +284,12 @@ def action_transformer(automation: str, index: int, target: ActionTarget, kinds:
     return builder.done(template, loc)
 
 
-def body_transformer(value: Any, loc: tuple[str | int, ...], kinds: PathKind) -> InputTransformer:
-    builder = _Builder(kinds)
+def body_transformer(value: Any, loc: Loc, builder: _Builder) -> InputTransformer:
     return builder.done(builder.value(value, loc), loc)
 
 
-def text_transformer(text: str, loc: tuple[str | int, ...], kinds: PathKind) -> InputTransformer:
+def text_transformer(text: str, loc: Loc, builder: _Builder) -> InputTransformer:
     """A plain-text template (SNS email and SMS): placeholders are filled with the value as it is."""
-    builder = _Builder(kinds)
     if "$.detail" in text and not is_path(text):
         raise CompileError("inside text write `<name>` (e.g. `<data.starts_at>`), not a `$.detail…` path", loc)
     whole = builder.whole(text) if is_path(text) else None
@@ -305,22 +308,23 @@ def target_id(index: int, target: Target) -> str:
 
 def compile_target(automation: str, index: int, target: Target, kinds: PathKind) -> CompiledTarget:
     """Target `index` (1-based, its position in `do`)."""
-    loc: tuple[str | int, ...] = ("do", index - 1)
+    loc: Loc = ("do", index - 1)
+    builder = _Builder(kinds)
     transformer: InputTransformer | None
     if isinstance(target, ActionTarget):
-        transformer = action_transformer(automation, index, target, kinds)
+        transformer = action_transformer(automation, index, target, builder)
     elif isinstance(target, WebhookTarget | QueueTarget):
-        transformer = None if target.body is None else body_transformer(target.body, (*loc, "body"), kinds)
+        transformer = None if target.body is None else body_transformer(target.body, (*loc, "body"), builder)
     elif isinstance(target, EmailTarget):
         text = f"{target.subject}\n\n{target.message}" if target.subject else target.message
-        transformer = text_transformer(text, (*loc, "message"), kinds)
+        transformer = text_transformer(text, (*loc, "message"), builder)
     elif isinstance(target, SmsTarget):
-        transformer = text_transformer(target.message, (*loc, "message"), kinds)
+        transformer = text_transformer(target.message, (*loc, "message"), builder)
     elif isinstance(target, BusTarget):
         transformer = None
     else:  # pragma: no cover - the union is exhaustive
         raise CompileError(f"unknown target {target!r}", loc)
-    return CompiledTarget(target_id(index, target), target.kind, target.ref, transformer)
+    return CompiledTarget(target_id(index, target), target.kind, target.ref, transformer, dict(builder.locations))
 
 
 def compile_automation(

@@ -13,7 +13,7 @@ from cliniko_connector.errors import did_you_mean
 from cliniko_connector.eventmodels import ActionRequest
 from cliniko_connector.settings import ActionSettings
 from cliniko_connector.wiring import action_app
-from cliniko_tools.cli.context import UsageError, add_stack_options, read_text_arg, settings_from
+from cliniko_tools.cli.context import UsageError, add_stack_options, parse_json_object, read_text_arg, settings_from
 from cliniko_tools.cli.output import TERMINAL_WIDTH, emit_json, plural, table
 from cliniko_tools.devtools.actions_doc import input_fields, result_fields
 from cliniko_tools.devtools.sample_events import action_request_detail
@@ -77,13 +77,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _parse_input(raw: str) -> dict[str, Any]:
     text = read_text_arg(raw[1:], "--input @FILE") if raw.startswith("@") else raw
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--input is not JSON (line {exc.lineno}, column {exc.colno})") from None
-    if not isinstance(value, dict):
-        raise UsageError('--input must be a JSON object, e.g. \'{"patient_id": "123"}\'')
-    return value
+    return parse_json_object(text, "--input", ', e.g. \'{"patient_id": "123"}\'')
 
 
 def _failure_line(outcome: dict[str, Any]) -> str:

@@ -317,3 +317,6 @@ def register(subparsers: Any) -> None:
     ts.add_argument("trigger")
     ts.add_argument("--json", action="store_true")
     ts.set_defaults(func=_triggers_show)
+    from cliniko_tools.cli.automations import register_sample
+
+    register_sample(trig_sub)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -64,6 +65,18 @@ def read_text_arg(source: str, option: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise UsageError(f"{option}: cannot read {source}: {reason}") from None
+
+
+def parse_json_object(text: str, option: str, hint: str) -> dict[str, Any]:
+    """The JSON object a person gave for `option`, or a one-line usage error (where the JSON breaks; `hint`
+    follows "must be a JSON object")."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{option} is not JSON (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{option} must be a JSON object{hint}")
+    return value
 
 
 def confirm(question: str) -> bool | None:

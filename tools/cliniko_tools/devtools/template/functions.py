@@ -1,0 +1,239 @@
+"""Lambda: the layer, the function defaults (Globals), the poll dispatcher and worker, one function per action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliniko_connector.catalog.actions import Action
+from cliniko_tools.devtools.template.checkov import checkov_metadata
+from cliniko_tools.devtools.template.intrinsics import DISPOSABLE, get_att, ref, sub
+from cliniko_tools.devtools.template.names import (
+    KMS_KEY_ARN,
+    LOG_GROUP_PREFIX,
+    SCHEDULE_RULE_NAME,
+    SECRETS_PREFIX,
+    SERVICE_DIMENSION,
+)
+from cliniko_tools.devtools.template.stack import Stack
+
+RUNTIME = "python3.12"
+ARCHITECTURE = "arm64"
+
+LAYER_CONTENT_URI = "layers/cliniko_connector/"
+DISPATCHER_CODE_URI = "functions/poll_dispatcher/"
+WORKER_CODE_URI = "functions/poll_worker/"
+ACTION_CODE_URI = "functions/action/"
+HANDLER = "app.lambda_handler"
+
+DEFAULT_TIMEOUT_SECONDS = 45
+DEFAULT_MEMORY_MB = 256
+DISPATCHER_TIMEOUT_SECONDS = 60
+WORKER_TIMEOUT_SECONDS = 300
+WORKER_MEMORY_MB = 512
+# The worker stops taking new pages this long before its timeout, so a cursor is always saved.
+WORKER_TIME_BUDGET_SECONDS = 240
+ACTION_TIME_BUDGET_SECONDS = 35
+# At most this many poll workers run at once (the SQS event source's MaximumConcurrency; 2 is AWS's minimum).
+# Concurrency is not a request rate: Cliniko's 200 requests/minute per key is enforced by the shared rate
+# budget in the state table, which every poller and action consults before each request. This cap keeps
+# the budget's conditional writes uncontended and bounds a backfill's burst; see docs/security.md.
+WORKER_MAX_CONCURRENCY = 5
+ACTION_ASYNC_MAX_RETRIES = 2
+ACTION_ASYNC_MAX_EVENT_AGE_SECONDS = 21_600
+# A poll tick that can't be delivered within a minute is superseded by the next one.
+SCHEDULE_MAX_RETRIES = 3
+SCHEDULE_MAX_EVENT_AGE_SECONDS = 60
+
+# Read by Powertools itself. X-Ray keeps traces outside the stack's KMS key and log retention: it gets no handler
+# responses (action results hold patient records) and no exception objects (docs/security.md).
+POWERTOOLS_ENVIRONMENT = {"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false", "POWERTOOLS_TRACER_CAPTURE_ERROR": "false"}
+
+
+def action_function_id(action: Action) -> str:
+    return f"{action.function_suffix}ActionFunction"
+
+
+def function_globals() -> dict[str, Any]:
+    """SAM `Globals`: what every function shares unless it says otherwise."""
+    return {
+        "Function": {
+            "Runtime": RUNTIME,
+            "Architectures": [ARCHITECTURE],
+            "Timeout": DEFAULT_TIMEOUT_SECONDS,
+            "MemorySize": DEFAULT_MEMORY_MB,
+            "Tracing": "Active",
+            "Layers": [ref("ConnectorLayer")],
+            "LoggingConfig": {"LogFormat": "JSON", "ApplicationLogLevel": ref("LogLevel"), "SystemLogLevel": "WARN"},
+            "Environment": {
+                "Variables": {
+                    "CONNECTIONS_TABLE": ref("ConnectionsTable"),
+                    "STATE_TABLE": ref("StateTable"),
+                    "EVENT_BUS_NAME": get_att("EventBus", "Name"),
+                    "EVENT_SOURCE": ref("EventSource"),
+                    "SECRETS_PREFIX": sub(SECRETS_PREFIX),
+                    "STACK_NAME": ref("AWS::StackName"),
+                    "CLINIKO_APP_NAME": ref("ClinikoAppName"),
+                    "CLINIKO_CONTACT_EMAIL": ref("ClinikoContactEmail"),
+                    "POWERTOOLS_SERVICE_NAME": sub(SERVICE_DIMENSION),
+                    **POWERTOOLS_ENVIRONMENT,
+                    "CLINIKO_ALLOW_BASE_URL_OVERRIDE": ref("AllowBaseUrlOverride"),
+                }
+            },
+        }
+    }
+
+
+def add_layer(stack: Stack) -> None:
+    stack.add(
+        "ConnectorLayer",
+        {
+            "Type": "AWS::Serverless::LayerVersion",
+            "Metadata": {"BuildMethod": RUNTIME, "BuildArchitecture": ARCHITECTURE},
+            "Properties": {
+                "LayerName": sub("${AWS::StackName}-connector"),
+                "Description": "cliniko_connector package and its runtime dependencies",
+                "ContentUri": LAYER_CONTENT_URI,
+                "CompatibleRuntimes": [RUNTIME],
+                "CompatibleArchitectures": [ARCHITECTURE],
+                "RetentionPolicy": "Delete",
+            },
+        },
+    )
+
+
+def add_poll_functions(stack: Stack) -> None:
+    _add_function(
+        stack,
+        "PollDispatcherFunction",
+        description="Every PollSchedule tick: enqueue one poll job per due connection stream.",
+        code_uri=DISPATCHER_CODE_URI,
+        role="PollDispatcherRole",
+        sizing={"Timeout": DISPATCHER_TIMEOUT_SECONDS},
+        variables={"POLL_QUEUE_URL": ref("PollQueue"), "RECONCILE_EVERY_HOURS": ref("ReconcileEveryHours")},
+        # A failed tick is superseded by the next one: no retries, but every failure is kept.
+        invoke=_on_failure(0, SCHEDULE_MAX_EVENT_AGE_SECONDS, "PollDispatcherFailureQueue"),
+        events={
+            "Schedule": {
+                "Type": "Schedule",
+                "Properties": {
+                    "Name": sub(SCHEDULE_RULE_NAME),
+                    "Schedule": ref("PollSchedule"),
+                    "Description": "Poll tick for the Cliniko connector",
+                    "Enabled": True,
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": SCHEDULE_MAX_RETRIES,
+                        "MaximumEventAgeInSeconds": SCHEDULE_MAX_EVENT_AGE_SECONDS,
+                    },
+                    "DeadLetterConfig": {"Arn": get_att("RuleTargetDeadLetterQueue", "Arn")},
+                },
+            }
+        },
+    )
+    _add_function(
+        stack,
+        "PollWorkerFunction",
+        description="Poll one connection stream per SQS message and publish its changes.",
+        code_uri=WORKER_CODE_URI,
+        role="PollWorkerRole",
+        sizing={"Timeout": WORKER_TIMEOUT_SECONDS, "MemorySize": WORKER_MEMORY_MB},
+        variables={
+            "POLL_TIME_BUDGET_SECONDS": str(WORKER_TIME_BUDGET_SECONDS),
+            # Where a job that failed for a transient reason is made visible again early.
+            "POLL_QUEUE_URL": ref("PollQueue"),
+            "DEFAULT_PAYLOAD_MODE": ref("DefaultPayloadMode"),
+        },
+        events={
+            "PollJobs": {
+                "Type": "SQS",
+                "Properties": {
+                    "Queue": get_att("PollQueue", "Arn"),
+                    "BatchSize": 1,
+                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    "ScalingConfig": {"MaximumConcurrency": WORKER_MAX_CONCURRENCY},
+                },
+            }
+        },
+    )
+
+
+def add_action_function(stack: Stack, action: Action) -> None:
+    """The function (and its log group) that runs `action`; every action shares one role and one code URI."""
+    function_id = action_function_id(action)
+    _add_function(
+        stack,
+        function_id,
+        kind="ActionFunction",
+        description=f"Action {action.name}: {action.description}"[:256],
+        code_uri=ACTION_CODE_URI,
+        role="ActionFunctionRole",
+        variables={
+            "ACTION_NAME": action.name,
+            "IDEMPOTENCY_TABLE": ref("IdempotencyTable"),
+            "ACTION_REQUEST_SOURCE": ref("ActionRequestSource"),
+            "ACTION_TIME_BUDGET_SECONDS": str(ACTION_TIME_BUDGET_SECONDS),
+        },
+        invoke=_on_failure(ACTION_ASYNC_MAX_RETRIES, ACTION_ASYNC_MAX_EVENT_AGE_SECONDS, "ActionFailureQueue"),
+    )
+    stack.outputs[f"{function_id}Arn"] = {
+        "Description": f"ARN of the {action.name} action function",
+        "Value": get_att(function_id, "Arn"),
+    }
+
+
+def _add_function(
+    stack: Stack,
+    function_id: str,
+    *,
+    description: str,
+    code_uri: str,
+    role: str,
+    variables: dict[str, Any],
+    kind: str | None = None,
+    sizing: dict[str, int] | None = None,
+    invoke: dict[str, Any] | None = None,
+    events: dict[str, Any] | None = None,
+) -> None:
+    """A function with its own log group; checkov's skips come from its kind (its logical id unless given)."""
+    properties: dict[str, Any] = {
+        "Description": description,
+        "CodeUri": code_uri,
+        "Handler": HANDLER,
+        "Role": get_att(role, "Arn"),
+        **(sizing or {}),
+        "LoggingConfig": {"LogGroup": ref(f"{function_id}LogGroup")},
+        "Environment": {"Variables": variables},
+    }
+    if invoke:
+        properties["EventInvokeConfig"] = invoke
+    if events:
+        properties["Events"] = events
+    stack.add(
+        function_id,
+        {
+            "Type": "AWS::Serverless::Function",
+            "Metadata": checkov_metadata(kind or function_id),
+            "Properties": properties,
+        },
+    )
+    stack.add(f"{function_id}LogGroup", _log_group(function_id))
+
+
+def _on_failure(retries: int, max_age_seconds: int, queue_id: str) -> dict[str, Any]:
+    """Asynchronous invocation: retried `retries` times, then kept in `queue_id`."""
+    return {
+        "MaximumRetryAttempts": retries,
+        "MaximumEventAgeInSeconds": max_age_seconds,
+        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": get_att(queue_id, "Arn")}},
+    }
+
+
+def _log_group(function_id: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Logs::LogGroup",
+        **DISPOSABLE,
+        "Properties": {
+            "LogGroupName": sub(f"{LOG_GROUP_PREFIX}{function_id}"),
+            "RetentionInDays": ref("LogRetentionDays"),
+            "KmsKeyId": KMS_KEY_ARN,
+        },
+    }

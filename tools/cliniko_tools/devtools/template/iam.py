@@ -1,0 +1,144 @@
+"""IAM: one role per function kind, every statement scoped to this stack's resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliniko_tools.devtools.template.intrinsics import ARN_PREFIX, arn_of, get_att, ref, sub
+from cliniko_tools.devtools.template.names import KMS_KEY_ARN, LOG_GROUP_PREFIX, SECRET_OWNER_TAG, SECRETS_ARN
+from cliniko_tools.devtools.template.stack import Stack
+
+
+def _allow(sid: str, actions: list[str], resource: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+# X-Ray's write APIs take no resource: the one place a role says `*` (tests list it explicitly).
+XRAY_STATEMENT = _allow("XRayTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*")
+
+
+def add_roles(stack: Stack) -> None:
+    stack.add(
+        "PollDispatcherRole",
+        _role(
+            "Poll dispatcher: reads connections, enqueues poll jobs.",
+            [
+                _logs([get_att("PollDispatcherFunctionLogGroup", "Arn")]),
+                _allow("ListConnections", ["dynamodb:Scan"], arn_of("ConnectionsTable")),
+                _allow("EnqueuePollJobs", ["sqs:SendMessage"], get_att("PollQueue", "Arn")),
+                _allow("OnFailureDestination", ["sqs:SendMessage"], get_att("PollDispatcherFailureQueue", "Arn")),
+                _kms_use("sqs", "dynamodb"),
+                XRAY_STATEMENT,
+            ],
+        ),
+    )
+    stack.add(
+        "PollWorkerRole",
+        _role(
+            "Poll worker: polls Cliniko with the connection's key, keeps stream state, publishes trigger events.",
+            [
+                _logs([get_att("PollWorkerFunctionLogGroup", "Arn")]),
+                _allow(
+                    "ConsumePollJobs",
+                    [
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    get_att("PollQueue", "Arn"),
+                ),
+                _allow(
+                    "StreamStateAndRateBudget",
+                    [
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:Query",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:BatchWriteItem",
+                    ],
+                    arn_of("StateTable"),
+                ),
+                _allow("ReadConnections", ["dynamodb:GetItem"], arn_of("ConnectionsTable")),
+                _read_api_keys(),
+                _allow("PublishTriggerEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
+                _kms_use("sqs", "dynamodb", "secretsmanager"),
+                XRAY_STATEMENT,
+            ],
+        ),
+    )
+    stack.add(
+        "ActionFunctionRole",
+        _role(
+            "Shared by every action function: they all need the same access, and 45 roles would be noise.",
+            [
+                _logs(
+                    [
+                        sub(
+                            f"{ARN_PREFIX}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"
+                            f"{LOG_GROUP_PREFIX}*ActionFunction:*"
+                        )
+                    ]
+                ),
+                _allow(
+                    "IdempotencyRecords",
+                    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                    arn_of("IdempotencyTable"),
+                ),
+                _allow("SharedRateBudget", ["dynamodb:GetItem", "dynamodb:UpdateItem"], arn_of("StateTable")),
+                _allow("ReadConnections", ["dynamodb:GetItem"], arn_of("ConnectionsTable")),
+                _read_api_keys(),
+                _allow("PublishOutcomeEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
+                _allow("OnFailureDestination", ["sqs:SendMessage"], get_att("ActionFailureQueue", "Arn")),
+                _kms_use("sqs", "dynamodb", "secretsmanager"),
+                XRAY_STATEMENT,
+            ],
+        ),
+    )
+
+
+def _read_api_keys() -> dict[str, Any]:
+    """This stack's API-key secrets only: named under its prefix and tagged as its own by `connections add`."""
+    return _allow(
+        "ReadThisStacksClinikoApiKeys",
+        ["secretsmanager:GetSecretValue"],
+        SECRETS_ARN,
+        {"StringEquals": {f"secretsmanager:ResourceTag/{SECRET_OWNER_TAG}": ref("AWS::StackName")}},
+    )
+
+
+def _logs(log_group_arns: list[Any]) -> dict[str, Any]:
+    return _allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], log_group_arns)
+
+
+def _kms_use(*services: str) -> dict[str, Any]:
+    """The stack key, only as used by the services that store this function's data on its behalf."""
+    return _allow(
+        "UseTheStackKeyThroughItsServices",
+        ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+        KMS_KEY_ARN,
+        {"StringEquals": {"kms:ViaService": [sub(f"{s}.${{AWS::Region}}.amazonaws.com") for s in services]}},
+    )
+
+
+def _role(description: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": description,
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            },
+            "Policies": [
+                {"PolicyName": "least-privilege", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
+            ],
+        },
+    }
