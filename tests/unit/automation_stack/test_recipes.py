@@ -82,7 +82,6 @@ def test_the_online_booking_recipe_leaves_appointments_booked_by_staff_alone() -
 
 
 def test_the_recipes_pass_automations_validate_and_test_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("cliniko_tools.automations.trial", reason="`automations test` lands with auto-core's commands")
     from cliniko_tools.cli.main import main
 
     def cli(*args: str) -> int:
