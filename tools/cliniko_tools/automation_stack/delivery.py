@@ -4,8 +4,9 @@ For each target queue (`local.LocalTarget.queue_url`) the runner receives the ma
 again with EventBridge's matcher, renders the target's InputTransformer and delivers by kind. Failures follow
 EventBridge: a webhook's 401/407/409/429/5xx answer or connection error and any AWS error are retried (the
 message comes back after its visibility timeout) up to the retry budget, a webhook's other answers are not;
-then the event goes to the automation's dead-letter queue with EventBridge's error attributes. An action target is an asynchronous
-Lambda invoke, so its failures follow the function's own retries and failure destination, as on AWS.
+then the event goes to the automation's dead-letter queue with EventBridge's error attributes. An action target
+is an asynchronous Lambda invoke, so its failures follow the function's own retries and failure destination, as
+on AWS.
 
 Each outcome is recorded (`automations-metrics.jsonl`, the local MatchedEvents/Invocations/FailedInvocations)
 for `automations list`. Nothing recorded or printed carries the webhook's secret or the event's data.
