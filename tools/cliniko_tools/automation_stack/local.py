@@ -41,7 +41,7 @@ from cliniko_tools.automation_stack.spec import (
     rule_name,
 )
 from cliniko_tools.local.endpoint import ensure_local_aws_environment, require_loopback_endpoint
-from cliniko_tools.local.stack import StackState, create_queue
+from cliniko_tools.local.stack import StackState, create_queue, write_whole
 
 STATE_FILE_NAME = "automations.json"
 METRICS_FILE_NAME = "automations-metrics.jsonl"
@@ -97,10 +97,7 @@ class AutomationsState(BaseModel):
     webhooks: dict[str, LocalWebhook] = Field(default_factory=dict)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)
+        write_whole(path, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path, stack: StackState) -> AutomationsState:

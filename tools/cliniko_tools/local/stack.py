@@ -126,6 +126,16 @@ class ArchiveInfo(BaseModel):
     path: str | None = None
 
 
+def write_whole(path: str | Path, text: str) -> Path:
+    """Written whole, then renamed into place: a running `local run` never reads half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
 class StackState(BaseModel):
     """What `up` created, with physical names; what the runner and `local status` work from."""
 
@@ -150,13 +160,7 @@ class StackState(BaseModel):
         return Path(self.template_path).parent
 
     def save(self, path: str | Path) -> Path:
-        """Written whole, then renamed into place: a running `local run` never reads half a file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)
-        return path
+        return write_whole(path, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> StackState:
