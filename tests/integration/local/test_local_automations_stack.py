@@ -189,3 +189,16 @@ def test_local_up_again_keeps_the_automation_rules(project: Project) -> None:
 
 def test_the_state_file_lives_next_to_the_stacks(project: Project) -> None:
     assert state_path_for(project.state_path) == Path(project.state_path).parent / "automations.json"
+
+
+def test_what_a_restarted_moto_server_no_longer_holds_is_planned_again(project: Project) -> None:
+    state = project.up()
+    stack = LocalAutomationsStack(state, project.state_path)
+    stack.deploy(no_show(), {"front-desk": SECRET})
+    events = project.client("events")
+    events.remove_targets(
+        Rule="automation-no-show", EventBusName=state.event_buses["EventBus"], Ids=["action1", "webhook2"]
+    )
+    events.delete_rule(Name="automation-no-show", EventBusName=state.event_buses["EventBus"])
+    events.delete_connection(Name="automation-front-desk")
+    assert stack.plan(no_show()).add == ["no-show", "webhook front-desk"]

@@ -226,7 +226,16 @@ class LocalAutomationsStack:
         return self._clients[service]
 
     def recorded(self) -> AutomationsState:
-        return AutomationsState.load(self.path, self.stack)
+        """What was deployed and is still there: a moto server started afresh on the same port holds none of it."""
+        state = AutomationsState.load(self.path, self.stack)
+        if state.automations:
+            rules = self.client("events").list_rules(NamePrefix=RULE_PREFIX, EventBusName=self.connector.bus_name)
+            live = {rule["Name"] for rule in rules.get("Rules", [])}
+            state.automations = {n: a for n, a in state.automations.items() if a.rule in live}
+        if state.webhooks:
+            live = {c["Name"] for c in self.client("events").list_connections(NamePrefix=RULE_PREFIX)["Connections"]}
+            state.webhooks = {n: w for n, w in state.webhooks.items() if w.connection_name in live}
+        return state
 
     def plan(self, spec: DeploySpec, endpoint_overrides: Mapping[str, str] | None = None) -> Plan:
         build_template(spec, self.connector)  # the same checks as on AWS: every action has its function
