@@ -1,6 +1,7 @@
 """`automations plan | deploy | list | remove`: the automations stack, on AWS or on the local stack.
 
-On AWS (`--connector-stack NAME`, or $STACK_NAME as the connector stack's CliEnvironment sets it) the stack is
+On AWS (`--connector-stack NAME`, or $STACK_NAME as the connector stack's CliEnvironment sets it, when no
+$AWS_ENDPOINT_URL points at a local stack) the stack is
 `<connector-stack>-automations`, changed through CloudFormation change sets; otherwise the local stack's state
 file names the moto server (as for every other command). The group itself, with `new`, `validate` and
 `test`, is cliniko_tools.cli.automations, which calls `register_commands` here."""
@@ -38,9 +39,10 @@ class Target:
     """The connector stack the automations go beside: on AWS, or the local stack."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.connector_stack: str | None = args.connector_stack or (
-            os.environ.get("STACK_NAME") if args.stack_state is None else None
-        )
+        # $STACK_NAME (the connector's CliEnvironment) means AWS, unless a local endpoint or state file is named:
+        # the local stack's CliEnvironment sets it too.
+        local = args.stack_state is not None or bool(os.environ.get("AWS_ENDPOINT_URL"))
+        self.connector_stack: str | None = args.connector_stack or (None if local else os.environ.get("STACK_NAME"))
         self.state_path = Path(args.stack_state or os.environ.get(STATE_ENV) or DEFAULT_STATE)
 
     @property
