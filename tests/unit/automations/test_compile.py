@@ -203,3 +203,9 @@ def test_a_template_over_eventbridges_limit_is_refused() -> None:
 )
 def test_names_stand_for_detail_fields_else_record_fields(name: str, path: str) -> None:
     assert resolve_name(name) == path
+
+
+def test_a_where_eventbridge_would_refuse_does_not_compile() -> None:
+    with pytest.raises(CompileError, match=r"not a valid EventBridge pattern: data\.status: a field's values") as err:
+        event_pattern(automation([{"bus": "b"}], where={"data.status": 20}))
+    assert err.value.loc == ("when", "where", "data.status")

@@ -174,3 +174,19 @@ def test_a_bus_target_forwards_the_event(tmp_path: Path) -> None:
     loaded = load_file(path)
     assert isinstance(loaded, AutomationFile)
     assert loaded.automation.do == [BusTarget(bus="analytics")]
+
+
+def test_dates_stay_text_and_yaml_elsewhere_is_untouched(tmp_path: Path) -> None:
+    import datetime
+
+    import yaml
+
+    path = write(
+        tmp_path, "a.yaml", "name: a\nwhen: {trigger: patient.created}\ndo:\n  - sms: t\n    message: 2026-01-01\n"
+    )
+    loaded = load_file(path)
+    assert isinstance(loaded, AutomationFile)
+    assert loaded.automation.do[0] == SmsTarget(sms="t", message="2026-01-01")
+    # The template generator's YAML (and anyone else's) still reads and quotes dates as YAML does.
+    assert yaml.safe_load("v: 2026-01-01") == {"v": datetime.date(2026, 1, 1)}
+    assert yaml.safe_dump({"v": "2012-10-17"}) == "v: '2012-10-17'\n"

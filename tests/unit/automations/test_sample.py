@@ -112,3 +112,9 @@ def test_nothing_firing_is_said() -> None:
 def test_a_removed_record_cannot_be_read() -> None:
     with pytest.raises(ConfigurationError, match="nothing to read"):
         newest_event(Api([]), CONNECTION, "availability_block.removed")
+
+
+def test_a_record_too_big_for_one_event_is_sampled_as_the_poller_would_send_it() -> None:
+    api = Api([appointment(1, "2026-11-02T09:00:00Z", did_not_arrive=True, notes="x" * 300_000)])
+    event = newest_event(api, CONNECTION, "individual_appointment.did_not_arrive")
+    assert (event["detail"]["truncated"], event["detail"]["data"]) == (True, None)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cliniko_connector import patterns
 from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.eventmodels import TriggerEventDetail
 from cliniko_tools.automations.model import (
@@ -158,7 +159,8 @@ def _merge(into: dict[str, Any], other: Mapping[str, Any], loc: Loc) -> None:
 
 
 def event_pattern(automation: Automation, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
-    """The rule's pattern: the trigger's source and detail-type, the connections, and `where` inside `detail`."""
+    """The rule's pattern: the trigger's source and detail-type, the connections, and `where` inside `detail`;
+    one EventBridge would refuse is a `CompileError`."""
     when = automation.when
     trigger = TRIGGERS.get(when.trigger)
     if trigger is None:
@@ -173,7 +175,23 @@ def event_pattern(automation: Automation, source: str = DEFAULT_SOURCE) -> dict[
     pattern: dict[str, Any] = {"source": [source], "detail-type": [trigger.detail_type]}
     if detail:
         pattern["detail"] = detail
+    try:
+        patterns.validate(pattern)
+    except patterns.InvalidEventPattern as exc:
+        where = exc.path.removeprefix("detail.")
+        raise CompileError(
+            f"not a valid EventBridge pattern: {where}: {exc.reason}", where_loc(when.where, where)
+        ) from None
     return pattern
+
+
+def where_loc(where: Mapping[str, Any] | None, field_name: str) -> Loc:
+    """Where in the file a `where` field is: its key as written (dotted or nested), else `where` itself."""
+    head = field_name.split("[", 1)[0]
+    for key in where or {}:
+        if head == key or head.startswith(f"{key}."):
+            return ("when", "where", key)
+    return ("when", "where")
 
 
 # --------------------------------------------------------------------------- input templates

@@ -15,11 +15,10 @@ from typing import Any
 from cliniko_connector.adapters.cliniko_http import sort
 from cliniko_connector.catalog.triggers import TRIGGERS, Changed, Removed, Trigger, Updated, stream_for_trigger
 from cliniko_connector.errors import ConfigurationError, ConnectorError
-from cliniko_connector.eventmodels import TriggerEventDetail
 from cliniko_connector.models import Connection, PayloadMode, RecordSnapshot
 from cliniko_connector.ports import ClinikoApi
 from cliniko_connector.timeutil import parse_ts, to_z
-from cliniko_connector.usecases.classify import Transition, make_snapshot, transitions
+from cliniko_connector.usecases.classify import Transition, make_snapshot, transitions, trigger_bus_event
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE_SIZE = 100
@@ -115,26 +114,15 @@ def _event(
     payload_mode: PayloadMode,
     now: datetime | None,
 ) -> dict[str, Any]:
-    detail = TriggerEventDetail(
-        trigger=trigger.name,
-        connection_id=connection.id,
-        resource=trigger.resource,
-        id=record_id,
-        occurred_at=transition.occurred_at,
-        event_key=transition.event_key,
-        changed_fields=transition.changed_fields,
-        previous=transition.previous,
-        payload_mode=payload_mode,
-        data=record if payload_mode is PayloadMode.FULL else None,
-    )
+    entry = trigger_bus_event(source, connection.id, trigger.resource, record_id, transition, payload_mode, record)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": trigger.detail_type,
-        "source": source,
+        "detail-type": entry.detail_type,
+        "source": entry.source,
         "account": "000000000000",
         "time": to_z(now or datetime.now(UTC)),
         "region": "local",
-        "resources": [],
-        "detail": detail.model_dump(mode="json"),
+        "resources": list(entry.resources),
+        "detail": entry.detail,
     }

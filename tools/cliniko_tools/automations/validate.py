@@ -14,12 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cliniko_connector import patterns
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.errors import did_you_mean
 from cliniko_connector.eventmodels import ActionRequest
-from cliniko_tools.automations.compile import CompiledRule, CompileError, compile_automation
+from cliniko_tools.automations.compile import CompiledRule, CompileError, compile_automation, where_loc
 from cliniko_tools.automations.model import ActionTarget, AutomationFile, Folder, Loc, Problem
 from cliniko_tools.automations.render import render
 from cliniko_tools.automations.schema import path_types
@@ -69,15 +68,6 @@ def _where_fields(node: Mapping[str, Any], prefix: str) -> Iterator[str]:
             yield f"{prefix}.{key}"
 
 
-def _where_loc(where: Mapping[str, Any], field_name: str) -> Loc:
-    """Where in the file a `where` field is: its key as written (dotted or nested), else `where` itself."""
-    head = field_name.split("[", 1)[0]
-    for key in where:
-        if head == key or head.startswith(f"{key}."):
-            return ("when", "where", key)
-    return ("when", "where")
-
-
 def check_automation(
     item: AutomationFile,
     *,
@@ -112,16 +102,10 @@ def check_automation(
         rule = compile_automation(automation, source=source)
     except CompileError as exc:
         return [item.problem(exc.loc, str(exc))], notes, None
-    try:
-        patterns.validate(rule.event_pattern)
-    except patterns.InvalidEventPattern as exc:
-        where = exc.path.removeprefix("detail.")
-        loc = _where_loc(automation.when.where or {}, where)
-        problems.append(item.problem(loc, f"not a valid EventBridge pattern: {where}: {exc.reason}"))
     for event_path in _where_fields(rule.event_pattern.get("detail", {}), "$.detail"):
         if path_types(trigger, event_path) is None:
             field_name = event_path.removeprefix("$.detail.")
-            loc = _where_loc(automation.when.where or {}, field_name)
+            loc = where_loc(automation.when.where, field_name)
             problems.append(item.problem(loc, f"`{field_name}` is not a field of {trigger} events"))
     sample = sample_event(trigger)
     for index, (target, compiled) in enumerate(zip(automation.do, rule.targets, strict=True)):

@@ -282,7 +282,9 @@ def register_commands(sub: Any) -> None:
     val.set_defaults(func=_validate)
 
     test = sub.add_parser(
-        "test", help="whether an event matches an automation, and the exact input each target would receive"
+        "test",
+        help="whether an event matches an automation, and the exact input each target would receive "
+        "(exit 1 when it doesn't match or an input has a problem)",
     )
     test.add_argument("name", metavar="NAME", help="an automation's name (in --path) or its file")
     test.add_argument("--path", default=str(DEFAULT_FOLDER), metavar="DIR", help="the automations folder")

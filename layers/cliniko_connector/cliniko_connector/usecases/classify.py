@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from cliniko_connector.adapters.eventbridge import MAX_REQUEST_BYTES, entry_size
 from cliniko_connector.catalog.triggers import (
     BecameSet,
     BecameValue,
@@ -24,7 +25,8 @@ from cliniko_connector.catalog.triggers import (
     Trigger,
     Updated,
 )
-from cliniko_connector.models import RecordSnapshot, RecordState
+from cliniko_connector.eventmodels import TriggerEventDetail
+from cliniko_connector.models import BusEvent, PayloadMode, RecordSnapshot, RecordState
 from cliniko_connector.timeutil import normalize_ts, parse_ts
 
 IGNORED_FOR_CHANGES = frozenset({"updated_at"})
@@ -237,3 +239,33 @@ def transitions(
                 changed = sorted(f for f in t.fields if old[f] != new[f])
                 add(trigger, updated_at, key, changed_fields=changed, previous=old)
     return found
+
+
+def trigger_bus_event(
+    source: str,
+    connection_id: str,
+    resource: str,
+    record_id: str,
+    transition: Transition,
+    mode: PayloadMode,
+    record: dict[str, Any] | None,
+) -> BusEvent:
+    """The bus event of one transition: the record in `data` in full mode, left out (`truncated`) when the
+    entry would be too big for PutEvents, so the event still goes out rather than being lost."""
+    detail = TriggerEventDetail(
+        trigger=transition.trigger.name,
+        connection_id=connection_id,
+        resource=resource,
+        id=record_id,
+        occurred_at=transition.occurred_at,
+        event_key=transition.event_key,
+        changed_fields=transition.changed_fields,
+        previous=transition.previous,
+        payload_mode=mode,
+        data=record if mode is PayloadMode.FULL else None,
+    )
+    event = BusEvent(source=source, detail_type=transition.trigger.detail_type, detail=detail.model_dump(mode="json"))
+    if entry_size(event) > MAX_REQUEST_BYTES:
+        detail = detail.model_copy(update={"data": None, "truncated": True})
+        event = event.model_copy(update={"detail": detail.model_dump(mode="json")})
+    return event
