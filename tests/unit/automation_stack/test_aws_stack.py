@@ -72,7 +72,8 @@ class FakeCloudFormation:
         return Waiter(self, name)
 
     def describe_change_set(self, StackName: str, ChangeSetName: str) -> dict[str, Any]:
-        template = json.loads(self.change_sets[ChangeSetName]["TemplateBody"])
+        change_set = self.change_sets[ChangeSetName]
+        template = json.loads(change_set.get("TemplateBody") or self.uploaded(change_set["TemplateURL"]))
         before = json.loads(self.automations["template"])["Resources"] if self.automations else {}
         changes = [
             {"ResourceChange": {"Action": "Add", "LogicalResourceId": k, "ResourceType": v["Type"]}}
@@ -84,6 +85,8 @@ class FakeCloudFormation:
             if k not in template["Resources"]
         ]
         return {"Changes": changes, "Status": "CREATE_COMPLETE"}
+
+    uploaded: Any = None  # set by Session: the S3 object a TemplateURL names
 
     def delete_change_set(self, StackName: str, ChangeSetName: str) -> None:
         self.calls.append(("delete_change_set", ChangeSetName))
@@ -116,13 +119,27 @@ class FakeCloudWatch:
         }
 
 
+class FakeS3:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, ContentType: str) -> None:
+        self.objects[(Bucket, Key)] = Body
+
+
 class Session:
+    region_name = "us-east-1"
+
     def __init__(self) -> None:
         self.cloudformation = FakeCloudFormation()
         self.cloudwatch = FakeCloudWatch()
+        self.s3 = FakeS3()
+        self.cloudformation.uploaded = lambda url: next(
+            body for (_, key), body in self.s3.objects.items() if url.endswith(key)
+        )
 
     def client(self, service: str) -> Any:
-        return {"cloudformation": self.cloudformation, "cloudwatch": self.cloudwatch}[service]
+        return {"cloudformation": self.cloudformation, "cloudwatch": self.cloudwatch, "s3": self.s3}[service]
 
 
 def spec() -> Any:
@@ -197,3 +214,18 @@ def test_remove_deploys_the_stored_automations_without_the_one_named_and_list_re
         {"Name": "EventBusName", "Value": "cliniko-connector-dev"},
         {"Name": "RuleName", "Value": "automation-no-show-follow-up"},
     ]
+
+
+def test_a_template_over_the_inline_limit_goes_through_the_s3_bucket_given() -> None:
+    many = spec()
+    first = many.automations[0]
+    many.automations = [first.model_copy(update={"name": f"no-show-{n}"}) for n in range(20)]
+    with pytest.raises(ConfigurationError, match="--s3-bucket"):
+        AwsAutomationsStack(Session(), "cliniko-connector").plan(many)
+    session = Session()
+    AwsAutomationsStack(session, "cliniko-connector", s3_bucket="deploy-artifacts").plan(many)
+    (request,) = created(session)
+    assert "TemplateBody" not in request
+    ((bucket, key),) = session.s3.objects
+    assert request["TemplateURL"] == f"https://deploy-artifacts.s3.us-east-1.amazonaws.com/{key}"
+    assert len(json.loads(session.s3.objects[(bucket, key)])["Metadata"][METADATA_KEY]["automations"]) == 20

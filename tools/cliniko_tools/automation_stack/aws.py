@@ -9,6 +9,7 @@ kept with `UsePreviousValue`; CloudFormation never shows them back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from cliniko_connector.errors import ConfigurationError
-from cliniko_tools.automation_stack.cfn import METADATA_KEY, TARGET_ROLE, build_template, render, secret_parameter
+from cliniko_tools.automation_stack.cfn import METADATA_KEY, TARGET_ROLE, build_template, secret_parameter
 from cliniko_tools.automation_stack.connector import ConnectorOutputs, automations_stack_name
 from cliniko_tools.automation_stack.local import Plan
 from cliniko_tools.automation_stack.spec import DeploySpec, camel
@@ -28,8 +29,9 @@ METRICS_WINDOW = timedelta(hours=24)
 
 
 class AwsAutomationsStack:
-    def __init__(self, session: Any, connector_stack: str) -> None:
+    def __init__(self, session: Any, connector_stack: str, *, s3_bucket: str | None = None) -> None:
         self.session = session
+        self.s3_bucket = s3_bucket
         self.connector_stack = connector_stack
         self.stack_name = automations_stack_name(connector_stack)
         self.cloudformation = session.client("cloudformation")
@@ -65,16 +67,24 @@ class AwsAutomationsStack:
 
     # -- plan and deploy --
 
-    def _template(self, spec: DeploySpec) -> str:
+    def _template(self, spec: DeploySpec) -> dict[str, str]:
+        """`TemplateBody`, or `TemplateURL` of a copy in `self.s3_bucket` when it is over the inline limit."""
         template = build_template(spec, self.connector())
-        template["Metadata"][METADATA_KEY]["spec"] = spec.model_dump(mode="json", exclude_defaults=False)
-        body = render(template)
-        if len(body.encode()) > TEMPLATE_BODY_LIMIT:
+        template["Metadata"][METADATA_KEY]["spec"] = spec.model_dump(mode="json", exclude_defaults=True)
+        body = json.dumps(template, separators=(",", ":"))
+        size = len(body.encode())
+        if size <= TEMPLATE_BODY_LIMIT:
+            return {"TemplateBody": body}
+        if not self.s3_bucket:
             raise ConfigurationError(
-                f"the automations template is {len(body.encode())} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT} "
-                "for an inline template: split the automations into two folders (two stacks) for now"
+                f"the automations template is {size} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT} for an "
+                "inline template: give --s3-bucket BUCKET (as `sam deploy` does) to upload it there"
             )
-        return body
+        key = f"cliniko-connector/{self.stack_name}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
+        s3 = self.session.client("s3")
+        s3.put_object(Bucket=self.s3_bucket, Key=key, Body=body.encode(), ContentType="application/json")
+        region = self.session.region_name or "us-east-1"
+        return {"TemplateURL": f"https://{self.s3_bucket}.s3.{region}.amazonaws.com/{key}"}
 
     def _parameters(self, spec: DeploySpec, secrets: Mapping[str, str], *, for_plan: bool) -> list[dict[str, Any]]:
         deployed = self.deployed()
@@ -108,7 +118,7 @@ class AwsAutomationsStack:
             StackName=self.stack_name,
             ChangeSetName=name,
             ChangeSetType=change_type,
-            TemplateBody=self._template(spec),
+            **self._template(spec),
             Parameters=self._parameters(spec, secrets, for_plan=for_plan),
             Capabilities=["CAPABILITY_IAM"],
             Description="cliniko-connector automations plan" if for_plan else "cliniko-connector automations deploy",

@@ -44,6 +44,7 @@ class Target:
         local = args.stack_state is not None or bool(os.environ.get("AWS_ENDPOINT_URL"))
         self.connector_stack: str | None = args.connector_stack or (None if local else os.environ.get("STACK_NAME"))
         self.state_path = Path(args.stack_state or os.environ.get(STATE_ENV) or DEFAULT_STATE)
+        self.s3_bucket: str | None = getattr(args, "s3_bucket", None)
 
     @property
     def on_aws(self) -> bool:
@@ -55,7 +56,7 @@ class Target:
         from cliniko_tools.automation_stack.aws import AwsAutomationsStack
 
         assert self.connector_stack is not None
-        return AwsAutomationsStack(boto3.session.Session(), self.connector_stack)
+        return AwsAutomationsStack(boto3.session.Session(), self.connector_stack, s3_bucket=self.s3_bucket)
 
     def local(self) -> Any:
         from cliniko_tools.automation_stack.local import LocalAutomationsStack
@@ -250,6 +251,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help=f"local stack state file (default ${STATE_ENV} or {DEFAULT_STATE})",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--s3-bucket",
+        metavar="BUCKET",
+        help="AWS: upload the template there when it is over CloudFormation's 51,200 bytes for an inline one",
+    )
 
 
 def register_commands(group: Any) -> None:
