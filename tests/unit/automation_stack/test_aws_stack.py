@@ -220,7 +220,7 @@ def test_a_template_over_the_inline_limit_goes_through_the_s3_bucket_given() -> 
     many = spec()
     first = many.automations[0]
     many.automations = [first.model_copy(update={"name": f"no-show-{n}"}) for n in range(20)]
-    with pytest.raises(ConfigurationError, match="--s3-bucket"):
+    with pytest.raises(ConfigurationError, match="--template-bucket"):
         AwsAutomationsStack(Session(), "cliniko-connector").plan(many)
     session = Session()
     AwsAutomationsStack(session, "cliniko-connector", s3_bucket="deploy-artifacts").plan(many)

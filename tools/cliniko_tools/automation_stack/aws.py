@@ -78,7 +78,7 @@ class AwsAutomationsStack:
         if not self.s3_bucket:
             raise ConfigurationError(
                 f"the automations template is {size} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT} for an "
-                "inline template: give --s3-bucket BUCKET (as `sam deploy` does) to upload it there"
+                "inline template: give --template-bucket BUCKET (a bucket for deploy artifacts) to upload it there"
             )
         key = f"cliniko-connector/{self.stack_name}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
         s3 = self.session.client("s3")

@@ -44,7 +44,7 @@ class Target:
         local = args.stack_state is not None or bool(os.environ.get("AWS_ENDPOINT_URL"))
         self.connector_stack: str | None = args.connector_stack or (None if local else os.environ.get("STACK_NAME"))
         self.state_path = Path(args.stack_state or os.environ.get(STATE_ENV) or DEFAULT_STATE)
-        self.s3_bucket: str | None = getattr(args, "s3_bucket", None)
+        self.s3_bucket: str | None = getattr(args, "template_bucket", None)
 
     @property
     def on_aws(self) -> bool:
@@ -252,7 +252,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
-        "--s3-bucket",
+        "--template-bucket",
         metavar="BUCKET",
         help="AWS: upload the template there when it is over CloudFormation's 51,200 bytes for an inline one",
     )
