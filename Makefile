@@ -9,15 +9,20 @@ TOOLS := .tools
 SAM := $(TOOLS)/sam/bin/sam
 CFNLINT := $(TOOLS)/sam/bin/cfn-lint
 CHECKOV := $(TOOLS)/checkov/bin/checkov
+UV := $(TOOLS)/uv/bin/uv
+LAYER := layers/cliniko_connector
+# `make lock LOCK_ARGS=--upgrade` moves every pin to the newest release the specifiers allow.
+LOCK_ARGS ?=
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv test lint typecheck unit integration e2e demo bench template check-template sam-build clean
+.PHONY: help venv test lint typecheck unit integration e2e demo bench template lock check-template sam-build clean
 
 help:
 	@echo "make demo            run the whole pipeline locally (moto server + Cliniko simulator)"
 	@echo "make test            lint, type-check and run the whole test suite"
 	@echo "make bench           benchmarks against the simulator and moto server (.bench/results.json)"
 	@echo "make template        regenerate template.yaml, events/ and docs from the catalog"
+	@echo "make lock            re-lock the layer's runtime dependencies (requirements.in -> hashed requirements.txt)"
 	@echo "make check-template  sam validate --lint, cfn-lint and checkov on template.yaml (cfn-lint on the automations stack)"
 	@echo "make sam-build       sam build (Lambda runtime python3.12)"
 
@@ -55,6 +60,17 @@ bench: venv
 template: venv
 	$(BIN)/cliniko-connector dev render
 	$(BIN)/python -m cliniko_tools.devtools.actions_doc
+
+$(UV):
+	test -n "$(PY312)"
+	$(PY312) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install -q uv
+
+# The layer's lock, for the functions' platform (arm64, python3.12): `sam build` installs it with pip, which checks
+# every wheel against its hashes.
+lock: $(UV)
+	cd $(LAYER) && $(CURDIR)/$(UV) pip compile requirements.in --quiet --generate-hashes --python-version 3.12 \
+		--python-platform aarch64-manylinux2014 --custom-compile-command "make lock" $(LOCK_ARGS) -o requirements.txt
 
 $(SAM):
 	test -n "$(PY312)"

@@ -109,6 +109,17 @@ def render(results: dict[str, Any]) -> str:
             + ", ".join(f"{f} {_fmt(ms)}" for f, ms in results["cold_start_cpu_ms"].items())
             + ".",
         ]
+    if "cold_start_first_invocation_cpu_ms" in results:
+        lines += [
+            "",
+            "The same through a first invocation, AWS clients and what the first request builds included "
+            "(`cold_start_first_invocation_ratio`, CPU ms): "
+            + ", ".join(
+                f"{f} {_fmt(ms)} ({_fmt(results['cold_start_first_invocation_ratio'][f])}x)"
+                for f, ms in results["cold_start_first_invocation_cpu_ms"].items()
+            )
+            + ".",
+        ]
     for name, error in results.get("bench_failed", {}).items():
         lines += ["", f"Failed in this run, so missing above: `{name}` ({error})."]
     lines += ["", END]

@@ -3,10 +3,6 @@ one comes back within a minute (see `wiring.QueuedPollWorker`)."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from cliniko_connector import wiring
 from cliniko_connector.errors import ConnectionDisabled, ConnectionNotFound, StreamBusy
 from cliniko_connector.observability import contained, logger, metrics, tracer
@@ -17,14 +13,13 @@ SAFETY_MARGIN_SECONDS = 15.0
 
 settings = load_settings(PollWorkerSettings)
 worker = wiring.queued_poll_worker(settings)
-processor = SqsFifoPartialProcessor()
 
 
-def _poll(record: SQSRecord, remaining_seconds: float) -> None:
-    job = PollJob.model_validate_json(record.body)
+def _poll(record: dict[str, Any], remaining_seconds: float) -> None:
+    job = PollJob.model_validate_json(record["body"])
     logger.append_keys(connection_id=job.connection_id, resource=job.resource)
     try:
-        worker.handle(job, record.receipt_handle, time_budget_seconds=remaining_seconds - SAFETY_MARGIN_SECONDS)
+        worker.handle(job, record["receiptHandle"], time_budget_seconds=remaining_seconds - SAFETY_MARGIN_SECONDS)
     except StreamBusy:
         logger.info("stream already being polled; skipping this tick")
     except (ConnectionNotFound, ConnectionDisabled) as gone:
@@ -38,11 +33,16 @@ def _poll(record: SQSRecord, remaining_seconds: float) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @contained
-def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+    """Jobs in queue order; a job that fails is reported with every job after it (the FIFO rule Powertools'
+    `SqsFifoPartialProcessor` follows, in a few lines: its batch package imports asyncio and every event class,
+    a sixth of a cold start), so no later job of a message group runs before an earlier one."""
     remaining = context.get_remaining_time_in_millis() / 1000.0
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: _poll(record, remaining),
-        processor=processor,
-        context=context,
-    )
+    records: list[dict[str, Any]] = event["Records"]
+    for index, record in enumerate(records):
+        try:
+            _poll(record, remaining)
+        except Exception as exc:
+            logger.info("poll job failed; it and the batch's later jobs come back", extra={"error": type(exc).__name__})
+            return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records[index:]]}
+    return {"batchItemFailures": []}

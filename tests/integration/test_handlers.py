@@ -45,6 +45,17 @@ def test_the_poll_worker_drops_a_job_whose_connection_was_removed(runner: LocalR
     assert runner.invoke("PollWorkerFunction", sample(f"poll_worker/{job}.json")) == {"batchItemFailures": []}
 
 
+def test_a_failing_poll_job_comes_back_with_every_later_job_of_the_batch(runner: LocalRunner) -> None:
+    # FIFO: a later job of the same stream must not run before the failed one, so they all come back, in order.
+    event = sample("poll_worker/job.json")
+    dropped = event["Records"][0]
+    broken = dropped | {"messageId": "broken", "body": "not a job"}
+    later = dropped | {"messageId": "later"}
+    event["Records"] = [dropped, broken, later]
+    outcome = runner.invoke("PollWorkerFunction", event)
+    assert outcome == {"batchItemFailures": [{"itemIdentifier": "broken"}, {"itemIdentifier": "later"}]}
+
+
 @pytest.mark.parametrize("name", sorted(ACTIONS))
 def test_every_action_handler_answers_its_sample_event_without_raising(runner: LocalRunner, name: str) -> None:
     # The sample's connection `demo` isn't connected on this stack: a permanent, typed failure, not a crash.

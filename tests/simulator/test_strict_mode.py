@@ -10,7 +10,7 @@ import pytest
 import requests
 
 import cliniko_tools.simulator.__main__ as simulator_main
-import cliniko_tools.simulator.server as simulator_server
+import cliniko_tools.simulator.simulator as simulator_module
 from cliniko_tools.cli.main import main as cli_main
 from cliniko_tools.simulator import Simulator, SimulatorBehaviour
 from tests.simulator.spec_check import ContractClient
@@ -55,7 +55,7 @@ def test_the_simulator_command_lines_serve_strict_on_request(
 ) -> None:
     served: list[bool] = []
     monkeypatch.setattr(simulator_main, "serve", lambda *a, strict=False, **k: served.append(strict))
-    monkeypatch.setattr(simulator_server, "serve", lambda *a, strict=False, **k: served.append(strict))
+    monkeypatch.setattr(simulator_module, "serve", lambda *a, strict=False, **k: served.append(strict))
     simulator_main.main(["--api-key", "MS0xLWFiYw-au1", *argv])
     key_file = tmp_path / "key.txt"
     key_file.write_text("MS0xLWFiYw-au1\n")

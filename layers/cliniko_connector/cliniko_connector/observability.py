@@ -36,7 +36,20 @@ logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(sys.stderr
 # template), and only botocore is instrumented. The requests and http.client patches would record a failed
 # Cliniko call's exception, whose text holds the URL's query string (a find by email or name).
 TRACED_MODULES = ("botocore",)
-tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
+
+
+class TracingOff:
+    """The tracer where tracing is off (Powertools' own rule: outside Lambda, under `sam local`, or
+    POWERTOOLS_TRACE_DISABLED): building a Tracer imports the X-Ray SDK, whose recorder creates a boto3 client of
+    its own, a third of a cold start, to trace nothing."""
+
+    def capture_lambda_handler(self, lambda_handler: Callable[..., Any]) -> Callable[..., Any]:
+        return lambda_handler
+
+
+tracer: Tracer | TracingOff = (
+    TracingOff() if Tracer._is_tracer_disabled() else Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
+)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 __all__ = ["NAMESPACE", "SERVICE", "MetricUnit", "contained", "count", "logger", "metrics", "tracer"]

@@ -184,3 +184,108 @@ class JobRetry(Protocol):
     def retry_after(self, receipt_handle: str, seconds: int) -> None:
         """Make the delivered job visible again in `seconds` (it stays on the queue)."""
         ...
+
+
+class JobRequeue(Protocol):
+    """Sending a poll job again on purpose (a dead letter redriven)."""
+
+    def requeue(self, job: PollJob) -> None:
+        """Queue `job` as a new message: a fresh deduplication id, so the queue never takes it for the one
+        it repeats."""
+        ...
+
+
+# -- operator tools: the bus, its archive and the dead-letter queues --------------------------------------
+
+
+class TailChannel(Protocol):
+    """Temporary copies of the bus's events for `events tail`: a rule matching a pattern, delivering into a
+    queue that accepts messages from that rule only, both named after the tail."""
+
+    def create(self, name: str, pattern: Mapping[str, Any]) -> None:
+        """Create the queue, then the rule delivering into it. After a failure `remove(name)` still removes
+        whatever was created."""
+        ...
+
+    def receive(self, name: str, wait_seconds: int) -> list[str]:
+        """The bodies of the messages that arrived (waiting up to `wait_seconds` for the first), each deleted
+        as it is read, so each is received once."""
+        ...
+
+    def remove(self, name: str) -> list[str]:
+        """Remove the rule and the queue, each even if the other fails; what could not be removed, in words."""
+        ...
+
+    def names(self, prefix: str) -> list[str]:
+        """Rules on the bus whose name starts with `prefix` (tails whose process was killed leave theirs)."""
+        ...
+
+
+class BusRule(BaseModel):
+    """A rule of the bus, as a replay chooses its destinations."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    arn: str
+    event_pattern: str | None = None
+    managed: bool = Field(default=False, description="Created by a service (the archive's own rule).")
+
+
+class ReplayState(BaseModel):
+    """Where an archive replay stands."""
+
+    model_config = ConfigDict(frozen=True)
+    state: str = Field(description="STARTING, RUNNING, CANCELLING, COMPLETED, CANCELLED or FAILED.")
+    last_replayed: datetime | None = None
+    reason: str | None = None
+
+
+class EventArchive(Protocol):
+    """The bus's event archive and its rules: replays of a time window back onto the bus."""
+
+    def rules(self) -> list[BusRule]:
+        """Every rule of the bus."""
+        ...
+
+    def rule_arn(self, name: str) -> str:
+        """The ARN of the bus's rule `name`; raises `ConfigurationError` if the bus has none of that name."""
+        ...
+
+    def start_replay(self, name: str, since: datetime, until: datetime, rule_arns: Sequence[str]) -> ReplayState:
+        """Replay the archived events of `since`..`until` to the bus's rules `rule_arns` (empty: every rule)."""
+        ...
+
+    def describe_replay(self, name: str) -> ReplayState: ...
+
+
+class QueuedMessage(BaseModel):
+    """A message read from a queue, with what the queue says about it."""
+
+    model_config = ConfigDict(frozen=True)
+    message_id: str
+    receipt_handle: str = ""
+    body: str = ""
+    sent_at: datetime | None = None
+    receive_count: int = 0
+    attributes: dict[str, str] = Field(default_factory=dict, description="Message attributes, as strings.")
+
+
+class DeadLetterQueues(Protocol):
+    """Queues of messages that failed for good, by URL: read without consuming, then released or deleted."""
+
+    def receive(self, queue_url: str, max_messages: int, *, hide_seconds: int) -> list[QueuedMessage]:
+        """Up to `max_messages` (at most 10) visible messages, without waiting; each is hidden from other
+        readers for `hide_seconds` unless released or deleted first."""
+        ...
+
+    def release(self, queue_url: str, receipt_handle: str) -> None:
+        """Make a received message visible again now."""
+        ...
+
+    def delete(self, queue_url: str, receipt_handle: str) -> None: ...
+
+
+class FunctionInvoker(Protocol):
+    """Runs a function again with a payload, asynchronously (its retries and failure destination apply)."""
+
+    def __call__(self, function_arn: str, payload: Any) -> None: ...

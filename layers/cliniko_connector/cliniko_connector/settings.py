@@ -3,10 +3,10 @@ the function before it handles anything, with the variable's name in the error."
 
 from __future__ import annotations
 
-from typing import Any, Self, TypeVar
+import os
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.models import PayloadMode
@@ -36,10 +36,26 @@ class RateShares(BaseModel):
         return self
 
 
-class ClinikoClientSettings(BaseSettings):
-    """How this deployment identifies itself to Cliniko and how patient it is with it."""
+class EnvironmentSettings(BaseModel):
+    """Settings read from the environment: a field not given is taken from the variable of its name (any case,
+    `CONNECTIONS_TABLE` for `connections_table`), as text for pydantic to parse. What pydantic-settings did for
+    this project in a few lines: its import alone cost a Lambda more CPU than the rest of the settings."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # Built when first parsed: a function parses one settings class of the six.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        environ = {name.lower(): value for name, value in os.environ.items()}
+        found = {name: environ[name] for name in cls.model_fields if name not in data and name in environ}
+        return found | data
+
+
+class ClinikoClientSettings(EnvironmentSettings):
+    """How this deployment identifies itself to Cliniko and how patient it is with it."""
 
     cliniko_app_name: str = Field(default="cliniko-connector", min_length=1)
     cliniko_contact_email: str = Field(pattern=EMAIL_PATTERN)
@@ -145,11 +161,8 @@ class ActionSettings(AwsResourceSettings):
         return self
 
 
-S = TypeVar("S", bound=BaseSettings)
-
-
-def load_settings[S: BaseSettings](cls: type[S], **values: Any) -> S:
-    """Parse settings (the environment, then `values` for what it lacks) or raise `ConfigurationError`
+def load_settings[S: EnvironmentSettings](cls: type[S], **values: Any) -> S:
+    """Parse settings (`values`, then the environment for what they lack) or raise `ConfigurationError`
     naming the variables at fault (never their values)."""
     try:
         return cls(**values)

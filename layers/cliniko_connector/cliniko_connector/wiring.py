@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from cliniko_connector.adapters.aws import boto3_client
@@ -342,15 +343,10 @@ def action_app(
     record deleted; the same key with another input is an `IdempotencyConflict` (no call, nothing stored
     returned). `on_run` is called when the action really runs (not for a stored result), so the CLI can tell
     a repeat."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
-
     rt = runtime or build_runtime(settings)
     action = ACTIONS[settings.action_name]
+    # The catalog's input models are built when first used (`STRICT_INPUT` defers it): this function's one, now.
+    action.input_model.model_rebuild()
     runner = ActionRunner(
         action=action,
         connections=rt.connections,
@@ -358,15 +354,6 @@ def action_app(
         publisher=rt.publisher,
         event_source=settings.event_source,
         time_budget_seconds=settings.action_time_budget_seconds,
-    )
-    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=boto3_client("dynamodb"))
-    config = IdempotencyConfig(
-        event_key_jmespath="key",
-        # The record keeps a hash of the input: the same key with another input is refused, not answered.
-        payload_validation_jmespath="request.input",
-        hash_function="sha256",
-        expires_after_seconds=settings.idempotency_ttl_seconds,
-        raise_on_no_idempotency_key=True,
     )
 
     def run_unguarded(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -377,11 +364,34 @@ def action_app(
             raise _NotKept(outcome)
         return outcome
 
-    run_once: Callable[..., dict[str, Any]] = idempotent_function(
-        data_keyword_argument="envelope", persistence_store=persistence, config=config
-    )(run_unguarded)
+    @cache
+    def guarded() -> tuple[Any, Callable[..., dict[str, Any]]]:
+        """Powertools idempotency around `run_unguarded`, built by the first request: its persistence layer makes
+        the DynamoDB client as it is built (the first request makes it anyway), and cold start need not."""
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        persistence = DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table, boto3_client=boto3_client("dynamodb")
+        )
+        config = IdempotencyConfig(
+            event_key_jmespath="key",
+            # The record keeps a hash of the input: the same key with another input is refused, not answered.
+            payload_validation_jmespath="request.input",
+            hash_function="sha256",
+            expires_after_seconds=settings.idempotency_ttl_seconds,
+            raise_on_no_idempotency_key=True,
+        )
+        run_once = idempotent_function(data_keyword_argument="envelope", persistence_store=persistence, config=config)
+        return config, run_once(run_unguarded)
 
     def run(request: ActionRequest, context: Any = None) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
+
+        config, run_once = guarded()
         # Outside Lambda (the CLI) the action's own time budget bounds how long a record stays "in progress".
         clock: Any = context if hasattr(context, "get_remaining_time_in_millis") else _Budget(settings)
         config.register_lambda_context(clock)

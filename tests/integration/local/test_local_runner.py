@@ -127,7 +127,7 @@ def test_functions_sharing_a_handler_file_get_their_own_module_and_environment(p
         name="patient_note.create",
         resource="patient_notes",
         description="test",
-        input_model=medical.input_model,
+        model=medical.input_model,
         operation=medical.operation,
         sample_input=medical.sample_input,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cliniko_connector.adapters.bus_operations import EventBridgeTail
 from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_connector.usecases.tail import BusTail
 from cliniko_tools.cli.main import main
@@ -78,7 +79,7 @@ def test_local_status_says_what_to_do_when_moto_lost_the_stack_or_another_folder
 
 def test_up_again_keeps_a_running_tail_and_the_archive_rule(project: Project) -> None:
     up(project.root / "template.yaml", parameters=CONTACT, state_path=project.state_path, archive=True)
-    with BusTail(project.client("events"), project.client("sqs"), BUS) as tail:
+    with BusTail(EventBridgeTail(project.client("events"), project.client("sqs"), BUS)) as tail:
         state = up(project.root / "template.yaml", parameters=CONTACT, state_path=project.state_path, archive=True)
         assert tail.name in rule_names(project) and ARCHIVE_RULE_NAME in rule_names(project)
         project.put_event(state, REQUEST_SOURCE, ACTION_REQUESTED, REQUEST)

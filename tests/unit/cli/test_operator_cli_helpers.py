@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from cliniko_connector.ports import PollJob
+from cliniko_connector.adapters.bus_operations import EventBridgeTail
+from cliniko_connector.ports import PollJob, QueuedMessage
 from cliniko_connector.usecases.backfill import BackfillProgress
 from cliniko_connector.usecases.dlq import parse_message
 from cliniko_connector.usecases.tail import BusTail
@@ -132,14 +133,15 @@ def test_event_summaries_show_ids_and_keys_never_data_or_inputs() -> None:
     assert "Ada" not in summarize(trigger) + summarize(action)
 
 
-def message(body: Any, **attributes: str) -> dict[str, Any]:
-    return {
-        "MessageId": "m-1",
-        "ReceiptHandle": "r",
-        "Body": body if isinstance(body, str) else json.dumps(body),
-        "Attributes": {"SentTimestamp": "1767605400000", "ApproximateReceiveCount": "2"},
-        "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
-    }
+def message(body: Any, **attributes: str) -> QueuedMessage:
+    return QueuedMessage(
+        message_id="m-1",
+        receipt_handle="r",
+        body=body if isinstance(body, str) else json.dumps(body),
+        sent_at=NOW,
+        receive_count=2,
+        attributes=attributes,
+    )
 
 
 def test_an_action_destination_record_says_what_failed_and_why() -> None:
@@ -237,6 +239,6 @@ class Queues:
 
 def test_a_tail_that_fails_to_start_removes_what_it_created() -> None:
     events, sqs = FailingEvents(), Queues()
-    with pytest.raises(RuntimeError, match="AccessDenied"), BusTail(events, sqs, "bus"):
+    with pytest.raises(RuntimeError, match="AccessDenied"), BusTail(EventBridgeTail(events, sqs, "bus")):
         pass
     assert events.rules == set() and sqs.queues == set()

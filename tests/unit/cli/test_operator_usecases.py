@@ -214,6 +214,30 @@ def test_backfill_counts_moves_back_polls_to_the_end_and_reports_progress(world:
     assert seen[-1].state == "caught-up" and seen[-1].fraction == 1.0 and seen[-1].rate_used == 3
 
 
+def test_counting_a_stream_costs_no_request_its_first_page_is_the_polls_first_page(world: World) -> None:
+    history(world, 35, datetime(2025, 6, 1, tzinfo=UTC))
+    world.enable("patient.created")
+    backfill = Backfill(world.admin, world.worker)
+    plans = backfill.prepare("clinic", ["patient.created"], StartPoint(kind="beginning"), restart=False)
+    assert len(world.cliniko.requests) == 1 and plans[0].cursor.backfill_total == 35
+    (outcome,) = backfill.run("clinic", plans)
+    assert outcome.caught_up and outcome.events == 35 and outcome.pages == 4
+    assert len(world.cliniko.requests) == outcome.pages  # the count was the first of them
+    assert len({str(params) for _, params in world.cliniko.requests}) == 4
+
+
+def test_a_first_page_older_than_a_polls_time_budget_is_asked_for_again(world: World) -> None:
+    history(world, 35, datetime(2025, 6, 1, tzinfo=UTC))
+    clock = [1000.0]
+    backfill = Backfill(world.admin, world.worker, monotonic=lambda: clock[0])
+    plans = backfill.prepare("clinic", ["patient.created"], StartPoint(kind="beginning"), restart=False)
+    clock[0] += world.worker.settings.poll_time_budget_seconds + 1
+    (outcome,) = backfill.run("clinic", plans)
+    assert outcome.caught_up and outcome.events == 35
+    assert len(world.cliniko.requests) == outcome.pages + 1
+    assert world.cliniko.requests[0] == world.cliniko.requests[1]  # the same page, asked for again when due
+
+
 def test_a_stopped_backfill_resumes_where_it_was_and_restart_starts_over(world: World) -> None:
     history(world, 35, datetime(2025, 6, 1, tzinfo=UTC))
     backfill = Backfill(world.admin, world.worker)

@@ -557,7 +557,7 @@ def synthetic_actions(count: int) -> dict[str, Action]:
             name=name,
             resource=f"resource_{index}s",
             description="synthetic",
-            input_model=template_action.input_model,
+            model=template_action.input_model,
             operation=Create(f"/resource_{index}s"),
             sample_input=template_action.sample_input,
         )

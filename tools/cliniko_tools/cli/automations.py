@@ -83,6 +83,8 @@ def _validate(args: argparse.Namespace) -> int:
     from cliniko_tools.automations.validate import check_folder
 
     path = Path(args.path)
+    if not path.exists():
+        raise UsageError(f"no file or folder {path} (automations live in {DEFAULT_FOLDER}/ unless you name another)")
     folder = load_folder(path)
     allowed, why_not = _allowed_actions(args)
     report = check_folder(folder, allowed=allowed)
@@ -116,13 +118,17 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _find(args: argparse.Namespace) -> tuple[AutomationFile, Folder]:
     given = Path(args.name)
-    if given.suffix in (".yaml", ".yml") or given.is_file():
+    if given.suffix in (".yaml", ".yml") and not given.is_file():
+        raise UsageError(f"no file {given}")
+    if given.is_file():
         folder = load_folder(given)
         if not folder.automations:
             problems = "; ".join(str(p) for p in folder.problems) or f"{given} holds no automation"
             raise UsageError(problems)
         item = folder.automations[0]
     else:
+        if not Path(args.path).is_dir():
+            raise UsageError(f"no folder {args.path}: give --path, or the automation's file")
         folder = load_folder(Path(args.path))
         found = folder.automation(args.name)
         if found is None:

@@ -7,14 +7,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic_settings import BaseSettings
+from typing import Any
 
 from cliniko_connector.errors import ConfigurationError
-from cliniko_connector.settings import load_settings
+from cliniko_connector.settings import EnvironmentSettings, load_settings
 
-S = TypeVar("S", bound=BaseSettings)
 DEFAULT_STATE = Path(".local/stack.json")
 STATE_ENV = "CLINIKO_CONNECTOR_STACK_STATE"
 
@@ -91,7 +88,7 @@ def confirm(question: str) -> bool | None:
     return answer.strip().lower() in ("y", "yes")
 
 
-def settings_from[S: BaseSettings](
+def settings_from[S: EnvironmentSettings](
     args: argparse.Namespace, cls: type[S], function: str = "PollWorkerFunction", **fixed: Any
 ) -> S:
     """Settings for `cls`. Each variable set in the environment wins; a local stack's state file (`--stack-state`,

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from typing import Any
 
+from cliniko_connector.adapters.eventbridge import EventBridgePublisher
+from cliniko_connector.adapters.sqs import SqsDeadLetterQueues, SqsJobQueue
 from cliniko_connector.errors import ConfigurationError, ConnectorError
 from cliniko_connector.models import StreamKey
-from cliniko_connector.ports import PollJob
+from cliniko_connector.ports import FunctionInvoker, PollJob
 from cliniko_connector.timeutil import to_z
 from cliniko_connector.usecases.dlq import (
     QUEUE_ENV,
@@ -60,10 +61,10 @@ def _dead_letters(args: argparse.Namespace, target: StackTarget) -> DeadLetters:
         cursor = runtime.state.get_cursor(StreamKey(connection_id=job.connection_id, resource=job.resource))
         return cursor.last_error if cursor else None
 
-    return DeadLetters(target.client("sqs"), _queues(args, target), poll_error=poll_error)
+    return DeadLetters(SqsDeadLetterQueues(target.client("sqs")), _queues(args, target), poll_error=poll_error)
 
 
-def _invoker(target: StackTarget) -> Callable[[str, Any], None]:
+def _invoker(target: StackTarget) -> FunctionInvoker:
     """Invoke a function asynchronously: Lambda on AWS; its rule-target queue on the local stack."""
     if target.local is None:
         lambda_client = target.client("lambda")
@@ -160,11 +161,12 @@ def _redrive(args: argparse.Namespace) -> int:
             letters.release(chosen)
             print("kept")
             return 1
+    bus_name = target.settings.event_bus_name
+    poll_queue_url = target.queue_url("PollQueue", "POLL_QUEUE_URL")
     to = RedriveTargets(
-        events=target.client("events"),
-        bus_name=target.settings.event_bus_name,
-        sqs=target.client("sqs"),
-        poll_queue_url=target.queue_url("PollQueue", "POLL_QUEUE_URL"),
+        bus=EventBridgePublisher(bus_name, target.client("events")),
+        bus_name=bus_name,
+        poll_queue=SqsJobQueue(poll_queue_url, target.client("sqs")) if poll_queue_url else None,
         invoke_function=_invoker(target),
     )
     results: list[dict[str, Any]] = []

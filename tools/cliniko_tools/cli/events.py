@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cliniko_connector.adapters.aws import boto3_client
+from cliniko_connector.adapters.bus_operations import EventBridgeTail
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.settings import AwsResourceSettings
 from cliniko_connector.usecases import tail as tail_usecase
@@ -109,7 +110,8 @@ def _tail(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout if args.timeout is not None else None
     seen = 0
     long_poll = tail_usecase.LONG_POLL_SECONDS
-    tail = BusTail(target.client("events"), target.client("sqs", long_poll_seconds=long_poll), bus, pattern)
+    channel = EventBridgeTail(target.client("events"), target.client("sqs", long_poll_seconds=long_poll), bus)
+    tail = BusTail(channel, pattern)
     try:
         with tail:
             limit = f"; stops after {args.max_events} event(s)" if args.max_events else ""

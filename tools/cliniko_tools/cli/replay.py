@@ -15,6 +15,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cliniko_connector.adapters.bus_operations import EventBridgeArchive
+from cliniko_connector.adapters.eventbridge import EventBridgePublisher
 from cliniko_connector.errors import ConfigurationError
 from cliniko_connector.settings import ActionSettings
 from cliniko_connector.timeutil import to_z, utc_now
@@ -71,8 +73,7 @@ def _local(args: argparse.Namespace, target: StackTarget) -> int:
     archive = LocalArchive(state.archive, sqs)
     archive.drain()
     replay = LocalReplay(
-        events,
-        state.archive.event_bus,
+        EventBridgePublisher(state.archive.event_bus, events),
         archived=archive.events,
         event_time=event_time,
         marker=lambda name: replay_resource(state, name),
@@ -106,26 +107,14 @@ def _local(args: argparse.Namespace, target: StackTarget) -> int:
     return 0
 
 
-def _archive_arn(target: StackTarget, events: Any, bus_arn: str) -> str:
-    arn = os.environ.get("EVENT_ARCHIVE_ARN")
-    if arn:
-        return arn
-    archives = events.list_archives(EventSourceArn=bus_arn).get("Archives", [])
-    if len(archives) != 1:
-        raise ConfigurationError(
-            f"found {len(archives)} archives of {target.settings.event_bus_name}: set EVENT_ARCHIVE_ARN "
-            "(the stack's output EventArchiveArn)"
-        )
-    name = str(archives[0]["ArchiveName"])
-    return str(events.describe_archive(ArchiveName=name)["ArchiveArn"])
-
-
 def _aws(args: argparse.Namespace, target: StackTarget) -> int:
-    events = target.client("events")
-    bus_arn = os.environ.get("EVENT_BUS_ARN") or str(
-        events.describe_event_bus(Name=target.settings.event_bus_name)["Arn"]
+    archive = EventBridgeArchive.of_bus(
+        target.client("events"),
+        target.settings.event_bus_name,
+        bus_arn=os.environ.get("EVENT_BUS_ARN"),
+        archive_arn=os.environ.get("EVENT_ARCHIVE_ARN"),
     )
-    replay = ArchiveReplay(events, _archive_arn(target, events, bus_arn), bus_arn)
+    replay = ArchiveReplay(archive)
     progress = replay.start(
         replay_name(), args.since, args.until, args.rule or (), exclude_action_requests=args.exclude_actions
     )

@@ -55,7 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
             "`cliniko-connector local down` stops it"
         )
         return 0
-    from cliniko_tools.simulator.server import serve
+    from cliniko_tools.simulator.simulator import serve
 
     written: list[Path] = []
 

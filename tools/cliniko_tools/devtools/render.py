@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cliniko_tools.devtools import events_doc
+from cliniko_tools.devtools.env_json import ENV_JSON_PATH, render_env_json
 from cliniko_tools.devtools.sample_events import OWNED_DIRS, render_sample_events
 from cliniko_tools.devtools.template import TEMPLATE_PATH, render_template
 
@@ -25,7 +26,8 @@ class Generator:
 
 
 def _template() -> dict[str, str]:
-    return {TEMPLATE_PATH: render_template()}
+    text = render_template()
+    return {TEMPLATE_PATH: text, ENV_JSON_PATH: render_env_json(text)}
 
 
 GENERATORS: list[Generator] = [

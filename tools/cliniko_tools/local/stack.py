@@ -262,6 +262,57 @@ def _env_value(value: Any) -> str:
     return str(value)
 
 
+def assign_physical(template: ResolvedTemplate, stack_name: str, region: str, account_id: str, endpoint: str) -> None:
+    """Every resource's physical name and attributes as the local stack names them (what `up` creates, what
+    `dev render` writes into env.json), before anything is created."""
+    arn = f"arn:aws:{{service}}:{region}:{account_id}:{{resource}}"
+
+    def named(declared: Any, logical_id: str, limit: int, *, prefix: bool = True) -> str:
+        if declared is not None:
+            return str(template.resolve(declared))
+        return _physical_name(stack_name, logical_id, limit) if prefix else logical_id[:limit]
+
+    for logical_id, resource in template.resources().items():
+        kind = resource["Type"]
+        props = resource.get("Properties", {})
+        physical: Physical
+        if kind == "AWS::DynamoDB::Table":
+            name = named(props.get("TableName"), logical_id, 255)
+            table_arn = arn.format(service="dynamodb", resource=f"table/{name}")
+            physical = Physical(name, {"Arn": table_arn, "StreamArn": f"{table_arn}/stream/local"})
+        elif kind == "AWS::SQS::Queue":
+            name = named(props.get("QueueName"), logical_id, 80 - 5 if props.get("FifoQueue") else 80)
+            if props.get("FifoQueue") and not name.endswith(".fifo"):
+                name += ".fifo"
+            url = f"{endpoint}/{account_id}/{name}"
+            physical = Physical(
+                url, {"Arn": arn.format(service="sqs", resource=name), "QueueName": name, "QueueUrl": url}
+            )
+        elif kind == "AWS::Events::EventBus":
+            name = str(template.resolve(props["Name"]))
+            physical = Physical(name, {"Arn": arn.format(service="events", resource=f"event-bus/{name}"), "Name": name})
+        elif kind in (FUNCTION_TYPE, "AWS::Lambda::Function"):
+            name = named(props.get("FunctionName"), logical_id, 64)
+            physical = Physical(name, {"Arn": arn.format(service="lambda", resource=f"function:{name}")})
+        else:
+            name = _physical_name(stack_name, logical_id, 64)
+            physical = Physical(name, {"Arn": arn.format(service="local", resource=f"{logical_id}/{name}")})
+        template.physical[logical_id] = physical
+    # Rules last: their ARNs name their bus.
+    for logical_id, resource in template.resources("AWS::Events::Rule").items():
+        props = resource.get("Properties", {})
+        name = named(props.get("Name"), logical_id, 64, prefix=False)
+        bus = str(template.resolve(props.get("EventBusName", "default"))).rsplit("/", 1)[-1]
+        path = f"rule/{name}" if bus == "default" else f"rule/{bus}/{name}"
+        template.physical[logical_id] = Physical(name, {"Arn": arn.format(service="events", resource=path)})
+
+
+def declared_environment(template: ResolvedTemplate, logical_id: str) -> dict[str, str]:
+    """A function's environment variables as the template declares them (Globals merged), resolved."""
+    variables = template.function_properties(logical_id).get("Environment", {}).get("Variables", {})
+    return {name: _env_value(value) for name, value in template.resolve(variables).items()}
+
+
 class _StackBuilder:
     def __init__(self, template_path: Path, parameters: Mapping[str, str], stack_name: str, endpoint: str) -> None:
         self.template_path = template_path.resolve()
@@ -296,49 +347,13 @@ class _StackBuilder:
     # -- physical names (all resources, before anything is created) --
 
     def assign_physical(self) -> None:
-        arn = f"arn:aws:{{service}}:{self.region}:{self.account_id}:{{resource}}"
+        assign_physical(self.template, self.stack_name, self.region, self.account_id, self.endpoint)
         for logical_id, resource in self.template.resources().items():
-            kind = resource["Type"]
-            props = resource.get("Properties", {})
-            physical: Physical
-            if kind == "AWS::DynamoDB::Table":
-                name = self._name(props.get("TableName"), logical_id, 255)
-                table_arn = arn.format(service="dynamodb", resource=f"table/{name}")
-                physical = Physical(name, {"Arn": table_arn, "StreamArn": f"{table_arn}/stream/local"})
-            elif kind == "AWS::SQS::Queue":
-                name = self._name(props.get("QueueName"), logical_id, 80 - 5 if props.get("FifoQueue") else 80)
-                if props.get("FifoQueue") and not name.endswith(".fifo"):
-                    name += ".fifo"
-                queue_arn = arn.format(service="sqs", resource=name)
-                url = f"{self.endpoint}/{self.account_id}/{name}"
-                physical = Physical(url, {"Arn": queue_arn, "QueueName": name, "QueueUrl": url})
-                self._queue_by_arn[queue_arn] = logical_id
-            elif kind == "AWS::Events::EventBus":
-                name = str(self.template.resolve(props["Name"]))
-                bus_arn = arn.format(service="events", resource=f"event-bus/{name}")
-                physical = Physical(name, {"Arn": bus_arn, "Name": name})
-            elif kind in (FUNCTION_TYPE, "AWS::Lambda::Function"):
-                name = self._name(props.get("FunctionName"), logical_id, 64)
-                function_arn = arn.format(service="lambda", resource=f"function:{name}")
-                physical = Physical(name, {"Arn": function_arn})
-                self._function_by_arn[function_arn] = logical_id
-            else:
-                name = _physical_name(self.stack_name, logical_id, 64)
-                physical = Physical(name, {"Arn": arn.format(service="local", resource=f"{logical_id}/{name}")})
-            self.template.physical[logical_id] = physical
-        # Rules last: their ARNs name their bus.
-        for logical_id, resource in self.template.resources("AWS::Events::Rule").items():
-            props = resource.get("Properties", {})
-            name = self._name(props.get("Name"), logical_id, 64, prefix=False)
-            bus = str(self.template.resolve(props.get("EventBusName", "default")))
-            bus = bus.rsplit("/", 1)[-1]
-            path = f"rule/{name}" if bus == "default" else f"rule/{bus}/{name}"
-            self.template.physical[logical_id] = Physical(name, {"Arn": arn.format(service="events", resource=path)})
-
-    def _name(self, declared: Any, logical_id: str, limit: int, *, prefix: bool = True) -> str:
-        if declared is not None:
-            return str(self.template.resolve(declared))
-        return _physical_name(self.stack_name, logical_id, limit) if prefix else logical_id[:limit]
+            arn = self.template.physical[logical_id].attributes.get("Arn", "")
+            if resource["Type"] == "AWS::SQS::Queue":
+                self._queue_by_arn[arn] = logical_id
+            elif resource["Type"] in (FUNCTION_TYPE, "AWS::Lambda::Function"):
+                self._function_by_arn[arn] = logical_id
 
     # -- tables --
 
@@ -494,10 +509,7 @@ class _StackBuilder:
             props = self.template.function_properties(logical_id)
             resolve = self.template.resolve
             physical = self.template.physical[logical_id]
-            environment = {
-                name: _env_value(value)
-                for name, value in resolve(props.get("Environment", {}).get("Variables", {})).items()
-            }
+            environment = declared_environment(self.template, logical_id)
             logging_config = resolve(props.get("LoggingConfig", {}))
             memory = int(resolve(props.get("MemorySize", 128)))
             environment.update(

@@ -11,9 +11,9 @@ See docs/simulator.md for the wire behaviour, the control surface and the delibe
 from cliniko_tools.simulator.behaviour import SimulatorBehaviour
 from cliniko_tools.simulator.clock import SimClock
 from cliniko_tools.simulator.faults import FAULT_KINDS, FaultInjector
+from cliniko_tools.simulator.requestlog import RecordedRequest
 from cliniko_tools.simulator.schema import ValidationFailed
-from cliniko_tools.simulator.server import serve
-from cliniko_tools.simulator.simulator import RecordedRequest, Simulator
+from cliniko_tools.simulator.simulator import Simulator, serve
 from cliniko_tools.simulator.store import NotFound
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cliniko_tools.simulator.server import serve
+from cliniko_tools.simulator.simulator import serve
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """The ``/v1`` Cliniko API: routing, auth, User-Agent, rate limit, faults, and the wire format.
 
-Transport-independent: :func:`handle_api` maps a :class:`Request` to a :class:`Response`; the HTTP
+Transport-independent: :class:`ApiSurface` maps a :class:`Request` to a :class:`Response`; the HTTP
 server in ``server.py`` only moves bytes.
 """
 
@@ -8,29 +8,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
+from cliniko_tools.simulator.clinic import Clinic
+from cliniko_tools.simulator.faults import FaultInjector
+from cliniko_tools.simulator.keys import ApiKeys, key_hash
 from cliniko_tools.simulator.query import parse_sort
+from cliniko_tools.simulator.ratelimit import RateLimiter
 from cliniko_tools.simulator.render import render
 from cliniko_tools.simulator.resources import LIST_ROUTES, cancel_booking_or_attendee
-from cliniko_tools.simulator.schema import ListRoute, Record, ValidationFailed
-from cliniko_tools.simulator.store import NotFound
-
-if TYPE_CHECKING:
-    from cliniko_tools.simulator.simulator import Simulator
+from cliniko_tools.simulator.schema import ListRoute, Record, ResourceDef, ValidationFailed
+from cliniko_tools.simulator.store import NotFound, Store
+from cliniko_tools.simulator.wire import Request, Response, json_response, no_content, not_found
 
 _UA_RE = re.compile(r"\S.*\(\s*[^\s()@]+@[^\s()@]+\.[^\s()@]+\s*\)")
-_NOT_FOUND_HTML = (
-    b"<!DOCTYPE html>\n<html>\n<head>\n  <title>The page you were looking for doesn't exist (404)</title>\n"
-    b'</head>\n<body>\n  <div class="dialog">\n    <h1>The page you were looking for doesn\'t exist.</h1>\n'
-    b"    <p>You may have mistyped the address or the page may have moved.</p>\n  </div>\n</body>\n</html>\n"
-)
 _SERVER_ERROR_HTML = (
     b"<!DOCTYPE html>\n<html>\n<head>\n  <title>We're sorry, but something went wrong (500)</title>\n"
     b"</head>\n<body>\n  <h1>We're sorry, but something went wrong.</h1>\n</body>\n</html>\n"
@@ -39,65 +34,8 @@ _SERVER_ERROR_HTML = (
 CANCEL_FIELDS = frozenset({"cancellation_reason", "cancellation_note", "apply_to_repeats"})
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
-
-
-@dataclass
-class Request:
-    """One HTTP request as the API layer sees it."""
-
-    method: str
-    path: str  # without the query string
-    query: list[tuple[str, str]]
-    headers: Mapping[str, str]
-    body: bytes = b""
-    client: str = "127.0.0.1"
-
-    def header(self, name: str) -> str | None:
-        value = self.headers.get(name)
-        if value is None:
-            lowered = name.lower()
-            value = next((v for k, v in self.headers.items() if k.lower() == lowered), None)
-        return value
-
-    @property
-    def base(self) -> str:
-        return f"http://{self.header('Host') or '127.0.0.1'}/v1"
-
-    def params(self, name: str) -> list[str]:
-        return [v for k, v in self.query if k == name]
-
-    def param(self, name: str) -> str | None:
-        values = self.params(name)
-        return values[-1] if values else None
-
-
-@dataclass
-class Response:
-    """An answer; ``drop`` closes the connection without one, ``stall`` waits first (seconds)."""
-
-    status: int
-    body: bytes = b""
-    content_type: str | None = "application/json; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
-    stall: float = 0.0
-
-
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return Response(status, body, headers=headers or {})
-
-
-def not_found() -> Response:
-    return Response(404, _NOT_FOUND_HTML, "text/html; charset=utf-8")
-
-
-def no_content() -> Response:
-    return Response(204, b"", None)
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+# Columns that can't be sorted by: structured values.
+_UNSORTABLE_KINDS = frozenset({"json", "phones", "ids"})
 
 
 def api_key_from(request: Request) -> str | None:
@@ -117,30 +55,199 @@ def user_agent_ok(value: str | None) -> bool:
     return bool(value and _UA_RE.search(value))
 
 
-def handle_api(sim: Simulator, request: Request) -> tuple[Response, str | None]:
-    """Answer one ``/v1`` request; returns the response and the caller's key (for the log)."""
-    key = api_key_from(request)
-    fault = sim.faults.pick(request.path)
-    stall = 0.0
-    if fault is not None:
-        if fault.kind == "reset":
-            return Response(0, drop=True), key
-        if fault.kind == "timeout":
-            return Response(0, drop=True, stall=fault.delay), key
-        if fault.kind == "server_error":
-            status = fault.status if fault.status >= 500 else 500
-            return Response(status, _SERVER_ERROR_HTML, "text/html; charset=utf-8"), key
-        if fault.kind == "rate_limit":
-            reset = sim.rate_limiter.hit("__fault__")[1]
-            return _too_many(reset, fault.status), key
-        if fault.kind == "latency":
-            stall = fault.delay
-    response = _authorised(sim, request, key)
-    response.stall = stall
-    if fault is not None and fault.kind == "malformed_json":
-        body = response.body or b'{"message":"ok"}'
-        response = Response(200, body[: max(1, len(body) // 2)], "application/json; charset=utf-8")
-    return response, key
+class ApiSurface:
+    """Answers ``/v1`` requests from the clinic's records, for the keys it accepts, within the rate limit,
+    after whatever fault was injected."""
+
+    def __init__(
+        self,
+        resources: Mapping[str, ResourceDef],
+        store: Store,
+        clinic: Clinic,
+        keys: ApiKeys,
+        limiter: RateLimiter,
+        faults: FaultInjector,
+    ) -> None:
+        self._resources = resources
+        self._store = store
+        self._clinic = clinic
+        self._keys = keys
+        self._limiter = limiter
+        self._faults = faults
+        self._sortable: dict[str, frozenset[str]] = {}
+
+    def handle(self, request: Request) -> tuple[Response, str | None]:
+        """Answer one ``/v1`` request; returns the response and the caller's key (for the log)."""
+        key = api_key_from(request)
+        fault = self._faults.pick(request.path)
+        stall = 0.0
+        if fault is not None:
+            if fault.kind == "reset":
+                return Response(0, drop=True), key
+            if fault.kind == "timeout":
+                return Response(0, drop=True, stall=fault.delay), key
+            if fault.kind == "server_error":
+                status = fault.status if fault.status >= 500 else 500
+                return Response(status, _SERVER_ERROR_HTML, "text/html; charset=utf-8"), key
+            if fault.kind == "rate_limit":
+                reset = self._limiter.hit("__fault__")[1]
+                return _too_many(reset, fault.status), key
+            if fault.kind == "latency":
+                stall = fault.delay
+        response = self._authorised(request, key)
+        response.stall = stall
+        if fault is not None and fault.kind == "malformed_json":
+            body = response.body or b'{"message":"ok"}'
+            response = Response(200, body[: max(1, len(body) // 2)], "application/json; charset=utf-8")
+        return response, key
+
+    def _authorised(self, request: Request, key: str | None) -> Response:
+        if not user_agent_ok(request.header("User-Agent")):
+            return json_response(
+                403,
+                {
+                    "message": "Requests need a User-Agent naming your application and a contact email, "
+                    "e.g. 'Acme Sync (dev@acme.example)'."
+                },
+            )
+        if key is None or not self._keys.accepts(key):
+            return Response(
+                401,
+                b"HTTP Basic: Access denied.\n",
+                "text/plain; charset=utf-8",
+                {"WWW-Authenticate": 'Basic realm="Application"'},
+            )
+        allowed, reset = self._limiter.hit(key_hash(key))
+        if not allowed:
+            return _too_many(reset)
+        try:
+            return self._route(request, key)
+        except NotFound:
+            return not_found()
+        except ValidationFailed as exc:
+            return json_response(422, exc.body())
+
+    def _route(self, request: Request, key: str) -> Response:
+        path = request.path
+        if not path.startswith("/v1/"):
+            return not_found()
+        segments = [s for s in path[4:].split("/") if s]
+        ids = [s for s in segments if s.isdigit()]
+        template = "/".join("{id}" if s.isdigit() else s for s in segments)
+        method = request.method
+        store, clinic, user_id = self._store, self._clinic, self._keys.user_for(key)
+        try:
+            if template == "user" and method == "GET":
+                user = store.find("users", user_id)
+                if user is None:
+                    return not_found()
+                return json_response(200, render(self._resources["users"], user, request.base))
+            if segments and segments[0] == "users" and not self._is_administrator(user_id):
+                # A key has its user's permissions; only administrators may read other users [digest §3].
+                return json_response(403, {"message": "You do not have permission to access this resource."})
+            route = LIST_ROUTES.get(template)
+            if route is not None and method == "GET":
+                parent_id = int(ids[0]) if ids else None
+                return self._list(request, route, template, parent_id)
+            if not segments or segments[0] not in self._resources:
+                return not_found()
+            rdef = self._resources[segments[0]]
+            ops = rdef.ops
+            shape = (len(segments), method)
+            if shape == (1, "POST") and "create" in ops:
+                rec = store.create(rdef.name, _parse_body(request), user_id=user_id)
+                body = render(rdef, rec, request.base)
+                return json_response(201, body, {"Location": body["links"]["self"]})
+            if len(segments) < 2 or not segments[1].isdigit():
+                return not_found()
+            rid = int(segments[1])
+            if len(segments) == 2:
+                if method == "GET" and "get" in ops:
+                    rec = store.get_visible(rdef.name, segments[1], request.params("q[]") + request.params("q"))
+                    return json_response(200, clinic.render(rdef.name, rec, request.base))
+                if method == "PATCH" and "update" in ops:
+                    self._visible(rdef.name, rid)
+                    rec = store.update(rdef.name, rid, _parse_body(request), user_id=user_id)
+                    return json_response(200, render(rdef, rec, request.base))
+                if method == "DELETE" and "delete" in ops:
+                    self._visible(rdef.name, rid)
+                    clinic.archive(rdef.name, rid)
+                    return no_content()
+                return not_found()
+            if len(segments) != 3:
+                return not_found()
+            action = segments[2]
+            if action == "archive" and method == "POST" and "archive" in ops:
+                self._visible(rdef.name, rid)
+                clinic.archive(rdef.name, rid)
+                return no_content()
+            if action == "unarchive" and method == "POST" and "unarchive" in ops:
+                if store.find(rdef.name, rid) is None:
+                    return not_found()
+                clinic.unarchive(rdef.name, rid)
+                return json_response(200, clinic.render(rdef.name, store.find(rdef.name, rid) or {}, request.base))
+            if action == "cancel" and method == "PATCH" and "cancel" in ops:
+                self._visible(rdef.name, rid)
+                body = _parse_body(request)
+                if not isinstance(body, dict):
+                    raise ValidationFailed(message="must be an object")
+                unaccepted = sorted(set(body) - CANCEL_FIELDS)
+                if unaccepted and not clinic.behaviour.read_only_writes:
+                    raise ValidationFailed(dict.fromkeys(unaccepted, "is not accepted by this endpoint"))
+                cancel_booking_or_attendee(
+                    store, rdef.name, rid, body.get("cancellation_reason"), body.get("cancellation_note"), staff=False
+                )
+                return no_content()
+            if action == "conflicts" and method == "GET" and "conflicts" in ops:
+                rec = store.get_visible(rdef.name, segments[1])
+                return json_response(200, {"conflicts": {"exist": clinic.has_conflicts(rec)}})
+            return not_found()
+        except _BadJson:
+            return json_response(400, {"message": "There was a problem in the JSON you submitted"})
+        except KeyError:
+            return not_found()
+
+    def _is_administrator(self, user_id: int | None) -> bool:
+        user = self._store.find("users", user_id)
+        return user is not None and user.get("role") == "administrator"
+
+    def _visible(self, resource: str, rid: int) -> Record:
+        rec = self._store.find(resource, rid)
+        if rec is None:
+            raise NotFound(rid)
+        return rec
+
+    def _list(self, request: Request, route: ListRoute, template: str, parent_id: int | None) -> Response:
+        if parent_id is not None and route.parent is not None and self._store.find(route.parent, parent_id) is None:
+            return not_found()
+        rdef = self._resources[route.resource]
+        page, per_page = page_params(request)
+        sortable = self._sortable_columns(route.resource)
+        sort_keys = parse_sort(request.param("sort"), request.param("order"), sortable)
+        if not self._clinic.behaviour.honour_sort:
+            sort_keys = parse_sort(None, None, sortable)  # accepted, then ignored: the default order
+        q = request.params("q[]") + request.params("q")
+        result = self._store.query(route, q, sort_keys, page, per_page, parent_id)
+        base = request.base
+        records = [self._clinic.render(route.resource, rec, base) for rec in result.records]
+        path = "/".join(str(parent_id) if part == "{id}" else part for part in template.split("/"))
+        links = {"self": _page_url(base, path, request.query, page)}
+        if page > 1:
+            links["previous"] = _page_url(base, path, request.query, page - 1)
+        if page * per_page < result.total:
+            links["next"] = _page_url(base, path, request.query, page + 1)
+        return json_response(200, {rdef.name: records, "total_entries": result.total, "links": links})
+
+    def _sortable_columns(self, resource: str) -> frozenset[str]:
+        cached = self._sortable.get(resource)
+        if cached is None:
+            rdef = self._resources[resource]
+            names = {f.name for f in rdef.fields if f.kind not in _UNSORTABLE_KINDS}
+            for source in rdef.union_of:
+                names |= {f.name for f in self._resources[source].fields if f.kind not in _UNSORTABLE_KINDS}
+            cached = frozenset(names)
+            self._sortable[resource] = cached
+        return cached
 
 
 def _too_many(reset: int, status: int = 429) -> Response:
@@ -149,33 +256,6 @@ def _too_many(reset: int, status: int = 429) -> Response:
         {"message": "Too many requests. Please wait before retrying."},
         {"X-RateLimit-Reset": str(reset)},
     )
-
-
-def _authorised(sim: Simulator, request: Request, key: str | None) -> Response:
-    if not user_agent_ok(request.header("User-Agent")):
-        return json_response(
-            403,
-            {
-                "message": "Requests need a User-Agent naming your application and a contact email, "
-                "e.g. 'Acme Sync (dev@acme.example)'."
-            },
-        )
-    if key is None or key not in sim.api_keys:
-        return Response(
-            401,
-            b"HTTP Basic: Access denied.\n",
-            "text/plain; charset=utf-8",
-            {"WWW-Authenticate": 'Basic realm="Application"'},
-        )
-    allowed, reset = sim.rate_limiter.hit(key_hash(key))
-    if not allowed:
-        return _too_many(reset)
-    try:
-        return _route(sim, request, key)
-    except NotFound:
-        return not_found()
-    except ValidationFailed as exc:
-        return json_response(422, exc.body())
 
 
 def _parse_body(request: Request) -> Any:
@@ -189,98 +269,6 @@ def _parse_body(request: Request) -> Any:
 
 class _BadJson(Exception):
     pass
-
-
-def _route(sim: Simulator, request: Request, key: str) -> Response:
-    path = request.path
-    if not path.startswith("/v1/"):
-        return not_found()
-    segments = [s for s in path[4:].split("/") if s]
-    ids = [s for s in segments if s.isdigit()]
-    template = "/".join("{id}" if s.isdigit() else s for s in segments)
-    method = request.method
-    try:
-        if template == "user" and method == "GET":
-            user = sim.store.find("users", sim.user_for_key(key))
-            if user is None:
-                return not_found()
-            return json_response(200, render(sim.resources["users"], user, request.base))
-        if segments and segments[0] == "users" and not _is_administrator(sim, key):
-            # A key has its user's permissions; only administrators may read other users [digest §3].
-            return json_response(403, {"message": "You do not have permission to access this resource."})
-        route = LIST_ROUTES.get(template)
-        if route is not None and method == "GET":
-            parent_id = int(ids[0]) if ids else None
-            return _list(sim, request, route, template, parent_id)
-        if not segments or segments[0] not in sim.resources:
-            return not_found()
-        rdef = sim.resources[segments[0]]
-        ops = rdef.ops
-        shape = (len(segments), method)
-        if shape == (1, "POST") and "create" in ops:
-            rec = sim.store.create(rdef.name, _parse_body(request), user_id=sim.user_for_key(key))
-            body = render(rdef, rec, request.base)
-            return json_response(201, body, {"Location": body["links"]["self"]})
-        if len(segments) < 2 or not segments[1].isdigit():
-            return not_found()
-        rid = int(segments[1])
-        if len(segments) == 2:
-            if method == "GET" and "get" in ops:
-                rec = sim.store.get_visible(rdef.name, segments[1], request.params("q[]") + request.params("q"))
-                return json_response(200, sim.render(rdef.name, rec, request.base))
-            if method == "PATCH" and "update" in ops:
-                _visible(sim, rdef.name, rid)
-                rec = sim.store.update(rdef.name, rid, _parse_body(request), user_id=sim.user_for_key(key))
-                return json_response(200, render(rdef, rec, request.base))
-            if method == "DELETE" and "delete" in ops:
-                _visible(sim, rdef.name, rid)
-                sim.archive(rdef.name, rid)
-                return no_content()
-            return not_found()
-        if len(segments) != 3:
-            return not_found()
-        action = segments[2]
-        if action == "archive" and method == "POST" and "archive" in ops:
-            _visible(sim, rdef.name, rid)
-            sim.archive(rdef.name, rid)
-            return no_content()
-        if action == "unarchive" and method == "POST" and "unarchive" in ops:
-            if sim.store.find(rdef.name, rid) is None:
-                return not_found()
-            sim.unarchive(rdef.name, rid)
-            return json_response(200, sim.render(rdef.name, sim.store.find(rdef.name, rid) or {}, request.base))
-        if action == "cancel" and method == "PATCH" and "cancel" in ops:
-            _visible(sim, rdef.name, rid)
-            body = _parse_body(request)
-            if not isinstance(body, dict):
-                raise ValidationFailed(message="must be an object")
-            unaccepted = sorted(set(body) - CANCEL_FIELDS)
-            if unaccepted and not sim.behaviour.read_only_writes:
-                raise ValidationFailed(dict.fromkeys(unaccepted, "is not accepted by this endpoint"))
-            cancel_booking_or_attendee(
-                sim.store, rdef.name, rid, body.get("cancellation_reason"), body.get("cancellation_note"), staff=False
-            )
-            return no_content()
-        if action == "conflicts" and method == "GET" and "conflicts" in ops:
-            rec = sim.store.get_visible(rdef.name, segments[1])
-            return json_response(200, {"conflicts": {"exist": sim.has_conflicts(rec)}})
-        return not_found()
-    except _BadJson:
-        return json_response(400, {"message": "There was a problem in the JSON you submitted"})
-    except KeyError:
-        return not_found()
-
-
-def _is_administrator(sim: Simulator, key: str) -> bool:
-    user = sim.store.find("users", sim.user_for_key(key))
-    return user is not None and user.get("role") == "administrator"
-
-
-def _visible(sim: Simulator, resource: str, rid: int) -> Record:
-    rec = sim.store.find(resource, rid)
-    if rec is None:
-        raise NotFound(rid)
-    return rec
 
 
 def page_params(request: Request) -> tuple[int, int]:
@@ -298,43 +286,6 @@ def page_params(request: Request) -> tuple[int, int]:
     return page, per_page
 
 
-def _list(sim: Simulator, request: Request, route: ListRoute, template: str, parent_id: int | None) -> Response:
-    if parent_id is not None and route.parent is not None and sim.store.find(route.parent, parent_id) is None:
-        return not_found()
-    rdef = sim.resources[route.resource]
-    page, per_page = page_params(request)
-    sortable = _sortable_columns(sim, route.resource)
-    sort_keys = parse_sort(request.param("sort"), request.param("order"), sortable)
-    if not sim.behaviour.honour_sort:
-        sort_keys = parse_sort(None, None, sortable)  # accepted, then ignored: the default order
-    q = request.params("q[]") + request.params("q")
-    result = sim.store.query(route, q, sort_keys, page, per_page, parent_id)
-    base = request.base
-    records = [sim.render(route.resource, rec, base) for rec in result.records]
-    path = "/".join(str(parent_id) if part == "{id}" else part for part in template.split("/"))
-    links = {"self": _page_url(base, path, request.query, page)}
-    if page > 1:
-        links["previous"] = _page_url(base, path, request.query, page - 1)
-    if page * per_page < result.total:
-        links["next"] = _page_url(base, path, request.query, page + 1)
-    return json_response(200, {rdef.name: records, "total_entries": result.total, "links": links})
-
-
 def _page_url(base: str, path: str, query: list[tuple[str, str]], page: int) -> str:
     params = [(k, v) for k, v in query if k != "page"] + [("page", str(page))]
     return f"{base}/{path}?{urlencode(params, quote_via=quote)}"
-
-
-_SORTABLE: dict[str, frozenset[str]] = {}
-
-
-def _sortable_columns(sim: Simulator, resource: str) -> frozenset[str]:
-    cached = _SORTABLE.get(resource)
-    if cached is None:
-        rdef = sim.resources[resource]
-        names = {f.name for f in rdef.fields if f.kind not in {"json", "phones", "ids"}}
-        for source in rdef.union_of:
-            names |= {f.name for f in sim.resources[source].fields if f.kind not in {"json", "phones", "ids"}}
-        cached = frozenset(names)
-        _SORTABLE[resource] = cached
-    return cached

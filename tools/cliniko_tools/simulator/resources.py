@@ -19,11 +19,12 @@ from cliniko_tools.simulator.schema import (
     FilterKind,
     ListRoute,
     Record,
+    RecordStore,
     ResourceDef,
     ValidationFailed,
     WriteContext,
 )
-from cliniko_tools.simulator.store import Store, money
+from cliniko_tools.simulator.store import money
 
 CANCELLATION_REASONS: dict[int, str] = {
     10: "Feeling Better",
@@ -422,7 +423,7 @@ def _validate_individual_appointment(ctx: WriteContext) -> None:
     _booking_refs(ctx, patient=True)
 
 
-def _after_individual_appointment(store: Store, rec: Record, old: Record | None) -> None:
+def _after_individual_appointment(store: RecordStore, rec: Record, old: Record | None) -> None:
     # Each individual appointment carries exactly one attendee (its patient's place in the booking).
     if old is None:
         attendee = store.insert_raw(
@@ -626,7 +627,7 @@ def _validate_attendee(ctx: WriteContext) -> None:
         ctx.error("base", "The appointment is full")
 
 
-def refresh_group_patients(store: Store, booking_id: int) -> None:
+def refresh_group_patients(store: RecordStore, booking_id: int) -> None:
     """A group appointment's ``patient_ids``: its attendees still booked in."""
     if store.find("group_appointments", booking_id) is None:
         return
@@ -638,13 +639,13 @@ def refresh_group_patients(store: Store, booking_id: int) -> None:
     store.set_fields("group_appointments", booking_id, {"patient_ids": ids}, touch=store.behaviour.parent_bumps)
 
 
-def _after_attendee(store: Store, rec: Record, old: Record | None) -> None:
+def _after_attendee(store: RecordStore, rec: Record, old: Record | None) -> None:
     refresh_group_patients(store, rec["booking_id"])
     if old is None and store.find("group_appointments", rec["booking_id"]) is not None:
         _latest_booking(store, rec["patient_id"], rec["booking_id"])
 
 
-def _latest_booking(store: Store, patient_id: int, booking_id: int) -> None:
+def _latest_booking(store: RecordStore, patient_id: int, booking_id: int) -> None:
     # A link derived from a child (the booking): whether Cliniko moves the patient's updated_at for it is not
     # documented, so it follows the parent-bumps switch.
     if store.find("patients", patient_id) is not None:
@@ -784,7 +785,7 @@ def _validate_invoice_item(ctx: WriteContext) -> None:
     rec["total_including_tax"] = float(money(net + tax))
 
 
-def recompute_invoice(store: Store, invoice_id: int) -> None:
+def recompute_invoice(store: RecordStore, invoice_id: int) -> None:
     """An invoice's money fields are the sums of its items."""
     items = [
         i
@@ -807,7 +808,7 @@ def recompute_invoice(store: Store, invoice_id: int) -> None:
     )
 
 
-def _after_invoice_item(store: Store, rec: Record, old: Record | None) -> None:
+def _after_invoice_item(store: RecordStore, rec: Record, old: Record | None) -> None:
     recompute_invoice(store, rec["invoice_id"])
 
 
@@ -1267,7 +1268,7 @@ LIST_ROUTES: dict[str, ListRoute] = {
 
 
 def cancel_booking_or_attendee(
-    store: Store, resource: str, record_id: int, reason: Any, note: Any, *, staff: bool
+    store: RecordStore, resource: str, record_id: int, reason: Any, note: Any, *, staff: bool
 ) -> Record:
     """PATCH /individual_appointments/{id}/cancel and /attendees/{id}/cancel."""
     errors: dict[str, str] = {}

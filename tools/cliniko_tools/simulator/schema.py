@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
-if TYPE_CHECKING:
-    from cliniko_tools.simulator.store import Store
+from cliniko_tools.simulator.behaviour import SimulatorBehaviour
+from cliniko_tools.simulator.clock import SimClock
 
 # Stored representation per kind: id/ref -> int, datetime -> int epoch seconds, date -> "YYYY-MM-DD",
 # decimal -> str with two places, ids -> list[int], everything else as the JSON value.
@@ -51,11 +51,29 @@ class Field:
         return self.name
 
 
+class RecordStore(Protocol):
+    """What validation and after-write hooks may do to the store (store.Store is one): declared here, so the
+    vocabulary of resources does not import the store that is built from it."""
+
+    clock: SimClock
+    behaviour: SimulatorBehaviour
+
+    def find(self, resource: str, record_id: int | str | None) -> Record | None: ...
+
+    def all_records(self, resource: str) -> list[Record]: ...
+
+    def owner(self, resource: str, record_id: int) -> str | None: ...
+
+    def set_fields(self, resource: str, record_id: int, values: Mapping[str, Any], *, touch: bool = True) -> Record: ...
+
+    def insert_raw(self, resource: str, record: Record) -> Record: ...
+
+
 @dataclass
 class WriteContext:
     """What a validation hook sees: the merged record and the error sink."""
 
-    store: Store
+    store: RecordStore
     record: Record  # merged state after the write (mutable: hooks may set derived values)
     changes: Record  # coerced fields supplied by this write
     errors: dict[str, str]
@@ -68,7 +86,7 @@ class WriteContext:
 
 
 ValidateHook = Callable[[WriteContext], None]
-AfterWriteHook = Callable[["Store", Record, Record | None], None]
+AfterWriteHook = Callable[[RecordStore, Record, Record | None], None]
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources as package_files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cliniko_tools.simulator.resources import CANCELLATION_REASONS, INVOICE_STATUSES
 from cliniko_tools.simulator.schema import Record
-from cliniko_tools.simulator.store import money
+from cliniko_tools.simulator.store import Store, money
 from cliniko_tools.simulator.timefmt import parse_datetime
-
-if TYPE_CHECKING:
-    from cliniko_tools.simulator.simulator import Simulator
 
 GENERATOR_SEED = 20240601
 NOTE_CONTENT = {
@@ -33,26 +30,25 @@ NOTE_CONTENT = {
 }
 
 
-def apply_seed(sim: Simulator, seed: str) -> int | None:
-    """Load ``seed`` into ``sim``; returns the user id that owns the API keys (or None)."""
+def apply_seed(store: Store, seed: str) -> int | None:
+    """Load ``seed`` into ``store``; returns the user id that owns the API keys (or None)."""
     if seed == "demo":
-        return _demo(sim)
+        return _demo(store)
     if seed == "examples":
-        return _examples(sim)
+        return _examples(store)
     if seed.startswith("generate:"):
         try:
             count = int(seed.split(":", 1)[1])
         except ValueError:
             raise ValueError(f"bad seed {seed!r}: expected generate:N") from None
-        return generate(sim, count)
+        return generate(store, count)
     raise ValueError(f"unknown seed {seed!r}; expected demo, examples or generate:N")
 
 
 # --------------------------------------------------------------------------- demo
 
 
-def _demo(sim: Simulator) -> int:
-    store = sim.store
+def _demo(store: Store) -> int:
 
     def make(resource: str, data: dict[str, Any]) -> Record:
         return store.create(resource, data, staff=True)
@@ -143,7 +139,7 @@ def _demo(sim: Simulator) -> int:
         )
     ]
     make("medical_alerts", {"name": "Latex allergy", "patient_id": patients[0]["id"]})
-    tomorrow = (sim.clock.now() + timedelta(days=1)).replace(hour=0, minute=0, second=0)
+    tomorrow = (store.clock.now() + timedelta(days=1)).replace(hour=0, minute=0, second=0)
     for index, patient in enumerate(patients[:3]):
         starts = tomorrow + timedelta(hours=9 + index)
         make(
@@ -285,7 +281,7 @@ _APPT_TYPES = (
 _DAY = 86_400
 
 
-def generate(sim: Simulator, patients: int) -> int:
+def generate(store: Store, patients: int) -> int:
     """Deterministic clinic data for ``patients`` patients, spread over the year before the clock.
 
     Per patient on average: ~1.9 individual appointments (each with its attendee), ~1.5 invoices
@@ -294,8 +290,7 @@ def generate(sim: Simulator, patients: int) -> int:
     grow with ``created_at``.
     """
     rng = random.Random(GENERATOR_SEED * 1_000_003 + patients)
-    store = sim.store
-    now = sim.clock.now_epoch()
+    now = store.clock.now_epoch()
     start = now - 365 * _DAY
 
     owner = store.create(
@@ -593,12 +588,12 @@ def example_documents() -> Iterator[tuple[str, str, Any]]:
         yield resource, operation, json.loads(entry.read_text(encoding="utf-8"))
 
 
-def _examples(sim: Simulator) -> int | None:
+def _examples(store: Store) -> int | None:
     by_resource: dict[str, dict[int, dict[str, Any]]] = {}
     # Docs reuse id 1 across examples; the "get" example wins, then lists, then the rest.
     ranked = sorted(example_documents(), key=lambda doc: _OPERATION_RANK.get(doc[1], 9))
     for resource, operation, body in ranked:
-        if resource not in sim.resources or operation.startswith("list_deleted"):
+        if resource not in store.resources or operation.startswith("list_deleted"):
             continue
         items = body.get(resource, []) if operation.startswith("list") else [body]
         for item in items:
@@ -606,14 +601,14 @@ def _examples(sim: Simulator) -> int | None:
                 by_resource.setdefault(resource, {}).setdefault(int(str(item["id"])), item)
     for resource in _EXAMPLE_ORDER:
         for item in by_resource.get(resource, {}).values():
-            sim.store.insert_raw(resource, _from_example(sim, resource, item))
+            store.insert_raw(resource, _from_example(store, resource, item))
     return None
 
 
-def _from_example(sim: Simulator, resource: str, item: dict[str, Any]) -> Record:
+def _from_example(store: Store, resource: str, item: dict[str, Any]) -> Record:
     """Wire JSON to a stored record: ids to ints (sent back as strings), timestamps to epochs,
     link objects to ``<name>_id`` and "" in date-times to null."""
-    fields = sim.resources[resource].field_map()
+    fields = store.resources[resource].field_map()
     rec: Record = {}
     for key, value in item.items():
         if key == "links":

@@ -1,24 +1,22 @@
-"""HTTP transport: a threaded stdlib server on loopback, plus the blocking ``serve`` entry point."""
+"""HTTP transport: a threaded stdlib server on loopback that hands each request to the API or control surface."""
 
 from __future__ import annotations
 
 import contextlib
-import signal
 import socket
 import struct
 import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cliniko_tools.simulator.api import Request, Response, handle_api
-from cliniko_tools.simulator.control import handle_control
+from cliniko_tools.simulator.wire import Request, Response
 
-if TYPE_CHECKING:
-    from cliniko_tools.simulator.simulator import Simulator
+ApiHandler = Callable[[Request], tuple[Response, str | None]]  # the response and the caller's key
+ControlHandler = Callable[[Request], Response]
+RequestRecorder = Callable[[Request, str | None, int], None]  # request, key, status (0: dropped)
 
 _SERVER_ERROR = Response(500, b'{"message":"simulator error"}')
 
@@ -30,8 +28,10 @@ class SimHTTPServer(ThreadingHTTPServer):
     block_on_close = True
     allow_reuse_address = True
 
-    def __init__(self, sim: Simulator, port: int) -> None:
-        self.sim = sim
+    def __init__(self, port: int, api: ApiHandler, control: ControlHandler, record: RequestRecorder) -> None:
+        self.api = api
+        self.control = control
+        self.record = record
         self.stopping = threading.Event()
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
@@ -97,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
-        sim = self.server.sim
+        server = self.server
         split = urlsplit(self.path)
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -113,16 +113,16 @@ class _Handler(BaseHTTPRequestHandler):
             client=str(self.client_address[0]),
         )
         if split.path == "/__sim" or split.path.startswith("/__sim/"):
-            self._send(handle_control(sim, request))
+            self._send(server.control(request))
             return
         key: str | None = None
         try:
-            response, key = handle_api(sim, request)
+            response, key = server.api(request)
         except Exception:
             response = _SERVER_ERROR
-        if response.stall > 0 and self.server.stopping.wait(response.stall):
+        if response.stall > 0 and server.stopping.wait(response.stall):
             response = Response(0, drop=True)
-        sim.record_request(request, key, 0 if response.drop else response.status)
+        server.record(request, key, 0 if response.drop else response.status)
         if response.drop:
             self._drop()
             return
@@ -147,40 +147,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if response.body and self.command != "HEAD":
             self.wfile.write(response.body)
-
-
-def serve(
-    port: int,
-    api_keys: list[str],
-    seed: str | None,
-    *,
-    strict: bool = False,
-    on_ready: Callable[[Simulator], None] | None = None,
-) -> None:
-    """Run a simulator on 127.0.0.1:``port`` until SIGINT or SIGTERM (blocking); ``strict``: every
-    undocumented convenience off (see `SimulatorBehaviour`); ``on_ready`` is called once it listens.
-    Refuses to start without an API key: it would answer every request 401."""
-    from cliniko_tools.simulator.behaviour import SimulatorBehaviour
-    from cliniko_tools.simulator.simulator import Simulator
-
-    if not api_keys:
-        raise ValueError("the simulator needs at least one API key")
-
-    done = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        done.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        behaviour = SimulatorBehaviour.strict() if strict else None
-        with Simulator(api_keys=api_keys, seed=seed, behaviour=behaviour) as sim:
-            sim.start(port=port)
-            mode = " (strict: only what the spec promises)" if strict else ""
-            print(f"Cliniko simulator listening on {sim.base_url}{mode}", flush=True)  # noqa: T201
-            if on_ready is not None:
-                on_ready(sim)
-            done.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

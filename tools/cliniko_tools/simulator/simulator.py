@@ -1,60 +1,41 @@
-"""The public face of the simulator: start/stop, staff-side writes, clock, faults, request log."""
+"""The public face of the simulator: it builds one object per concern and serves them over HTTP.
+
+- ``store`` (store.py) holds the records, ``clinic`` (clinic.py) changes and renders them as staff would;
+- ``clock`` (clock.py) and ``faults`` (faults.py), ``keys`` (keys.py) and ``rate_limiter`` (ratelimit.py);
+- ``api`` (api.py) answers ``/v1``, ``control`` (control.py) answers ``/__sim``, ``log`` (requestlog.py)
+  keeps what ``/v1`` answered; server.py only moves bytes between a socket and those two surfaces.
+Each part is handed the parts it uses when it is built; none of them knows this class.
+"""
 
 from __future__ import annotations
 
 import builtins
+import signal
 import threading
-import time
-from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from types import TracebackType
+from collections.abc import Callable, Iterable
+from types import FrameType, TracebackType
 from typing import Any
 
-from cliniko_tools.simulator.api import Request, key_hash
+from cliniko_tools.simulator.api import ApiSurface
 from cliniko_tools.simulator.behaviour import SimulatorBehaviour
+from cliniko_tools.simulator.clinic import Clinic
 from cliniko_tools.simulator.clock import SimClock
+from cliniko_tools.simulator.control import ControlSurface
 from cliniko_tools.simulator.faults import FaultInjector
+from cliniko_tools.simulator.keys import ApiKeys
 from cliniko_tools.simulator.ratelimit import RateLimiter
-from cliniko_tools.simulator.render import render
-from cliniko_tools.simulator.resources import (
-    BOOKING_SOURCES,
-    RESOURCES,
-    cancel_booking_or_attendee,
-    refresh_group_patients,
-)
-from cliniko_tools.simulator.schema import Record, ResourceDef, ValidationFailed
+from cliniko_tools.simulator.requestlog import RecordedRequest, RequestLog
+from cliniko_tools.simulator.resources import RESOURCES
+from cliniko_tools.simulator.schema import Record, ResourceDef
+from cliniko_tools.simulator.seeds import apply_seed
 from cliniko_tools.simulator.server import SimHTTPServer
-from cliniko_tools.simulator.store import NotFound, Store
+from cliniko_tools.simulator.store import Store
 from cliniko_tools.simulator.timefmt import format_datetime
+from cliniko_tools.simulator.wire import Request
 
 OFFLINE_BASE = "http://127.0.0.1/v1"
-REQUEST_LOG_LIMIT = 100_000
 
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One ``/v1`` request the simulator answered (status 0: connection dropped, no answer)."""
-
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    api_key_hash: str | None  # sha256 prefix; the key itself is never kept
-    status: int
-    at: datetime  # wall-clock UTC
-    user_agent: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "query": [list(pair) for pair in self.query],
-            "api_key_hash": self.api_key_hash,
-            "status": self.status,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
-            "user_agent": self.user_agent,
-        }
+__all__ = ["RecordedRequest", "Simulator", "serve"]
 
 
 class Simulator:
@@ -77,27 +58,20 @@ class Simulator:
         self.clock = SimClock()
         self.store = Store(RESOURCES, self.clock)
         self.store.behaviour = behaviour or SimulatorBehaviour()
+        self.clinic = Clinic(self.store, RESOURCES, self.clock)
         self.faults = FaultInjector()
         self.rate_limiter = RateLimiter(rate_limit, rate_window_seconds)
-        ordered = [api_keys] if isinstance(api_keys, str) else list(dict.fromkeys(api_keys))
-        self.api_keys: frozenset[str] = frozenset(ordered)
-        self._key_users: dict[str, int] = {}
-        self._log: deque[RecordedRequest] = deque(maxlen=REQUEST_LOG_LIMIT)
-        self._log_lock = threading.Lock()
+        self.log = RequestLog()
+        owner = apply_seed(self.store, seed) if seed else None
+        # After the seed: the keys' users come after the seeded records, as they always have.
+        self.keys = ApiKeys(self.store, api_keys, owner)
+        self.api = ApiSurface(RESOURCES, self.store, self.clinic, self.keys, self.rate_limiter, self.faults)
+        self.control = ControlSurface(
+            RESOURCES, self.store, self.clinic, self.clock, self.faults, self.keys, self.rate_limiter, self.log
+        )
         self._server: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
-        owner: int | None = None
-        if seed:
-            from cliniko_tools.simulator.seeds import apply_seed
-
-            owner = apply_seed(self, seed)
-        self._keys_lock = threading.Lock()
-        for index, key in enumerate(ordered):
-            if index == 0 and owner is not None:
-                self._key_users[key] = owner
-                continue
-            self._key_users[key] = self._new_key_user()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -105,7 +79,7 @@ class Simulator:
         """Serve on 127.0.0.1:``port`` (0 = any free port); returns the ``/v1`` base URL."""
         if self._server is not None:
             return self.base_url
-        server = SimHTTPServer(self, port)
+        server = SimHTTPServer(port, self.api.handle, self.control.handle, self.log.record)
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="cliniko-simulator", daemon=True
         )
@@ -149,190 +123,127 @@ class Simulator:
     @property
     def behaviour(self) -> SimulatorBehaviour:
         """Which undocumented conveniences are on (see `SimulatorBehaviour`); settable at any time."""
-        return self.store.behaviour
+        return self.clinic.behaviour
 
     @behaviour.setter
     def behaviour(self, value: SimulatorBehaviour) -> None:
-        self.store.behaviour = value
+        self.clinic.behaviour = value
 
-    # ----------------------------------------------------------------- rendering
+    # ----------------------------------------------------------------- staff-side data access (clinic.py)
 
     def render(self, resource: str, rec: Record, base: str | None = None) -> dict[str, Any]:
         """``rec`` as the API shows it (bookings are rendered as their own kind, linked as bookings)."""
-        rdef = self.resources[resource]
-        if rdef.union_of:
-            owner = self.store.owner(resource, rec["id"]) or rdef.union_of[0]
-            return render(self.resources[owner], rec, self._base(base), self_resource=resource)
-        return render(rdef, rec, self._base(base))
-
-    # ----------------------------------------------------------------- staff-side data access
+        return self.clinic.render(resource, rec, self._base(base))
 
     def create(self, resource: str, data: dict[str, Any], *, base: str | None = None) -> dict[str, Any]:
         """Create as clinic staff would (no HTTP, no rate limit); raises ValidationFailed."""
-        rec = self.store.create(resource, data, staff=True)
-        return self.render(resource, rec, base)
+        return self.clinic.create(resource, data, self._base(base))
 
     def update(
         self, resource: str, record_id: str | int, data: dict[str, Any], *, base: str | None = None
     ) -> dict[str, Any]:
-        rec = self.store.update(resource, record_id, data, staff=True)
-        return self.render(resource, rec, base)
+        return self.clinic.update(resource, record_id, data, self._base(base))
 
     def get(self, resource: str, record_id: str | int, *, base: str | None = None) -> dict[str, Any] | None:
         """The record however hidden (archived, cancelled), or None."""
-        rec = self.store.find(resource, record_id)
-        return None if rec is None else self.render(resource, rec, base)
+        return self.clinic.get(resource, record_id, self._base(base))
 
     def list(self, resource: str, include_archived: bool = True, *, base: str | None = None) -> list[dict[str, Any]]:
         """All records in created order; ``include_archived=False`` drops what default lists hide."""
-        rdef = self.resources[resource]
-        out = []
-        for rec in self.store.all_records(resource):
-            if not include_archived and any(rec.get(attr) is not None for attr in rdef.hide):
-                continue
-            out.append(self.render(resource, rec, base))
-        return out
-
-    def _require(self, resource: str, record_id: str | int) -> Record:
-        if resource not in self.resources:
-            raise KeyError(f"unknown resource {resource!r}")
-        rec = self.store.find(resource, record_id)
-        if rec is None:
-            raise NotFound(f"{resource}/{record_id}")
-        return rec
+        return self.clinic.list(resource, include_archived, self._base(base))
 
     def archive(self, resource: str, record_id: str | int) -> None:
-        rec = self._require(resource, record_id)
-        if "archived_at" not in self.resources[resource].field_map():
-            raise ValidationFailed({"base": f"{resource} can't be archived"})
-        if rec.get("archived_at") is None:
-            self.store.set_fields(resource, rec["id"], {"archived_at": self.clock.now_epoch()})
-            if resource == "attendees":
-                refresh_group_patients(self.store, rec["booking_id"])
+        self.clinic.archive(resource, record_id)
 
     def purge(self, resource: str, record_id: str | int) -> None:
         """Delete a record as staff do in Cliniko's UI where the API keeps no trace of it (availability
         blocks): gone from lists, 404 by id."""
-        rec = self._require(resource, record_id)
-        self.store.purge(resource, rec["id"])
+        self.clinic.purge(resource, record_id)
 
     def unarchive(self, resource: str, record_id: str | int) -> None:
-        rec = self._require(resource, record_id)
-        if rec.get("archived_at") is not None:
-            self.store.set_fields(resource, rec["id"], {"archived_at": None})
-            if resource == "attendees":
-                refresh_group_patients(self.store, rec["booking_id"])
+        self.clinic.unarchive(resource, record_id)
 
     def cancel(self, resource: str, record_id: str | int, reason: int | str = 50, note: str | None = None) -> None:
         """Cancel an individual appointment or attendee (as from Cliniko's UI)."""
-        if resource not in {"individual_appointments", "attendees"}:
-            raise ValidationFailed({"base": f"{resource} can't be cancelled"})
-        rec = self._require(resource, record_id)
-        cancel_booking_or_attendee(self.store, resource, rec["id"], reason, note, staff=True)
+        self.clinic.cancel(resource, record_id, reason, note)
 
     def pay_invoice(self, invoice_id: str | int) -> dict[str, Any]:
         """Open (10) -> Paid (20)."""
-        rec = self._require("invoices", invoice_id)
-        if rec.get("status") not in (10, 40):
-            raise ValidationFailed({"status": "only open invoices can be paid"})
-        # Paying adds a payment: the invoice's own updated_at moves only if Cliniko bumps parents.
-        self.store.set_fields(
-            "invoices", rec["id"], {"status": 20, "status_description": "Paid"}, touch=self.behaviour.parent_bumps
-        )
-        return self.get("invoices", invoice_id) or {}
+        return self.clinic.pay_invoice(invoice_id, self._base(None))
 
     def close_invoice(self, invoice_id: str | int) -> dict[str, Any]:
         """Paid/Open -> Closed (30), stamping ``closed_at``."""
-        rec = self._require("invoices", invoice_id)
-        if rec.get("status") == 30:
-            return self.get("invoices", invoice_id) or {}
-        self.store.set_fields(
-            "invoices", rec["id"], {"status": 30, "status_description": "Closed", "closed_at": self.clock.now_epoch()}
-        )
-        return self.get("invoices", invoice_id) or {}
+        return self.clinic.close_invoice(invoice_id, self._base(None))
 
     def has_conflicts(self, rec: Record) -> bool:
         """Another live booking of the same practitioner overlapping ``rec``."""
-        practitioner, starts, ends = rec.get("practitioner_id"), rec.get("starts_at"), rec.get("ends_at")
-        if practitioner is None or starts is None or ends is None:
-            return False
-        with self.store.lock:
-            for source in BOOKING_SOURCES:
-                for other in self.store.table(source).rows.values():
-                    if (
-                        other["id"] != rec["id"]
-                        and other.get("practitioner_id") == practitioner
-                        and other.get("cancelled_at") is None
-                        and other.get("archived_at") is None
-                        and other.get("starts_at", 0) < ends
-                        and other.get("ends_at", 0) > starts
-                    ):
-                        return True
-        return False
+        return self.clinic.has_conflicts(rec)
 
     # ----------------------------------------------------------------- keys, limits, log
 
-    def user_for_key(self, key: str) -> int | None:
-        return self._key_users.get(key)
+    @property
+    def api_keys(self) -> frozenset[str]:
+        return self.keys.accepted
 
-    def _new_key_user(self) -> int:
-        number = len(self._key_users) + 1
-        user = self.store.create(
-            "users",
-            {
-                "first_name": "API",
-                "last_name": f"User {number}",
-                "email": f"api-user-{number}@simulator.example",
-                "role": "administrator",
-            },
-            staff=True,
-        )
-        return int(user["id"])
+    def user_for_key(self, key: str) -> int | None:
+        return self.keys.user_for(key)
 
     def add_key(self, key: str) -> bool:
         """Accept `key` from now on (a key added before, then revoked, gets its user back); False if it
         was already accepted."""
-        with self._keys_lock:
-            if key in self.api_keys:
-                return False
-            if key not in self._key_users:
-                self._key_users[key] = self._new_key_user()
-            self.api_keys = self.api_keys | {key}
-            return True
+        return self.keys.add(key)
 
     def revoke_key(self, key: str) -> bool:
         """Answer 401 to `key` from now on, as Cliniko does for a revoked key; False if it wasn't accepted."""
-        with self._keys_lock:
-            if key not in self.api_keys:
-                return False
-            self.api_keys = self.api_keys - {key}
-            return True
+        return self.keys.revoke(key)
 
     def set_rate_limit(self, limit: int, window_seconds: float) -> None:
         self.rate_limiter.configure(limit, window_seconds)
 
     def record_request(self, request: Request, key: str | None, status: int) -> None:
-        entry = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            query=list(request.query),
-            api_key_hash=key_hash(key) if key else None,
-            status=status,
-            at=datetime.fromtimestamp(time.time(), UTC),
-            user_agent=request.header("User-Agent"),
-        )
-        with self._log_lock:
-            self._log.append(entry)
+        self.log.record(request, key, status)
 
     @property
     def requests(self) -> builtins.list[RecordedRequest]:
-        with self._log_lock:
-            return list(self._log)
+        return self.log.entries()
 
     def requests_clear(self) -> None:
-        with self._log_lock:
-            self._log.clear()
+        self.log.clear()
 
     def now(self) -> str:
         """The simulator clock in wire format."""
         return format_datetime(self.clock.now_epoch()) or ""
+
+
+def serve(
+    port: int,
+    api_keys: list[str],
+    seed: str | None,
+    *,
+    strict: bool = False,
+    on_ready: Callable[[Simulator], None] | None = None,
+) -> None:
+    """Run a simulator on 127.0.0.1:``port`` until SIGINT or SIGTERM (blocking); ``strict``: every
+    undocumented convenience off (see `SimulatorBehaviour`); ``on_ready`` is called once it listens.
+    Refuses to start without an API key: it would answer every request 401."""
+    if not api_keys:
+        raise ValueError("the simulator needs at least one API key")
+
+    done = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        behaviour = SimulatorBehaviour.strict() if strict else None
+        with Simulator(api_keys=api_keys, seed=seed, behaviour=behaviour) as sim:
+            sim.start(port=port)
+            mode = " (strict: only what the spec promises)" if strict else ""
+            print(f"Cliniko simulator listening on {sim.base_url}{mode}", flush=True)  # noqa: T201
+            if on_ready is not None:
+                on_ready(sim)
+            done.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

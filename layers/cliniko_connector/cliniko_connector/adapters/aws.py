@@ -1,4 +1,4 @@
-"""One boto3 client per (service, region) per process, reused across warm Lambda invocations.
+"""One boto3 client per (service, region) per process, reused across warm Lambda invocations, made on first use.
 
 The endpoint comes from boto3's own configuration chain, so `AWS_ENDPOINT_URL` (or
 `AWS_ENDPOINT_URL_<SERVICE>`) points every client at the local moto server without code here.
@@ -7,6 +7,7 @@ The endpoint comes from boto3's own configuration chain, so `AWS_ENDPOINT_URL` (
 from __future__ import annotations
 
 import threading
+import weakref
 from functools import cache
 from typing import Any
 
@@ -30,13 +31,44 @@ def client_config(long_poll_seconds: int = 0) -> Config:
 
 
 # boto3's default session is not thread-safe while it creates clients.
-_lock = threading.Lock()
+_lock = threading.RLock()
+
+
+class LazyClient:
+    """A boto3 client made when first used (an API call, `meta`, `exceptions`). Making one reads its service's
+    model and endpoint rules (tens of ms of CPU each): a function's cold start pays only for the services its
+    invocations call, when they call them (the dispatcher never makes the Secrets Manager client its runtime
+    holds, a poll worker makes its SQS client only to retry a job early)."""
+
+    def __init__(self, service: str, region: str | None, long_poll_seconds: int) -> None:
+        self._args = (service, region, long_poll_seconds)
+        self._client: Any = None
+
+    def made(self) -> Any:
+        """The real client, made now if it wasn't."""
+        if self._client is None:
+            service, region, long_poll_seconds = self._args
+            with _lock:
+                if self._client is None:
+                    self._client = boto3.client(service, region_name=region, config=client_config(long_poll_seconds))
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+    def __repr__(self) -> str:
+        return f"LazyClient({self._args[0]!r}, made={self._client is not None})"
+
+
+# Every client asked for in this process (the cold-start benchmark makes them all, to price a first invocation).
+REQUESTED: weakref.WeakSet[LazyClient] = weakref.WeakSet()
 
 
 @cache
 def boto3_client(service: str, *, region: str | None = None, long_poll_seconds: int = 0) -> Any:
-    """A shared low-level client for `service`; `region=None` uses the environment's region;
-    `long_poll_seconds` for a client whose calls wait on the server that long (see `client_config`).
-    `boto3_client.cache_clear()` forgets every client (tests that change the environment)."""
-    with _lock:
-        return boto3.client(service, region_name=region, config=client_config(long_poll_seconds))
+    """A shared low-level client for `service` (a `LazyClient`: made on first use); `region=None` uses the
+    environment's region; `long_poll_seconds` for a client whose calls wait on the server that long (see
+    `client_config`). `boto3_client.cache_clear()` forgets every client (tests that change the environment)."""
+    client = LazyClient(service, region, long_poll_seconds)
+    REQUESTED.add(client)
+    return client

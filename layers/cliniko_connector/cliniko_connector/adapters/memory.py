@@ -3,7 +3,8 @@
 They keep the adapters' semantics (a contract test runs the same assertions against both): conditional
 cursor writes raise `CursorConflict`, leases expire, timestamps are kept at second precision, the rate
 budget counts per fixed window, and the publisher batches, fails entries by index and retries like
-`EventBridgePublisher`. TTLs are ignored. Every fake is thread-safe.
+`EventBridgePublisher`. TTLs are ignored. Every fake the Lambda functions' ports have is thread-safe; the
+operator tools' fakes (tail, archive, dead letters) are for one thread.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cliniko_connector.errors import (
     CursorConflict,
 )
 from cliniko_connector.models import BusEvent, Connection, RecordState, StreamCursor, StreamKey
-from cliniko_connector.ports import StreamStats
+from cliniko_connector.ports import BusRule, PollJob, QueuedMessage, ReplayState, StreamStats
 from cliniko_connector.timeutil import parse_ts, to_z
 
 
@@ -317,3 +318,113 @@ class RecordingPublisher(EventBridgePublisher):
     @property
     def calls(self) -> list[int]:
         return self.bus.calls
+
+
+# -- operator tools -----------------------------------------------------------------------------------
+
+
+class InMemoryJobRequeue:
+    """Fake `ports.JobRequeue`: the jobs sent again, in order."""
+
+    def __init__(self) -> None:
+        self.jobs: list[PollJob] = []
+
+    def requeue(self, job: PollJob) -> None:
+        self.jobs.append(job)
+
+
+class InMemoryTailChannel:
+    """Fake `ports.TailChannel`: `deliver` puts a body in every open tail (the rule's pattern is kept, not
+    matched); `fail_on` makes `create` raise after creating the queue, as a refused rule target would."""
+
+    def __init__(self) -> None:
+        self.patterns: dict[str, dict[str, Any]] = {}
+        self.queues: dict[str, list[str]] = {}
+        self.fail_on: str | None = None
+        self.cannot_remove: set[str] = set()
+
+    def create(self, name: str, pattern: Mapping[str, Any]) -> None:
+        self.queues[name] = []
+        if self.fail_on == "rule":
+            raise ConfigurationError(f"the bus refused the tail's rule {name}")
+        self.patterns[name] = dict(pattern)
+
+    def deliver(self, body: str) -> None:
+        for name in self.patterns:
+            self.queues[name].append(body)
+
+    def receive(self, name: str, wait_seconds: int) -> list[str]:
+        bodies, self.queues[name] = self.queues[name], []
+        return bodies
+
+    def remove(self, name: str) -> list[str]:
+        if name in self.cannot_remove:
+            return [f"rule {name} (AccessDenied)"]
+        self.patterns.pop(name, None)
+        self.queues.pop(name, None)
+        return []
+
+    def names(self, prefix: str) -> list[str]:
+        return sorted(n for n in self.patterns if n.startswith(prefix))
+
+
+class InMemoryEventArchive:
+    """Fake `ports.EventArchive`: rules given up front; replays are recorded and finish when `finish` says."""
+
+    def __init__(self, rules: Sequence[BusRule] = ()) -> None:
+        self.bus_rules = list(rules)
+        self.started: list[tuple[str, datetime, datetime, list[str]]] = []
+        self.states: dict[str, list[ReplayState]] = {}
+
+    def rules(self) -> list[BusRule]:
+        return list(self.bus_rules)
+
+    def rule_arn(self, name: str) -> str:
+        for rule in self.bus_rules:
+            if rule.name == name:
+                return rule.arn
+        raise ConfigurationError(f"no rule {name!r} on the bus")
+
+    def start_replay(self, name: str, since: datetime, until: datetime, rule_arns: Sequence[str]) -> ReplayState:
+        self.started.append((name, since, until, list(rule_arns)))
+        return ReplayState(state="STARTING")
+
+    def finish(self, name: str, *states: ReplayState) -> None:
+        """What the next `describe_replay` calls answer, in turn (the last one from then on)."""
+        self.states[name] = list(states)
+
+    def describe_replay(self, name: str) -> ReplayState:
+        states = self.states.get(name) or [ReplayState(state="RUNNING")]
+        return states.pop(0) if len(states) > 1 else states[0]
+
+
+class InMemoryDeadLetterQueues:
+    """Fake `ports.DeadLetterQueues`: messages hidden by `receive` stay hidden until released or deleted
+    (hiding never expires by itself here)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.messages: dict[str, list[QueuedMessage]] = {}
+        self.hidden: set[str] = set()
+
+    def add(self, queue_url: str, message: QueuedMessage) -> None:
+        with self._lock:
+            handle = message.receipt_handle or uuid.uuid4().hex
+            self.messages.setdefault(queue_url, []).append(message.model_copy(update={"receipt_handle": handle}))
+
+    def receive(self, queue_url: str, max_messages: int, *, hide_seconds: int) -> list[QueuedMessage]:
+        with self._lock:
+            visible = [m for m in self.messages.get(queue_url, []) if m.receipt_handle not in self.hidden]
+            taken = visible[: min(10, max_messages)]
+            self.hidden |= {m.receipt_handle for m in taken}
+            return [m.model_copy(update={"receive_count": m.receive_count + 1}) for m in taken]
+
+    def release(self, queue_url: str, receipt_handle: str) -> None:
+        with self._lock:
+            self.hidden.discard(receipt_handle)
+
+    def delete(self, queue_url: str, receipt_handle: str) -> None:
+        with self._lock:
+            kept = [m for m in self.messages.get(queue_url, []) if m.receipt_handle != receipt_handle]
+            self.messages[queue_url] = kept
+            self.hidden.discard(receipt_handle)

@@ -10,62 +10,16 @@ Writes make exactly one Cliniko call, so an action is never half-applied; reads 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Self
+from functools import cached_property
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel
 
 from cliniko_connector.catalog.hidden import STATES, hidden_filters
-from cliniko_connector.catalog.types import (
-    STRICT_INPUT,
-    AmountNumber,
-    AmountString,
-    AppointmentId,
-    AppointmentKind,
-    AppointmentRepeatRule,
-    AppointmentTypeId,
-    AttendeeId,
-    AvailabilityBlockId,
-    BlockRepeatRule,
-    BookingId,
-    BusinessId,
-    CancellationReason,
-    CommunicationDirection,
-    CommunicationId,
-    CommunicationType,
-    ConcessionTypeId,
-    ContactId,
-    ContactType,
-    CountryCode,
-    DoctorType,
-    Email,
-    GroupAppointmentId,
-    IndividualAppointmentId,
-    InvoiceId,
-    InvoiceNumber,
-    InvoiceStatus,
-    IsoDate,
-    MedicalAlertId,
-    NonEmpty,
-    NoteContent,
-    PatientCaseId,
-    PatientId,
-    PhoneNumber,
-    PractitionerId,
-    ProductId,
-    Pronouns,
-    ReminderType,
-    TaxId,
-    Text100,
-    Text255,
-    Text5000,
-    TimeZoneId,
-    TreatmentNoteId,
-    TreatmentNoteTemplateId,
-    UnavailableBlockId,
-    UtcTimestamp,
-)
+from cliniko_connector.catalog.inputs.base import ActionInput, EmailLookupInput, LookupInput, UpdateInput
 
 # --------------------------------------------------------------------------- generic operations
 
@@ -254,6 +208,8 @@ class Cancel:
 
 
 Operation = Create | Update | Get | Find | ListIds | Archive | Unarchive | Cancel
+# The input models' bases, for code that asks what kind of input an action takes.
+__all__ = ["ACTIONS", "Action", "ActionInput", "EmailLookupInput", "LookupInput", "Operation", "UpdateInput"]
 
 
 def _hidden_query(path: str) -> str:
@@ -272,9 +228,19 @@ class Action:
     name: str
     resource: str
     description: str
-    input_model: type[BaseModel]
+    model: type[BaseModel] | str
+    """The input model, or where it lives under `catalog.inputs` (`"patients:PatientCreate"`): imported when
+    `input_model` is first read, so a function imports the one it runs, not the catalog's forty."""
     operation: Operation
     sample_input: dict[str, Any]
+
+    @cached_property
+    def input_model(self) -> type[BaseModel]:
+        if not isinstance(self.model, str):
+            return self.model
+        module, _, name = self.model.partition(":")
+        found: type[BaseModel] = getattr(importlib.import_module(f"cliniko_connector.catalog.inputs.{module}"), name)
+        return found
 
     @property
     def writes(self) -> bool:
@@ -284,480 +250,6 @@ class Action:
     def function_suffix(self) -> str:
         """CamelCase part of the Lambda's logical id: `medical_alert.create` → `MedicalAlertCreate`."""
         return "".join(part.capitalize() for part in self.name.replace(".", "_").split("_"))
-
-
-# --------------------------------------------------------------------------- input model bases
-
-
-def _opt() -> Any:
-    """An optional field that may be left out but not sent as null (Cliniko doesn't accept null there)."""
-    return Field(default=None)
-
-
-class ActionInput(BaseModel):
-    """Base of every action input: strict, unknown fields rejected."""
-
-    model_config = STRICT_INPUT
-
-    @classmethod
-    def rule(cls) -> str | None:
-        """A constraint across fields, for the docs."""
-        return None
-
-
-class UpdateInput(ActionInput):
-    """`id` plus at least one field to change (null clears a field where Cliniko allows it)."""
-
-    @classmethod
-    def rule(cls) -> str | None:
-        return "`id` and at least one field to change"
-
-    @model_validator(mode="after")
-    def _changes_something(self) -> Self:
-        if not self.model_fields_set - {"id"}:
-            raise ValueError("give at least one field to change besides `id`")
-        return self
-
-
-class LookupInput(ActionInput):
-    """A find by `id` alone, or by one or more of `lookup_keys` (combined with AND)."""
-
-    lookup_keys: ClassVar[tuple[str, ...]] = ()
-
-    @classmethod
-    def rule(cls) -> str | None:
-        keys = ", ".join(f"`{k}`" for k in cls.lookup_keys)
-        if "id" not in cls.model_fields:
-            return f"at least one of {keys}"
-        return f"`id` alone, or at least one of {keys}"
-
-    @model_validator(mode="after")
-    def _one_way_to_look(self) -> Self:
-        given = [k for k in self.lookup_keys if k in self.model_fields_set]
-        by_id = "id" in self.model_fields_set
-        if by_id and given:
-            raise ValueError(f"look up by `id` alone, or by {', '.join(self.lookup_keys)}; not both")
-        if not by_id and not given:
-            raise ValueError(f"give {self.rule()}")
-        return self
-
-
-class EmailLookupInput(LookupInput):
-    """A find by `id`, or by `email` (compared ignoring case); searches may include archived records."""
-
-    lookup_keys = ("email",)
-    email: Email = _opt()
-    include_archived: bool = Field(
-        default=False,
-        description="Email searches only: also match archived (and deleted) records. A lookup by id always does.",
-    )
-
-
-class _EndsAfterStarts(ActionInput):
-    @model_validator(mode="after")
-    def _ends_after_starts(self) -> Self:
-        starts, ends = getattr(self, "starts_at", None), getattr(self, "ends_at", None)
-        if starts is not None and ends is not None and ends <= starts:
-            raise ValueError("`ends_at` must be after `starts_at`")
-        return self
-
-
-# --------------------------------------------------------------------------- medical alerts
-
-
-class _MedicalAlertFields(ActionInput):
-    patient_id: PatientId = _opt()
-    name: Text255 = _opt()
-
-
-class MedicalAlertCreate(_MedicalAlertFields):
-    patient_id: PatientId
-    name: Text255
-
-
-class MedicalAlertUpdate(UpdateInput, _MedicalAlertFields):
-    id: MedicalAlertId
-
-
-class MedicalAlertFind(ActionInput):
-    id: MedicalAlertId
-
-
-# --------------------------------------------------------------------------- contacts
-
-
-class _ContactFields(ActionInput):
-    title: Text255 | None = _opt()
-    first_name: Text255 | None = _opt()
-    last_name: Text255 | None = _opt()
-    preferred_name: Text255 | None = _opt()
-    company_name: Text255 | None = _opt()
-    occupation: Text255 | None = _opt()
-    email: Email | None = _opt()
-    phone_numbers: list[PhoneNumber] = _opt()
-    address_1: Text255 | None = _opt()
-    address_2: Text255 | None = _opt()
-    address_3: Text255 | None = _opt()
-    city: Text255 | None = _opt()
-    state: Text255 | None = _opt()
-    post_code: Text255 | None = _opt()
-    country_code: CountryCode | None = _opt()
-    provider_number: Text255 | None = _opt()
-    doctor_type: DoctorType | None = _opt()
-    type_code: ContactType | None = _opt()
-    notes: NonEmpty | None = _opt()
-
-
-class ContactCreate(_ContactFields):
-    @classmethod
-    def rule(cls) -> str | None:
-        return "at least one of `first_name`, `last_name`, `company_name`"
-
-    @model_validator(mode="after")
-    def _named(self) -> Self:
-        if not (self.first_name or self.last_name or self.company_name):
-            raise ValueError("a contact needs a `first_name`, `last_name` or `company_name`")
-        return self
-
-
-class ContactUpdate(UpdateInput, _ContactFields):
-    id: ContactId
-
-
-class ContactFind(EmailLookupInput):
-    id: ContactId = _opt()
-
-
-class ContactRef(ActionInput):
-    id: ContactId
-
-
-# --------------------------------------------------------------------------- patients
-
-
-class _PatientFields(ActionInput):
-    title: Text255 | None = _opt()
-    first_name: Text255 = _opt()
-    last_name: Text255 = _opt()
-    preferred_first_name: Text255 | None = _opt()
-    date_of_birth: IsoDate | None = _opt()
-    sex: Text255 | None = _opt()
-    gender_identity: Text255 | None = _opt()
-    pronouns: Pronouns | None = _opt()
-    email: Email | None = _opt()
-    patient_phone_numbers: list[PhoneNumber] = _opt()
-    address_1: Text255 | None = _opt()
-    address_2: Text255 | None = _opt()
-    address_3: Text255 | None = _opt()
-    city: Text255 | None = _opt()
-    state: Text255 | None = _opt()
-    post_code: Text255 | None = _opt()
-    country: Text255 | None = _opt()
-    time_zone: TimeZoneId | None = _opt()
-    occupation: Text255 | None = _opt()
-    emergency_contact: Text255 | None = _opt()
-    notes: NonEmpty | None = _opt()
-    appointment_notes: NonEmpty | None = _opt()
-    old_reference_id: Text255 | None = _opt()
-    referral_source: Text255 | None = _opt()
-    referring_doctor_id: ContactId = _opt()
-    concession_type_id: ConcessionTypeId = _opt()
-    medicare: Text255 | None = _opt()
-    medicare_reference_number: Text255 | None = _opt()
-    dva_card_number: Text255 | None = _opt()
-    invoice_email: Email | None = _opt()
-    invoice_default_to: Text255 | None = _opt()
-    invoice_extra_information: NonEmpty | None = _opt()
-    reminder_type: ReminderType | None = _opt()
-    receives_confirmation_emails: bool | None = _opt()
-    accepted_privacy_policy: bool | None = _opt()
-    accepted_email_marketing: bool | None = _opt()
-    unsubscribe_sms_marketing: bool = _opt()
-    custom_fields: dict[str, Any] | None = _opt()
-
-
-class PatientCreate(_PatientFields):
-    first_name: Text255
-    last_name: Text255
-
-
-class PatientUpdate(UpdateInput, _PatientFields):
-    id: PatientId
-
-
-class PatientFind(EmailLookupInput):
-    id: PatientId = _opt()
-
-
-class PatientRef(ActionInput):
-    id: PatientId
-
-
-# --------------------------------------------------------------------------- appointments
-
-
-class _IndividualAppointmentFields(_EndsAfterStarts):
-    starts_at: UtcTimestamp = _opt()
-    ends_at: UtcTimestamp = _opt()
-    patient_id: PatientId = _opt()
-    practitioner_id: PractitionerId = _opt()
-    appointment_type_id: AppointmentTypeId = _opt()
-    business_id: BusinessId = _opt()
-    patient_case_id: PatientCaseId = _opt()
-    notes: NonEmpty | None = _opt()
-    repeat_rule: AppointmentRepeatRule | None = _opt()
-
-
-class IndividualAppointmentCreate(_IndividualAppointmentFields):
-    starts_at: UtcTimestamp
-    patient_id: PatientId
-    practitioner_id: PractitionerId
-    appointment_type_id: AppointmentTypeId
-    business_id: BusinessId
-
-
-class IndividualAppointmentUpdate(UpdateInput, _IndividualAppointmentFields):
-    id: IndividualAppointmentId
-
-
-class _GroupAppointmentFields(_EndsAfterStarts):
-    starts_at: UtcTimestamp = _opt()
-    ends_at: UtcTimestamp = _opt()
-    practitioner_id: PractitionerId = _opt()
-    appointment_type_id: AppointmentTypeId = _opt()
-    business_id: BusinessId = _opt()
-    max_attendees: Annotated[int, Field(ge=2, le=99)] = _opt()
-    notes: NonEmpty | None = _opt()
-    repeat_rule: AppointmentRepeatRule | None = _opt()
-
-
-class GroupAppointmentCreate(_GroupAppointmentFields):
-    starts_at: UtcTimestamp
-    practitioner_id: PractitionerId
-    appointment_type_id: AppointmentTypeId
-    business_id: BusinessId
-
-
-class GroupAppointmentUpdate(UpdateInput, _GroupAppointmentFields):
-    id: GroupAppointmentId
-
-
-class AppointmentFind(ActionInput):
-    id: AppointmentId
-    kind: AppointmentKind = _opt()
-
-
-class AppointmentTypeFind(ActionInput):
-    id: AppointmentTypeId
-
-
-class IndividualAppointmentCancel(ActionInput):
-    id: IndividualAppointmentId
-    cancellation_reason: CancellationReason
-    cancellation_note: NonEmpty = _opt()
-    apply_to_repeats: bool = _opt()
-
-
-class AttendeeCreate(ActionInput):
-    booking_id: GroupAppointmentId
-    patient_id: PatientId
-    arrived: bool | None = _opt()
-    notes: NonEmpty | None = _opt()
-    patient_case_id: PatientCaseId = _opt()
-
-
-class AttendeeCancel(ActionInput):
-    id: AttendeeId
-    cancellation_reason: CancellationReason
-    cancellation_note: NonEmpty = _opt()
-    apply_to_repeats: bool = _opt()
-
-
-# --------------------------------------------------------------------------- availability blocks
-
-
-class AvailabilityBlockCreate(_EndsAfterStarts):
-    starts_at: UtcTimestamp
-    ends_at: UtcTimestamp
-    practitioner_id: PractitionerId
-    business_id: BusinessId
-    repeat_rule: BlockRepeatRule | None = _opt()
-
-
-class AvailabilityBlockListIds(LookupInput):
-    lookup_keys = ("practitioner_id", "business_id")
-    practitioner_id: PractitionerId = _opt()
-    business_id: BusinessId = _opt()
-    starts_from: UtcTimestamp = _opt()
-    starts_before: UtcTimestamp = _opt()
-    limit: Annotated[int, Field(ge=1, le=5000)] = 1000
-
-
-class AvailabilityBlockGet(ActionInput):
-    id: AvailabilityBlockId
-
-
-# --------------------------------------------------------------------------- unavailable blocks (breaks)
-
-
-class _UnavailableBlockFields(_EndsAfterStarts):
-    starts_at: UtcTimestamp = _opt()
-    ends_at: UtcTimestamp = _opt()
-    practitioner_id: PractitionerId = _opt()
-    business_id: BusinessId = _opt()
-    notes: NonEmpty | None = _opt()
-    repeat_rule: AppointmentRepeatRule | None = _opt()
-
-
-class UnavailableBlockCreate(_UnavailableBlockFields):
-    """A break: time a practitioner can't be booked (the spec's repeat rule allows up to 51 repeats here)."""
-
-    starts_at: UtcTimestamp
-    ends_at: UtcTimestamp
-    practitioner_id: PractitionerId
-    business_id: BusinessId
-
-
-class UnavailableBlockUpdate(UpdateInput, _UnavailableBlockFields):
-    id: UnavailableBlockId
-
-
-class UnavailableBlockListIds(AvailabilityBlockListIds):
-    pass
-
-
-class UnavailableBlockRef(ActionInput):
-    id: UnavailableBlockId
-
-
-# --------------------------------------------------------------------------- treatment notes
-
-
-class TreatmentNoteCreate(ActionInput):
-    """`content` and `draft` are optional, as in the spec: without `content` Cliniko fills the note from its
-    template; without `draft` Cliniko's default applies."""
-
-    treatment_note_template_id: TreatmentNoteTemplateId
-    patient_id: PatientId
-    content: NoteContent | None = _opt()
-    draft: bool = _opt()
-    booking_id: BookingId = _opt()
-    attendee_id: AttendeeId = _opt()
-    title: Text255 = _opt()
-
-
-class TreatmentNoteFind(LookupInput):
-    lookup_keys = ("patient_id", "booking_id", "attendee_id", "treatment_note_template_id", "draft")
-    id: TreatmentNoteId = _opt()
-    patient_id: PatientId = _opt()
-    booking_id: BookingId = _opt()
-    attendee_id: AttendeeId = _opt()
-    treatment_note_template_id: TreatmentNoteTemplateId = _opt()
-    draft: bool = _opt()
-
-
-# --------------------------------------------------------------------------- products
-
-
-class _ProductFields(ActionInput):
-    name: Text255 = _opt()
-    item_code: Text100 | None = _opt()
-    serial_number: Text255 | None = _opt()
-    price: AmountNumber = _opt()
-    price_includes_tax: bool | None = _opt()
-    cost_price: AmountString | None = _opt()
-    tax_id: TaxId = _opt()
-    product_supplier_name: Text255 | None = _opt()
-    notes: NonEmpty | None = _opt()
-
-
-class ProductCreate(_ProductFields):
-    name: Text255
-    stock_level: Annotated[int, Field(gt=-4_000_000_000, lt=4_000_000_000)] | None = _opt()
-
-
-class ProductUpdate(UpdateInput, _ProductFields):
-    """Cliniko doesn't change `stock_level` here (stock adjustments do), so it isn't accepted."""
-
-    id: ProductId
-
-
-class ProductFind(LookupInput):
-    lookup_keys = ("name", "item_code")
-    id: ProductId = _opt()
-    name: Text255 = _opt()
-    item_code: Text100 = _opt()
-
-
-# --------------------------------------------------------------------------- communications, invoices, people
-
-
-class CommunicationFind(ActionInput):
-    id: CommunicationId
-
-
-class CommunicationCreate(ActionInput):
-    """A memo: it records a communication in the patient's file; Cliniko sends nothing."""
-
-    patient_id: PatientId
-    content: NonEmpty
-    type_code: CommunicationType
-    direction_code: CommunicationDirection
-    from_: Text255 = Field(alias="from")
-    to: Text255
-    confidential: bool
-
-
-class InvoiceFind(LookupInput):
-    lookup_keys = ("number", "patient_id", "status")
-    id: InvoiceId = _opt()
-    number: InvoiceNumber = _opt()
-    patient_id: PatientId = _opt()
-    status: InvoiceStatus = _opt()
-
-
-class PractitionerFind(LookupInput):
-    lookup_keys = ("email",)
-    id: PractitionerId = _opt()
-    email: Email = _opt()
-
-
-# --------------------------------------------------------------------------- businesses
-
-
-class _BusinessFields(ActionInput):
-    business_name: Text255 | None = _opt()
-    display_name: Text255 | None = _opt()
-    address_1: Text255 | None = _opt()
-    address_2: Text255 | None = _opt()
-    city: Text255 | None = _opt()
-    state: Text255 | None = _opt()
-    post_code: Text255 | None = _opt()
-    country_code: CountryCode | None = _opt()
-    time_zone: Text255 | None = _opt()
-    time_zone_identifier: TimeZoneId | None = _opt()
-    contact_information: NonEmpty | None = _opt()
-    email_reply_to: Email | None = _opt()
-    website_address: Text255 | None = _opt()
-    business_registration_name: Text255 | None = _opt()
-    business_registration_value: Text255 | None = _opt()
-    additional_information: Text5000 | None = _opt()
-    additional_invoice_information: Text5000 | None = _opt()
-    appointment_reminders_enabled: bool | None = _opt()
-    show_in_online_bookings: bool | None = _opt()
-    appointment_type_ids: list[AppointmentTypeId] | None = _opt()
-
-
-class BusinessCreate(_BusinessFields):
-    business_name: Text255
-
-
-class BusinessUpdate(UpdateInput, _BusinessFields):
-    id: BusinessId
-
-
-class BusinessFind(ActionInput):
-    id: BusinessId
 
 
 # --------------------------------------------------------------------------- the catalog
@@ -787,7 +279,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="medical_alert.create",
         resource="medical_alerts",
         description="Create a medical alert on a patient.",
-        input_model=MedicalAlertCreate,
+        model="medical_alerts:MedicalAlertCreate",
         operation=Create("/medical_alerts"),
         sample_input={"patient_id": _PATIENT, "name": "Penicillin allergy"},
     ),
@@ -795,7 +287,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="medical_alert.update",
         resource="medical_alerts",
         description="Rename a medical alert (or move it to another patient).",
-        input_model=MedicalAlertUpdate,
+        model="medical_alerts:MedicalAlertUpdate",
         operation=Update("/medical_alerts"),
         sample_input={"id": "1000000000000000111", "name": "Severe penicillin allergy"},
     ),
@@ -803,7 +295,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="medical_alert.find",
         resource="medical_alerts",
         description="Get a medical alert by id or API URL.",
-        input_model=MedicalAlertFind,
+        model="medical_alerts:MedicalAlertFind",
         operation=Get("/medical_alerts"),
         sample_input={"id": f"{_API}/medical_alerts/1000000000000000111"},
     ),
@@ -811,7 +303,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="contact.create",
         resource="contacts",
         description="Create a contact (a referring doctor, a third-party payer, …).",
-        input_model=ContactCreate,
+        model="contacts:ContactCreate",
         operation=Create("/contacts"),
         sample_input={
             "title": "Dr",
@@ -829,7 +321,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="contact.update",
         resource="contacts",
         description="Change fields of a contact.",
-        input_model=ContactUpdate,
+        model="contacts:ContactUpdate",
         operation=Update("/contacts"),
         sample_input={"id": _CONTACT, "provider_number": "2426621B", "notes": "Prefers referrals by fax."},
     ),
@@ -837,7 +329,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="contact.find",
         resource="contacts",
         description="Find a contact by id (archived and deleted too) or email (ignoring case; every match counted).",
-        input_model=ContactFind,
+        model="contacts:ContactFind",
         operation=Find(
             "/contacts",
             by={"email": "email:~"},
@@ -850,7 +342,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="contact.delete",
         resource="contacts",
         description="Delete a contact: Cliniko archives it (its DELETE is deprecated and archives too).",
-        input_model=ContactRef,
+        model="contacts:ContactRef",
         operation=Archive("/contacts"),
         sample_input={"id": _CONTACT},
     ),
@@ -858,7 +350,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="patient.create",
         resource="patients",
         description="Create a patient.",
-        input_model=PatientCreate,
+        model="patients:PatientCreate",
         operation=Create("/patients"),
         sample_input={
             "first_name": "Jane",
@@ -875,7 +367,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="patient.update",
         resource="patients",
         description="Change fields of a patient (null clears a field where Cliniko allows it).",
-        input_model=PatientUpdate,
+        model="patients:PatientUpdate",
         operation=Update("/patients"),
         sample_input={"id": _PATIENT, "occupation": "Teacher", "notes": "Prefers morning appointments."},
     ),
@@ -883,7 +375,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="patient.find",
         resource="patients",
         description="Find a patient by id (archived too) or email (ignoring case; every match counted).",
-        input_model=PatientFind,
+        model="patients:PatientFind",
         operation=Find(
             "/patients",
             by={"email": "email:~"},
@@ -896,7 +388,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="patient.delete",
         resource="patients",
         description="Delete a patient: Cliniko archives it (its DELETE is deprecated and archives too).",
-        input_model=PatientRef,
+        model="patients:PatientRef",
         operation=Archive("/patients"),
         sample_input={"id": _PATIENT},
     ),
@@ -904,7 +396,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="patient.archive",
         resource="patients",
         description="Archive a patient.",
-        input_model=PatientRef,
+        model="patients:PatientRef",
         operation=Archive("/patients"),
         sample_input={"id": _PATIENT},
     ),
@@ -912,7 +404,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="patient.unarchive",
         resource="patients",
         description="Bring an archived patient back.",
-        input_model=PatientRef,
+        model="patients:PatientRef",
         operation=Unarchive("/patients"),
         sample_input={"id": f"{_API}/patients/{_PATIENT}"},
     ),
@@ -920,7 +412,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="individual_appointment.create",
         resource="individual_appointments",
         description="Book an individual appointment (`ends_at` defaults from the appointment type).",
-        input_model=IndividualAppointmentCreate,
+        model="appointments:IndividualAppointmentCreate",
         operation=Create("/individual_appointments"),
         sample_input={
             "starts_at": "2026-12-01T09:00:00+11:00",
@@ -935,7 +427,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="individual_appointment.update",
         resource="individual_appointments",
         description="Change an individual appointment (reschedule, change notes, …).",
-        input_model=IndividualAppointmentUpdate,
+        model="appointments:IndividualAppointmentUpdate",
         operation=Update("/individual_appointments"),
         sample_input={"id": _INDIVIDUAL, "starts_at": "2026-12-02T09:00:00Z", "ends_at": "2026-12-02T09:30:00Z"},
     ),
@@ -943,7 +435,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="individual_appointment.cancel",
         resource="individual_appointments",
         description="Cancel an individual appointment with a reason (final: it can't be undone).",
-        input_model=IndividualAppointmentCancel,
+        model="appointments:IndividualAppointmentCancel",
         operation=Cancel("/individual_appointments"),
         sample_input={"id": _INDIVIDUAL, "cancellation_reason": 50, "cancellation_note": "Cancelled by automation."},
     ),
@@ -951,7 +443,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="group_appointment.create",
         resource="group_appointments",
         description="Create a group appointment (`ends_at` and `max_attendees` default from the type).",
-        input_model=GroupAppointmentCreate,
+        model="appointments:GroupAppointmentCreate",
         operation=Create("/group_appointments"),
         sample_input={
             "starts_at": "2026-12-03T18:00:00+11:00",
@@ -966,7 +458,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="group_appointment.update",
         resource="group_appointments",
         description="Change a group appointment.",
-        input_model=GroupAppointmentUpdate,
+        model="appointments:GroupAppointmentUpdate",
         operation=Update("/group_appointments"),
         sample_input={"id": _GROUP, "max_attendees": 10},
     ),
@@ -974,7 +466,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="appointment.find",
         resource="appointments",
         description="Get an appointment by id: individual, else group (or the given `kind` only).",
-        input_model=AppointmentFind,
+        model="appointments:AppointmentFind",
         operation=Get(
             "/individual_appointments",
             kinds={"individual": "/individual_appointments", "group": "/group_appointments"},
@@ -985,7 +477,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="appointment_type.find",
         resource="appointment_types",
         description="Get an appointment type by id or API URL.",
-        input_model=AppointmentTypeFind,
+        model="appointments:AppointmentTypeFind",
         operation=Get("/appointment_types"),
         sample_input={"id": f"{_API}/appointment_types/{_APPOINTMENT_TYPE}"},
     ),
@@ -993,7 +485,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="attendee.create",
         resource="attendees",
         description="Add a patient to a group appointment.",
-        input_model=AttendeeCreate,
+        model="appointments:AttendeeCreate",
         operation=Create("/attendees"),
         sample_input={"booking_id": _GROUP, "patient_id": _PATIENT, "notes": "Joined from the waitlist."},
     ),
@@ -1001,7 +493,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="attendee.cancel",
         resource="attendees",
         description="Cancel a patient's place in a group appointment (final).",
-        input_model=AttendeeCancel,
+        model="appointments:AttendeeCancel",
         operation=Cancel("/attendees"),
         sample_input={"id": _ATTENDEE, "cancellation_reason": 30},
     ),
@@ -1009,7 +501,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="availability_block.create",
         resource="availability_blocks",
         description="Extra bookable time; for a break use unavailable_block.create",
-        input_model=AvailabilityBlockCreate,
+        model="blocks:AvailabilityBlockCreate",
         operation=Create("/availability_blocks"),
         sample_input={
             "starts_at": "2026-12-05T09:00:00+11:00",
@@ -1022,7 +514,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="availability_block.list_ids",
         resource="availability_blocks",
         description="The ids of a practitioner's or a business's availability blocks (every page, up to `limit`).",
-        input_model=AvailabilityBlockListIds,
+        model="blocks:AvailabilityBlockListIds",
         operation=ListIds(
             "/availability_blocks",
             by=_BLOCK_FILTERS,
@@ -1033,7 +525,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="availability_block.get",
         resource="availability_blocks",
         description="Get an availability block by id or API URL.",
-        input_model=AvailabilityBlockGet,
+        model="blocks:AvailabilityBlockGet",
         operation=Get("/availability_blocks"),
         sample_input={"id": "1000000000000001001"},
     ),
@@ -1041,7 +533,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="unavailable_block.create",
         resource="unavailable_blocks",
         description="A break, leave or a meeting: time a practitioner can't be booked",
-        input_model=UnavailableBlockCreate,
+        model="blocks:UnavailableBlockCreate",
         operation=Create("/unavailable_blocks"),
         sample_input={
             "starts_at": "2026-12-05T12:30:00+11:00",
@@ -1055,7 +547,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="unavailable_block.update",
         resource="unavailable_blocks",
         description="Move, shorten or re-note an unavailable block (a break).",
-        input_model=UnavailableBlockUpdate,
+        model="blocks:UnavailableBlockUpdate",
         operation=Update("/unavailable_blocks"),
         sample_input={"id": _UNAVAILABLE, "ends_at": "2026-12-05T02:30:00Z", "notes": "Long lunch"},
     ),
@@ -1063,7 +555,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="unavailable_block.get",
         resource="unavailable_blocks",
         description="Get an unavailable block (a break) by id or API URL.",
-        input_model=UnavailableBlockRef,
+        model="blocks:UnavailableBlockRef",
         operation=Get("/unavailable_blocks"),
         sample_input={"id": f"{_API}/unavailable_blocks/{_UNAVAILABLE}"},
     ),
@@ -1071,7 +563,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="unavailable_block.list_ids",
         resource="unavailable_blocks",
         description="The ids of a practitioner's or a business's unavailable blocks (every page, up to `limit`).",
-        input_model=UnavailableBlockListIds,
+        model="blocks:UnavailableBlockListIds",
         operation=ListIds(
             "/unavailable_blocks",
             by=_BLOCK_FILTERS,
@@ -1082,7 +574,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="unavailable_block.archive",
         resource="unavailable_blocks",
         description="Remove an unavailable block (a break): Cliniko archives it and the time is bookable again.",
-        input_model=UnavailableBlockRef,
+        model="blocks:UnavailableBlockRef",
         operation=Archive("/unavailable_blocks"),
         sample_input={"id": _UNAVAILABLE},
     ),
@@ -1090,7 +582,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="treatment_note.create",
         resource="treatment_notes",
         description="Write a treatment note from a template, answers optional (the key's user must be a practitioner).",
-        input_model=TreatmentNoteCreate,
+        model="treatment_notes:TreatmentNoteCreate",
         operation=Create("/treatment_notes"),
         sample_input={
             "treatment_note_template_id": _TEMPLATE,
@@ -1113,7 +605,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="treatment_note.find",
         resource="treatment_notes",
         description="Find a treatment note by id, or the newest one of a patient, booking, attendee or template.",
-        input_model=TreatmentNoteFind,
+        model="treatment_notes:TreatmentNoteFind",
         operation=Find(
             "/treatment_notes",
             by={
@@ -1131,7 +623,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="product.create",
         resource="products",
         description="Create a product.",
-        input_model=ProductCreate,
+        model="products:ProductCreate",
         operation=Create("/products"),
         sample_input={
             "name": "Therapy band (medium)",
@@ -1146,7 +638,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="product.update",
         resource="products",
         description="Change a product (not its stock level: Cliniko changes that through stock adjustments).",
-        input_model=ProductUpdate,
+        model="products:ProductUpdate",
         operation=Update("/products"),
         sample_input={"id": "1000000000000001101", "price": "26.00"},
     ),
@@ -1154,7 +646,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="product.find",
         resource="products",
         description="Find a product by id, name or item code (item codes are matched client-side, page by page).",
-        input_model=ProductFind,
+        model="products:ProductFind",
         operation=Find("/products", by={"name": "name"}, match={"item_code": Match("item_code")}),
         sample_input={"item_code": "TB-M"},
     ),
@@ -1162,7 +654,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="communication.create",
         resource="communications",
         description="Record a memo in a patient's communications (Cliniko sends nothing).",
-        input_model=CommunicationCreate,
+        model="people:CommunicationCreate",
         operation=Create("/communications", fixed={"category_code": 12}),
         sample_input={
             "patient_id": _PATIENT,
@@ -1178,7 +670,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="communication.find",
         resource="communications",
         description="Get a communication by id or API URL.",
-        input_model=CommunicationFind,
+        model="people:CommunicationFind",
         operation=Get("/communications"),
         sample_input={"id": "1000000000000001201"},
     ),
@@ -1186,7 +678,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="invoice.find",
         resource="invoices",
         description="Find an invoice by id or invoice number (optionally narrowed by patient and status).",
-        input_model=InvoiceFind,
+        model="people:InvoiceFind",
         operation=Find("/invoices", by={"number": "number", "patient_id": "patient_id", "status": "status"}),
         sample_input={"number": 1042},
     ),
@@ -1194,7 +686,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="practitioner.find",
         resource="practitioners",
         description="Find a practitioner, active or inactive, by id or by their user's email.",
-        input_model=PractitionerFind,
+        model="people:PractitionerFind",
         operation=Find(
             "/practitioners",
             via=Via("/users", link="user_id", match={"email": Match("email", ignore_case=True)}, own="/user"),
@@ -1206,7 +698,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="business.create",
         resource="businesses",
         description="Create a business (a clinic location).",
-        input_model=BusinessCreate,
+        model="businesses:BusinessCreate",
         operation=Create("/businesses"),
         sample_input={
             "business_name": "Harbourside Physio North",
@@ -1223,7 +715,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="business.update",
         resource="businesses",
         description="Change a business.",
-        input_model=BusinessUpdate,
+        model="businesses:BusinessUpdate",
         operation=Update("/businesses"),
         sample_input={
             "id": _BUSINESS,
@@ -1235,7 +727,7 @@ _ACTIONS: tuple[Action, ...] = (
         name="business.find",
         resource="businesses",
         description="Get a business by id or API URL.",
-        input_model=BusinessFind,
+        model="businesses:BusinessFind",
         operation=Get("/businesses"),
         sample_input={"id": f"{_API}/businesses/{_BUSINESS}"},
     ),

@@ -32,8 +32,9 @@ from pydantic_core import CoreSchema, core_schema
 
 from cliniko_connector.timeutil import parse_ts, to_z
 
-STRICT_INPUT = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, strict=True)
-"""Every input model: unknown fields are errors, no lax coercion ("1" is not 1, "true" is not True)."""
+STRICT_INPUT = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, strict=True, defer_build=True)
+"""Every input model: unknown fields are errors, no lax coercion ("1" is not 1, "true" is not True). Built on
+first use (`defer_build`): an action function validates one action's input, not the catalog's forty."""
 
 MAX_ID = 2**63 - 1
 _ID_RE = re.compile(r"^[1-9][0-9]{0,18}$")

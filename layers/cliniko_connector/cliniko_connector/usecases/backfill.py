@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from cliniko_connector.adapters.cliniko_http import q
 from cliniko_connector.catalog.triggers import TRIGGERS, ResourceStream, streams_for
 from cliniko_connector.errors import ConfigurationError, CursorConflict, RateBudgetExhausted, StreamBusy
 from cliniko_connector.models import Connection, StartPoint, StreamCursor, StreamKey
-from cliniko_connector.ports import PollJob
+from cliniko_connector.ports import ClinikoApi, Page, Params, PollJob
 from cliniko_connector.timeutil import to_z, utc_now
 from cliniko_connector.usecases.connections import ConnectionAdmin, refuse_unknown_triggers
 from cliniko_connector.usecases.poll import StreamPoller, initial_cursor
@@ -111,15 +111,48 @@ class StreamOutcome:
         }
 
 
+@dataclass(frozen=True)
+class _FirstPage:
+    """A stream's first page, fetched by `prepare` for its total: the poll's first request, answered already."""
+
+    path: str
+    params: tuple[tuple[str, str], ...]
+    page: Page
+    fetched_at: float  # monotonic
+
+
+class _AnsweredFirst:
+    """A `ClinikoApi` whose first `list_page` is answered with the page `prepare` fetched when it asks for
+    exactly that page; any other first request, and every later one, goes to Cliniko."""
+
+    def __init__(self, api: ClinikoApi, first: _FirstPage) -> None:
+        self._api = api
+        self._first: _FirstPage | None = first
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._api, name)  # `request`, `iter_records`, and the client's request counters
+
+    def list_page(self, path_or_url: str, *, params: Params = (), deadline: float | None = None) -> Page:
+        first, self._first = self._first, None
+        if first is not None and (path_or_url, tuple(params)) == (first.path, first.params):
+            return first.page
+        return self._api.list_page(path_or_url, params=params, deadline=deadline)
+
+
 @dataclass
 class _ObservedPollWorker(PollWorker):
-    """The poll worker, plus a call after every checkpointed page and a way to stop between pages."""
+    """The poll worker, plus a call after every checkpointed page, a way to stop between pages, and the
+    stream's first page when `prepare` fetched it already (`first_page`, used by the next poller only)."""
 
     on_page: Callable[[], None] = lambda: None
     stop_requested: Callable[[], bool] = lambda: False
+    first_page: _FirstPage | None = None
 
     def _poller(self, connection: Connection) -> StreamPoller:
         poller = super()._poller(connection)
+        if self.first_page is not None:
+            poller.api = _AnsweredFirst(poller.api, self.first_page)
+            self.first_page = None
         clock = poller.monotonic
 
         def hook(step: str) -> None:
@@ -147,11 +180,14 @@ class Backfill:
     now: Callable[[], datetime] = utc_now
     wait_seconds: float = 2.0
     rate_refresh_seconds: float = 1.0
+    _first_pages: dict[StreamKey, _FirstPage] = field(default_factory=dict, repr=False)
 
     def prepare(self, connection_id: str, triggers: list[str], start: StartPoint, *, restart: bool) -> list[StreamPlan]:
         """Switch the triggers on and move their streams back to `start`, or leave a backfill towards the same
         start where it is (it resumes). Each stream's `backfill_total` is counted first, so a refused key or
-        an outage stops the backfill before any stream has moved."""
+        an outage stops the backfill before any stream has moved. A stream that starts (or starts over) is
+        counted with the very page its poll begins with, which `run` then uses instead of asking again: the
+        count costs no request of its own."""
         refuse_unknown_triggers(triggers)
         connection = self.admin.connections.get(connection_id)
         state = self.admin.state
@@ -173,9 +209,10 @@ class Backfill:
                 action = "start"
             total: int | None = None
             counted = action != "resume" or existing is None or existing.backfill_total is None
-            if counted:
-                since = existing.position if action == "resume" and existing is not None else wanted.position
-                total = self._count(connection, stream, since)
+            if counted and action == "resume" and existing is not None:
+                total = self._count(connection, stream, existing.position)
+            elif counted:
+                total = self._first_page(connection, stream, key, wanted)
             if action == "restart":
                 state.delete_stream(key)
             self.admin.enable_triggers(connection_id, list(names), start if action != "resume" else None)
@@ -200,6 +237,25 @@ class Backfill:
             except CursorConflict:
                 continue  # the scheduled poller moved it meanwhile
         raise CursorConflict(f"stream {key} kept moving while its backfill was being set up; run the command again")
+
+    def _first_page(
+        self, connection: Connection, stream: ResourceStream, key: StreamKey, cursor: StreamCursor
+    ) -> int | None:
+        """`total_entries` of the first page the stream's poll will ask for from `cursor`, kept for `run`."""
+        poller = self.worker._poller(connection)
+        lower = max(cursor.position - poller.overlap, cursor.origin)
+        path, params = f"/{stream.resource}", tuple(poller._params(stream, lower, None))
+        budget = min(60.0, self.worker.settings.poll_time_budget_seconds)
+        page = poller.api.list_page(path, params=params, deadline=self.monotonic() + budget)
+        self._first_pages[key] = _FirstPage(path, params, page, self.monotonic())
+        return page.total_entries
+
+    def _fresh_first_page(self, key: StreamKey) -> _FirstPage | None:
+        """The page `prepare` fetched, unless it is older than a poll's time budget: one poll may take that
+        long from its first page to its last, so a first page that old is no staler than its later ones."""
+        first = self._first_pages.pop(key, None)
+        max_age = self.worker.settings.poll_time_budget_seconds
+        return first if first is not None and self.monotonic() - first.fetched_at <= max_age else None
 
     def _count(self, connection: Connection, stream: ResourceStream, since: datetime) -> int | None:
         """Records the stream will read from `since`: `total_entries` of a one-record first page."""
@@ -238,6 +294,7 @@ class Backfill:
             outcomes.append(outcome)
             tracker = _Tracker(self, connection, self._progress(connection, plan, index, len(plans)), on_progress)
             worker.on_page = tracker.page_done
+            worker.first_page = self._fresh_first_page(StreamKey(connection_id=connection.id, resource=plan.resource))
             job = PollJob(connection_id=connection.id, resource=plan.resource)
             while True:
                 try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,8 +28,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.errors import ConfigurationError, ConnectorError
-from cliniko_connector.ports import PollJob
+from cliniko_connector.errors import ConfigurationError, ConnectorError, PublishError
+from cliniko_connector.models import BusEvent
+from cliniko_connector.ports import (
+    DeadLetterQueues,
+    EventPublisher,
+    FunctionInvoker,
+    JobRequeue,
+    PollJob,
+    QueuedMessage,
+)
 from cliniko_connector.timeutil import to_z
 
 QueueKind = Literal["actions", "rule-targets", "poll", "dispatcher", "bus"]
@@ -123,20 +130,18 @@ def _request_of(payload: Any) -> dict[str, Any]:
 
 
 def parse_message(
-    queue: QueueKind, message: dict[str, Any], poll_error: Callable[[PollJob], str | None]
+    queue: QueueKind, message: QueuedMessage, poll_error: Callable[[PollJob], str | None]
 ) -> FailedMessage:
-    attributes = message.get("Attributes", {})
-    sent = attributes.get("SentTimestamp")
     common: dict[str, Any] = {
         "queue": queue,
-        "message_id": message["MessageId"],
-        "receipt_handle": message.get("ReceiptHandle", ""),
-        "sent_at": datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
-        "receive_count": int(attributes.get("ApproximateReceiveCount", 0)),
-        "attributes": {k: str(v.get("StringValue", "")) for k, v in message.get("MessageAttributes", {}).items()},
+        "message_id": message.message_id,
+        "receipt_handle": message.receipt_handle,
+        "sent_at": message.sent_at,
+        "receive_count": message.receive_count,
+        "attributes": dict(message.attributes),
     }
     try:
-        body = json.loads(message.get("Body", ""))
+        body = json.loads(message.body)
     except ValueError:
         return FailedMessage(**common, what="unreadable message", error="the body is not JSON", redrivable=False)
     common["body"] = body
@@ -222,16 +227,17 @@ def _parse_poll_failure(
 class RedriveTargets:
     """Where dead letters go back to."""
 
-    events: Any  # boto3 EventBridge client
+    bus: EventPublisher
     bus_name: str
-    sqs: Any
-    poll_queue_url: str | None
-    invoke_function: Callable[[str, Any], None]  # (function ARN, payload): an asynchronous invocation
+    poll_queue: JobRequeue | None
+    invoke_function: FunctionInvoker
 
 
 @dataclass
 class DeadLetters:
-    sqs: Any
+    """The dead-letter use-case behind `dlq list` and `dlq redrive`."""
+
+    dlqs: DeadLetterQueues
     queues: dict[QueueKind, str]  # kind → queue URL
     poll_error: Callable[[PollJob], str | None] = lambda job: None
     hide_seconds: int = HIDE_SECONDS
@@ -246,20 +252,13 @@ class DeadLetters:
                 continue
             seen: set[str] = set()
             while len(seen) < limit:
-                response = self.sqs.receive_message(
-                    QueueUrl=url,
-                    MaxNumberOfMessages=min(10, limit - len(seen)),
-                    VisibilityTimeout=self.hide_seconds,
-                    WaitTimeSeconds=0,
-                    MessageSystemAttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                )
-                messages = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
+                received = self.dlqs.receive(url, min(10, limit - len(seen)), hide_seconds=self.hide_seconds)
+                messages = [m for m in received if m.message_id not in seen]
                 if not messages:
                     break
                 for m in messages:
-                    seen.add(m["MessageId"])
-                    self._held[m["MessageId"]] = (url, m["ReceiptHandle"])
+                    seen.add(m.message_id)
+                    self._held[m.message_id] = (url, m.receipt_handle)
                     found.append(parse_message(kind, m, self.poll_error))
         return sorted(found, key=lambda m: (m.sent_at or datetime.min.replace(tzinfo=UTC), m.message_id))
 
@@ -269,11 +268,11 @@ class DeadLetters:
             if held is not None:
                 # If this fails, the message becomes visible again by itself after `hide_seconds`.
                 with contextlib.suppress(Exception):
-                    self.sqs.change_message_visibility(QueueUrl=held[0], ReceiptHandle=held[1], VisibilityTimeout=0)
+                    self.dlqs.release(*held)
 
     def delete(self, message: FailedMessage) -> None:
         url, handle = self._held.pop(message.message_id)
-        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+        self.dlqs.delete(url, handle)
 
     def redrive(self, message: FailedMessage, to: RedriveTargets) -> str:
         """Send one dead letter back where it came from, then delete it; what was done, in a few words."""
@@ -299,27 +298,21 @@ def _send_back(message: FailedMessage, to: RedriveTargets) -> str:
             raise ConnectorError(f"message {message.message_id} holds a transformed input for {target or '?'}")
         to.invoke_function(target, body)
         return f"invoked {_function_name(target)} again"
-    if to.poll_queue_url is None:
+    if to.poll_queue is None:
         raise ConfigurationError("the poll queue is unknown: set POLL_QUEUE_URL (the stack output PollQueueUrl)")
-    job = PollJob.model_validate(body)
-    to.sqs.send_message(
-        QueueUrl=to.poll_queue_url,
-        MessageBody=job.model_dump_json(),
-        MessageGroupId=job.group,
-        MessageDeduplicationId=f"redrive-{uuid.uuid4().hex}",
-    )
+    to.poll_queue.requeue(PollJob.model_validate(body))
     return "sent back to the poll queue"
 
 
 def _put_back(to: RedriveTargets, event: dict[str, Any]) -> None:
-    entry: dict[str, Any] = {
-        "EventBusName": to.bus_name,
-        "Source": event["source"],
-        "DetailType": event["detail-type"],
-        "Detail": json.dumps(event["detail"], separators=(",", ":")),
-        "Resources": [str(r) for r in event.get("resources") or []],
-    }
-    response = to.events.put_events(Entries=[entry])
-    if response.get("FailedEntryCount"):
-        code = (response.get("Entries") or [{}])[0].get("ErrorCode", "?")
-        raise ConnectorError(f"the bus refused the event ({code})")
+    resent = BusEvent(
+        source=event["source"],
+        detail_type=event["detail-type"],
+        detail=event["detail"],
+        resources=tuple(str(r) for r in event.get("resources") or []),
+    )
+    try:
+        to.bus.publish([resent])
+    except PublishError as exc:
+        code = exc.error_codes[0] if exc.error_codes else "?"
+        raise ConnectorError(f"the bus refused the event ({code})") from None

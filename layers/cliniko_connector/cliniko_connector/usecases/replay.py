@@ -22,6 +22,8 @@ from typing import Any
 from cliniko_connector import patterns
 from cliniko_connector.errors import ConfigurationError, ConnectorError, PublishError
 from cliniko_connector.eventmodels import ACTION_REQUESTED
+from cliniko_connector.models import BusEvent
+from cliniko_connector.ports import EventArchive, EventPublisher
 from cliniko_connector.timeutil import to_z
 
 TERMINAL_STATES = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
@@ -88,11 +90,9 @@ class ReplayProgress:
 
 @dataclass
 class ArchiveReplay:
-    """`StartReplay` from the bus's archive, followed with `DescribeReplay`."""
+    """A replay from the bus's archive (EventBridge `StartReplay`), followed until it ends."""
 
-    events: Any  # boto3 EventBridge client
-    archive_arn: str
-    bus_arn: str
+    archive: EventArchive
     sleep: Callable[[float], None] = time.sleep
 
     def start(
@@ -107,8 +107,7 @@ class ArchiveReplay:
         """Replay the window to `rules` (default: every rule); with `exclude_action_requests`, to every rule
         but the action-request rules (EventBridge replays can't filter events, only their rules)."""
         check_window(since, until)
-        destination: dict[str, Any] = {"Arn": self.bus_arn}
-        rule_arns = [self._rule_arn(rule) for rule in rules]
+        rule_arns = [rule if rule.startswith("arn:") else self.archive.rule_arn(rule) for rule in rules]
         if exclude_action_requests:
             keep = self._rules_without_action_requests()
             rule_arns = [arn for arn in rule_arns if arn in keep] if rule_arns else sorted(keep)
@@ -116,28 +115,13 @@ class ArchiveReplay:
                 raise ConfigurationError(
                     "nothing to replay: only action-request rules were chosen (--include-action-requests)"
                 )
-        if rule_arns:
-            destination["FilterArns"] = rule_arns
-        response = self.events.start_replay(
-            ReplayName=name,
-            Description="cliniko-connector replay",
-            EventSourceArn=self.archive_arn,
-            EventStartTime=since,
-            EventEndTime=until,
-            Destination=destination,
-        )
-        return ReplayProgress(name=name, state=str(response.get("State", "STARTING")), since=since, until=until)
+        started = self.archive.start_replay(name, since, until, rule_arns)
+        return ReplayProgress(name=name, state=started.state, since=since, until=until)
 
     def describe(self, name: str, since: datetime, until: datetime) -> ReplayProgress:
-        r = self.events.describe_replay(ReplayName=name)
-        last = r.get("EventLastReplayedTime")
+        now = self.archive.describe_replay(name)
         return ReplayProgress(
-            name=name,
-            state=str(r.get("State", "UNKNOWN")),
-            since=since,
-            until=until,
-            last_replayed=_aware(last) if isinstance(last, datetime) else None,
-            reason=r.get("StateReason"),
+            name=name, state=now.state, since=since, until=until, last_replayed=now.last_replayed, reason=now.reason
         )
 
     def follow(
@@ -155,30 +139,11 @@ class ArchiveReplay:
         return progress
 
     def _rules_without_action_requests(self) -> set[str]:
-        bus_name = self.bus_arn.rsplit("/", 1)[-1]
-        kwargs: dict[str, Any] = {"EventBusName": bus_name}
-        found: set[str] = set()
-        while True:
-            page = self.events.list_rules(**kwargs)
-            for rule in page.get("Rules", []):
-                if not rule.get("ManagedBy") and not is_action_request_rule(rule.get("EventPattern")):
-                    found.add(str(rule["Arn"]))
-            if not page.get("NextToken"):
-                return found
-            kwargs["NextToken"] = page["NextToken"]
-
-    def _rule_arn(self, rule: str) -> str:
-        if rule.startswith("arn:"):
-            return rule
-        bus_name = self.bus_arn.rsplit("/", 1)[-1]
-        try:
-            return str(self.events.describe_rule(Name=rule, EventBusName=bus_name)["Arn"])
-        except Exception as exc:
-            raise ConfigurationError(f"no rule {rule!r} on the bus {bus_name}") from exc
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return {
+            rule.arn
+            for rule in self.archive.rules()
+            if not rule.managed and not is_action_request_rule(rule.event_pattern)
+        }
 
 
 # -- local --------------------------------------------------------------------------------------------
@@ -217,8 +182,7 @@ class LocalReplayOutcome:
 class LocalReplay:
     """Puts archived events of a window that match a pattern back on the local bus."""
 
-    events: Any  # boto3 EventBridge client on the loopback endpoint
-    bus_name: str
+    bus: EventPublisher  # the local bus
     archived: Callable[[], Iterable[dict[str, Any]]]
     event_time: Callable[[dict[str, Any]], datetime | None]
     marker: Callable[[str], str]
@@ -256,31 +220,25 @@ class LocalReplay:
         marker = self.marker(name)
         for start in range(0, len(chosen), 10):
             batch = chosen[start : start + 10]
-            entries = [self._entry(event, marker) for event in batch]
-            response = self.events.put_events(Entries=entries)
-            if response.get("FailedEntryCount"):
-                codes = sorted({e.get("ErrorCode", "?") for e in response.get("Entries", []) if e.get("ErrorCode")})
+            try:
+                self.bus.publish([self._event(event, marker) for event in batch])
+            except PublishError as exc:
                 raise PublishError(
-                    f"the bus refused {response['FailedEntryCount']} replayed event(s) after {outcome.replayed} "
-                    "were put back",
-                    failed=int(response["FailedEntryCount"]),
-                    error_codes=codes,
-                )
+                    f"the bus refused {exc.failed} replayed event(s) after {outcome.replayed} were put back",
+                    failed=exc.failed,
+                    error_codes=sorted(set(exc.error_codes)),
+                ) from None
             outcome.replayed += len(batch)
             outcome.by_detail_type.update(str(e.get("detail-type")) for e in batch)
         return outcome
 
-    def _entry(self, event: dict[str, Any], marker: str) -> dict[str, Any]:
+    def _event(self, event: dict[str, Any], marker: str) -> BusEvent:
         if not isinstance(event.get("detail"), dict) or not event.get("source") or not event.get("detail-type"):
             raise ConnectorError("an archived event lacks source, detail-type or detail; the archive file is damaged")
-        entry: dict[str, Any] = {
-            "EventBusName": self.bus_name,
-            "Source": event["source"],
-            "DetailType": event["detail-type"],
-            "Detail": json.dumps(event["detail"], separators=(",", ":")),
-            "Resources": [*[str(r) for r in event.get("resources") or []], marker],
-        }
-        at = self.event_time(event)
-        if at is not None:
-            entry["Time"] = at
-        return entry
+        return BusEvent(
+            source=str(event["source"]),
+            detail_type=str(event["detail-type"]),
+            detail=event["detail"],
+            resources=(*[str(r) for r in event.get("resources") or []], marker),
+            time=self.event_time(event),
+        )
