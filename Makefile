@@ -23,7 +23,7 @@ help:
 	@echo "make bench           benchmarks against the simulator and moto server (.bench/results.json)"
 	@echo "make template        regenerate template.yaml, events/ and docs from the catalog"
 	@echo "make lock            re-lock the layer's runtime dependencies (requirements.in -> hashed requirements.txt)"
-	@echo "make check-template  sam validate --lint, cfn-lint and checkov on template.yaml"
+	@echo "make check-template  sam validate --lint, cfn-lint and checkov on template.yaml (cfn-lint on the automations stack)"
 	@echo "make sam-build       sam build (Lambda runtime python3.12)"
 
 $(BIN)/activate: pyproject.toml
@@ -85,9 +85,12 @@ $(CHECKOV):
 	$(PY312) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install -q checkov
 
-check-template: $(SAM) $(CHECKOV)
+check-template: $(SAM) $(CHECKOV) venv
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template template.yaml
 	$(CFNLINT) template.yaml
+	# The automations stack's template, as `automations deploy` builds it from the recipes.
+	mkdir -p .aws-sam && $(BIN)/python -m cliniko_tools.automation_stack.example > .aws-sam/automations-recipes.json
+	$(CFNLINT) .aws-sam/automations-recipes.json
 	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 sam-build: $(SAM) venv

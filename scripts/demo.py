@@ -27,6 +27,9 @@ DEMO_KEY = "MS0xMjM0NTY3ODkwZGVtb2tleWRlbW9rZXk-au1"
 CONTACT = "demo@example.com"
 CONNECTION = "northside-physio"
 TRIGGERS = ["patient.created", "patient.updated", "patient.archived", "medical_alert.created"]
+STEPS = 10
+RECIPE = ROOT / "automations" / "recipes" / "no-show-follow-up.yaml"
+WEBHOOK_SECRET = "demo-front-desk-webhook-secret"  # noqa: S105 (the demo's own receiver checks it)
 
 
 def say(text: str = "") -> None:
@@ -34,7 +37,7 @@ def say(text: str = "") -> None:
 
 
 def step(number: int, text: str) -> None:
-    say(f"\n[{number}/8] {text}")
+    say(f"\n[{number}/{STEPS}] {text}")
 
 
 def run_cli(*args: str, stdin: str | None = None, show: bool = True) -> str:
@@ -112,6 +115,44 @@ def show_events(events: list[dict[str, Any]]) -> None:
         detail = event["detail"]
         if event["detail-type"] == "Patient Updated":
             say(f"    Patient Updated {detail['id']}: changed {', '.join(detail['changed_fields'] or [])}")
+
+
+def automation_fires(sim: str, stack_state: Path, cleanup: ExitStack) -> bool:
+    """Steps 9-10: a recipe deployed as the automations stack, then fired by a no-show: a memo in Cliniko and
+    a webhook call that a receiver on 127.0.0.1 sees, with the connection's auth header."""
+    from cliniko_tools.local.receiver import Receiver
+
+    state = str(stack_state)
+    step(9, "An automation file from the recipes, deployed beside the stack: no-show → memo + front-desk webhook")
+    receiver = cleanup.enter_context(Receiver())
+    say(f"    a receiver for the front desk's webhook on {receiver.url}")
+    run_cli("automations", "plan", str(RECIPE.relative_to(ROOT)), "--stack-state", state)
+    run_cli(
+        "automations", "deploy", str(RECIPE.relative_to(ROOT)), "--stack-state", state,
+        "--secret-file", "front-desk=-", "--local-endpoint", f"front-desk={receiver.url}",
+        stdin=WEBHOOK_SECRET,
+    )  # fmt: skip
+    run_cli("connections", "allow", CONNECTION, "communication.create")
+    run_cli("triggers", "enable", CONNECTION, "individual_appointment.did_not_arrive")
+
+    step(10, "Staff mark an appointment as did-not-arrive; poll; the automation fires")
+    appointment = http("GET", f"{sim}/__sim/records/individual_appointments")["individual_appointments"][0]
+    http("PATCH", f"{sim}/__sim/records/individual_appointments/{appointment['id']}", {"did_not_arrive": True})
+    run_cli("poll", "--connection", CONNECTION, show=False)
+    run_cli("local", "run", "--once", "--stack-state", state, show=False)
+    for request in receiver.requests:
+        secret_ok = request.headers.get("X-Api-Key") == WEBHOOK_SECRET
+        say(f"    webhook received: {request.method} {request.path} {request.body.decode()}")
+        say(f"      X-Api-Key header: {'the connection' + chr(39) + 's secret' if secret_ok else 'WRONG'} (not shown)")
+    memos = http("GET", f"{sim}/__sim/records/communications")["communications"]
+    for memo in memos:
+        say(f"    memo {memo['id']} on the patient: {memo['content']!r}")
+    run_cli("automations", "list", "--stack-state", state)
+    if len(receiver.requests) != 1 or len(memos) != 1:
+        say("demo failed: expected one webhook call and one memo from the no-show")
+        return False
+    say(f"\n  the automation fired: {len(memos)} memo in Cliniko, {len(receiver.requests)} webhook call received.")
+    return True
 
 
 def main() -> int:
@@ -205,6 +246,9 @@ def main() -> int:
         run_cli("status", CONNECTION)
         if len(ours) != len(created) or len(succeeded) != len(created):
             say("demo failed: expected one alert per new patient")
+            return 1
+
+        if not automation_fires(sim, workdir / "stack.json", cleanup):
             return 1
     say(f"  stopped everything the demo started (pids {' '.join(map(str, started))}).")
     return 0

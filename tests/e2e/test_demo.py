@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def test_the_demo_creates_an_alert_through_the_whole_path_and_leaves_nothing_running() -> None:
+def test_the_demo_creates_an_alert_and_fires_a_recipe_through_the_whole_path_and_leaves_nothing_running() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
@@ -34,6 +34,11 @@ def test_the_demo_creates_an_alert_through_the_whole_path_and_leaves_nothing_run
     assert "1 x Patient Archived" in out
     assert "3 medical alerts created through the whole path" in out
     assert "MS0xMjM0NTY3ODkwZGVtb2tleWRlbW9rZXk" not in out + done.stderr  # the demo key never printed
+    # The no-show recipe, deployed as the automations stack, fired for real: a memo and a webhook call whose
+    # auth header the receiver checked; the webhook's secret is never printed.
+    assert "the automation fired: 1 memo in Cliniko, 1 webhook call received." in out
+    assert "X-Api-Key header: the connection's secret (not shown)" in out
+    assert "demo-front-desk-webhook-secret" not in out + done.stderr
     pids = [int(p) for p in re.search(r"pids ([\d ]+)\)", out).group(1).split()]  # type: ignore[union-attr]
     assert len(pids) == 2
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()], "the demo left a process running"

@@ -414,13 +414,13 @@ def _listening(port: int) -> bool:
 
 def test_ctrl_c_in_make_demo_stops_everything_it_started_in_one_line() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    code, output = _interrupt([sys.executable, str(ROOT / "scripts" / "demo.py")], b"[3/8]", env, ROOT)
+    code, output = _interrupt([sys.executable, str(ROOT / "scripts" / "demo.py")], b"[3/", env, ROOT)
     text = output.decode()
     assert code == INTERRUPTED, text[-2000:]
     assert "Traceback" not in text and "KeyboardInterrupt" not in text
     assert text.rstrip().splitlines()[-1] == "demo interrupted: stopped everything it started"
-    moto_url = _url_after(text, "[1/8]")
-    sim_url = _url_after(text, "[2/8]")
+    moto_url = _url_after(text, "[1/")
+    sim_url = _url_after(text, "[2/")
     for url in (moto_url, sim_url):
         port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
         assert not _listening(port), f"{url} still answers after the demo was interrupted"

@@ -34,10 +34,11 @@ import boto3
 from botocore.exceptions import ClientError
 
 from cliniko_connector.errors import ConfigurationError
+from cliniko_tools.automation_stack.delivery import AutomationDelivery, RetryLater
 from cliniko_tools.devtools.sample_events import SqsMessage, scheduled_event, sqs_event
 from cliniko_tools.local.archive import LocalArchive
 from cliniko_tools.local.endpoint import ensure_local_aws_environment, require_loopback_endpoint
-from cliniko_tools.local.stack import FunctionInfo, StackState
+from cliniko_tools.local.stack import FunctionInfo, StackState, stack_owner
 
 # The error codes of a queue that isn't there (moto's query and JSON protocols).
 NO_SUCH_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
@@ -187,6 +188,8 @@ class LocalRunner:
         self.on_invocation = on_invocation
         self._modules: dict[str, ModuleType] = {}
         self._sqs = boto3.client("sqs", endpoint_url=state.endpoint_url, region_name=state.region)
+        self._automations: AutomationDelivery | None = None
+        self._automation_summary = RunSummary()
 
     # -- following `local up` --
 
@@ -442,9 +445,51 @@ class LocalRunner:
                 part = drainer(queue, function, remaining)
                 progress += part.messages
                 summary.merge(part)
+            remaining = max_messages - summary.messages
+            if remaining > 0:
+                delivered = self._drain_automations(remaining, summary)
+                summary.messages += delivered
+                progress += delivered
             if not progress:
                 break
         return summary
+
+    # -- the automations stack (`cliniko-connector automations deploy` on the local stack) --
+
+    def automations(self) -> AutomationDelivery | None:
+        """What delivers the deployed automations' targets; None when the stack's state file is unknown."""
+        if self._automations is None:
+            path = self.state_path
+            if path is None:
+                ssm = boto3.client("ssm", endpoint_url=self.state.endpoint_url, region_name=self.state.region)
+                owner = stack_owner(ssm, self.state.stack_name)
+                path = Path(owner) if owner else None
+            if path is None:
+                return None
+            self._automations = AutomationDelivery(
+                self.state, path, self._invoke_action_target, retry_delay_seconds=self.retry_delay_seconds
+            )
+        self._automations.stack = self.state
+        return self._automations
+
+    def _drain_automations(self, limit: int, summary: RunSummary) -> int:
+        delivery = self.automations()
+        if delivery is None:
+            return 0
+        self._automation_summary = summary
+        return delivery.drain(limit)
+
+    def _invoke_action_target(self, function_id: str, payload: Any, source: str, attempts: int) -> bool:
+        """An automation's action target: one asynchronous invoke, with Lambda's retries and failure destination."""
+        function = self.state.functions[function_id]
+        invocation = self._call(function_id, payload, source)
+        self._automation_summary.record(invocation)
+        if invocation.ok:
+            return True
+        if attempts <= function.max_retry_attempts:
+            raise RetryLater(function_id)
+        self._send_to_on_failure(function, payload, invocation, attempts)
+        return False
 
     def run_once(self, max_messages: int = 1000) -> RunSummary:
         summary = self.fire_schedules()

@@ -43,8 +43,9 @@ ARCHIVE_RETENTION_SECONDS = 1209600
 ARCHIVE_FILE_NAME = "archive.jsonl"
 # What the local stack sets unless told otherwise: its connections point at the simulator on loopback.
 LOCAL_STACK_PARAMETERS = {"AllowBaseUrlOverride": "true"}
-# Rules on the stack's bus that `up` never deletes: `events tail`'s temporary ones (usecases.tail).
-KEPT_RULE_PREFIXES = ("cliniko-tail-",)
+# Rules on the stack's bus that `up` never deletes: `events tail`'s temporary ones (usecases.tail) and the
+# automations stack's (`automations deploy`, cliniko_tools.automation_stack.local).
+KEPT_RULE_PREFIXES = ("cliniko-tail-", "automation-")
 OWNER_PARAMETER = "/cliniko-connector/local/{stack_name}/state-file"
 
 _QUEUE_ATTRIBUTES = (
@@ -125,6 +126,16 @@ class ArchiveInfo(BaseModel):
     path: str | None = None
 
 
+def write_whole(path: str | Path, text: str) -> Path:
+    """Written whole, then renamed into place: a running `local run` never reads half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
 class StackState(BaseModel):
     """What `up` created, with physical names; what the runner and `local status` work from."""
 
@@ -149,13 +160,7 @@ class StackState(BaseModel):
         return Path(self.template_path).parent
 
     def save(self, path: str | Path) -> Path:
-        """Written whole, then renamed into place: a running `local run` never reads half a file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)
-        return path
+        return write_whole(path, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> StackState:

@@ -1,0 +1,98 @@
+"""The recipes in automations/recipes/: each compiles, matches its trigger's sample event (the allergy recipe:
+an intake note that mentions one, and not the sample, whose notes don't), and gives every target a valid input.
+`automations validate` and `automations test` run on them too, through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cliniko_connector.catalog.actions import ACTIONS
+from cliniko_connector.catalog.triggers import TRIGGERS
+from cliniko_connector.eventmodels import ActionRequest
+from cliniko_connector.patterns import matches
+from cliniko_tools.automation_stack.eventbridge import render
+from cliniko_tools.automation_stack.spec import AutomationSpec, from_folder
+
+ROOT = Path(__file__).resolve().parents[3]
+RECIPES = ROOT / "automations" / "recipes"
+ALLERGY_EVENT = RECIPES / "events" / "new-patient-with-allergy.json"
+SPEC, PROBLEMS = from_folder(RECIPES, source="cliniko")
+BY_NAME = {a.name: a for a in SPEC.automations}
+EXPECTED = {
+    "new-patient-welcome": "patient.created",
+    "no-show-follow-up": "individual_appointment.did_not_arrive",
+    "cancellation-waitlist": "individual_appointment.cancelled",
+    "invoice-paid-thank-you": "invoice.paid",
+    "allergy-medical-alert": "patient.created",
+    "online-booking-slack": "individual_appointment.created",
+}
+
+
+def sample(trigger: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / "triggers" / f"{trigger}.json").read_text(encoding="utf-8"))
+    return event
+
+
+def test_the_six_recipes_load_without_a_problem() -> None:
+    assert PROBLEMS == []
+    assert {name: a.trigger for name, a in BY_NAME.items()} == EXPECTED
+    assert all(t in TRIGGERS for t in EXPECTED.values())
+
+
+def check_targets(automation: AutomationSpec, event: dict[str, Any]) -> None:
+    for target in automation.targets:
+        text = render(target.transformer, event)
+        if target.kind == "action":
+            request = ActionRequest.model_validate(json.loads(text))
+            ACTIONS[target.ref].input_model.model_validate(request.input)
+            assert request.connection_id == event["detail"]["connection_id"]
+        elif target.kind == "webhook":
+            assert isinstance(json.loads(text), dict)
+        elif target.kind in ("email", "sms"):
+            assert text.strip() and "<" not in text, text
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPECTED) - {"allergy-medical-alert"}))
+def test_a_recipe_matches_its_triggers_sample_and_every_target_gets_a_valid_input(name: str) -> None:
+    automation = BY_NAME[name]
+    event = sample(automation.trigger)
+    assert matches(automation.pattern, event)
+    check_targets(automation, event)
+
+
+def test_the_allergy_recipe_matches_an_intake_note_that_mentions_one_and_not_the_sample() -> None:
+    automation = BY_NAME["allergy-medical-alert"]
+    assert not matches(automation.pattern, sample("patient.created"))
+    event = json.loads(ALLERGY_EVENT.read_text(encoding="utf-8"))
+    assert matches(automation.pattern, event)
+    check_targets(automation, event)
+    for spelling in ("Anaphylaxis to bee stings", "ALLERGY: latex"):
+        event["detail"]["data"]["notes"] = spelling
+        assert matches(automation.pattern, event), spelling
+
+
+def test_the_online_booking_recipe_leaves_appointments_booked_by_staff_alone() -> None:
+    event = sample("individual_appointment.created")
+    event["detail"]["data"]["booking_ip_address"] = None
+    assert not matches(BY_NAME["online-booking-slack"].pattern, event)
+
+
+def test_the_recipes_pass_automations_validate_and_test_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    from cliniko_tools.cli.main import main
+
+    def cli(*args: str) -> int:
+        try:
+            return main(list(args))
+        except SystemExit as exc:
+            return int(exc.code or 0)
+
+    assert cli("automations", "validate", str(RECIPES), "--offline") == 0, capsys.readouterr()
+    for name in sorted(set(EXPECTED) - {"allergy-medical-alert"}):
+        assert cli("automations", "test", name, "--path", str(RECIPES), "--sample") == 0, capsys.readouterr()
+    allergy = ("automations", "test", "allergy-medical-alert", "--path", str(RECIPES))
+    assert cli(*allergy, "--event", str(ALLERGY_EVENT)) == 0, capsys.readouterr()
+    assert cli(*allergy, "--sample") != 0  # the sample's notes mention no allergy: the rule doesn't match

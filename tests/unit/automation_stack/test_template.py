@@ -1,0 +1,129 @@
+"""The automations stack's CloudFormation template: what every target gets, what each kind needs, no secret."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cliniko_connector.errors import ConfigurationError
+from cliniko_tools.automation_stack.cfn import METADATA_KEY, build_template, render, secret_parameter
+from cliniko_tools.automation_stack.connector import automations_stack_name
+from cliniko_tools.automation_stack.example import example_connector
+from cliniko_tools.automation_stack.spec import AutomationSpec, DeploySpec, TargetSpec, from_folder, rule_name
+from tests.unit.automation_stack.specs import NO_SHOW, connector, every_kind
+
+ROOT = Path(__file__).resolve().parents[3]
+CFN_LINT = ROOT / ".tools" / "sam" / "bin" / "cfn-lint"
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_every_target_retries_and_has_a_dead_letter_queue_with_an_alarm() -> None:
+    template = build_template(every_kind(), connector())
+    rules = resources(template, "AWS::Events::Rule")
+    assert set(rules) == {"NoShowFollowUpRule", "AlertsBySmsRule"}
+    for logical_id, rule in rules.items():
+        base = logical_id.removesuffix("Rule")
+        for target in rule["Properties"]["Targets"]:
+            assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 3600}
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [f"{base}DeadLetterQueue", "Arn"]}}
+        alarm = template["Resources"][f"{base}DeadLetterQueueAlarm"]["Properties"]
+        assert alarm["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{base}DeadLetterQueue", "QueueName"]}}
+        ]
+        assert alarm["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:alarms"]  # the connector's topic
+        policy = template["Resources"][f"{base}DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+        assert policy["Statement"][0]["Condition"] == {
+            "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [logical_id, "Arn"]}}
+        }
+
+
+def test_rules_sit_on_the_connectors_bus_under_the_connectors_event_source() -> None:
+    rule = build_template(every_kind(), connector())["Resources"]["NoShowFollowUpRule"]["Properties"]
+    assert rule["Name"] == rule_name("no-show-follow-up") == "automation-no-show-follow-up"
+    assert rule["EventBusName"] == "cliniko-connector-dev"
+    assert rule["EventPattern"] == {**NO_SHOW, "source": ["cliniko"]}
+
+
+def test_an_action_target_invokes_the_function_from_the_connectors_outputs_with_a_permission_for_this_rule() -> None:
+    template = build_template(every_kind(), connector())
+    target = template["Resources"]["NoShowFollowUpRule"]["Properties"]["Targets"][0]
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:cliniko-connector-communication-create"
+    assert target["Arn"] == arn
+    assert target["InputTransformer"]["InputPathsMap"]["connection_id"] == "$.detail.connection_id"
+    permission = template["Resources"]["NoShowFollowUpTarget1Permission"]["Properties"]
+    assert permission["FunctionName"] == arn
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["NoShowFollowUpRule", "Arn"]}
+
+
+def test_an_action_the_connector_stack_has_no_function_for_is_refused() -> None:
+    spec = DeploySpec(
+        automations=[
+            AutomationSpec(name="x", pattern=NO_SHOW, targets=[TargetSpec(kind="action", ref="patient.archive")])
+        ]
+    )
+    with pytest.raises(ConfigurationError, match="PatientArchiveActionFunctionArn"):
+        build_template(spec, connector())
+
+
+def test_a_webhook_is_a_connection_and_api_destination_whose_secret_is_a_noecho_parameter() -> None:
+    template = build_template(every_kind(), connector())
+    parameter = secret_parameter("front-desk")
+    assert template["Parameters"][parameter]["NoEcho"] is True
+    auth = template["Resources"]["WebhookFrontDeskConnection"]["Properties"]
+    assert auth["AuthorizationType"] == "API_KEY"
+    assert auth["AuthParameters"]["ApiKeyAuthParameters"] == {
+        "ApiKeyName": "X-Api-Key",
+        "ApiKeyValue": {"Ref": parameter},
+    }
+    destination = template["Resources"]["WebhookFrontDeskDestination"]["Properties"]
+    assert destination["InvocationEndpoint"] == "https://hooks.example.com/front-desk"
+    target = template["Resources"]["NoShowFollowUpRule"]["Properties"]["Targets"][1]
+    assert target["Arn"] == {"Fn::GetAtt": ["WebhookFrontDeskDestination", "Arn"]}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["TargetRole", "Arn"]}
+    role = template["Resources"]["TargetRole"]["Properties"]
+    (statement,) = [
+        s for s in role["Policies"][0]["PolicyDocument"]["Statement"] if s["Action"] == "events:InvokeApiDestination"
+    ]
+    assert statement["Resource"] == [{"Fn::GetAtt": ["WebhookFrontDeskDestination", "Arn"]}]
+
+
+def test_topics_and_queues_named_in_the_files_are_created_once_and_arns_are_used_as_they_are() -> None:
+    template = build_template(every_kind(), connector())
+    assert template["Resources"]["TopicFrontDeskEmail"]["Properties"]["TopicName"] == "front-desk-email"
+    assert template["Resources"]["QueueNoShows"]["Properties"]["QueueName"] == "no-shows"
+    sms = template["Resources"]["AlertsBySmsRule"]["Properties"]["Targets"][0]
+    assert sms["Arn"] == "arn:aws:sns:us-east-1:123456789012:on-call"
+    bus = template["Resources"]["NoShowFollowUpRule"]["Properties"]["Targets"][4]
+    assert bus["Arn"] == "arn:aws:events:us-east-1:123456789012:event-bus/clinic-analytics"
+
+
+def test_the_template_holds_no_secret_and_names_its_stack_after_the_connectors() -> None:
+    text = render(build_template(every_kind(), connector()))
+    assert "ApiKeyValue" in text and "NoEcho" in text
+    assert automations_stack_name("cliniko-connector") == "cliniko-connector-automations"
+    metadata = json.loads(text)["Metadata"][METADATA_KEY]
+    assert metadata["automations"]["no-show-follow-up"]["rule"] == "automation-no-show-follow-up"
+
+
+def test_the_recipes_template_passes_cfn_lint() -> None:
+    if not CFN_LINT.exists():
+        pytest.skip("cfn-lint is installed by `make check-template`, which lints this template too")
+    connector = example_connector()
+    spec, problems = from_folder(ROOT / "automations" / "recipes", source=connector.event_source)
+    assert problems == []
+    path = ROOT / ".aws-sam" / "automations-recipes-test.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(render(build_template(spec, connector)), encoding="utf-8")
+    try:
+        linted = subprocess.run([str(CFN_LINT), str(path)], capture_output=True, text=True, check=False)
+    finally:
+        path.unlink()
+    assert linted.returncode == 0, linted.stdout + linted.stderr
