@@ -350,5 +350,5 @@ def test_every_poll_reports_requests_sent_and_stream_lag(world: World, monkeypat
 
     world.cliniko.list_page = counting  # type: ignore[method-assign]
     world.worker.handle(PollJob(connection_id="clinic", resource="patients"))
-    assert counted == [("ClinikoRequests", 1, {"connection": "clinic", "resource": "patients"})]
+    assert counted == [("ClinikoRequests", 1, {"connection": "clinic"})]
     assert lags == [("StreamLagSeconds", 0, {"connection": "clinic", "resource": "patients"})]  # caught up

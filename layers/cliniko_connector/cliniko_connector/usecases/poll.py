@@ -415,7 +415,9 @@ class StreamPoller:
         count("RecordsPolled", result.records, labels)
         count("DuplicatesSuppressed", result.duplicates, labels)
         count("EventsPublished", result.events, labels)
-        logger.info(
+        # An idle stream's line is DEBUG: the job's one INFO summary says it was polled (logs are billed by the byte).
+        log = logger.info if result.records or result.events or result.duplicates else logger.debug
+        log(
             "stream polled",
             extra={
                 "stream": str(key),

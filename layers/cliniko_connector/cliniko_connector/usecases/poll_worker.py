@@ -117,6 +117,18 @@ class PollWorker:
             self._walk_and_repeat(run, job, poller, connection, started, deadline)
         if left:
             self._carry_on(job, left)
+        logger.info(
+            "job polled",
+            extra={
+                "connection_id": connection.id,
+                "streams": len(run.results),
+                "records": sum(r.records for r in run.results.values()),
+                "events": sum(r.events for r in run.results.values()),
+                "failed": sorted(run.failures),
+                "busy": sorted(run.busy),
+                "left": [s.resource for s in left],
+            },
+        )
         return self._outcome(run)
 
     # -- the rounds -------------------------------------------------------------------------------
