@@ -128,3 +128,12 @@ def test_the_recipes_template_passes_cfn_lint() -> None:
     finally:
         path.unlink()
     assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_a_topic_the_stack_creates_subscribes_the_files_addresses() -> None:
+    spec, problems = from_folder(ROOT / "automations" / "recipes", source="cliniko")
+    assert problems == []
+    template = build_template(spec, example_connector())
+    topics = resources(template, "AWS::SNS::Topic").values()
+    subscribed = [s for topic in topics for s in topic["Properties"].get("Subscription", [])]
+    assert {"Protocol": "email", "Endpoint": "billing@example.com"} in subscribed

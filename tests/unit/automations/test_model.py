@@ -190,3 +190,22 @@ def test_dates_stay_text_and_yaml_elsewhere_is_untouched(tmp_path: Path) -> None
     # The template generator's YAML (and anyone else's) still reads and quotes dates as YAML does.
     assert yaml.safe_load("v: 2026-01-01") == {"v": datetime.date(2026, 1, 1)}
     assert yaml.safe_dump({"v": "2012-10-17"}) == "v: '2012-10-17'\n"
+
+
+def test_email_and_sms_targets_subscribe_addresses_and_numbers_and_refuse_anything_else(tmp_path: Path) -> None:
+    good = (
+        "name: a\nwhen: {trigger: invoice.paid}\ndo:\n"
+        "  - email: billing\n    message: paid\n    subscribe: [billing@example.com]\n"
+        "  - sms: on-call\n    message: paid\n    subscribe: ['+61400000000']\n"
+    )
+    write(tmp_path, "a.yaml", good)
+    loaded = load_folder(tmp_path)
+    assert loaded.problems == []
+    email, sms = loaded.automations[0].automation.do
+    assert isinstance(email, EmailTarget) and email.subscribe == ["billing@example.com"]
+    assert isinstance(sms, SmsTarget) and sms.subscribe == ["+61400000000"]
+
+    bad = good.replace("billing@example.com", "not an address").replace("+61400000000", "0400 000 000")
+    write(tmp_path, "a.yaml", bad)
+    found = problems(tmp_path)
+    assert [line.split(":")[:2] for line in found] == [["a.yaml", "6"], ["a.yaml", "9"]], found

@@ -145,7 +145,7 @@ def from_folder(path: str | Path, *, source: str) -> tuple[DeploySpec, list[str]
     """The automation files of `path` compiled for a bus whose triggers have `source`, and every problem
     (`file:line: message`) that stops a deploy: parse and compile problems (`automations validate` says more)."""
     from cliniko_tools.automations.compile import CompileError, compile_automation
-    from cliniko_tools.automations.model import ApiKeyAuth, BasicAuth, load_folder
+    from cliniko_tools.automations.model import ApiKeyAuth, BasicAuth, EmailTarget, SmsTarget, load_folder
 
     folder = load_folder(Path(path))
     problems = [str(p) for p in folder.problems]
@@ -188,7 +188,7 @@ def from_folder(path: str | Path, *, source: str) -> tuple[DeploySpec, list[str]
                     ref=compiled.ref,
                     id=compiled.id,
                     transformer=transformer,
-                    subscriptions=list(getattr(declared, "subscribe", None) or []),
+                    subscriptions=list(declared.subscribe) if isinstance(declared, EmailTarget | SmsTarget) else [],
                 )
             )
         spec.automations.append(

@@ -84,6 +84,9 @@ class _Strict(BaseModel):
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits and dashes (≤ 48)")]
 Resource = Annotated[str, Field(pattern=RESOURCE_PATTERN)]
+# Who a topic the automations stack creates sends to (SNS confirms each email address by mail first).
+EmailAddress = Annotated[str, Field(pattern=r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$", max_length=254)]
+PhoneNumber = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +61400000000")]
 
 
 class When(_Strict):
@@ -133,6 +136,11 @@ class EmailTarget(_Strict):
         description="EventBridge publishes to SNS without a subject: it becomes the message's first line.",
     )
     message: str = Field(min_length=1, description="The text; `<name>` placeholders are filled from the event.")
+    subscribe: list[EmailAddress] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Addresses subscribed to the topic when the stack creates it (not for a topic given by ARN).",
+    )
 
     @property
     def ref(self) -> str:
@@ -143,6 +151,11 @@ class SmsTarget(_Strict):
     kind: ClassVar[TargetKind] = "sms"
     sms: Resource = Field(description="The SNS topic (name or ARN) whose subscribers get the text message.")
     message: str = Field(min_length=1, description="The text; `<name>` placeholders are filled from the event.")
+    subscribe: list[PhoneNumber] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Phone numbers (E.164) subscribed to the topic when the stack creates it.",
+    )
 
     @property
     def ref(self) -> str:
