@@ -135,21 +135,28 @@ def render_actions_doc(actions: Mapping[str, Action] | None = None) -> str:
     return "\n".join(lines)
 
 
-def committed_section(document: str) -> str:
+def committed_section(document: str, begin: str = BEGIN, end: str = END) -> str:
     """The generated section of a document, markers included ("" when the markers are missing)."""
-    start, end = document.find(BEGIN), document.find(END)
-    if start < 0 or end < start:
+    start, stop = document.find(begin), document.find(end)
+    if start < 0 or stop < start:
         return ""
-    return document[start : end + len(END)]
+    return document[start : stop + len(end)]
 
 
 def splice(document: str, section: str | None = None) -> str:
-    """`document` with its generated section replaced by `section` (default: the current catalog's)."""
-    section = render_actions_doc() if section is None else section
-    current = committed_section(document)
-    if not current:
-        raise ValueError(f"{DOC_PATH} has no generated actions section (markers missing)")
-    return document.replace(current, section, 1)
+    """`document` with its generated sections replaced: the actions table by `section` (default: the current
+    catalog's) and the trigger paths by the current schemas'."""
+    from cliniko_tools.devtools import trigger_paths_doc as paths
+
+    for begin, end, text in (
+        (BEGIN, END, render_actions_doc() if section is None else section),
+        (paths.BEGIN, paths.END, paths.render_trigger_paths()),
+    ):
+        current = committed_section(document, begin, end)
+        if not current:
+            raise ValueError(f"{DOC_PATH} has no generated section {begin!r} (markers missing)")
+        document = document.replace(current, text, 1)
+    return document
 
 
 def main(argv: Sequence[str] | None = None) -> int:
