@@ -22,7 +22,7 @@ ACTION_FAILED = "Cliniko Action Failed"
 class TriggerEventDetail(BaseModel):
     """`detail` of every trigger event (`Patient Created`, `Individual Appointment Cancelled`, …)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     schema_version: Literal[1] = Field(
         default=1, description="Version of this `detail`'s shape; a change that breaks consumers raises it."
@@ -79,7 +79,7 @@ class ActionRequest(BaseModel):
     """What an action Lambda accepts, bare or as the `detail` of an EventBridge event. The caller chooses every
     string here, so each has a form and a length limit (they are logged, stored and put in metric dimensions)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     connection_id: str = Field(pattern=CONNECTION_ID_PATTERN)
     input: dict[str, Any]
@@ -117,7 +117,7 @@ class ActionRequest(BaseModel):
 class ActionOutcomeDetail(BaseModel):
     """`detail` of `Cliniko Action Succeeded` / `Cliniko Action Failed`, so automations can chain."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     schema_version: Literal[1] = 1
     action: str

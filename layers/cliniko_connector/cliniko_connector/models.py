@@ -26,7 +26,7 @@ class ConnectionStatus(StrEnum):
 class StartPoint(BaseModel):
     """Where a newly enabled trigger starts: now, a timestamp, or the beginning (backfill)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     kind: Literal["now", "timestamp", "beginning"] = "now"
     timestamp: datetime | None = None
 
@@ -34,7 +34,7 @@ class StartPoint(BaseModel):
 class Connection(BaseModel):
     """A Cliniko account the connector polls and acts on. The API key itself lives in Secrets Manager."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str = Field(pattern=CONNECTION_ID_PATTERN)
     name: str
@@ -61,7 +61,7 @@ class Connection(BaseModel):
 
 
 class StreamKey(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     connection_id: str
     resource: str
 
@@ -72,7 +72,7 @@ class StreamKey(BaseModel):
 class StreamCursor(BaseModel):
     """A stream's checkpoint. `position` only ever moves forward; `version` guards the conditional write."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     position: datetime
     origin: datetime
     version: int = 0
@@ -98,7 +98,7 @@ class StreamCursor(BaseModel):
 class RecordSnapshot(BaseModel):
     """The minimum kept per record to classify its next change: hashes, never whole records."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     id: str
     updated_at: str
     fingerprint: str
@@ -112,7 +112,7 @@ class RecordState(BaseModel):
     published them, or was about to, and stopped before its checkpoint. `sent` holds the keys of pending
     events the bus is known to have accepted (a publish that failed in part): they are not sent again."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     id: str
     settled: RecordSnapshot | None = None
     pending: tuple[RecordSnapshot, ...] = ()
@@ -125,7 +125,7 @@ class RecordState(BaseModel):
 class BusEvent(BaseModel):
     """One PutEvents entry."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     source: str
     detail_type: str
     detail: dict[str, Any]

@@ -17,7 +17,7 @@ Params = Sequence[tuple[str, str]]
 class Page(BaseModel):
     """One page of a Cliniko list: its records, its total and the `links.next` URL when there is one."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     records: list[dict[str, Any]] = Field(default_factory=list)
     total_entries: int | None = None
     next_url: str | None = None
@@ -59,7 +59,7 @@ class EventPublisher(Protocol):
 class StreamStats(BaseModel):
     """What `status` shows beyond the cursor: events published per hour, and when the stream last caught up."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     events_by_hour: dict[int, int] = Field(default_factory=dict, description="Hour start (epoch) → events.")
     caught_up_at: datetime | None = None
 
@@ -179,7 +179,7 @@ class PollJob(BaseModel):
 
     The single-stream form (`resource=`, `reconcile=True`) is accepted too: the CLI and older messages."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     connection_id: str
     resources: tuple[str, ...]
     reconcile: tuple[str, ...] = ()
@@ -257,7 +257,7 @@ class TailChannel(Protocol):
 class BusRule(BaseModel):
     """A rule of the bus, as a replay chooses its destinations."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     name: str
     arn: str
     event_pattern: str | None = None
@@ -267,7 +267,7 @@ class BusRule(BaseModel):
 class ReplayState(BaseModel):
     """Where an archive replay stands."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     state: str = Field(description="STARTING, RUNNING, CANCELLING, COMPLETED, CANCELLED or FAILED.")
     last_replayed: datetime | None = None
     reason: str | None = None
@@ -294,7 +294,7 @@ class EventArchive(Protocol):
 class QueuedMessage(BaseModel):
     """A message read from a queue, with what the queue says about it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     message_id: str
     receipt_handle: str = ""
     body: str = ""

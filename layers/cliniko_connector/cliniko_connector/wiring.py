@@ -10,10 +10,9 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cliniko_connector.adapters.aws import boto3_client
-from cliniko_connector.adapters.cliniko_http import ClinikoClient, base_url_override
 from cliniko_connector.adapters.dynamodb import (
     DynamoConnectionStore,
     DynamoRateBudget,
@@ -22,14 +21,12 @@ from cliniko_connector.adapters.dynamodb import (
 from cliniko_connector.adapters.eventbridge import EventBridgePublisher
 from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.adapters.sqs import SqsJobQueue
-from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.errors import (
     ConnectorError,
     IdempotencyConflict,
     InputValidationError,
     UntrustedBaseUrl,
 )
-from cliniko_connector.eventmodels import ActionRequest
 from cliniko_connector.models import Connection
 from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import (
@@ -50,10 +47,24 @@ from cliniko_connector.settings import (
     PollerSettings,
     PollWorkerSettings,
 )
-from cliniko_connector.usecases.actions import ActionRunner
-from cliniko_connector.usecases.dispatch import Dispatcher
-from cliniko_connector.usecases.poll import PollResult
-from cliniko_connector.usecases.poll_worker import PollWorker as PollWorker  # built here; lives in usecases
+
+# Each factory imports what its function uses, so a function's cold start loads only its own use-case: the
+# dispatcher no HTTP client, the poll worker no action catalog, an action function no poll loop.
+if TYPE_CHECKING:
+    from cliniko_connector.adapters.cliniko_http import ClinikoClient
+    from cliniko_connector.eventmodels import ActionRequest
+    from cliniko_connector.usecases.dispatch import Dispatcher
+    from cliniko_connector.usecases.poll import PollResult
+    from cliniko_connector.usecases.poll_worker import PollWorker as PollWorker
+
+
+def __getattr__(name: str) -> Any:
+    """`wiring.PollWorker`, as the CLI, tests and benchmarks name it, imported when first asked for."""
+    if name == "PollWorker":
+        from cliniko_connector.usecases.poll_worker import PollWorker
+
+        return PollWorker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def rate_key_id(api_key: str) -> str:
@@ -86,6 +97,8 @@ class Runtime:
         self.rate_limits[key_id] = min(connection.rate_limit_per_minute, self.rate_limits.get(key_id, 10**6))
         client = self._clients.get(cache_key)
         if client is None:
+            from cliniko_connector.adapters.cliniko_http import ClinikoClient
+
             client = ClinikoClient(
                 api_key,
                 user_agent=self.settings.user_agent,
@@ -103,6 +116,8 @@ class Runtime:
 
     def api_for_key(self, api_key: str, base_url: str | None) -> ClinikoApi:
         """A client for checking a key the operator gives (`connections add`, `rotate-key`, `test`)."""
+        from cliniko_connector.adapters.cliniko_http import ClinikoClient, base_url_override
+
         allowed = self.settings.cliniko_allow_base_url_override
         return ClinikoClient(
             api_key,
@@ -112,6 +127,8 @@ class Runtime:
         )
 
     def _trusted_base_url(self, connection: Connection) -> str | None:
+        from cliniko_connector.adapters.cliniko_http import base_url_override
+
         try:
             return base_url_override(connection.base_url, allowed=self.settings.cliniko_allow_base_url_override)
         except UntrustedBaseUrl:
@@ -157,6 +174,10 @@ def build_runtime(settings: AwsResourceSettings) -> Runtime:
 def poll_worker(
     settings: PollerSettings, runtime: Runtime | None = None, continuation: JobQueue | None = None
 ) -> PollWorker:
+    # The Cliniko client is loaded with the function (it polls Cliniko on every invocation), not by its first job.
+    import cliniko_connector.adapters.cliniko_http  # noqa: F401
+    from cliniko_connector.usecases.poll_worker import PollWorker
+
     return PollWorker(runtime or build_runtime(settings), settings, continuation=continuation)
 
 
@@ -200,6 +221,8 @@ def queued_poll_worker(settings: PollWorkerSettings, runtime: Runtime | None = N
 
 
 def dispatcher(settings: DispatcherSettings, runtime: Runtime | None = None) -> Dispatcher:
+    from cliniko_connector.usecases.dispatch import Dispatcher
+
     rt = runtime or build_runtime(settings)
     return Dispatcher(
         rt.connections,
@@ -208,7 +231,7 @@ def dispatcher(settings: DispatcherSettings, runtime: Runtime | None = None) -> 
     )
 
 
-ActionApp = Callable[[ActionRequest, Any], dict[str, Any]]
+ActionApp = Callable[["ActionRequest", Any], dict[str, Any]]
 
 
 @dataclass
@@ -253,6 +276,11 @@ def action_app(
     record deleted; the same key with another input is an `IdempotencyConflict` (no call, nothing stored
     returned). `on_run` is called when the action really runs (not for a stored result), so the CLI can tell
     a repeat."""
+    import cliniko_connector.adapters.cliniko_http  # noqa: F401  (as in `poll_worker`: every request calls Cliniko)
+    from cliniko_connector.catalog.actions import ACTIONS
+    from cliniko_connector.eventmodels import ActionRequest
+    from cliniko_connector.usecases.actions import ActionRunner
+
     rt = runtime or build_runtime(settings)
     action = ACTIONS[settings.action_name]
     # The catalog's input models are built when first used (`STRICT_INPUT` defers it): this function's one, now.

@@ -12,8 +12,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cliniko_connector.adapters.cliniko_http import sort
 from cliniko_connector.catalog.triggers import TRIGGERS, Changed, Removed, Trigger, Updated, stream_for_trigger
+from cliniko_connector.cliniko_query import sort
 from cliniko_connector.errors import ConfigurationError, ConnectorError
 from cliniko_connector.models import Connection, PayloadMode, RecordSnapshot
 from cliniko_connector.ports import ClinikoApi

@@ -10,13 +10,14 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
+from cliniko_connector.cliniko_query import q as q
+from cliniko_connector.cliniko_query import sort as sort
 from cliniko_connector.errors import (
     ClinikoBadResponse,
     ClinikoClientError,
@@ -35,7 +36,6 @@ from cliniko_connector.errors import (
 )
 from cliniko_connector.loopback import is_loopback_url
 from cliniko_connector.ports import Page, Params, RateBudget
-from cliniko_connector.timeutil import to_z
 
 DEFAULT_SHARD = "au1"
 _SHARD_RE = re.compile(r"^[a-z]{2}\d{1,2}$", re.IGNORECASE)
@@ -90,21 +90,6 @@ def base_url_override(url: str | None, *, allowed: bool) -> str | None:
             "(a connection's own URL needs CLINIKO_ALLOW_BASE_URL_OVERRIDE, which only the local stack sets)"
         )
     return check_base_url(url)
-
-
-def q(field: str, operator: str, value: object = "") -> tuple[str, str]:
-    """One `q[]` filter, e.g. `q("updated_at", ">=", ts)`; datetimes are sent as UTC `Z` strings."""
-    if isinstance(value, datetime):
-        value = to_z(value)
-    elif isinstance(value, bool):
-        value = "true" if value else "false"
-    elif isinstance(value, list | tuple):
-        value = ",".join(str(v) for v in value)
-    return ("q[]", f"{field}:{operator}{value}")
-
-
-def sort(*columns: str) -> tuple[str, str]:
-    return ("sort", ",".join(columns))
 
 
 @cache

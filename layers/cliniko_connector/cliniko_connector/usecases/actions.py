@@ -9,7 +9,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cliniko_connector.adapters.cliniko_http import q
 from cliniko_connector.catalog.actions import (
     Action,
     Archive,
@@ -25,6 +24,7 @@ from cliniko_connector.catalog.actions import (
     filter_of,
 )
 from cliniko_connector.catalog.hidden import hidden_filters, is_hidden, state_of
+from cliniko_connector.cliniko_query import q
 from cliniko_connector.errors import (
     ActionNotAllowed,
     ClinikoBadResponse,

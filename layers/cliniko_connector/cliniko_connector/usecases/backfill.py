@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from cliniko_connector.adapters.cliniko_http import q
 from cliniko_connector.catalog.triggers import TRIGGERS, ResourceStream, streams_for
+from cliniko_connector.cliniko_query import q
 from cliniko_connector.errors import ConfigurationError, CursorConflict, RateBudgetExhausted, StreamBusy
 from cliniko_connector.models import Connection, StartPoint, StreamCursor, StreamKey
 from cliniko_connector.ports import ClinikoApi, Page, Params, PollJob
 from cliniko_connector.timeutil import to_z, utc_now
 from cliniko_connector.usecases.connections import ConnectionAdmin, refuse_unknown_triggers
 from cliniko_connector.usecases.poll import StreamPoller, initial_cursor
-from cliniko_connector.wiring import PollWorker
+from cliniko_connector.usecases.poll_worker import PollWorker
 
 PlanAction = Literal["start", "restart", "resume"]
 ProgressState = Literal["reading", "rate-limited", "busy", "caught-up", "stopped"]

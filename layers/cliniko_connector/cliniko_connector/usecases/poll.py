@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cliniko_connector.adapters.cliniko_http import q, sort
 from cliniko_connector.adapters.eventbridge import MAX_REQUEST_BYTES, entry_size
 from cliniko_connector.catalog.triggers import ResourceStream
+from cliniko_connector.cliniko_query import q, sort
 from cliniko_connector.errors import (
     ClinikoBadResponse,
     ClinikoNotFound,

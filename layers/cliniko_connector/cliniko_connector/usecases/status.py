@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import streams_for
 from cliniko_connector.errors import (
     ClinikoConnectionError,
@@ -178,6 +177,9 @@ class StreamStatus:
 
 def allowed_by_kind(connection: Connection) -> dict[str, list[str]]:
     """The connection's allowed actions, reads and writes apart (what `show` and `status` print)."""
+    # Here, not at the top: the poll worker keeps its bookkeeping in this module and never needs the catalog.
+    from cliniko_connector.catalog.actions import ACTIONS
+
     allowed = [ACTIONS[name] for name in connection.allowed_actions if name in ACTIONS]
     return {
         "reads": [a.name for a in allowed if not a.writes],
