@@ -326,7 +326,7 @@ class StreamPoller:
         first_lower = lower
         # Bounded pages (`updated_at < bound`, see `_params`): set once a crowded backfill pays for them.
         bound: datetime | None = None
-        entering = False  # the next request confirms a crowded page and finds the bound (`_newest`)
+        entering = False  # the next request confirms a crowded page and finds the bound (newest record first)
         while True:
             if bound is not None and lower >= bound:
                 bound = None
@@ -353,9 +353,7 @@ class StreamPoller:
                 if self.monotonic() >= deadline:
                     break
                 continue
-            if entering:
-                entering = False
-                records = [r for r in records if record_key(stream, r)[1] >= lower]
+            entering = False  # not confirmed: the window is read unordered below, from the crowded page's start
             if gap and previous is not None and previous.retry_at is not None:
                 # The skipped second had more than the page held (or a record left the bound meanwhile):
                 # read again from that second, as if it had not been skipped.
@@ -790,10 +788,10 @@ class StreamPoller:
     def _params(
         self, stream: ResourceStream, lower: datetime, after_id: str | None, bound: datetime | None = None
     ) -> list[tuple[str, str]]:
-        """The next page's query. A bounded page (`updated_at < bound`, the bound older than the overlap) lets
-        two pages' totals count the same records: a change moves a record past the bound, never into it, so
-        the totals of a page and the next, started past its last second, differ by exactly the page's
-        records unless that second had more than the page held (see `skipped`)."""
+        """The next page's query. A bounded page (`updated_at < bound`, the bound no later than a record
+        already seen) lets two pages' totals count the same records: a change moves a record past the bound,
+        never into it, so the totals of a page and the next, started past its last second, differ by no more
+        than the page's records unless that second had more than the page held (see `skipped`)."""
         params = [q("updated_at", ">=", lower)]
         params += [("q[]", f) for f in stream.include_filters]
         if after_id is None:
