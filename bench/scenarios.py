@@ -122,7 +122,7 @@ def _backfill_command(runtime: BenchRuntime, connection: Connection) -> dict[str
     from cliniko_tools.cli.main import main
     from cliniko_tools.local.runner import patched_environ
 
-    def worker_of(settings: PollerSettings) -> PollWorker:
+    def worker_of(settings: PollerSettings, _runtime: object = None) -> PollWorker:
         assert settings == runtime.settings, "the command's settings differ from the benchmark's"
         return PollWorker(runtime, settings)
 

@@ -91,6 +91,11 @@ def initial_cursor(start: StartPoint, now: datetime) -> StreamCursor:
 WINDOW_PAGES = 20
 # Time allowed, past a poll's deadline, for the one request that confirms its last page (`_confirm`).
 CONFIRM_SECONDS = 10.0
+# A backfill whose pages end inside a crowded second (a bulk import) re-reads that second's records on the
+# next page. Only when a page leaves at least this share of itself to re-read, with this many pages to go,
+# does the poll switch to bounded pages that skip the page's last second and let totals prove it was whole.
+CROWDED_SHARE = 10
+CROWDED_PAGES_AHEAD = 10
 
 
 def _id_order(record_id: str) -> tuple[int, str]:
@@ -129,6 +134,10 @@ class _Previous:
     lower: datetime
     total: int | None
     below: int
+    # A bounded page that skipped its last second (`retry_at`): if the next total says that second had more,
+    # the poll reads again from there, as a page that had not skipped it (`retry_below` records before it).
+    retry_at: datetime | None = None
+    retry_below: int = 0
 
 
 def skipped(previous: _Previous | None, total: int | None) -> bool:
@@ -315,17 +324,45 @@ class StreamPoller:
         run = _Run(connection, stream, key, mode, salt, result, reconcile, walk, hold, not removals)
         previous: _Previous | None = None  # the last page, while the next one is to confirm it held all it should
         first_lower = lower
+        # Bounded pages (`updated_at < bound`, see `_params`): set once a crowded backfill pays for them.
+        bound: datetime | None = None
+        entering = False  # the next request confirms a crowded page and finds the bound (newest record first)
         while True:
+            if bound is not None and lower >= bound:
+                bound = None
             self.checkpoint_hook("before_fetch")
-            page = self.api.list_page(
-                f"/{stream.resource}", params=self._params(stream, lower, drain_after_id), deadline=deadline
-            )
+            params = self._params(stream, lower, drain_after_id, bound)
+            if entering:
+                params = [p for p in params if p[0] not in ("sort", "per_page")] + [sort("updated_at:desc")]
+                params.append(("per_page", "1"))
+            page = self.api.list_page(f"/{stream.resource}", params=params, deadline=deadline)
             result.pages += 1
             records = page.records
             self.checkpoint_hook("fetched")
             draining = drain_after_id is not None
-            unordered = not in_order(stream, records, by_id=draining) or skipped(previous, page.total_entries)
-            if not records and not draining and not unordered:
+            gap = skipped(previous, page.total_entries)
+            if entering and not gap:
+                # The crowded page held all it should (this total, unbounded like that page's). Bounded pages
+                # go on from its checkpoint, up to the newest record seen: a record that changes from now on
+                # lands at or after it whatever the clocks say, so it can't hide a gap; nor, the overlap
+                # before now, one still becoming visible.
+                entering, previous = False, None
+                if records:
+                    bound = min(latest(records), self.now() - self.overlap)
+                cursor = self._take(run, cursor, [], position=lower, resume_at=lower)
+                if self.monotonic() >= deadline:
+                    break
+                continue
+            entering = False  # not confirmed: the window is read unordered below, from the crowded page's start
+            if gap and previous is not None and previous.retry_at is not None:
+                # The skipped second had more than the page held (or a record left the bound meanwhile):
+                # read again from that second, as if it had not been skipped.
+                lower, previous = previous.retry_at, _Previous(previous.lower, previous.total, previous.retry_below)
+                if self.monotonic() >= deadline:
+                    break
+                continue
+            unordered = not in_order(stream, records, by_id=draining) or gap
+            if not records and not draining and not unordered and bound is None:
                 now = self.now()
                 update = {"last_poll_at": now, "caught_up_at": now, "last_error": None}
                 cursor = self._write(hold, cursor, update | self._walked(reconcile, None, None), keep=False)
@@ -347,7 +384,7 @@ class StreamPoller:
                 if read is None:
                     break  # out of time: nothing advanced, the next poll reads the window again
                 window, read_upto = read
-                if draining or more or read_upto < upper:
+                if draining or more or bound is not None or read_upto < upper:
                     drain_after_id, end = None, read_upto
                 else:
                     end, caught_up = max([lower, *(record_key(stream, r)[1] for r in window)]), True
@@ -364,7 +401,20 @@ class StreamPoller:
                 # that it held everything before its last record (see `skipped`).
                 start = lower
                 previous = None
-                if not draining:
+                if draining:
+                    if more:
+                        # Inside one second, by id: ids ascending on the page is the check (a list that ignored
+                        # `sort` would come in creation order, which ids follow).
+                        drain_after_id = str(records[-1]["id"])
+                    else:
+                        drain_after_id, lower = None, lower + ONE_SECOND
+                elif not more and bound is not None:
+                    # Everything before the bound is read; the next (unbounded) page reads on from the last
+                    # second seen (the position never follows the bound, which is only the connector's guess).
+                    if records:
+                        lower = max(lower, parse_ts(str(records[-1]["updated_at"])))
+                    bound = None
+                elif records:
                     last = parse_ts(str(records[-1]["updated_at"]))
                     if not more:
                         lower, caught_up = max(lower, last), True
@@ -374,15 +424,16 @@ class StreamPoller:
                         # asked for nor by creation, which ids follow, and still looked ordered.)
                         drain_after_id = str(records[-1]["id"])
                     else:
-                        lower = last
-                        below = sum(record_key(stream, r)[1] < last for r in records)
-                        previous = _Previous(start, page.total_entries, below)
-                elif more:
-                    # Inside one second, by id: ids ascending on the page is the check (a list that ignored
-                    # `sort` would come in creation order, which ids follow).
-                    drain_after_id = str(records[-1]["id"])
-                else:
-                    drain_after_id, lower = None, lower + ONE_SECOND
+                        times = [record_key(stream, r)[1] for r in records]
+                        below = sum(at < last for at in times)
+                        if bound is not None and page.total_entries is not None and self._whole(times, last, bound):
+                            # Skip the page's last second: the next page's total proves the page held all of it.
+                            lower = last + ONE_SECOND
+                            previous = _Previous(start, page.total_entries, len(records), last, below)
+                        else:
+                            lower = last
+                            previous = _Previous(start, page.total_entries, below)
+                        entering = bound is None and self._crowded(records, below, page.total_entries)
                 checkpoint = start if previous is not None else lower
                 cursor = self._take(
                     run,
@@ -399,7 +450,7 @@ class StreamPoller:
             if self.monotonic() >= deadline:
                 if previous is not None and previous.lower <= first_lower:
                     # Out of time after one page, which its checkpoint would not pass: confirm it instead.
-                    cursor = self._confirm(run, cursor, previous, lower, drain_after_id)
+                    cursor = self._confirm(run, cursor, previous, lower, drain_after_id, bound)
                 break
         if walk is not None and reconcile and result.caught_up and cursor.reconcile_from is None:
             removed = self._report_removals(run, walk, deadline)
@@ -486,14 +537,20 @@ class StreamPoller:
         return cursor
 
     def _confirm(
-        self, run: _Run, cursor: StreamCursor, previous: _Previous, lower: datetime, after_id: str | None
+        self,
+        run: _Run,
+        cursor: StreamCursor,
+        previous: _Previous,
+        lower: datetime,
+        after_id: str | None,
+        bound: datetime | None,
     ) -> StreamCursor:
         """Out of time after the one page of a poll, not the list's last: ask for the next page's total only,
         to confirm that page held all it should (see `skipped`), and checkpoint past it if so. Without this a
         poll with time for one page only would read that page again and again."""
         page = self.api.list_page(
             f"/{run.stream.resource}",
-            params=self._params(run.stream, lower, after_id),
+            params=self._params(run.stream, lower, after_id, bound),
             deadline=self.monotonic() + CONFIRM_SECONDS,
         )
         run.result.pages += 1
@@ -708,10 +765,38 @@ class StreamPoller:
             return {"reconcile_from": resume_at, "reconcile_after_id": after_id}
         return {"reconcile_from": None, "reconcile_after_id": None, "reconciled_at": self.now()}
 
-    def _params(self, stream: ResourceStream, lower: datetime, after_id: str | None) -> list[tuple[str, str]]:
+    def _crowded(self, records: list[dict[str, Any]], below: int, total: int | None) -> bool:
+        """Whether bounded pages pay: this full page leaves many records to re-read (its last second's) and
+        many pages follow. Switching costs two requests: one that confirms this page and finds the newest
+        record (the bound: a bound later than Cliniko's clock, or than records still becoming visible,
+        could let a total hide a gap), and one for what is after the bound."""
+        return (
+            (len(records) - below) * CROWDED_SHARE >= self.page_size
+            and total is not None
+            and total >= CROWDED_PAGES_AHEAD * self.page_size
+        )
+
+    @staticmethod
+    def _whole(times: list[datetime], last: datetime, bound: datetime) -> bool:
+        """Whether a page's last second looks whole, so skipping it likely pays: it holds at least as many
+        records as the second before it (whole, being before the last), and is before the bound."""
+        before = [at for at in times if at < last]
+        if not before or last + ONE_SECOND >= bound:
+            return False
+        return len(times) - len(before) >= sum(at == before[-1] for at in before)
+
+    def _params(
+        self, stream: ResourceStream, lower: datetime, after_id: str | None, bound: datetime | None = None
+    ) -> list[tuple[str, str]]:
+        """The next page's query. A bounded page (`updated_at < bound`, the bound no later than a record
+        already seen) lets two pages' totals count the same records: a change moves a record past the bound,
+        never into it, so the totals of a page and the next, started past its last second, differ by no more
+        than the page's records unless that second had more than the page held (see `skipped`)."""
         params = [q("updated_at", ">=", lower)]
         params += [("q[]", f) for f in stream.include_filters]
         if after_id is None:
+            if bound is not None and lower < bound:
+                params.append(q("updated_at", "<", bound))
             params.append(sort("updated_at", "id"))
         else:
             params += [q("updated_at", "<", lower + ONE_SECOND), q("id", ">", after_id), sort("id")]
