@@ -26,7 +26,7 @@ LOCK = LAYER / "requirements.txt"
 REQUIREMENTS_IN = LAYER / "requirements.in"
 
 # [project].dependencies that only the tools (CLI, local stack, template generator) import: not in the layer.
-TOOLS_ONLY = {"pyyaml"}
+TOOLS_ONLY = {"pyyaml", "flask"}
 # Never in the layer, whatever pulls them in.
 NON_RUNTIME_MODULES = {"cliniko_tools", "moto", "yaml", "_yaml", "pytest", "_pytest", "hypothesis", "tests", "bench"}
 

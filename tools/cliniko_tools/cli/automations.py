@@ -116,8 +116,10 @@ def _validate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- test
 
 
-def _find(args: argparse.Namespace) -> tuple[AutomationFile, Folder]:
-    given = Path(args.name)
+def find_automation(name: str, path: str) -> tuple[AutomationFile, Folder]:
+    """The automation called `name` in the folder `path` (or the automation file `name`), and its folder; a usage
+    error when there is none or it has a problem. Shared by `automations test` and the console."""
+    given = Path(name)
     if given.suffix in (".yaml", ".yml") and not given.is_file():
         raise UsageError(f"no file {given}")
     if given.is_file():
@@ -127,14 +129,14 @@ def _find(args: argparse.Namespace) -> tuple[AutomationFile, Folder]:
             raise UsageError(problems)
         item = folder.automations[0]
     else:
-        if not Path(args.path).is_dir():
-            raise UsageError(f"no folder {args.path}: give --path, or the automation's file")
-        folder = load_folder(Path(args.path))
-        found = folder.automation(args.name)
+        if not Path(path).is_dir():
+            raise UsageError(f"no folder {path}: give --path, or the automation's file")
+        folder = load_folder(Path(path))
+        found = folder.automation(name)
         if found is None:
             known = [a.automation.name for a in folder.automations]
-            hint = did_you_mean(args.name, known) or f" (in {args.path}: {', '.join(known) or 'none'})"
-            raise UsageError(f"no automation {args.name!r}{hint}")
+            hint = did_you_mean(name, known) or f" (in {path}: {', '.join(known) or 'none'})"
+            raise UsageError(f"no automation {name!r}{hint}")
         item = found
     own = [p for p in folder.problems if p.file == item.path]
     if own:
@@ -155,6 +157,16 @@ def _event(args: argparse.Namespace, item: AutomationFile) -> dict[str, Any]:
     return sample_event(trigger)
 
 
+def target_body(t: Any, *, whole_event: str) -> str:
+    """What one target of a trial receives, as text: its rendered input (JSON indented), or `whole_event` when it
+    gets the event unchanged."""
+    if t.target.transformer is None:
+        return whole_event
+    if t.rendered.valid and t.rendered.is_json:
+        return json.dumps(t.rendered.value, indent=2, ensure_ascii=False)
+    return str(t.rendered.text)
+
+
 def _print_trial(trial: Any, event: dict[str, Any]) -> None:
     raw = event.get("detail")
     detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -166,12 +178,7 @@ def _print_trial(trial: Any, event: dict[str, Any]) -> None:
         print("  each target would receive:")
     for t in trial.targets:
         print(f"  {t.target.id} → {t.destination} receives:")
-        if t.target.transformer is None:
-            body = "the event as it is (--json shows it)"
-        elif t.rendered.valid and t.rendered.is_json:
-            body = json.dumps(t.rendered.value, indent=2, ensure_ascii=False)
-        else:
-            body = t.rendered.text
+        body = target_body(t, whole_event="the event as it is (--json shows it)")
         print("\n".join("    " + line for line in body.splitlines()))
         for problem in t.problems:
             print(f"    problem: {problem}")
@@ -212,7 +219,7 @@ def _run_actions(args: argparse.Namespace, trial: Any) -> bool:
 def _test(args: argparse.Namespace) -> int:
     from cliniko_tools.automations.trial import try_event
 
-    item, folder = _find(args)
+    item, folder = find_automation(args.name, args.path)
     event = _event(args, item)
     trial = try_event(item, folder, event, source=str(event.get("source") or "cliniko"))
     if args.json:

@@ -158,10 +158,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def deployed_automations(target: Target) -> list[dict[str, Any]]:
+    """Each deployed automation: name, trigger, rule, targets, and how often it matched and failed in 24 h (what
+    `automations list` and the console show)."""
     from cliniko_tools.automation_stack.spec import rule_name
 
-    target = Target(args)
     rows: list[dict[str, Any]] = []
     if target.on_aws:
         stack = target.aws()
@@ -194,6 +195,12 @@ def cmd_list(args: argparse.Namespace) -> int:
                     counts.get(automation.rule, {}),
                 )
             )
+    return rows
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    target = Target(args)
+    rows = deployed_automations(target)
     if args.json:
         emit_json(rows)
         return 0

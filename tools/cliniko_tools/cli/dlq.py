@@ -39,8 +39,8 @@ from cliniko_tools.cli.status import guarded
 EXIT_USAGE = 2
 
 
-def _queues(args: argparse.Namespace, target: StackTarget) -> dict[QueueKind, str]:
-    kinds: tuple[QueueKind, ...] = (args.queue,) if args.queue else QUEUE_KINDS
+def _queues(queue: QueueKind | None, target: StackTarget) -> dict[QueueKind, str]:
+    kinds: tuple[QueueKind, ...] = (queue,) if queue else QUEUE_KINDS
     queues: dict[QueueKind, str] = {}
     missing: list[str] = []
     for kind in kinds:
@@ -49,12 +49,14 @@ def _queues(args: argparse.Namespace, target: StackTarget) -> dict[QueueKind, st
             queues[kind] = url
         else:
             missing.append(f"{QUEUE_ENV[kind]} (stack output {QUEUE_OUTPUTS[kind]})")
-    if not queues or (args.queue and missing):
+    if not queues or (queue and missing):
         raise ConfigurationError(f"dead-letter queue URL unknown: set {', '.join(missing)}; see docs/cli.md")
     return queues
 
 
-def _dead_letters(args: argparse.Namespace, target: StackTarget) -> DeadLetters:
+def dead_letters(target: StackTarget, queue: QueueKind | None = None) -> DeadLetters:
+    """The stack's dead-letter queues (`queue`: only that one), each message's why filled in; shared by `dlq` and
+    the console."""
     runtime = build_runtime(target.settings)
 
     def poll_error(job: PollJob) -> str | None:
@@ -64,7 +66,7 @@ def _dead_letters(args: argparse.Namespace, target: StackTarget) -> DeadLetters:
             return errors[0][1] if errors else None
         return "; ".join(f"{resource}: {error}" for resource, error in errors) or None
 
-    return DeadLetters(SqsDeadLetterQueues(target.client("sqs")), _queues(args, target), poll_error=poll_error)
+    return DeadLetters(SqsDeadLetterQueues(target.client("sqs")), _queues(queue, target), poll_error=poll_error)
 
 
 def _invoker(target: StackTarget) -> FunctionInvoker:
@@ -102,6 +104,33 @@ def _invoker(target: StackTarget) -> FunctionInvoker:
     return invoke_locally
 
 
+def redrive_targets(target: StackTarget) -> RedriveTargets:
+    """Where redriven messages go: events to the bus, poll jobs to the poll queue, actions invoked again."""
+    bus_name = target.settings.event_bus_name
+    poll_queue_url = target.queue_url("PollQueue", "POLL_QUEUE_URL")
+    return RedriveTargets(
+        bus=EventBridgePublisher(bus_name, target.client("events")),
+        bus_name=bus_name,
+        poll_queue=SqsJobQueue(poll_queue_url, target.client("sqs")) if poll_queue_url else None,
+        invoke_function=_invoker(target),
+    )
+
+
+def send_back(letters: DeadLetters, chosen: list[FailedMessage], to: RedriveTargets) -> list[dict[str, Any]]:
+    """Redrive each chosen message; one that fails goes back to its queue. Each message's summary with `redriven`
+    and `result` (what was done, or why not: our own errors' message, else only the error's type)."""
+    results: list[dict[str, Any]] = []
+    for m in chosen:
+        try:
+            done = letters.redrive(m, to)
+            results.append({**m.summary(), "redriven": True, "result": done})
+        except Exception as exc:
+            letters.release([m])
+            reason = str(exc) if isinstance(exc, ConnectorError) else type(exc).__name__
+            results.append({**m.summary(), "redriven": False, "result": reason})
+    return results
+
+
 def _rows(messages: list[FailedMessage]) -> list[tuple[Any, ...]]:
     return [
         (
@@ -122,7 +151,7 @@ HEADERS = ["ID", "QUEUE", "FAILED AT", "WHAT", "CONNECTION", "KEY", "WHY"]
 
 def _list(args: argparse.Namespace) -> int:
     target = stack_target(args)
-    letters = _dead_letters(args, target)
+    letters = dead_letters(target, args.queue)
     messages = letters.receive(letters.queues, limit=args.limit)
     letters.release(messages)
     if args.json:
@@ -147,7 +176,7 @@ def _confirm(count: int) -> bool | None:
 
 def _redrive(args: argparse.Namespace) -> int:
     target = stack_target(args)
-    letters = _dead_letters(args, target)
+    letters = dead_letters(target, args.queue)
     messages = letters.receive(letters.queues, limit=args.limit)
     chosen = [m for m in messages if not args.id or any(m.message_id.startswith(i) for i in args.id)]
     letters.release([m for m in messages if m not in chosen])
@@ -164,29 +193,12 @@ def _redrive(args: argparse.Namespace) -> int:
             letters.release(chosen)
             print("kept")
             return 1
-    bus_name = target.settings.event_bus_name
-    poll_queue_url = target.queue_url("PollQueue", "POLL_QUEUE_URL")
-    to = RedriveTargets(
-        bus=EventBridgePublisher(bus_name, target.client("events")),
-        bus_name=bus_name,
-        poll_queue=SqsJobQueue(poll_queue_url, target.client("sqs")) if poll_queue_url else None,
-        invoke_function=_invoker(target),
-    )
-    results: list[dict[str, Any]] = []
-    failed = 0
-    for m in chosen:
-        try:
-            done = letters.redrive(m, to)
-            results.append({**m.summary(), "redriven": True, "result": done})
-            if not args.json:
-                print(f"{m.message_id[:8]}  {m.what}: {done}")
-        except Exception as exc:
-            failed += 1
-            letters.release([m])
-            reason = str(exc) if isinstance(exc, ConnectorError) else type(exc).__name__
-            results.append({**m.summary(), "redriven": False, "result": reason})
-            if not args.json:
-                print(f"{m.message_id[:8]}  {m.what}: NOT sent back ({reason}); it stays in the queue")
+    results = send_back(letters, chosen, redrive_targets(target))
+    failed = sum(1 for r in results if not r["redriven"])
+    if not args.json:
+        for r in results:
+            outcome = r["result"] if r["redriven"] else f"NOT sent back ({r['result']}); it stays in the queue"
+            print(f"{r['message_id'][:8]}  {r['what']}: {outcome}")
     if args.json:
         emit_json(results)
     else:

@@ -31,6 +31,7 @@ GROUPS = (
     "actions",
     "automations",
     "completion",
+    "console",
 )
 
 EXIT_OK = 0
