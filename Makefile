@@ -15,11 +15,12 @@ LAYER := layers/cliniko_connector
 LOCK_ARGS ?=
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv test lint typecheck unit integration e2e demo bench template lock check-template sam-build clean
+.PHONY: help venv test lint typecheck unit integration e2e demo bench template lock check-template sam-build clean browser
 
 help:
 	@echo "make demo            run the whole pipeline locally (moto server + Cliniko simulator)"
-	@echo "make test            lint, type-check and run the whole test suite"
+	@echo "make test            lint, type-check and run the whole test suite (installs Chromium if missing)"
+	@echo "make browser         install Debian's Chromium and ChromeDriver for the console's browser tests"
 	@echo "make bench           benchmarks against the simulator and moto server (.bench/results.json)"
 	@echo "make template        regenerate template.yaml, events/ and docs from the catalog"
 	@echo "make lock            re-lock the layer's runtime dependencies (requirements.in -> hashed requirements.txt)"
@@ -45,7 +46,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-test: venv lint
+# The console's browser tests drive Debian's Chromium: installed here when missing (needs root or sudo).
+browser:
+	scripts/ensure-chromium.sh
+
+test: venv lint browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
 unit: venv

@@ -251,7 +251,18 @@ def main() -> int:
         if not automation_fires(sim, workdir / "stack.json", cleanup):
             return 1
     say(f"  stopped everything the demo started (pids {' '.join(map(str, started))}).")
+    say_console()
     return 0
+
+
+CONSOLE_COMMAND = ".venv/bin/cliniko-connector console --port 8765"
+
+
+def say_console() -> None:
+    """The last thing the demo says: how to see a stack in the browser."""
+    say("\nSee it in a browser: bring up the local stack as the README's 'The local stack' shows, then run")
+    say(f"  {CONSOLE_COMMAND}")
+    say("and open http://127.0.0.1:8765/ (the write token it prints lets the page redrive and switch triggers).")
 
 
 def interruptible() -> int:

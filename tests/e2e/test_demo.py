@@ -42,3 +42,5 @@ def test_the_demo_creates_an_alert_and_fires_a_recipe_through_the_whole_path_and
     pids = [int(p) for p in re.search(r"pids ([\d ]+)\)", out).group(1).split()]  # type: ignore[union-attr]
     assert len(pids) == 2
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()], "the demo left a process running"
+    # It ends by saying how to see a stack in the browser.
+    assert out.rstrip().splitlines()[-2].strip() == ".venv/bin/cliniko-connector console --port 8765"

@@ -744,3 +744,24 @@ def test_deeply_nested_input_is_a_failed_result_not_a_crash_and_a_retry(monkeypa
         outcome = app.lambda_handler(event, lambda_context())  # returns: Lambda does not retry it
         assert outcome["status"] == "failed" and outcome["error"]["type"] == "InputValidationError"
         assert outcome["error"]["field_errors"] == {"input": "Value error, nested deeper than 32 levels"}
+
+
+def test_the_consoles_pages_show_no_patient_data_of_a_minimal_connection(leak_watch: LeakWatch) -> None:
+    """Every page of the console (and its live fragment and an event's detail) for a connection in `minimal`
+    mode, whose archive still holds an event published in `full` mode with the whole record."""
+    from cliniko_tools.console.app import create_app
+    from tests.unit.console.console_fakes import HOST, PORT, TOKEN, FakeBackend, failed_action, trigger_event
+    from tests.unit.console.console_fakes import connection as console_connection
+
+    backend = FakeBackend(
+        connections=[console_connection(mode=PayloadMode.MINIMAL)],
+        events=[trigger_event("northside", PATIENT, mode="full", event_id="e-1")],
+        dead=[failed_action()],
+    )
+    client = create_app(backend, TOKEN, PORT).test_client()
+    paths = ("/connections", "/streams", "/events", "/events/rows", "/events/e-1", "/failures", "/automations")
+    for path in paths:
+        answer = client.get(path, headers={"Host": HOST})
+        assert answer.status_code == 200, path
+        leak_watch.scan(f"console {path}", answer.text)
+    assert PATIENT["id"] in client.get("/events/e-1", headers={"Host": HOST}).text  # the event is shown, by id

@@ -60,6 +60,7 @@ ENVELOPE_FIELDS = (
     "status",
 )
 EVENTS_SHOWN = 200
+REFRESH_SECONDS = 15  # the connections and streams pages read the stack again this often (console.js)
 LAG_SAMPLES = 360  # per stream, one each time the streams or connections page is read
 
 
@@ -146,6 +147,7 @@ def create_app(backend: ConsoleBackend, token: str, port: int) -> Flask:
     app = Flask(__name__)
     app.config.update(TEMPLATES_AUTO_RELOAD=False, MAX_CONTENT_LENGTH=256 * 1024)
     console = ConsoleState(backend, token, port, {}, threading.Lock())
+    app.jinja_env.filters["z"] = lambda when: to_z(when) if when else "-"
 
     @contextmanager
     def stack() -> Iterator[ConsoleBackend]:
@@ -165,6 +167,7 @@ def create_app(backend: ConsoleBackend, token: str, port: int) -> Flask:
         return found or [], error
 
     def page(template: str, **context: Any) -> str:
+        context.setdefault("refresh", None)
         return render_template(template, where=backend.where, now=to_z(utc_now()), **context)
 
     # -- guards ---------------------------------------------------------------------------------------
@@ -243,7 +246,7 @@ def create_app(backend: ConsoleBackend, token: str, port: int) -> Flask:
                     "off_triggers": [t for t in TRIGGERS if t not in c.triggers],
                 }
             )
-        return page("connections.html", rows=rows, error=error, active="connections")
+        return page("connections.html", rows=rows, error=error, active="connections", refresh=REFRESH_SECONDS)
 
     @app.get("/streams")
     def streams() -> str:
@@ -269,7 +272,7 @@ def create_app(backend: ConsoleBackend, token: str, port: int) -> Flask:
                         "sort_not_honoured_at": to_z(c.sort_not_honoured_at) if c and c.sort_not_honoured_at else None,
                     }
                 )
-        return page("streams.html", rows=rows, error=error, active="streams")
+        return page("streams.html", rows=rows, error=error, active="streams", refresh=REFRESH_SECONDS)
 
     def filtered_events() -> tuple[list[dict[str, str]], str | None]:
         wanted = {k: request.args.get(k, "").strip() for k in ("connection", "trigger", "record")}

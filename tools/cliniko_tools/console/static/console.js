@@ -24,4 +24,15 @@ function rememberToken() {
   }
 }
 
-document.addEventListener("DOMContentLoaded", () => { followEvents(); rememberToken(); });
+// The connections and streams pages read the stack again every few seconds, unless a field is being used.
+function refreshPage() {
+  const main = document.querySelector("main[data-refresh]");
+  if (!main) return;
+  const seconds = Math.max(5, Number(main.dataset.refresh) || 15);
+  setInterval(() => {
+    const busy = document.activeElement && ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
+    if (!busy) location.reload();
+  }, seconds * 1000);
+}
+
+document.addEventListener("DOMContentLoaded", () => { followEvents(); rememberToken(); refreshPage(); });
