@@ -62,6 +62,7 @@ MISTAKES = [
     Mistake("missing file", ("simulator", "--api-key-file", "missing.txt"), USAGE, "no file missing.txt"),
     Mistake("missing file", ("local", "up", "--template", "missing.yaml"), USAGE, "name it with --template PATH"),
     Mistake("missing file", ("status", "--stack-state", "missing.json"), FAILED, "run `cliniko-connector local up`"),
+    Mistake("missing file", ("console", "--stack-state", "missing.json"), FAILED, "run `cliniko-connector local up`"),
     # -- text that should be JSON (or a time) isn't
     Mistake("bad JSON", (*FIND, "{nope"), USAGE, "--input is not JSON (line 1, column 2)"),
     Mistake("bad JSON", (*FIND, "[1, 2]"), USAGE, "--input must be a JSON object"),
