@@ -202,3 +202,24 @@ def test_the_server_binds_loopback_only_and_the_command_has_no_option_for_anothe
 def test_the_token_must_be_long() -> None:
     with pytest.raises(ValueError, match="16"):
         create_app(FakeBackend(), "short", PORT)
+
+
+def test_a_stack_that_fails_is_one_line_on_the_page_with_what_to_do(backend: FakeBackend) -> None:
+    from botocore.exceptions import ClientError
+
+    from cliniko_connector.errors import ClinikoUnauthorized
+
+    def refused() -> list[Any]:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Scan")
+
+    def revoked() -> list[Any]:
+        raise ClinikoUnauthorized("GET /v1/user: Cliniko answered 401")
+
+    backend.reports = refused  # type: ignore[method-assign]
+    backend.failures = revoked  # type: ignore[method-assign]
+    client = create_app(backend, TOKEN, PORT).test_client()
+    connections = client.get("/connections", headers={"Host": HOST})
+    assert connections.status_code == 200
+    assert "AWS refused Scan: AccessDeniedException: no; your AWS identity lacks this permission" in connections.text
+    failures = client.get("/failures", headers={"Host": HOST}).text
+    assert "rotate-key" in failures and "Traceback" not in failures

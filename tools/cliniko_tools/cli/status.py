@@ -42,6 +42,14 @@ def report_error(exc: ConnectorError, args: argparse.Namespace, connection_id: s
 
 
 def report_aws_error(exc: Exception, args: argparse.Namespace) -> int:
+    """An AWS SDK error as one line on stderr; exit status 1."""
+    print(f"error: {aws_error_line(exc)}", file=sys.stderr)
+    if getattr(args, "verbose", False):
+        print(f"  type: {type(exc).__name__}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def aws_error_line(exc: Exception) -> str:
     """An AWS SDK error as one line: the operation and AWS's code and message, and where to look."""
     if isinstance(exc, NoCredentialsError):
         line = "no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or `aws sso login`"
@@ -70,10 +78,7 @@ def report_aws_error(exc: Exception, args: argparse.Namespace) -> int:
         line = f"AWS refused {exc.operation_name}: {code}: {message}" + (f"; {hint}" if hint else "")
     else:
         line = f"AWS call failed: {type(exc).__name__}"
-    print(f"error: {line}", file=sys.stderr)
-    if getattr(args, "verbose", False):
-        print(f"  type: {type(exc).__name__}", file=sys.stderr)
-    return EXIT_ERROR
+    return line
 
 
 def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -66,14 +66,16 @@ LAG_SAMPLES = 360  # per stream, one each time the streams or connections page i
 
 def error_line(exc: BaseException) -> str:
     """An error as the CLI would say it: what to do next when known, our own message, or AWS's code."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cliniko_tools.cli.status import aws_error_line
+
     if isinstance(exc, ConnectorError):
         hint = hint_for(exc)
         return f"{hint} ({exc})" if hint else f"{exc.error_type}: {exc}"
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error", {})
-        return f"AWS refused {getattr(exc, 'operation_name', '?')}: {error.get('Code', '?')}"
-    return f"{type(exc).__name__}: the stack could not be read (the terminal running the console says more)"
+    if isinstance(exc, BotoCoreError | ClientError):
+        return aws_error_line(exc)
+    return f"unexpected {type(exc).__name__}; the stack could not be read"
 
 
 def error_hint(last_error: str | None, connection_id: str) -> str | None:
