@@ -262,7 +262,7 @@ def say_console() -> None:
     """The last thing the demo says: how to see a stack in the browser."""
     say("\nSee it in a browser: bring up the local stack as the README's 'The local stack' shows, then run")
     say(f"  {CONSOLE_COMMAND}")
-    say("and open http://127.0.0.1:8765/ (the write token it prints lets the page redrive and switch triggers).")
+    say("and open the address it prints (127.0.0.1 only); its write token lets the page redrive and switch triggers.")
 
 
 def interruptible() -> int:

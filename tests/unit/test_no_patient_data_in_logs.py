@@ -749,8 +749,7 @@ def test_deeply_nested_input_is_a_failed_result_not_a_crash_and_a_retry(monkeypa
 def test_the_consoles_pages_show_no_patient_data_of_a_minimal_connection(leak_watch: LeakWatch) -> None:
     """Every page of the console (and its live fragment and an event's detail) for a connection in `minimal`
     mode, whose archive still holds an event published in `full` mode with the whole record."""
-    from cliniko_tools.console.app import create_app
-    from tests.unit.console.console_fakes import HOST, PORT, TOKEN, FakeBackend, failed_action, trigger_event
+    from tests.unit.console.console_fakes import HOST, FakeBackend, console_client, failed_action, trigger_event
     from tests.unit.console.console_fakes import connection as console_connection
 
     backend = FakeBackend(
@@ -758,7 +757,7 @@ def test_the_consoles_pages_show_no_patient_data_of_a_minimal_connection(leak_wa
         events=[trigger_event("northside", PATIENT, mode="full", event_id="e-1")],
         dead=[failed_action()],
     )
-    client = create_app(backend, TOKEN, PORT).test_client()
+    client = console_client(backend)
     paths = ("/connections", "/streams", "/events", "/events/rows", "/events/e-1", "/failures", "/automations")
     for path in paths:
         answer = client.get(path, headers={"Host": HOST})

@@ -89,6 +89,9 @@ def test_the_console_shows_the_local_stack_follows_new_events_and_redrives_a_fai
         pages: dict[str, str] = {}
 
         browser.get(f"{base}/connections")
+        assert "Northside Physio" not in browser.page_source  # not before the printed address was opened
+        browser.get(console.login_url)
+        assert browser.current_url == f"{base}/connections"
         assert "Northside Physio" in browser.page_source and "minimal" in browser.page_source
         pages["connections"] = browser.page_source
         shoot(browser, "connections")
@@ -145,6 +148,7 @@ def test_the_console_shows_the_local_stack_follows_new_events_and_redrives_a_fai
 
 
 def test_the_console_command_prints_its_loopback_address_and_token_and_serves_the_stack(stack: Stack) -> None:
+    import http.cookiejar
     import subprocess
     import sys
     import urllib.error
@@ -158,17 +162,22 @@ def test_the_console_command_prints_its_loopback_address_and_token_and_serves_th
     try:
         assert console.stdout is not None
         first, second = console.stdout.readline(), console.stdout.readline()
-        assert first.startswith("console of the local stack (") and " http://127.0.0.1:" in first, first
-        url = first.rsplit(" ", 1)[-1].strip()
+        assert first.startswith("console of the local stack (") and "; open http://127.0.0.1:" in first, first
+        login = first.rsplit(" ", 1)[-1].strip()
+        url = login.split("login?", 1)[0]
         token = second.rsplit(" ", 1)[-1].strip()
         assert second.startswith("write token (redrive, enable/disable): ") and len(token) >= 32
-        with urllib.request.urlopen(f"{url}connections", timeout=WAIT_SECONDS) as page:
+        with pytest.raises(urllib.error.HTTPError) as stranger:  # without the printed address: nothing
+            urllib.request.urlopen(f"{url}connections", timeout=WAIT_SECONDS)
+        assert stranger.value.code == 401
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        with browser.open(login, timeout=WAIT_SECONDS) as page:  # logs in, then shows the connections
             assert "Northside Physio" in page.read().decode()
         refused = urllib.request.Request(
             f"{url}connections/{CONNECTION}/change", data=b"change=disable&confirm=yes", method="POST"
         )
         with pytest.raises(urllib.error.HTTPError) as answer:
-            urllib.request.urlopen(refused, timeout=WAIT_SECONDS)
+            browser.open(refused, timeout=WAIT_SECONDS)
         assert answer.value.code == 403
     finally:
         console.terminate()

@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from flask.testing import FlaskClient
+
 from cliniko_connector.adapters.memory import InMemoryConnectionStore, InMemoryStreamStateStore
 from cliniko_connector.models import Connection, ConnectionStatus, PayloadMode, StreamCursor, StreamKey
 from cliniko_connector.usecases.dlq import FailedMessage
 from cliniko_connector.usecases.status import ConnectionReport, StatusReader
 
 TOKEN = "a-console-token-for-the-tests-0123"
+LOGIN_KEY = "a-console-login-key-for-the-tests-4567"
 PORT = 8765
 HOST = f"127.0.0.1:{PORT}"
 ORIGIN = f"http://{HOST}"
@@ -118,3 +121,12 @@ def failed_action(
         error=error,
         attempts=3,
     )
+
+
+def console_client(backend: FakeBackend) -> FlaskClient:
+    """A test client of the console for `backend`, logged in as the operator's browser is (`/login?key=…`)."""
+    from cliniko_tools.console.app import create_app
+
+    client = create_app(backend, TOKEN, PORT, LOGIN_KEY).test_client()
+    assert client.get(f"/login?key={LOGIN_KEY}", headers={"Host": HOST}).status_code == 303
+    return client

@@ -15,11 +15,13 @@ from cliniko_tools.console.app import create_app
 from cliniko_tools.console.server import ConsoleServer
 from tests.unit.console.console_fakes import (
     HOST,
+    LOGIN_KEY,
     ORIGIN,
     PORT,
     TOKEN,
     FakeBackend,
     connection,
+    console_client,
     failed_action,
     trigger_event,
 )
@@ -34,7 +36,7 @@ def backend() -> FakeBackend:
 
 @pytest.fixture
 def client(backend: FakeBackend) -> FlaskClient:
-    return create_app(backend, TOKEN, PORT).test_client()
+    return console_client(backend)
 
 
 def post(client: FlaskClient, path: str, data: dict[str, Any], **headers: str) -> Any:
@@ -106,7 +108,10 @@ def test_a_cross_site_post_is_refused_by_its_referer_or_fetch_metadata(
 
 def test_reads_answer_only_to_this_servers_own_name(client: FlaskClient) -> None:
     assert client.get("/events", headers={"Host": "attacker.example"}).status_code == 403
-    assert client.get("/events", headers={"Host": f"localhost:{PORT}"}).status_code == 200
+    local = create_app(FakeBackend(), TOKEN, PORT, LOGIN_KEY).test_client()
+    localhost = {"Host": f"localhost:{PORT}"}
+    assert local.get(f"/login?key={LOGIN_KEY}", headers=localhost).status_code == 303
+    assert local.get("/events", headers=localhost).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -142,7 +147,7 @@ def test_html_in_a_record_or_a_name_is_shown_as_text(backend: FakeBackend) -> No
     backend.connections = [connection(name=evil, mode=PayloadMode.FULL)]
     backend.events = [trigger_event("northside", {"id": "7", "first_name": evil})]
     backend.dead = [failed_action(error=f"ClinikoValidationError: {evil}")]
-    client = create_app(backend, TOKEN, PORT).test_client()
+    client = console_client(backend)
     for path in (*PAGES, "/events/e-1", "/events/rows"):
         text = client.get(path, headers={"Host": HOST}).text
         assert "<img src=x" not in text and "<script>alert" not in text, path
@@ -156,7 +161,7 @@ def test_a_minimal_connection_shows_no_record_field_even_of_an_event_archived_in
     backend.connections = [connection(mode=PayloadMode.MINIMAL)]
     record = {"id": "7", "first_name": "Zebulonia", "email": "z@leak.example"}
     backend.events = [trigger_event("northside", record, mode="full")]
-    client = create_app(backend, TOKEN, PORT).test_client()
+    client = console_client(backend)
     detail = client.get("/events/e-1", headers={"Host": HOST})
     assert detail.status_code == 200
     assert "northside:patients:7:created" in detail.text and "minimal" in detail.text
@@ -166,7 +171,7 @@ def test_a_minimal_connection_shows_no_record_field_even_of_an_event_archived_in
 def test_a_full_connection_shows_the_record(backend: FakeBackend) -> None:
     backend.connections = [connection(mode=PayloadMode.FULL)]
     backend.events = [trigger_event("northside", {"id": "7", "first_name": "Ada"})]
-    detail = create_app(backend, TOKEN, PORT).test_client().get("/events/e-1", headers={"Host": HOST})
+    detail = console_client(backend).get("/events/e-1", headers={"Host": HOST})
     assert "Ada" in detail.text
 
 
@@ -175,7 +180,7 @@ def test_events_are_filtered_by_connection_trigger_and_record(backend: FakeBacke
         trigger_event("northside", {"id": "7"}, event_id="a"),
         trigger_event("southside", {"id": "8"}, event_id="b"),
     ]
-    client = create_app(backend, TOKEN, PORT).test_client()
+    client = console_client(backend)
 
     def shown(query: str) -> list[str]:
         text = client.get(f"/events/rows?{query}", headers={"Host": HOST}).text
@@ -199,9 +204,34 @@ def test_the_server_binds_loopback_only_and_the_command_has_no_option_for_anothe
     assert not {"host", "bind", "address"} & set(vars(console))
 
 
-def test_the_token_must_be_long() -> None:
+def test_the_token_and_the_login_key_must_be_long() -> None:
     with pytest.raises(ValueError, match="16"):
-        create_app(FakeBackend(), "short", PORT)
+        create_app(FakeBackend(), "short", PORT, LOGIN_KEY)
+    with pytest.raises(ValueError, match="16"):
+        create_app(FakeBackend(), TOKEN, PORT, "short")
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/events/rows", "/events/e-1", "/failures/redrive"])
+def test_a_browser_that_did_not_open_the_printed_address_reads_nothing(backend: FakeBackend, path: str) -> None:
+    backend.events = [trigger_event("northside", {"id": "7", "first_name": "Zebulonia"})]
+    stranger = create_app(backend, TOKEN, PORT, LOGIN_KEY).test_client()
+    answer = stranger.get(path, headers={"Host": HOST})
+    assert answer.status_code == 401
+    assert "Northside" not in answer.text and "Zebulonia" not in answer.text and "m-1" not in answer.text
+    assert stranger.get("/login?key=" + LOGIN_KEY[:-1] + "x", headers={"Host": HOST}).status_code == 403
+    assert stranger.get(path, headers={"Host": HOST, "Cookie": f"console_session={LOGIN_KEY}"}).status_code == 401
+
+
+def test_the_session_cookie_is_http_only_same_site_strict_and_neither_the_key_nor_the_token(
+    backend: FakeBackend,
+) -> None:
+    client = create_app(backend, TOKEN, PORT, LOGIN_KEY).test_client()
+    answer = client.get(f"/login?key={LOGIN_KEY}", headers={"Host": HOST})
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/connections")
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert LOGIN_KEY not in cookie and TOKEN not in cookie
+    assert client.get("/connections", headers={"Host": HOST}).status_code == 200
 
 
 def test_a_stack_that_fails_is_one_line_on_the_page_with_what_to_do(backend: FakeBackend) -> None:
@@ -217,7 +247,7 @@ def test_a_stack_that_fails_is_one_line_on_the_page_with_what_to_do(backend: Fak
 
     backend.reports = refused  # type: ignore[method-assign]
     backend.failures = revoked  # type: ignore[method-assign]
-    client = create_app(backend, TOKEN, PORT).test_client()
+    client = console_client(backend)
     connections = client.get("/connections", headers={"Host": HOST})
     assert connections.status_code == 200
     assert "AWS refused Scan: AccessDeniedException: no; your AWS identity lacks this permission" in connections.text

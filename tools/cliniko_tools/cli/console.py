@@ -23,9 +23,9 @@ def _console(args: argparse.Namespace) -> int:
         backend.close()
         print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; choose another --port", file=sys.stderr)
         return 1
-    print(f"console of the {backend.where}: {server.url}")
+    print(f"console of the {backend.where}; open {server.login_url}")
     print(f"write token (redrive, enable/disable): {server.token}")
-    print("only this machine can open it; Ctrl-C stops", flush=True)
+    print("it answers on 127.0.0.1 only, to the browser that opened that address; Ctrl-C stops", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,6 +1,9 @@
 """The console's Flask application: five pages over a `ConsoleBackend`, and what guards them.
 
 Guards (docs/security.md, "The console"):
+- every page needs the session cookie that opening the address the command printed (`/login?key=…`, a key of its
+  own, not the write token) sets (HttpOnly, SameSite=Strict): another user of the machine, who can reach
+  127.0.0.1 too, reads nothing;
 - every request must name this server in its Host header (`127.0.0.1:PORT` or `localhost:PORT`): a page of
   another site that re-binds its name to 127.0.0.1 (DNS rebinding) sends its own name and is refused;
 - every POST from a browser must come from this origin (Origin, else Referer, else Sec-Fetch-Site);
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -41,6 +45,7 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+SESSION_COOKIE = "console_session"
 TOKEN_HEADER = "X-Console-Token"  # noqa: S105 (a header name)
 # What an event's detail shows in `minimal` mode: its envelope, no record field (`data`, `previous`, `input`,
 # `result` and `error` may all hold patient data).
@@ -142,10 +147,12 @@ class ConsoleState:
         return {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
 
 
-def create_app(backend: ConsoleBackend, token: str, port: int) -> Flask:
-    """The console for `backend`, answering only as http://127.0.0.1:`port` (or localhost), writes for `token`."""
-    if len(token) < 16:
-        raise ValueError("the console's token must be at least 16 characters")
+def create_app(backend: ConsoleBackend, token: str, port: int, login_key: str) -> Flask:
+    """The console for `backend`, answering only as http://127.0.0.1:`port` (or localhost), to a browser that
+    opened `/login?key=login_key`; writes for `token`."""
+    if len(token) < 16 or len(login_key) < 16:
+        raise ValueError("the console's token and login key must be at least 16 characters")
+    session = secrets.token_urlsafe(32)  # the cookie's value: neither the key nor the token
     app = Flask(__name__)
     app.config.update(TEMPLATES_AUTO_RELOAD=False, MAX_CONTENT_LENGTH=256 * 1024)
     console = ConsoleState(backend, token, port, {}, threading.Lock())
@@ -182,6 +189,18 @@ def create_app(backend: ConsoleBackend, token: str, port: int) -> Flask:
             abort(405)
         if request.method == "POST" and not _same_origin(console.origins):
             abort(403, "refused: a request from another site")
+        if request.endpoint in ("login", "static"):
+            return
+        if not hmac.compare_digest(request.cookies.get(SESSION_COOKIE, "").encode(), session.encode()):
+            abort(401, "open the address the console command printed (it logs this browser in)")
+
+    @app.get("/login")
+    def login() -> Any:
+        if not hmac.compare_digest(request.args.get("key", "").encode(), login_key.encode()):
+            abort(403, "refused: open the address the console command printed, whole")
+        answer = redirect(url_for("connections"), code=303)
+        answer.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Strict", path="/")
+        return answer
 
     @app.after_request
     def headers(response: Response) -> Response:

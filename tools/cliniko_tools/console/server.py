@@ -1,5 +1,6 @@
 """Serving the console on loopback only: `ConsoleServer` binds 127.0.0.1 (never another interface; there is no
-option for one), makes a fresh write token, and serves the app in the foreground or in a thread (tests)."""
+option for one), makes a fresh login key and write token, and serves the app in the foreground or in a thread
+(tests)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ class ConsoleServer:
     def __init__(self, backend: ConsoleBackend, port: int = 0, token: str | None = None) -> None:
         self.backend = backend
         self.token = token or secrets.token_urlsafe(24)
+        self.login_key = secrets.token_urlsafe(24)
         # Bound first, so the app knows the port its Host and Origin checks expect.
         self._server: BaseWSGIServer = make_server(LOOPBACK, port, _not_ready, threaded=True)
         self.port = self._server.server_port
-        self.app = create_app(backend, self.token, self.port)
+        self.app = create_app(backend, self.token, self.port, self.login_key)
         self._server.app = self.app
         self._thread: threading.Thread | None = None
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request on the terminal
@@ -43,6 +45,11 @@ class ConsoleServer:
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}/"
+
+    @property
+    def login_url(self) -> str:
+        """The address to open: it logs the browser in (a session cookie) and shows the connections."""
+        return f"{self.url}login?key={self.login_key}"
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
