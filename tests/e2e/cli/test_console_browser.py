@@ -35,6 +35,7 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download a browser or a driver
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see any Content-Security-Policy refusal
     for flag in (
         "--headless=new",
         "--no-sandbox",
@@ -145,6 +146,9 @@ def test_the_console_shows_the_local_stack_follows_new_events_and_redrives_a_fai
         # No page ever showed the patients' fields: the connection publishes in minimal mode.
         for name, html in pages.items():
             assert FIRST_NAME not in html and "Bobbington" not in html, name
+        # The pages work under their own policy: nothing they use was refused by it.
+        refusals = [m["message"] for m in browser.get_log("browser") if "Content Security Policy" in m["message"]]
+        assert not refusals
 
 
 def test_the_console_command_prints_its_loopback_address_and_token_and_serves_the_stack(stack: Stack) -> None:
