@@ -253,3 +253,9 @@ def test_a_stack_that_fails_is_one_line_on_the_page_with_what_to_do(backend: Fak
     assert "AWS refused Scan: AccessDeniedException: no; your AWS identity lacks this permission" in connections.text
     failures = client.get("/failures", headers={"Host": HOST}).text
     assert "rotate-key" in failures and "Traceback" not in failures
+
+
+def test_a_streams_last_error_comes_with_what_to_do_about_it(client: FlaskClient) -> None:
+    page = client.get("/connections", headers={"Host": HOST}).text
+    assert "ClinikoUnauthorized: 401" in page
+    assert "cliniko-connector connections rotate-key northside --api-key-file FILE" in page
