@@ -61,7 +61,8 @@ class ConsoleServer:
 
     def stop(self) -> list[str]:
         """Stop serving and release what the backend made; what could not be removed."""
-        self._server.shutdown() if self._thread is not None else None
+        if self._thread is not None:  # shutdown() waits for a serve_forever loop: only when start() ran one
+            self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
