@@ -24,6 +24,8 @@ from cliniko_tools.local.template import Physical, ResolvedTemplate
 ACCOUNT = "123456789012"
 WORKER = f"arn:aws:iam::{ACCOUNT}:role/stack-PollWorkerRole-1"
 ACTIONS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/stack-ActionFunctionRole-1"
+SCHEDULING = f"arn:aws:iam::{ACCOUNT}:role/stack-ScheduleActionsRole-1"
+SCHEDULER = f"arn:aws:iam::{ACCOUNT}:role/stack-SchedulerTargetRole-1"
 AUTOMATION = f"arn:aws:iam::{ACCOUNT}:role/automation-intake"
 STRANGER = f"arn:aws:iam::{ACCOUNT}:role/some-other-workload"
 OPERATOR = f"arn:aws:iam::{ACCOUNT}:user/ops"
@@ -42,6 +44,8 @@ def resolved(template: dict[str, Any], **parameters: str) -> ResolvedTemplate:
         {
             "PollWorkerRole": Physical("stack-PollWorkerRole-1", {"Arn": WORKER}),
             "ActionFunctionRole": Physical("stack-ActionFunctionRole-1", {"Arn": ACTIONS_ROLE}),
+            "ScheduleActionsRole": Physical("stack-ScheduleActionsRole-1", {"Arn": SCHEDULING}),
+            "SchedulerTargetRole": Physical("stack-SchedulerTargetRole-1", {"Arn": SCHEDULER}),
             "EventBus": Physical("cliniko-connector-dev", {"Arn": "arn:aws:events:us-east-1:1:event-bus/b"}),
         }
     )

@@ -34,7 +34,6 @@ class Clock:
         return self.now
 
 
-
 def _z(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -147,7 +146,9 @@ def test_a_reminder_whose_time_has_already_passed_is_not_scheduled_and_says_so(w
 
 def test_a_reschedule_into_the_past_drops_the_pending_reminder(world: Any) -> None:
     actions, scheduler, _, publisher, _ = world
-    assert send(actions, request(appointment_event("created", updated=T0, starts=T0 + timedelta(days=3)))) == "scheduled"
+    assert (
+        send(actions, request(appointment_event("created", updated=T0, starts=T0 + timedelta(days=3)))) == "scheduled"
+    )
     earlier = appointment_event("rescheduled", updated=T0 + timedelta(minutes=1), starts=T0 + timedelta(hours=2))
     assert send(actions, request(earlier, follow=True)) == "dropped"
     assert scheduler.list() == []

@@ -189,4 +189,3 @@ class DynamoScheduleLedger:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-
