@@ -96,3 +96,14 @@ def test_the_recipes_pass_automations_validate_and_test_through_the_cli(capsys: 
     allergy = ("automations", "test", "allergy-medical-alert", "--path", str(RECIPES))
     assert cli(*allergy, "--event", str(ALLERGY_EVENT)) == 0, capsys.readouterr()
     assert cli(*allergy, "--sample") != 0  # the sample's notes mention no allergy: the rule doesn't match
+
+
+def test_the_scheduled_recipes_validate_and_a_deploy_refuses_them_rather_than_running_them_at_once() -> None:
+    from cliniko_tools.automation_stack.spec import from_folder
+    from cliniko_tools.automations.model import load_folder
+
+    folder = Path(__file__).parents[3] / "automations" / "scheduled"
+    assert load_folder(folder).problems == []
+    spec, problems = from_folder(folder, source="cliniko")
+    assert spec.automations == [] and len(problems) == 2
+    assert all("targets that wait (`at`) can't be deployed yet" in p for p in problems)

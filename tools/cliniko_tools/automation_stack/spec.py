@@ -170,6 +170,14 @@ def from_folder(path: str | Path, *, source: str) -> tuple[DeploySpec, list[str]
             **fields,
         )
     for item in folder.automations:
+        waiting = [i for i, t in enumerate(item.automation.do) if getattr(t, "at", None) is not None]
+        if waiting:
+            # The connector's scheduling function exists; the automations stack's rules that feed it do not yet:
+            # deploying the target as it is would run it at once instead of waiting.
+            problems.append(
+                str(item.problem(("do", waiting[0], "at"), "targets that wait (`at`) can't be deployed yet"))
+            )
+            continue
         try:
             rule = compile_automation(item.automation, source=source)
         except CompileError as exc:
