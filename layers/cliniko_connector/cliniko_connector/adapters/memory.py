@@ -9,6 +9,7 @@ operator tools' fakes (tail, archive, dead letters) are for one thread.
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import time
@@ -478,7 +479,7 @@ class InMemoryScheduler:
         with self._lock:
             return [s for n, s in sorted(self.schedules.items()) if n.startswith(prefix)]
 
-    def fire_due(self, now: datetime) -> list[OneTimeSchedule]:
+    def fire_due(self, now: datetime) -> builtins.list[OneTimeSchedule]:
         """The schedules whose time has come, removed as Scheduler removes them once they ran."""
         with self._lock:
             due = [s for s in self.schedules.values() if s.due_at <= now]
