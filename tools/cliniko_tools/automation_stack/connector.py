@@ -23,6 +23,7 @@ OUTPUT_BUS_ARN = "EventBusArn"
 PARAMETER_EVENT_SOURCE = "EventSource"
 PARAMETER_ALARM_TOPIC = "AlarmTopicArn"
 AUTOMATIONS_STACK_SUFFIX = "-automations"
+OUTPUT_SCHEDULE_FUNCTION = "ScheduleActionsFunctionArn"
 
 
 def function_output(action: str) -> str:
@@ -47,6 +48,15 @@ class ConnectorOutputs(BaseModel):
     event_source: str = "cliniko"
     alarm_topic_arn: str = ""
     function_arns: dict[str, str] = Field(default_factory=dict, description="action name → function ARN")
+    schedule_function_arn: str = Field(default="", description="the scheduling function (waiting targets)")
+
+    def scheduling_function_arn(self) -> str:
+        if not self.schedule_function_arn:
+            raise ConfigurationError(
+                f"the connector stack {self.stack_name} has no output {OUTPUT_SCHEDULE_FUNCTION}: deploy the "
+                "connector's current template first (targets that wait need its scheduling function)"
+            )
+        return self.schedule_function_arn
 
     def function_arn(self, action: str) -> str:
         if action not in ACTIONS:
@@ -80,4 +90,5 @@ class ConnectorOutputs(BaseModel):
             event_source=parameters.get(PARAMETER_EVENT_SOURCE) or "cliniko",
             alarm_topic_arn=parameters.get(PARAMETER_ALARM_TOPIC, ""),
             function_arns=functions,
+            schedule_function_arn=outputs.get(OUTPUT_SCHEDULE_FUNCTION, ""),
         )

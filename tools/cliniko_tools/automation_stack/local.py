@@ -32,6 +32,7 @@ from cliniko_connector.loopback import is_loopback_url
 from cliniko_tools.automation_stack.cfn import build_template, connection_auth, pattern_for, target_id
 from cliniko_tools.automation_stack.connector import ConnectorOutputs, function_logical_id
 from cliniko_tools.automation_stack.spec import (
+    SCHEDULE_FUNCTION,
     AutomationSpec,
     DeploySpec,
     InputTransformer,
@@ -78,6 +79,7 @@ class LocalWebhook(BaseModel):
 
 class LocalAutomation(BaseModel):
     name: str
+    part_of: str | None = None
     description: str = ""
     trigger: str = ""
     rule: str
@@ -139,6 +141,7 @@ def connector_from_state(stack: StackState) -> ConnectorOutputs:
         event_source=stack.parameters.get("EventSource", "cliniko"),
         alarm_topic_arn=stack.parameters.get("AlarmTopicArn", ""),
         function_arns=functions,
+        schedule_function_arn=stack.functions[SCHEDULE_FUNCTION].arn if SCHEDULE_FUNCTION in stack.functions else "",
     )
 
 
@@ -281,7 +284,9 @@ class LocalAutomationsStack:
         automation = recorded.automations.pop(name, None)
         if automation is None:
             return False
-        self._delete_automation(automation, list(recorded.automations.values()))
+        parts = [n for n, a in recorded.automations.items() if a.part_of == name]  # a waiting one's other rules
+        for gone in [automation, *(recorded.automations.pop(n) for n in parts)]:
+            self._delete_automation(gone, list(recorded.automations.values()))
         used = {t.ref for a in recorded.automations.values() for t in a.targets if t.kind == "webhook"}
         for hook in [n for n in recorded.webhooks if n not in used]:
             self._delete_webhook(recorded.webhooks.pop(hook))
@@ -401,6 +406,7 @@ class LocalAutomationsStack:
             targets=targets,
             dlq_url=dlq_url,
             source_file=automation.source_file,
+            part_of=automation.part_of,
         )
 
     def _destination(self, automation: AutomationSpec, tid: str, subscriptions: list[str], target: LocalTarget) -> None:
@@ -408,6 +414,9 @@ class LocalAutomationsStack:
             logical_id = function_logical_id(target.ref)
             self.connector.function_arn(target.ref)  # refuses an action the stack has no function for
             target.function = logical_id
+        elif target.kind == "schedule":
+            self.connector.scheduling_function_arn()  # refuses a stack without the scheduling function
+            target.function = SCHEDULE_FUNCTION
         elif target.kind in ("email", "sms"):
             sns = self.client("sns")
             if target.ref.startswith("arn:"):
