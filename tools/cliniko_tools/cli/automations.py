@@ -165,7 +165,8 @@ def _print_trial(trial: Any, event: dict[str, Any]) -> None:
         print(f"{trial.automation}: does not match {about}: `{trial.mismatch}` differs")
         print("  each target would receive:")
     for t in trial.targets:
-        print(f"  {t.target.id} → {t.destination} receives:")
+        when = f" at {t.due_at} (it waits; a later change of the record moves or drops it)" if t.due_at else ""
+        print(f"  {t.target.id} → {t.destination} receives{when}:")
         if t.target.transformer is None:
             body = "the event as it is (--json shows it)"
         elif t.rendered.valid and t.rendered.is_json:
