@@ -142,6 +142,7 @@ def connector_from_state(stack: StackState) -> ConnectorOutputs:
         alarm_topic_arn=stack.parameters.get("AlarmTopicArn", ""),
         function_arns=functions,
         schedule_function_arn=stack.functions[SCHEDULE_FUNCTION].arn if SCHEDULE_FUNCTION in stack.functions else "",
+        schedule_group=next(iter(stack.schedule_groups.values()), ""),
     )
 
 
