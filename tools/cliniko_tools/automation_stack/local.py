@@ -362,7 +362,7 @@ class LocalAutomationsStack:
         bus = self.connector.bus_name
         rule = rule_name(automation.name)
         pattern = pattern_for(automation, self.connector)
-        dlq_url, _ = self._queue(bounded(f"{rule}-dlq", 80))
+        dlq_url, _ = self._queue(bounded(re.sub(r"[^A-Za-z0-9_-]", "_", f"{rule}-dlq"), 80))
         events.put_rule(
             Name=rule,
             EventBusName=bus,
