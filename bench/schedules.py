@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.env import CONTACT_EMAIL, LocalAws
+from bench.scenarios import _p95
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "automations" / "recipes" / "appointment-reminder.yaml"
@@ -29,11 +30,6 @@ SAMPLE = ROOT / "events" / "triggers" / "individual_appointment.created.json"
 
 def _z(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
 def latency(aws: LocalAws, appointments: int = 20) -> dict[str, Any]:

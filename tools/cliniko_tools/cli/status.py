@@ -211,9 +211,8 @@ def _status(args: argparse.Namespace) -> int:
         _print_report(report, now)
         waiting = pending.get(report.connection.id, [])
         if waiting:
-            print(
-                f"  scheduled actions pending: {len(waiting)}, next {waiting[0]['automation']} at {waiting[0]['due_at']}"
-            )
+            first = waiting[0]
+            print(f"  scheduled actions pending: {len(waiting)}, next {first['automation']} at {first['due_at']}")
     return 0
 
 
