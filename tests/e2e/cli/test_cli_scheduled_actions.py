@@ -86,6 +86,10 @@ def test_the_reminder_recipe_follows_an_appointment_through_a_reschedule_and_a_c
     [schedule] = pending(stack)
     assert schedule["ScheduleExpression"] == f"at({_z(first - timedelta(days=1))[:-1]})"
     assert schedule["ActionAfterCompletion"] == "DELETE"
+    (report,) = stack.cli("status", "--json").json
+    assert report["scheduled_actions"] == [
+        {"automation": "appointment-reminder", "target": 1, "due_at": _z(first - timedelta(days=1))}
+    ]
 
     stack.sim.update(
         "individual_appointments", appointment, {"starts_at": _z(second), "ends_at": _z(second + timedelta(hours=1))}
@@ -105,6 +109,8 @@ def test_the_reminder_recipe_follows_an_appointment_through_a_reschedule_and_a_c
     stack.sim.cancel("individual_appointments", appointment)
     stack.runner.run_once()
     assert pending(stack) == []
+    (report,) = stack.cli("status", "--json").json
+    assert report["scheduled_actions"] == []
     [dropped] = archived(stack, "Scheduled Action Dropped")
     assert dropped["detail"]["reason"] == "cancelled"
 
