@@ -233,13 +233,23 @@ class LocalAutomationsStack:
         """What was deployed and is still there: a moto server started afresh on the same port holds none of it."""
         state = AutomationsState.load(self.path, self.stack)
         if state.automations:
-            rules = self.client("events").list_rules(NamePrefix=RULE_PREFIX, EventBusName=self.connector.bus_name)
-            live = {rule["Name"] for rule in rules.get("Rules", [])}
+            live = self._rule_names()
             state.automations = {n: a for n, a in state.automations.items() if a.rule in live}
         if state.webhooks:
             live = {c["Name"] for c in self.client("events").list_connections(NamePrefix=RULE_PREFIX)["Connections"]}
             state.webhooks = {n: w for n, w in state.webhooks.items() if w.connection_name in live}
         return state
+
+    def _rule_names(self) -> set[str]:
+        """The automations' rules on the bus, every page (a waiting automation has three)."""
+        names: set[str] = set()
+        kwargs: dict[str, Any] = {"NamePrefix": RULE_PREFIX, "EventBusName": self.connector.bus_name}
+        while True:
+            page = self.client("events").list_rules(**kwargs)
+            names.update(rule["Name"] for rule in page.get("Rules", []))
+            if not page.get("NextToken"):
+                return names
+            kwargs["NextToken"] = page["NextToken"]
 
     def plan(self, spec: DeploySpec, endpoint_overrides: Mapping[str, str] | None = None) -> Plan:
         build_template(spec, self.connector)  # the same checks as on AWS: every action has its function
