@@ -147,3 +147,22 @@ def test_a_reminder_goes_out_once_when_its_time_comes_and_not_before(stack: Stac
     assert text.startswith("Reminder: Ada Lovelace, your appointment is tomorrow at " + _z(starts))
     assert pending(stack) == []  # deleted after it ran
     assert stack.runner.fire_due_schedules(due + timedelta(minutes=5)).put == []  # once
+
+
+def test_the_scheduling_function_refuses_a_forged_or_malformed_request_and_schedules_nothing(stack: Stack) -> None:
+    start(stack)
+    sample = json.loads((ROOT / "events" / "triggers" / "individual_appointment.created.json").read_text())
+    sample["detail"]["data"]["starts_at"] = _z(datetime.now(UTC) + timedelta(days=3))
+    request = {
+        "automation": "appointment-reminder",
+        "target": 1,
+        "at": {"before": "$.detail.data.starts_at", "offset_seconds": 86400},
+        "deliver": {"kind": "sms", "message": "hi"},
+        "event": {**sample, "source": "someone.else"},
+    }
+    refused = stack.runner.invoke("ScheduleActionsFunction", request)
+    assert refused == {"refused": "UntrustedSource", "fields": []}
+    malformed = stack.runner.invoke("ScheduleActionsFunction", {**request, "event": sample, "target": 99})
+    assert malformed["refused"] == "InputValidationError" and malformed["fields"] == ["target"]
+    assert "Alex Example" not in json.dumps(malformed)  # field names only, never the values
+    assert pending(stack) == []
