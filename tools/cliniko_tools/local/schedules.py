@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cliniko_connector.adapters.scheduler import parse_at as scheduler_time
 from cliniko_tools.local.stack import StackState
 
 DEFAULT_MAX_EVENT_AGE_SECONDS = 86400  # Scheduler's default
@@ -33,7 +34,7 @@ def parse_at(expression: str) -> datetime | None:
     if not expression.startswith("at(") or not expression.endswith(")"):
         return None  # rate() and cron() schedules are not one-time: not the connector's
     try:
-        return datetime.strptime(expression[3:-1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        return scheduler_time(expression)
     except ValueError:
         return None
 

@@ -45,6 +45,7 @@ from cliniko_connector.eventmodels import (
 )
 from cliniko_connector.models import BusEvent
 from cliniko_connector.ports import EventPublisher, OneTimeSchedule, ScheduleLedger, Scheduler, ScheduleRow
+from cliniko_connector.timeutil import parse_ts, to_z
 
 # Rows outlive their schedule by this long, so a replay within it can't bring a dropped schedule back.
 LEDGER_RETENTION = timedelta(days=90)
@@ -63,18 +64,17 @@ def schedule_prefix(automation: str) -> str:
     return f"{automation}."
 
 
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+utc_text = to_z
 
 
 def parse_time(value: Any) -> datetime | None:
+    """A timestamp of the event, or None where there is none (null, missing, not a time, no time zone)."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_ts(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def version_of(moment: datetime) -> str:
