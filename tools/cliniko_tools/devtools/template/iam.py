@@ -128,11 +128,6 @@ def add_schedule_roles(stack: Stack) -> None:
                     SCHEDULES_ARN,
                 ),
                 _allow(
-                    "ListSchedules",
-                    ["scheduler:ListSchedules"],
-                    sub(f"{ARN_PREFIX}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/*"),
-                ),
-                _allow(
                     "PassOnlyTheSchedulerRole",
                     ["iam:PassRole"],
                     get_att("SchedulerTargetRole", "Arn"),
