@@ -19,6 +19,8 @@ do:                                          # one to five targets (one rule's l
     message: "Appointment <id> at <starts_at>"
   - sms: on-call-sms                         # an SNS topic
     message: "No-show <id>"
+    at: {after: 2h}                          # optional on any target but `bus`: wait (or `before: $.detail…,
+                                             # offset: 24h`); see usecases/schedules.py
   - queue: no-shows                          # an SQS queue (name or ARN); `body` optional (default: the event)
   - bus: analytics                           # another event bus (name or ARN): the event as it is
 ```
