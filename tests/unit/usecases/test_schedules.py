@@ -231,3 +231,22 @@ def test_schedule_names_carry_no_record_id_and_fit_scheduler_limits() -> None:
     name = schedule_name("a" * 48, 5, "demo", "individual_appointments", "1000000000000000601")
     assert len(name) <= 64 and "1000000000000000601" not in name
     assert name != schedule_name("a" * 48, 5, "demo", "individual_appointments", "1000000000000000602")
+
+
+def test_a_later_event_without_the_time_leaves_the_pending_reminder_alone(world: Any) -> None:
+    actions, scheduler, *_ = world
+    assert (
+        send(actions, request(appointment_event("created", updated=T0, starts=T0 + timedelta(days=3)))) == "scheduled"
+    )
+    minimal = request(appointment_event("updated", updated=T0 + timedelta(minutes=1), starts=T0), follow=True)
+    minimal["event"]["detail"].update(payload_mode="minimal", data=None)
+    assert send(actions, minimal) == "unchanged"
+    assert [s.due_at for s in scheduler.list()] == [T0 + timedelta(days=2)]
+
+
+def test_a_trigger_without_the_time_is_dropped_as_no_time(world: Any) -> None:
+    actions, scheduler, _, publisher, _ = world
+    minimal = request(appointment_event("created", updated=T0, starts=T0))
+    minimal["event"]["detail"].update(payload_mode="minimal", data=None)
+    assert send(actions, minimal) == "dropped"
+    assert scheduler.list() == [] and publisher.events[-1].detail["reason"] == "no_time"

@@ -196,6 +196,8 @@ class ScheduleActions:
         if request.follow and waits_after and gone is None:
             return None  # `after` waits count from their trigger: later changes only drop them
         due = None if gone else self._due(request, detail)
+        if request.follow and gone is None and due is None:
+            return None  # a later event without the time (minimal or truncated data) says nothing about it
         reason = gone or ("no_time" if due is None else "past" if due <= now else None)
 
         def dropped(previous: ScheduleRow | None, *, announce: bool) -> tuple[ScheduleRow, Handled]:
