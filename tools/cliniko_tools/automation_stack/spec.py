@@ -224,6 +224,7 @@ def waiting_parts(automation: AutomationSpec, waits: list[Any], source: str) -> 
     from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
     from cliniko_connector.eventmodels import SCHEDULED_ACTION_DUE
     from cliniko_tools.automations.compile import CompiledTarget, due_transformer, schedule_transformer
+    from cliniko_tools.automations.compile import InputTransformer as Compiled
 
     if not any(waits):
         return [automation]
@@ -236,8 +237,6 @@ def waiting_parts(automation: AutomationSpec, waits: list[Any], source: str) -> 
             continue
         inner = None
         if target.transformer is not None:
-            from cliniko_tools.automations.compile import InputTransformer as Compiled
-
             inner = Compiled(dict(target.transformer.input_paths_map), target.transformer.input_template)
         compiled = CompiledTarget(target.id, target.kind, target.ref, inner, wait=wait)  # type: ignore[arg-type]
         for follows, into in ((False, main), (True, follow)):
