@@ -105,6 +105,8 @@ HEADLINES: tuple[Headline, ...] = (
     shown("dispatch_seconds_1000", "dispatch of 1,000 connections (s)"),
     at_most("freshness_p95_seconds", "change-to-event p95 at a 10 s interval (s, from scaled run)", "20"),
     shown("freshness_p95_seconds_measured_scaled", "measured p95 at 10 s / scale (s, real time)", "(measured)"),
+    shown("schedule_latency_seconds", "trigger event to pending schedule, local stack (s, median)", "(measured)"),
+    shown("schedule_fire_latency_seconds", "due schedule to SMS published, local stack (s, median)", "(measured)"),
 )
 
 
@@ -115,14 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="",
         help="comma-separated: idle,cost,cold_start,backfill,bursty,memory,delivered,rate,rate_aligned,poll_share,"
-        "dispatch,freshness",
+        "dispatch,freshness,schedules",
     )
     parser.add_argument("--freshness-scale", type=float, default=10.0, help="1 = real time (a 60 s job per tick)")
     parser.add_argument("--freshness-ticks", type=int, default=4)
     args = parser.parse_args(argv)
     quiet_and_local()
 
-    from bench import cost, dispatch, poll_share, scenarios
+    from bench import cost, dispatch, poll_share, scenarios, schedules
 
     wanted = set(filter(None, args.only.split(",")))
     results: dict[str, Any] = {}
@@ -150,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                 "freshness",
                 lambda: scenarios.freshness(aws, scale=args.freshness_scale, ticks=args.freshness_ticks),
             ),
+            # Scheduled actions: trigger → pending schedule, and due schedule → target, on the local stack.
+            ("schedules", lambda: schedules.latency(aws)),
         ]
         for name, run in plan:
             if wanted and name not in wanted:
@@ -238,6 +242,14 @@ def print_table(results: dict[str, Any]) -> None:
             "dispatch_send_message_batch_calls",
         ),
         "freshness": ("freshness_changes", "freshness_events_delivered", "freshness_changes_without_event"),
+        "schedules": (
+            "schedule_appointments",
+            "schedule_pending_after_create",
+            "schedule_fired",
+            "schedule_sms_sent",
+            "schedule_latency_p95_seconds",
+            "schedule_fire_latency_p95_seconds",
+        ),
     }
     print()
     for name, keys in counts.items():

@@ -157,3 +157,105 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
 
 def detail_type(trigger: str | Trigger) -> str:
     return (TRIGGERS[trigger] if isinstance(trigger, str) else trigger).detail_type
+
+
+# --------------------------------------------------------------------------- scheduled actions
+
+SCHEDULED_ACTION_DUE = "Scheduled Action Due"
+SCHEDULED_ACTION_MOVED = "Scheduled Action Moved"
+SCHEDULED_ACTION_DROPPED = "Scheduled Action Dropped"
+AUTOMATION_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
+WAITING_KINDS = ("action", "webhook", "email", "sms", "queue")
+DROP_REASONS = ("cancelled", "archived", "deleted", "removed", "past", "no_time")
+MAX_WAIT_SECONDS = 366 * 86400
+
+
+class Wait(BaseModel):
+    """When a waiting target runs, as its automation file says (`at`), compiled to seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    before: str | None = Field(
+        default=None, pattern=r"^\$\.detail\.[A-Za-z0-9_.\[\]-]{1,256}$", description="A timestamp's path."
+    )
+    offset_seconds: int = Field(default=0, ge=0, le=MAX_WAIT_SECONDS)
+    after_seconds: int = Field(default=0, ge=0, le=MAX_WAIT_SECONDS)
+
+
+class Delivery(BaseModel):
+    """What the target gets when the time comes: the JSON `request` (action, webhook, queue) or the `message`
+    text (email, SMS), rendered from the latest trigger event of the record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    kind: Literal["action", "webhook", "email", "sms", "queue"]
+    request: Any = None
+    message: str | None = Field(default=None, max_length=100_000)
+
+
+class ScheduleRequest(BaseModel):
+    """What an automation's waiting target sends the scheduling function: which automation and target, when, what
+    to deliver, and the trigger event itself (the function reads the record's id, times and state from it).
+    `follow` requests come from the record's later events: they move or drop a pending schedule, never make one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    automation: str = Field(pattern=AUTOMATION_NAME_PATTERN)
+    target: int = Field(ge=1, le=5, description="The target's position in the automation's `do` (1-based).")
+    follow: bool = False
+    at: Wait
+    deliver: Delivery
+    event: dict[str, Any] = Field(description="The trigger event, as EventBridge delivered it to the rule.")
+
+
+class ScheduledActionDueDetail(BaseModel):
+    """`detail` of `Scheduled Action Due`: what a one-time schedule puts on the bus when its time comes; the
+    automation's due rule routes it to the target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    schema_version: Literal[1] = 1
+    automation: str
+    target: int
+    schedule: str = Field(description="The schedule's name in the stack's schedule group.")
+    connection_id: str
+    resource: str
+    record_id: str
+    due_at: str = Field(description="When it was due (UTC `Z`).")
+    kind: Literal["action", "webhook", "email", "sms", "queue"]
+    request: Any = Field(default=None, description="The action request, webhook body or queue message.")
+    message: str | None = Field(default=None, description="The email or SMS text.")
+
+
+class ScheduledActionChangeDetail(BaseModel):
+    """What `Scheduled Action Moved` and `Scheduled Action Dropped` share: which pending action, and the change
+    of the record that moved or dropped it. Never the delivery itself (it may hold patient data)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    schema_version: Literal[1] = 1
+    automation: str
+    target: int
+    schedule: str
+    connection_id: str
+    resource: str
+    record_id: str
+    trigger: str = Field(description="The trigger of the event that caused the change.")
+    event_key: str = Field(description="That event's key.")
+    record_updated_at: str = Field(description="The record's `updated_at` the change was decided from.")
+    previous_due_at: str | None = Field(default=None, description="When it was due before (UTC `Z`).")
+
+
+class ScheduledActionMovedDetail(ScheduledActionChangeDetail):
+    """`detail` of `Scheduled Action Moved`: the record's time changed, so the pending action now runs at `due_at`."""
+
+    due_at: str = Field(description="When it is due now (UTC `Z`).")
+
+
+class ScheduledActionDroppedDetail(ScheduledActionChangeDetail):
+    """`detail` of `Scheduled Action Dropped`: the pending action will not run (or was never scheduled)."""
+
+    reason: Literal["cancelled", "archived", "deleted", "removed", "past", "no_time"] = Field(
+        description="`cancelled`, `archived`, `deleted`, `removed`: the record's state; `past`: its time has "
+        "already passed; `no_time`: the event carries no time at the `before` path."
+    )

@@ -322,3 +322,62 @@ class FunctionInvoker(Protocol):
     """Runs a function again with a payload, asynchronously (its retries and failure destination apply)."""
 
     def __call__(self, function_arn: str, payload: Any) -> None: ...
+
+
+class OneTimeSchedule(BaseModel):
+    """One EventBridge Scheduler schedule of the stack's group: at `due_at` it puts `Scheduled Action Due` with
+    `detail` on the bus, then deletes itself. `description` says what it is for (no patient data)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+    name: str
+    due_at: datetime
+    detail: str = Field(description="The due event's `detail`, as JSON text.")
+    description: str = ""
+
+
+class Scheduler(Protocol):
+    """One-time schedules in the stack's schedule group (EventBridge Scheduler; the local stack fires them)."""
+
+    def get(self, name: str) -> OneTimeSchedule | None: ...
+
+    def put(self, schedule: OneTimeSchedule) -> None:
+        """Create the schedule, or change it to this one when it exists."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Delete it; one that is already gone is fine."""
+        ...
+
+    def list(self, prefix: str = "") -> list[OneTimeSchedule]:
+        """The pending schedules whose names start with `prefix`."""
+        ...
+
+
+class ScheduleRow(BaseModel):
+    """What the scheduling function decided for one (automation, target, record): the schedule it wants
+    (`pending`), or that there is none (`dropped`, or `parked`: a later change seen before the trigger itself),
+    decided from the record as of `version` (its `updated_at`). `announce` is a Moved/Dropped event not yet
+    published (`[detail_type, detail]`)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+    name: str
+    state: Literal["pending", "dropped", "parked"]
+    version: str = Field(description="The record's `updated_at`, normalised so that text order is time order.")
+    due_at: datetime | None = None
+    detail: str | None = Field(default=None, description="The due event's detail (pending and parked rows).")
+    announce: list[Any] | None = None
+    expires_at: int = Field(description="Epoch seconds after which the row may go (DynamoDB TTL).")
+
+
+class ScheduleLedger(Protocol):
+    """The rows above, one per schedule name; writes are conditional on the record's version."""
+
+    def get(self, name: str) -> ScheduleRow | None: ...
+
+    def put_if_newer(self, row: ScheduleRow) -> bool:
+        """Write `row` unless a row of the same or a newer version is there; False when one is."""
+        ...
+
+    def clear_announce(self, name: str, version: str) -> None:
+        """The row's event was published: forget it (only while the row is still at `version`)."""
+        ...

@@ -138,6 +138,17 @@ class PollWorkerSettings(PollerSettings):
     poll_retry_delay_seconds: int = Field(default=20, ge=0, le=60)
 
 
+class ScheduleSettings(AwsResourceSettings):
+    """The scheduling function: the stack's schedule group, and what each schedule's target needs."""
+
+    schedule_group: str = Field(min_length=1)
+    scheduler_role_arn: str = Field(min_length=1)
+    schedule_dead_letter_arn: str = Field(min_length=1)
+    event_bus_arn: str = Field(min_length=1)
+    # The stack's key for the schedules' input (None: Scheduler's AWS-owned key).
+    schedule_kms_key_arn: str | None = None
+
+
 class ActionSettings(AwsResourceSettings):
     """An action function: which catalog action it runs and where idempotency records live."""
 

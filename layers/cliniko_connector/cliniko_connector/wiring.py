@@ -46,6 +46,7 @@ from cliniko_connector.settings import (
     DispatcherSettings,
     PollerSettings,
     PollWorkerSettings,
+    ScheduleSettings,
 )
 
 # Each factory imports what its function uses, so a function's cold start loads only its own use-case: the
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from cliniko_connector.usecases.dispatch import Dispatcher
     from cliniko_connector.usecases.poll import PollResult
     from cliniko_connector.usecases.poll_worker import PollWorker as PollWorker
+    from cliniko_connector.usecases.schedules import ScheduleActions
 
 
 def __getattr__(name: str) -> Any:
@@ -348,3 +350,23 @@ def action_app(
             return runner.refuse(request, conflict)
 
     return run
+
+
+def schedule_actions(settings: ScheduleSettings) -> ScheduleActions:
+    """The scheduling function's use-case: EventBridge Scheduler in the stack's group, ledger rows in the state
+    table, Moved/Dropped events on the bus."""
+    from cliniko_connector.adapters.scheduler import DynamoScheduleLedger, EventBridgeScheduler
+    from cliniko_connector.usecases.schedules import ScheduleActions
+
+    scheduler = EventBridgeScheduler(
+        boto3_client("scheduler"),
+        group=settings.schedule_group,
+        bus_arn=settings.event_bus_arn,
+        role_arn=settings.scheduler_role_arn,
+        dead_letter_arn=settings.schedule_dead_letter_arn,
+        source=settings.event_source,
+        kms_key_arn=settings.schedule_kms_key_arn,
+    )
+    ledger = DynamoScheduleLedger(boto3_client("dynamodb"), settings.state_table)
+    publisher = EventBridgePublisher(settings.event_bus_name, client=boto3_client("events"))
+    return ScheduleActions(scheduler, ledger, publisher, settings.event_source, {settings.event_source})

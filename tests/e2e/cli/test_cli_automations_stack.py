@@ -112,15 +112,22 @@ def test_every_recipe_deploys_on_the_local_stack_and_remove_takes_one_away(stack
         endpoints = [arg for name in webhooks for arg in ("--local-endpoint", f"{name}={receiver.url}")]
         planned = stack.cli("automations", "plan", str(RECIPES), "--json", *endpoints)
         assert planned.code == 0, planned.err
-        assert len(planned.json["add"]) == 6 + len(webhooks)
+        # Eight automations; the two that wait bring their `.follow` and `.due-1` rules.
+        assert len(planned.json["add"]) == 8 + 2 * 2 + len(webhooks)
         deployed = stack.cli("automations", "deploy", str(RECIPES), *secrets, *endpoints)
         assert deployed.code == 0, deployed.err
     names = {row["name"] for row in stack.cli("automations", "list", "--json").json}
-    assert len(names) == 6
+    assert len(names) == 8 + 2 * 2
     removed = stack.cli("automations", "remove", "online-booking-slack")
     assert removed.code == 0, removed.err
     assert "online-booking-slack" not in {row["name"] for row in stack.cli("automations", "list", "--json").json}
-    rules = stack.client("events").list_rules(EventBusName=stack.bus)["Rules"]
+    rules = stack.client("events").list_rules(EventBusName=stack.bus, NamePrefix="automation-")["Rules"]
     assert "automation-online-booking-slack" not in {r["Name"] for r in rules}
     assert "automation-no-show-follow-up" in {r["Name"] for r in rules}
     assert stack.cli("automations", "remove", "online-booking-slack").code != 0
+    assert stack.cli("automations", "remove", "arrival-follow-up").code == 0  # with its other rules
+    rules = {
+        r["Name"] for r in stack.client("events").list_rules(EventBusName=stack.bus, NamePrefix="automation-")["Rules"]
+    }
+    assert not {r for r in rules if r.startswith("automation-arrival-follow-up")}
+    assert "automation-appointment-reminder.follow" in rules

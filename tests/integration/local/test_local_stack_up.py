@@ -55,8 +55,13 @@ def test_up_creates_what_the_template_declares(project: Project) -> None:
     assert set(state.functions) == {
         "PollDispatcherFunction",
         "PollWorkerFunction",
+        "ScheduleActionsFunction",
         *(f"{a.function_suffix}ActionFunction" for a in ACTIONS.values()),
     }
+    # The scheduled actions' group exists on moto, named as on AWS (the runner fires its due schedules).
+    assert state.schedule_groups == {"ScheduleGroup": f"{state.stack_name}-actions"}
+    groups = project.client("scheduler").list_schedule_groups()["ScheduleGroups"]
+    assert f"{state.stack_name}-actions" in {g["Name"] for g in groups}
     dispatcher = state.functions["PollDispatcherFunction"]
     assert dispatcher.schedules == ["Schedule"]
     assert dispatcher.environment["POLL_QUEUE_URL"] == state.queues["PollQueue"].url

@@ -12,7 +12,7 @@ import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
 from cliniko_connector.catalog.triggers import TRIGGERS
-from cliniko_connector.eventmodels import ActionRequest
+from cliniko_connector.eventmodels import ActionRequest, ScheduleRequest
 from cliniko_connector.patterns import matches
 from cliniko_tools.automation_stack.eventbridge import render
 from cliniko_tools.automation_stack.spec import AutomationSpec, from_folder
@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[3]
 RECIPES = ROOT / "automations" / "recipes"
 ALLERGY_EVENT = RECIPES / "events" / "new-patient-with-allergy.json"
 SPEC, PROBLEMS = from_folder(RECIPES, source="cliniko")
-BY_NAME = {a.name: a for a in SPEC.automations}
+BY_NAME = {a.name: a for a in SPEC.automations if a.part_of is None}
+PARTS = {a.name: a for a in SPEC.automations if a.part_of is not None}
 EXPECTED = {
     "new-patient-welcome": "patient.created",
     "no-show-follow-up": "individual_appointment.did_not_arrive",
@@ -29,7 +30,10 @@ EXPECTED = {
     "invoice-paid-thank-you": "invoice.paid",
     "allergy-medical-alert": "patient.created",
     "online-booking-slack": "individual_appointment.created",
+    "appointment-reminder": "individual_appointment.created",
+    "arrival-follow-up": "individual_appointment.arrived",
 }
+WAITING = {"appointment-reminder", "arrival-follow-up"}
 
 
 def sample(trigger: str) -> dict[str, Any]:
@@ -37,7 +41,7 @@ def sample(trigger: str) -> dict[str, Any]:
     return event
 
 
-def test_the_six_recipes_load_without_a_problem() -> None:
+def test_the_recipes_load_without_a_problem() -> None:
     assert PROBLEMS == []
     assert {name: a.trigger for name, a in BY_NAME.items()} == EXPECTED
     assert all(t in TRIGGERS for t in EXPECTED.values())
@@ -54,6 +58,9 @@ def check_targets(automation: AutomationSpec, event: dict[str, Any]) -> None:
             assert isinstance(json.loads(text), dict)
         elif target.kind in ("email", "sms"):
             assert text.strip() and "<" not in text, text
+        elif target.kind == "schedule":
+            request = ScheduleRequest.model_validate(json.loads(text))
+            assert request.event == event
 
 
 @pytest.mark.parametrize("name", sorted(set(EXPECTED) - {"allergy-medical-alert"}))
@@ -96,3 +103,49 @@ def test_the_recipes_pass_automations_validate_and_test_through_the_cli(capsys: 
     allergy = ("automations", "test", "allergy-medical-alert", "--path", str(RECIPES))
     assert cli(*allergy, "--event", str(ALLERGY_EVENT)) == 0, capsys.readouterr()
     assert cli(*allergy, "--sample") != 0  # the sample's notes mention no allergy: the rule doesn't match
+
+
+@pytest.mark.parametrize("name", sorted(WAITING))
+def test_a_waiting_recipe_schedules_from_its_trigger_and_its_due_rule_gives_the_target_a_valid_input(
+    name: str,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cliniko_connector.adapters.memory import InMemoryScheduleLedger, InMemoryScheduler, RecordingPublisher
+    from cliniko_connector.eventmodels import SCHEDULED_ACTION_DUE
+    from cliniko_connector.usecases.schedules import ScheduleActions
+
+    automation = BY_NAME[name]
+    event = sample(automation.trigger)
+    starts = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
+    event["detail"]["data"]["starts_at"] = starts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    event["detail"]["occurred_at"] = event["detail"]["data"]["updated_at"] = "2030-05-01T09:00:00Z"
+    [target] = automation.targets
+    assert target.kind == "schedule"
+    scheduler = InMemoryScheduler()
+    now = datetime(2030, 5, 1, 9, 0, tzinfo=UTC)
+    actions = ScheduleActions(
+        scheduler, InMemoryScheduleLedger(), RecordingPublisher(), "cliniko", {"cliniko"}, lambda: now
+    )
+    actions.handle(actions.parse(json.loads(render(target.transformer, event))))
+    [schedule] = scheduler.list()
+    expected_due = starts - timedelta(hours=24) if name == "appointment-reminder" else now + timedelta(hours=2)
+    assert schedule.due_at == expected_due
+    due_event = {**event, "detail-type": SCHEDULED_ACTION_DUE, "detail": json.loads(schedule.detail)}
+    part = PARTS[f"{name}.due-1"]
+    assert matches(part.pattern, due_event)
+    assert not matches(PARTS[f"{name}.follow"].pattern, due_event)
+    check_targets(part, due_event)  # the same checks as for a target that runs at once
+    delivered = render(part.targets[0].transformer, due_event)
+    if name == "appointment-reminder":
+        assert "2030-05-06T09:00:00Z" in delivered and "<" not in delivered
+    else:
+        request = ActionRequest.model_validate(json.loads(delivered))
+        ACTIONS["communication.create"].input_model.model_validate(request.input)
+
+
+def test_a_waiting_recipe_follows_its_records_reschedules_and_cancellations() -> None:
+    follow = PARTS["appointment-reminder.follow"]
+    for trigger in ("rescheduled", "cancelled", "archived", "updated"):
+        assert matches(follow.pattern, sample(f"individual_appointment.{trigger}")), trigger
+    assert not matches(follow.pattern, sample("individual_appointment.created"))  # the automation's own trigger

@@ -137,3 +137,44 @@ def test_a_topic_the_stack_creates_subscribes_the_files_addresses() -> None:
     topics = resources(template, "AWS::SNS::Topic").values()
     subscribed = [s for topic in topics for s in topic["Properties"].get("Subscription", [])]
     assert {"Protocol": "email", "Endpoint": "billing@example.com"} in subscribed
+
+
+def test_a_waiting_target_is_a_schedule_request_to_the_scheduling_function_and_a_due_rule_to_the_target() -> None:
+    spec, problems = from_folder(ROOT / "automations" / "recipes" / "appointment-reminder.yaml", source="cliniko")
+    assert problems == []
+    connector = example_connector()
+    template = build_template(spec, connector)
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(template, "AWS::Events::Rule").values()}
+    assert set(rules) == {
+        "automation-appointment-reminder",
+        "automation-appointment-reminder.follow",
+        "automation-appointment-reminder.due-1",
+    }
+    for name in ("automation-appointment-reminder", "automation-appointment-reminder.follow"):
+        [target] = rules[name]["Targets"]
+        assert target["Arn"] == connector.schedule_function_arn  # not the topic: nothing is sent now
+        assert '"event": <aws.events.event.json>' in target["InputTransformer"]["InputTemplate"]
+        assert target["RetryPolicy"] and target["DeadLetterConfig"]
+    permissions = resources(template, "AWS::Lambda::Permission").values()
+    assert sorted(p["Properties"]["FunctionName"] for p in permissions) == [connector.schedule_function_arn] * 2
+    due = rules["automation-appointment-reminder.due-1"]
+    assert due["EventPattern"]["detail-type"] == ["Scheduled Action Due"]
+    assert due["EventPattern"]["detail"] == {"automation": ["appointment-reminder"], "target": [1]}
+    [target] = due["Targets"]
+    assert target["Arn"] == {"Ref": "TopicAppointmentReminders"}
+    assert target["InputTransformer"] == {
+        "InputPathsMap": {"message": "$.detail.message"},
+        "InputTemplate": "<message>",
+    }
+    policy = template["Resources"]["TopicAppointmentRemindersPolicy"]["Properties"]["PolicyDocument"]
+    # Only the due rule may publish: the automation's own rule never reaches the topic.
+    assert policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["AppointmentReminderDue1Rule", "Arn"]
+    }
+
+
+def test_a_connector_stack_without_the_scheduling_function_refuses_a_waiting_target_rather_than_running_it() -> None:
+    spec, _ = from_folder(ROOT / "automations" / "recipes" / "appointment-reminder.yaml", source="cliniko")
+    connector = example_connector().model_copy(update={"schedule_function_arn": ""})
+    with pytest.raises(ConfigurationError, match="ScheduleActionsFunctionArn"):
+        build_template(spec, connector)

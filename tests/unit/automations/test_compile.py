@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -209,3 +210,32 @@ def test_a_where_eventbridge_would_refuse_does_not_compile() -> None:
     with pytest.raises(CompileError, match=r"not a valid EventBridge pattern: data\.status: a field's values") as err:
         event_pattern(automation([{"bus": "b"}], where={"data.status": 20}))
     assert err.value.loc == ("when", "where", "data.status")
+
+
+@pytest.mark.parametrize(
+    ("before", "message"),
+    [
+        ("$.detail.nope", "have no `$.detail.nope`"),
+        ("$.detail.data.did_not_arrive", "is not a timestamp"),
+    ],
+)
+def test_a_wait_before_a_path_the_events_have_not_as_a_time_is_a_compile_error_at_its_line(
+    before: str, message: str
+) -> None:
+    waiting = automation(
+        [{"sms": "t", "message": "hi", "at": {"before": before, "offset": "1h"}}],
+        trigger="individual_appointment.created",
+    )
+    with pytest.raises(CompileError, match=re.escape(message)) as failed:
+        compile_automation(waiting)
+    assert failed.value.loc == ("do", 0, "at", "before")
+
+
+def test_a_wait_compiles_to_seconds_beside_the_targets_own_input() -> None:
+    waiting = automation(
+        [{"sms": "t", "message": "at <starts_at>", "at": {"before": "$.detail.data.starts_at", "offset": "1d2h"}}],
+        trigger="individual_appointment.created",
+    )
+    [target] = compile_automation(waiting).targets
+    assert target.wait == {"before": "$.detail.data.starts_at", "offset_seconds": 93600}
+    assert target.transformer is not None and target.transformer.template == "at <starts_at>"

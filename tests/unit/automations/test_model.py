@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,3 +210,49 @@ def test_email_and_sms_targets_subscribe_addresses_and_numbers_and_refuse_anythi
     write(tmp_path, "a.yaml", bad)
     found = problems(tmp_path)
     assert [line.split(":")[:2] for line in found] == [["a.yaml", "6"], ["a.yaml", "9"]], found
+
+
+# -- targets that wait (`at`) --
+
+
+def _waiting(tmp_path: Path, at: str) -> Any:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        f"name: r\nwhen: {{trigger: individual_appointment.created}}\ndo:\n  - sms: t\n    message: hi\n    at: {at}\n",
+        encoding="utf-8",
+    )
+    return load_file(path)
+
+
+def test_a_target_waits_before_a_time_of_the_record_or_after_its_trigger(tmp_path: Path) -> None:
+    before = _waiting(tmp_path, "{before: $.detail.data.starts_at, offset: 24h}")
+    assert before.automation.do[0].at.offset_seconds == 86400
+    after = _waiting(tmp_path, "{after: 2h30m}")
+    assert after.automation.do[0].at.after_seconds == 9000
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        ("{before: $.detail.data.starts_at}", "needs `offset`"),
+        ("{before: starts_at, offset: 1h}", "is a `$.detail…` path"),
+        ("{before: $.detail.data.starts_at, offset: soon}", "is not a duration"),
+        ("{after: 2h, before: $.detail.data.starts_at, offset: 1h}", "either `before"),
+        ("{}", "either `before"),
+        ("{after: 10s}", "between 1 minute and 366 days"),
+        ("{after: 400d}", "between 1 minute and 366 days"),
+        ("{after: 2h, offset: 1h}", "goes with `before`"),
+        ("{at_noon: true, after: 2h}", "is not a field here"),
+    ],
+)
+def test_a_wrong_wait_is_a_clear_problem_on_its_line(tmp_path: Path, at: str, message: str) -> None:
+    problems = _waiting(tmp_path, at)
+    assert isinstance(problems, list) and problems
+    assert message in str(problems[0]) and str(problems[0]).startswith(f"{tmp_path / 'a.yaml'}:6:")
+
+
+def test_a_bus_target_passes_events_on_as_they_are_and_cannot_wait(tmp_path: Path) -> None:
+    path = tmp_path / "b.yaml"
+    path.write_text("name: r\nwhen: {trigger: patient.created}\ndo:\n  - bus: other\n    at: {after: 2h}\n")
+    problems = load_file(path)
+    assert isinstance(problems, list) and "`do.0.at` is not a field here" in str(problems[0])

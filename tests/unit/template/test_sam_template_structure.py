@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from cliniko_connector.catalog.actions import ACTIONS, Action, Create
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
 from cliniko_connector.eventmodels import ACTION_REQUESTED, ActionRequest
-from cliniko_connector.settings import ActionSettings, DispatcherSettings, PollWorkerSettings
+from cliniko_connector.settings import ActionSettings, DispatcherSettings, PollWorkerSettings, ScheduleSettings
 from cliniko_tools.devtools.template import (
     DEAD_LETTER_QUEUES,
     EXAMPLE_AUTOMATIONS,
@@ -32,6 +32,7 @@ ALARM_ACTIONS = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref":
 ROLE_OF_KIND = {
     "PollDispatcherFunction": "PollDispatcherRole",
     "PollWorkerFunction": "PollWorkerRole",
+    "ScheduleActionsFunction": "ScheduleActionsRole",
 }
 # The only actions AWS lets no role scope to a resource, so the only ones that may say Resource "*".
 # (Business metrics go out as EMF log lines, so no role needs cloudwatch:PutMetricData at all.)
@@ -228,6 +229,10 @@ def dead_letter_queues(resources: dict[str, Any]) -> set[str]:
                 found.add(event["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
         if resource["Type"] == "AWS::Events::EventBus" and "DeadLetterConfig" in props:
             found.add(props["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+        # The DLQ of the one-time schedules the scheduling function makes (their target's DeadLetterConfig).
+        variables = props.get("Environment", {}).get("Variables", {})
+        if "SCHEDULE_DEAD_LETTER_ARN" in variables:
+            found.add(variables["SCHEDULE_DEAD_LETTER_ARN"]["Fn::GetAtt"][0])
     return found
 
 
@@ -358,7 +363,8 @@ def test_put_events_is_limited_to_the_bus(resources: dict[str, Any]) -> None:
         if any(a in ("events:PutEvents", "events:*", "*") for a in actions):
             assert as_list(statement["Resource"]) == [BUS_ARN], logical_id
             granted.add(logical_id)
-    assert granted == {"PollWorkerRole", "ActionFunctionRole"}  # the dispatcher publishes nothing
+    # The dispatcher publishes nothing; the scheduler's role puts only due scheduled actions.
+    assert granted == {"PollWorkerRole", "ActionFunctionRole", "ScheduleActionsRole", "SchedulerTargetRole"}
 
 
 def test_secrets_are_read_only_under_the_prefix(resources: dict[str, Any]) -> None:
@@ -437,6 +443,7 @@ def required_variables(settings: type[BaseModel]) -> set[str]:
     [
         ("PollWorkerFunction", PollWorkerSettings),
         ("PollDispatcherFunction", DispatcherSettings),
+        ("ScheduleActionsFunction", ScheduleSettings),
         *((f"{a.function_suffix}ActionFunction", ActionSettings) for a in ACTIONS.values()),
     ],
 )
@@ -448,7 +455,11 @@ def test_functions_get_every_required_setting(
 
 
 def test_every_variable_a_function_gets_is_a_setting_it_reads(template: dict[str, Any]) -> None:
-    known = {name.upper() for s in (PollWorkerSettings, DispatcherSettings, ActionSettings) for name in s.model_fields}
+    known = {
+        name.upper()
+        for s in (PollWorkerSettings, DispatcherSettings, ActionSettings, ScheduleSettings)
+        for name in s.model_fields
+    }
     for function_id in functions(template["Resources"]):
         unknown = set(environment(template, function_id)) - known - {"POWERTOOLS_SERVICE_NAME", *POWERTOOLS_ENVIRONMENT}
         assert not unknown, f"{function_id}: {sorted(unknown)} is read by nothing"
@@ -582,7 +593,7 @@ def test_the_template_is_driven_by_the_catalog_and_stays_well_inside_cloudformat
     small = build_template(synthetic_actions(1), examples=(), schemas=synthetic_schemas(33))
     big = build_template(synthetic_actions(45), examples=(), schemas=synthetic_schemas(33))
     more_schemas = build_template(synthetic_actions(45), examples=(), schemas=synthetic_schemas(34))
-    assert len(functions(big["Resources"])) == 45 + 2
+    assert len(functions(big["Resources"])) == 45 + 3  # the poll dispatcher and worker, the scheduling function
     per_action = (estimate_deployed_resources(big) - estimate_deployed_resources(small)) / 44
     assert per_action == 5  # function, its invoke config, log group, rule, permission
     assert estimate_deployed_resources(more_schemas) - estimate_deployed_resources(big) == 1

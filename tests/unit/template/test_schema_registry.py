@@ -23,6 +23,9 @@ from cliniko_connector.eventmodels import (
     ACTION_FAILED,
     ACTION_REQUESTED,
     ACTION_SUCCEEDED,
+    SCHEDULED_ACTION_DROPPED,
+    SCHEDULED_ACTION_DUE,
+    SCHEDULED_ACTION_MOVED,
     ActionOutcomeDetail,
 )
 from cliniko_connector.models import BusEvent, Connection, PayloadMode, StreamCursor, StreamKey
@@ -66,7 +69,12 @@ def as_eventbridge_event(event: BusEvent) -> dict[str, Any]:
 def test_one_schema_per_detail_type_and_nothing_else(resources: dict[str, Any]) -> None:
     expected = set(all_schemas())
     assert set(registry_schemas(resources)) == expected
-    assert {t.detail_type for t in TRIGGERS.values()} | {ACTION_REQUESTED, ACTION_SUCCEEDED, ACTION_FAILED} == expected
+    scheduled = {SCHEDULED_ACTION_DUE, SCHEDULED_ACTION_MOVED, SCHEDULED_ACTION_DROPPED}
+    assert {t.detail_type for t in TRIGGERS.values()} | {
+        ACTION_REQUESTED,
+        ACTION_SUCCEEDED,
+        ACTION_FAILED,
+    } | scheduled == expected
     registry = resources["EventSchemaRegistry"]
     assert registry["Type"] == "AWS::EventSchemas::Registry"
     assert registry["Properties"]["RegistryName"] == {"Fn::Sub": "cliniko-connector-${Stage}"}

@@ -24,6 +24,8 @@ from cliniko_tools.local.template import Physical, ResolvedTemplate
 ACCOUNT = "123456789012"
 WORKER = f"arn:aws:iam::{ACCOUNT}:role/stack-PollWorkerRole-1"
 ACTIONS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/stack-ActionFunctionRole-1"
+SCHEDULING = f"arn:aws:iam::{ACCOUNT}:role/stack-ScheduleActionsRole-1"
+SCHEDULER = f"arn:aws:iam::{ACCOUNT}:role/stack-SchedulerTargetRole-1"
 AUTOMATION = f"arn:aws:iam::{ACCOUNT}:role/automation-intake"
 STRANGER = f"arn:aws:iam::{ACCOUNT}:role/some-other-workload"
 OPERATOR = f"arn:aws:iam::{ACCOUNT}:user/ops"
@@ -42,6 +44,8 @@ def resolved(template: dict[str, Any], **parameters: str) -> ResolvedTemplate:
         {
             "PollWorkerRole": Physical("stack-PollWorkerRole-1", {"Arn": WORKER}),
             "ActionFunctionRole": Physical("stack-ActionFunctionRole-1", {"Arn": ACTIONS_ROLE}),
+            "ScheduleActionsRole": Physical("stack-ScheduleActionsRole-1", {"Arn": SCHEDULING}),
+            "SchedulerTargetRole": Physical("stack-SchedulerTargetRole-1", {"Arn": SCHEDULER}),
             "EventBus": Physical("cliniko-connector-dev", {"Arn": "arn:aws:events:us-east-1:1:event-bus/b"}),
         }
     )
@@ -135,3 +139,44 @@ def test_functions_and_the_cli_get_the_stacks_name_and_secret_prefix(template: d
     cli = dict(CLI_ENVIRONMENT)
     assert cli["STACK_NAME"] == "${AWS::StackName}"
     assert cli["SECRETS_PREFIX"] == "cliniko-connector/${AWS::StackName}/"
+
+
+def _statements(template: dict[str, Any], role: str) -> dict[str, dict[str, Any]]:
+    (policy,) = template["Resources"][role]["Properties"]["Policies"]
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"] if "Sid" in s}
+
+
+def test_the_scheduling_function_can_alter_only_its_groups_schedules_and_its_own_state_rows(
+    template: dict[str, Any],
+) -> None:
+    stack = resolved(template)
+    statements = _statements(template, "ScheduleActionsRole")
+    schedules = stack.resolve(statements["SchedulesOfThisStacksGroup"])
+    assert schedules["Resource"].endswith(":schedule/stack-actions/*")  # not another group's schedules
+    rows = statements["OwnLedgerRowsOnly"]
+    assert rows["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SCHEDULE#*"]}}  # no cursors
+    passed = statements["PassOnlyTheSchedulerRole"]
+    assert passed["Resource"] == {"Fn::GetAtt": ["SchedulerTargetRole", "Arn"]}
+    assert passed["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    for role in ("PollWorkerRole", "ActionFunctionRole", "PollDispatcherRole"):
+        granted = [a for s in _statements(template, role).values() for a in s["Action"]]
+        assert not [a for a in granted if a.startswith("scheduler:") or a == "iam:PassRole"], role
+
+
+def test_the_schedulers_role_is_assumable_only_by_this_stacks_schedules_and_only_puts_on_the_bus(
+    template: dict[str, Any],
+) -> None:
+    stack = resolved(template)
+    role = template["Resources"]["SchedulerTargetRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert stack.resolve(trust["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(":schedule/stack-actions/*")
+    granted = {a for s in _statements(template, "SchedulerTargetRole").values() for a in s["Action"]}
+    assert granted <= {
+        "events:PutEvents",
+        "sqs:SendMessage",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:DescribeKey",
+    }

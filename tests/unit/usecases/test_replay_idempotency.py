@@ -11,7 +11,7 @@ import pytest
 
 from cliniko_connector.adapters.memory import InMemoryEventArchive, RecordingPublisher
 from cliniko_connector.errors import ConfigurationError, PublishError
-from cliniko_connector.eventmodels import ACTION_REQUESTED
+from cliniko_connector.eventmodels import ACTION_REQUESTED, SCHEDULED_ACTION_DUE
 from cliniko_connector.ports import BusRule, ReplayState
 from cliniko_connector.usecases.replay import ArchiveReplay, LocalReplay, ReplayProgress, outlives_idempotency
 
@@ -126,3 +126,28 @@ def test_a_local_replay_the_bus_refuses_says_how_many_were_put_back_first() -> N
     with pytest.raises(PublishError, match=r"refused 2 replayed event\(s\) after 10 were put back") as refused:
         local_replay(bus, events).replay("r", SINCE, UNTIL)
     assert refused.value.error_codes == ["AccessDeniedException"]
+
+
+DUE_RULE = BusRule(
+    name="automation-appointment-reminder.due-1",
+    arn="arn:rule/due",
+    event_pattern=json.dumps({"source": ["cliniko"], "detail-type": [SCHEDULED_ACTION_DUE]}),
+)
+
+
+@pytest.mark.parametrize("exclude", [False, True])
+def test_a_replay_never_reaches_a_due_rule_so_a_reminder_is_not_sent_twice(exclude: bool) -> None:
+    archive = InMemoryEventArchive([*RULES, DUE_RULE])
+    ArchiveReplay(archive).start("r", SINCE, UNTIL, exclude_action_requests=exclude)
+    [(_, _, _, rules)] = archive.started
+    assert "arn:rule/due" not in rules and "arn:rule/alert" in rules
+    with pytest.raises(ConfigurationError, match="never replayed"):
+        ArchiveReplay(archive).start("r", SINCE, UNTIL, ["automation-appointment-reminder.due-1"])
+
+
+def test_a_local_replay_leaves_due_scheduled_actions_out() -> None:
+    trigger = {"source": "cliniko", "detail-type": "Patient Created", "detail": {}, "time": "2026-01-01T00:10:00+00:00"}
+    due = {**trigger, "detail-type": SCHEDULED_ACTION_DUE}
+    bus = RecordingPublisher()
+    outcome = local_replay(bus, [trigger, due]).replay("r", SINCE, UNTIL)
+    assert dict(outcome.by_detail_type) == {"Patient Created": 1}

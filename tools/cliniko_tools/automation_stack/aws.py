@@ -210,7 +210,8 @@ class AwsAutomationsStack:
         spec = self.deployed_spec()
         if name not in {a.name for a in spec.automations}:
             return False
-        rest = DeploySpec(automations=[a for a in spec.automations if a.name != name], webhooks=dict(spec.webhooks))
+        kept = [a for a in spec.automations if a.name != name and a.part_of != name]  # with a waiting one's parts
+        rest = DeploySpec(automations=kept, webhooks=dict(spec.webhooks))
         rest.webhooks = {n: w for n, w in rest.webhooks.items() if n in rest.used_webhooks()}
         if not rest.automations:
             self.cloudformation.delete_stack(StackName=self.stack_name)

@@ -164,8 +164,11 @@ class _Builder:
     def target_arn(self, automation: AutomationSpec, index: int, target: TargetSpec, rule: str) -> Any:
         base = f"{camel(automation.name)}Target{index + 1}"
         rule_arn = {"Fn::GetAtt": [rule, "Arn"]}
-        if target.kind == "action":
-            arn = self.connector.function_arn(target.ref)
+        if target.kind in ("action", "schedule"):
+            if target.kind == "action":
+                arn = self.connector.function_arn(target.ref)
+            else:
+                arn = self.connector.scheduling_function_arn()
             self.resources[f"{base}Permission"] = {
                 "Type": "AWS::Lambda::Permission",
                 "Properties": {

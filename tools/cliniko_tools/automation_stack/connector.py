@@ -23,6 +23,8 @@ OUTPUT_BUS_ARN = "EventBusArn"
 PARAMETER_EVENT_SOURCE = "EventSource"
 PARAMETER_ALARM_TOPIC = "AlarmTopicArn"
 AUTOMATIONS_STACK_SUFFIX = "-automations"
+OUTPUT_SCHEDULE_FUNCTION = "ScheduleActionsFunctionArn"
+OUTPUT_SCHEDULE_GROUP = "ScheduleGroupName"
 
 
 def function_output(action: str) -> str:
@@ -47,6 +49,16 @@ class ConnectorOutputs(BaseModel):
     event_source: str = "cliniko"
     alarm_topic_arn: str = ""
     function_arns: dict[str, str] = Field(default_factory=dict, description="action name → function ARN")
+    schedule_function_arn: str = Field(default="", description="the scheduling function (waiting targets)")
+    schedule_group: str = Field(default="", description="the group of the scheduled actions' schedules")
+
+    def scheduling_function_arn(self) -> str:
+        if not self.schedule_function_arn:
+            raise ConfigurationError(
+                f"the connector stack {self.stack_name} has no output {OUTPUT_SCHEDULE_FUNCTION}: deploy the "
+                "connector's current template first (targets that wait need its scheduling function)"
+            )
+        return self.schedule_function_arn
 
     def function_arn(self, action: str) -> str:
         if action not in ACTIONS:
@@ -80,4 +92,21 @@ class ConnectorOutputs(BaseModel):
             event_source=parameters.get(PARAMETER_EVENT_SOURCE) or "cliniko",
             alarm_topic_arn=parameters.get(PARAMETER_ALARM_TOPIC, ""),
             function_arns=functions,
+            schedule_function_arn=outputs.get(OUTPUT_SCHEDULE_FUNCTION, ""),
+            schedule_group=outputs.get(OUTPUT_SCHEDULE_GROUP, ""),
         )
+
+
+def pending_schedules(scheduler: Any, group: str) -> dict[str, list[str]]:
+    """Automation → the due times (UTC, soonest first) of its pending scheduled actions in `group` (the
+    schedules' names start with the automation's: `usecases.schedules.schedule_name`)."""
+    from cliniko_connector.adapters.scheduler import EventBridgeScheduler
+
+    if not group:
+        return {}
+    adapter = EventBridgeScheduler(scheduler, group=group, bus_arn="", role_arn="", dead_letter_arn="", source="")
+    pending: dict[str, list[str]] = {}
+    for schedule in sorted(adapter.list(), key=lambda s: s.due_at):
+        automation = schedule.name.split(".", 1)[0]
+        pending.setdefault(automation, []).append(schedule.due_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return pending

@@ -212,7 +212,7 @@ class AutomationDelivery:
         )
         body = render(target.transformer, event, rule_name=automation.rule, rule_arn=rule_arn)
         try:
-            if target.kind == "action":
+            if target.kind in ("action", "schedule"):
                 assert target.function is not None
                 try:
                     payload = json.loads(body)

@@ -26,6 +26,7 @@ def example_connector(stack: str = "cliniko-connector") -> ConnectorOutputs:
         bus_arn=arn.format("events", "event-bus/cliniko-connector-dev"),
         alarm_topic_arn=arn.format("sns", "cliniko-connector-alarms"),
         function_arns={name: arn.format("lambda", f"function:{stack}-{name.replace('.', '-')}") for name in ACTIONS},
+        schedule_function_arn=arn.format("lambda", f"function:{stack}-schedule-actions"),
     )
 
 

@@ -32,6 +32,7 @@ from cliniko_connector.loopback import is_loopback_url
 from cliniko_tools.automation_stack.cfn import build_template, connection_auth, pattern_for, target_id
 from cliniko_tools.automation_stack.connector import ConnectorOutputs, function_logical_id
 from cliniko_tools.automation_stack.spec import (
+    SCHEDULE_FUNCTION,
     AutomationSpec,
     DeploySpec,
     InputTransformer,
@@ -78,6 +79,7 @@ class LocalWebhook(BaseModel):
 
 class LocalAutomation(BaseModel):
     name: str
+    part_of: str | None = None
     description: str = ""
     trigger: str = ""
     rule: str
@@ -139,6 +141,8 @@ def connector_from_state(stack: StackState) -> ConnectorOutputs:
         event_source=stack.parameters.get("EventSource", "cliniko"),
         alarm_topic_arn=stack.parameters.get("AlarmTopicArn", ""),
         function_arns=functions,
+        schedule_function_arn=stack.functions[SCHEDULE_FUNCTION].arn if SCHEDULE_FUNCTION in stack.functions else "",
+        schedule_group=next(iter(stack.schedule_groups.values()), ""),
     )
 
 
@@ -229,13 +233,23 @@ class LocalAutomationsStack:
         """What was deployed and is still there: a moto server started afresh on the same port holds none of it."""
         state = AutomationsState.load(self.path, self.stack)
         if state.automations:
-            rules = self.client("events").list_rules(NamePrefix=RULE_PREFIX, EventBusName=self.connector.bus_name)
-            live = {rule["Name"] for rule in rules.get("Rules", [])}
+            live = self._rule_names()
             state.automations = {n: a for n, a in state.automations.items() if a.rule in live}
         if state.webhooks:
             live = {c["Name"] for c in self.client("events").list_connections(NamePrefix=RULE_PREFIX)["Connections"]}
             state.webhooks = {n: w for n, w in state.webhooks.items() if w.connection_name in live}
         return state
+
+    def _rule_names(self) -> set[str]:
+        """The automations' rules on the bus, every page (a waiting automation has three)."""
+        names: set[str] = set()
+        kwargs: dict[str, Any] = {"NamePrefix": RULE_PREFIX, "EventBusName": self.connector.bus_name}
+        while True:
+            page = self.client("events").list_rules(**kwargs)
+            names.update(rule["Name"] for rule in page.get("Rules", []))
+            if not page.get("NextToken"):
+                return names
+            kwargs["NextToken"] = page["NextToken"]
 
     def plan(self, spec: DeploySpec, endpoint_overrides: Mapping[str, str] | None = None) -> Plan:
         build_template(spec, self.connector)  # the same checks as on AWS: every action has its function
@@ -281,7 +295,9 @@ class LocalAutomationsStack:
         automation = recorded.automations.pop(name, None)
         if automation is None:
             return False
-        self._delete_automation(automation, list(recorded.automations.values()))
+        parts = [n for n, a in recorded.automations.items() if a.part_of == name]  # a waiting one's other rules
+        for gone in [automation, *(recorded.automations.pop(n) for n in parts)]:
+            self._delete_automation(gone, list(recorded.automations.values()))
         used = {t.ref for a in recorded.automations.values() for t in a.targets if t.kind == "webhook"}
         for hook in [n for n in recorded.webhooks if n not in used]:
             self._delete_webhook(recorded.webhooks.pop(hook))
@@ -356,7 +372,7 @@ class LocalAutomationsStack:
         bus = self.connector.bus_name
         rule = rule_name(automation.name)
         pattern = pattern_for(automation, self.connector)
-        dlq_url, _ = self._queue(bounded(f"{rule}-dlq", 80))
+        dlq_url, _ = self._queue(bounded(re.sub(r"[^A-Za-z0-9_-]", "_", f"{rule}-dlq"), 80))
         events.put_rule(
             Name=rule,
             EventBusName=bus,
@@ -401,6 +417,7 @@ class LocalAutomationsStack:
             targets=targets,
             dlq_url=dlq_url,
             source_file=automation.source_file,
+            part_of=automation.part_of,
         )
 
     def _destination(self, automation: AutomationSpec, tid: str, subscriptions: list[str], target: LocalTarget) -> None:
@@ -408,6 +425,9 @@ class LocalAutomationsStack:
             logical_id = function_logical_id(target.ref)
             self.connector.function_arn(target.ref)  # refuses an action the stack has no function for
             target.function = logical_id
+        elif target.kind == "schedule":
+            self.connector.scheduling_function_arn()  # refuses a stack without the scheduling function
+            target.function = SCHEDULE_FUNCTION
         elif target.kind in ("email", "sms"):
             sns = self.client("sns")
             if target.ref.startswith("arn:"):

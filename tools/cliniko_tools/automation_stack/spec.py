@@ -12,10 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-TargetKind = Literal["action", "webhook", "email", "sms", "queue", "bus"]
+# `schedule`: the connector's scheduling function, for a target that waits (its `due` rule delivers it later).
+TargetKind = Literal["action", "webhook", "email", "sms", "queue", "bus", "schedule"]
 AuthType = Literal["api_key", "basic", "oauth_client_credentials"]
 MAX_TARGETS = 5  # one EventBridge rule's limit
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+# A waiting automation's other rules: `<name>.follow` (its record's later events) and `<name>.due-<n>`.
+PART_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}\.(follow|due-[1-5])$")
+SCHEDULE_FUNCTION = "ScheduleActionsFunction"
 
 
 class InputTransformer(BaseModel):
@@ -43,6 +47,7 @@ class TargetSpec(BaseModel):
     id: str = Field(default="", description="the rule target's Id (the compiler's; default `<kind><n>`)")
     transformer: InputTransformer | None = None
     subscriptions: list[str] = Field(default_factory=list, description="email addresses or phone numbers")
+    wait: dict[str, Any] | None = Field(default=None, description="`at`, compiled (`eventmodels.Wait`)")
 
 
 class AutomationSpec(BaseModel):
@@ -54,11 +59,12 @@ class AutomationSpec(BaseModel):
     pattern: dict[str, Any]
     targets: list[TargetSpec]
     source_file: str | None = None
+    part_of: str | None = Field(default=None, description="the automation this rule is a part of (waiting targets)")
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
+        if not NAME_PATTERN.match(value) and not PART_PATTERN.match(value):
             raise ValueError("an automation's name is lower-case letters, digits and dashes, at most 48")
         return value
 
@@ -71,7 +77,7 @@ class AutomationSpec(BaseModel):
 
     def fingerprint(self) -> str:
         """Changes whenever what the rule does changes; what `plan` compares on the local stack."""
-        body = self.model_dump(mode="json", exclude={"source_file", "description"})
+        body = self.model_dump(mode="json", exclude={"source_file", "description", "part_of"})
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -184,6 +190,7 @@ def from_folder(path: str | Path, *, source: str) -> tuple[DeploySpec, list[str]
                 )
             targets.append(
                 TargetSpec(
+                    wait=dict(compiled.wait) if compiled.wait is not None else None,
                     kind=compiled.kind,
                     ref=compiled.ref,
                     id=compiled.id,
@@ -191,15 +198,98 @@ def from_folder(path: str | Path, *, source: str) -> tuple[DeploySpec, list[str]
                     subscriptions=list(declared.subscribe) if isinstance(declared, EmailTarget | SmsTarget) else [],
                 )
             )
-        spec.automations.append(
-            AutomationSpec(
-                name=rule.automation,
-                description=rule.description,
-                trigger=rule.trigger,
-                pattern=rule.event_pattern,
-                targets=targets,
-                source_file=str(item.path),
+        spec.automations.extend(
+            waiting_parts(
+                AutomationSpec(
+                    name=rule.automation,
+                    description=rule.description,
+                    trigger=rule.trigger,
+                    pattern=rule.event_pattern,
+                    targets=targets,
+                    source_file=str(item.path),
+                ),
+                [t.wait for t in rule.targets],
+                source,
             )
         )
     problems.extend(spec.check())
     return spec, problems
+
+
+def waiting_parts(automation: AutomationSpec, waits: list[Any], source: str) -> list[AutomationSpec]:
+    """An automation whose targets wait, as the rules that make it work (none wait: the automation itself):
+    - the automation's rule, each waiting target replaced by the scheduling function with a schedule request;
+    - `<name>.follow`: the record's other triggers, sent to the scheduling function to move or drop the schedule;
+    - `<name>.due-<n>`: `Scheduled Action Due` of this automation and target, delivered to the target itself."""
+    from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
+    from cliniko_connector.eventmodels import SCHEDULED_ACTION_DUE
+    from cliniko_tools.automations.compile import CompiledTarget, due_transformer, schedule_transformer
+    from cliniko_tools.automations.compile import InputTransformer as Compiled
+
+    if not any(waits):
+        return [automation]
+    main: list[TargetSpec] = []
+    follow: list[TargetSpec] = []
+    parts: list[AutomationSpec] = []
+    for index, (target, wait) in enumerate(zip(automation.targets, waits, strict=True), start=1):
+        if not wait:
+            main.append(target)
+            continue
+        inner = None
+        if target.transformer is not None:
+            inner = Compiled(dict(target.transformer.input_paths_map), target.transformer.input_template)
+        compiled = CompiledTarget(target.id, target.kind, target.ref, inner, wait=wait)  # type: ignore[arg-type]
+        for follows, into in ((False, main), (True, follow)):
+            request = schedule_transformer(automation.name, index, compiled, follow=follows)
+            into.append(
+                TargetSpec(
+                    kind="schedule",
+                    ref=SCHEDULE_FUNCTION,
+                    id=f"{index}-schedule-{target.kind}"[:64],
+                    transformer=InputTransformer(
+                        input_paths_map=dict(request.paths_map), input_template=request.template
+                    ),
+                )
+            )
+        due = due_transformer(target.kind)
+        parts.append(
+            AutomationSpec(
+                name=f"{automation.name}.due-{index}",
+                description=f"{automation.name}: target {index} when its time comes",
+                trigger=automation.trigger,
+                pattern={
+                    "source": [source],
+                    "detail-type": [SCHEDULED_ACTION_DUE],
+                    "detail": {"automation": [automation.name], "target": [index]},
+                },
+                targets=[
+                    target.model_copy(
+                        update={
+                            "wait": None,
+                            "transformer": InputTransformer(
+                                input_paths_map=dict(due.paths_map), input_template=due.template
+                            ),
+                        }
+                    )
+                ],
+                source_file=automation.source_file,
+                part_of=automation.name,
+            )
+        )
+    trigger = TRIGGERS[automation.trigger]
+    others = [t.detail_type for t in STREAMS_BY_RESOURCE[trigger.resource].triggers if t.name != trigger.name]
+    follow_pattern: dict[str, Any] = {"source": [source], "detail-type": others}
+    connections = automation.pattern.get("detail", {}).get("connection_id")
+    if connections:
+        follow_pattern["detail"] = {"connection_id": connections}
+    head = automation.model_copy(update={"targets": main})
+    follower = AutomationSpec(
+        name=f"{automation.name}.follow",
+        description=f"{automation.name}: later changes of the record move or drop its pending schedules",
+        trigger=automation.trigger,
+        pattern=follow_pattern,
+        targets=follow,
+        source_file=automation.source_file,
+        part_of=automation.name,
+    )
+    return [head, follower, *parts]

@@ -82,6 +82,8 @@ class CompiledTarget:
     transformer: InputTransformer | None
     locations: Mapping[str, Loc] = field(default_factory=dict)
     """Where in the automation's file each path of `transformer` is used first (for `file:line` problems)."""
+    wait: Mapping[str, Any] | None = None
+    """A waiting target's `at`, as the scheduling function takes it (`eventmodels.Wait`); None: at once."""
 
 
 @dataclass(frozen=True)
@@ -342,7 +344,79 @@ def compile_target(automation: str, index: int, target: Target, kinds: PathKind)
         transformer = None
     else:  # pragma: no cover - the union is exhaustive
         raise CompileError(f"unknown target {target!r}", loc)
-    return CompiledTarget(target_id(index, target), target.kind, target.ref, transformer, dict(builder.locations))
+    wait = (
+        compile_wait(target, loc, kinds)
+        if isinstance(target, ActionTarget | WebhookTarget | EmailTarget | SmsTarget | QueueTarget)
+        else None
+    )
+    return CompiledTarget(
+        target_id(index, target), target.kind, target.ref, transformer, dict(builder.locations), wait=wait
+    )
+
+
+def compile_wait(
+    target: ActionTarget | WebhookTarget | EmailTarget | SmsTarget | QueueTarget, loc: Loc, kinds: PathKind
+) -> dict[str, Any] | None:
+    """`at` as seconds; a `before` path that the trigger's events don't have as text is a `CompileError`."""
+    at = target.at
+    if at is None:
+        return None
+    if at.before is None:
+        return {"after_seconds": at.after_seconds}
+    if split_path(at.before) is None:
+        raise CompileError(f"`{at.before}` is not a JSON path in dot notation", (*loc, "at", "before"))
+    types = kinds(at.before)
+    if types is None:
+        raise CompileError(f"the trigger's events have no `{at.before}`", (*loc, "at", "before"))
+    if "string" not in types and types != frozenset():
+        raise CompileError(f"`{at.before}` is not a timestamp in the trigger's events", (*loc, "at", "before"))
+    return {"before": at.before, "offset_seconds": at.offset_seconds}
+
+
+# --------------------------------------------------------------------------- waiting targets
+
+DUE_REQUEST_PATH = "$.detail.request"
+DUE_MESSAGE_PATH = "$.detail.message"
+
+
+def schedule_transformer(automation: str, index: int, target: CompiledTarget, *, follow: bool) -> InputTransformer:
+    """What a waiting target's rule sends the scheduling function (`eventmodels.ScheduleRequest`): the wait, what
+    to deliver (the target's own input, rendered from this event) and the trigger event itself."""
+    assert target.wait is not None
+    inner = target.transformer
+    paths = dict(inner.paths_map) if inner is not None else {}
+    if target.kind in ("email", "sms"):
+        assert inner is not None
+        deliver = f'{{"kind": "{target.kind}", "message": "{_json_string_content(inner.template)}"}}'
+    else:
+        body = inner.template if inner is not None else "<aws.events.event.json>"
+        deliver = f'{{"kind": "{target.kind}", "request": {body}}}'
+    template = (
+        f'{{"automation": "{automation}", "target": {index}, "follow": {"true" if follow else "false"}, '
+        f'"at": {json.dumps(dict(target.wait), sort_keys=True)}, "deliver": {deliver}, '
+        '"event": <aws.events.event.json>}'
+    )
+    if len(template) > MAX_TEMPLATE:
+        raise CompileError(f"the target's input is longer than EventBridge's {MAX_TEMPLATE} characters", ("do",))
+    return InputTransformer(paths, template)
+
+
+def due_transformer(kind: str) -> InputTransformer:
+    """The due rule's input for the target: the stored request (JSON) or message (text) of `Scheduled Action Due`."""
+    if kind in ("email", "sms"):
+        return InputTransformer({"message": DUE_MESSAGE_PATH}, "<message>")
+    return InputTransformer({"request": DUE_REQUEST_PATH}, "<request>")
+
+
+def _json_string_content(text_template: str) -> str:
+    """A text template as the content of a JSON string: its literal parts escaped, its placeholders kept."""
+    out, last = [], 0
+    for match in PLACEHOLDER.finditer(text_template):
+        out.append(json.dumps(text_template[last : match.start()])[1:-1])
+        out.append(match.group(0))
+        last = match.end()
+    out.append(json.dumps(text_template[last:])[1:-1])
+    return "".join(out)
 
 
 def compile_automation(

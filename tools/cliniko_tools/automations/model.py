@@ -19,6 +19,8 @@ do:                                          # one to five targets (one rule's l
     message: "Appointment <id> at <starts_at>"
   - sms: on-call-sms                         # an SNS topic
     message: "No-show <id>"
+    at: {after: 2h}                          # optional on any target but `bus`: wait (or `before: $.detail…,
+                                             # offset: 24h`); see usecases/schedules.py
   - queue: no-shows                          # an SQS queue (name or ARN); `body` optional (default: the event)
   - bus: analytics                           # another event bus (name or ARN): the event as it is
 ```
@@ -107,7 +109,63 @@ class When(_Strict):
         return value
 
 
-class ActionTarget(_Strict):
+DURATION_PATTERN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+MAX_WAIT_SECONDS = 366 * 86400  # EventBridge Scheduler's one-time schedules take any date; a year bounds mistakes
+MIN_WAIT_SECONDS = 60  # Scheduler fires within a minute of its time: shorter waits are not waits
+
+
+def duration_seconds(text: str) -> int:
+    """`24h`, `2h30m`, `1d`, `90s` → seconds; a `ValueError` saying what is expected otherwise."""
+    match = DURATION_PATTERN.fullmatch(str(text).strip()) if str(text).strip() else None
+    if match is None or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration: write days, hours, minutes, seconds as `1d`, `24h`, `2h30m`")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+class At(_Strict):
+    """When a waiting target runs: `before` a timestamp of the record by `offset`, or `after` the trigger."""
+
+    before: str | None = Field(
+        default=None, description="A timestamp of the event, as a `$.detail…` path (e.g. `$.detail.data.starts_at`)."
+    )
+    offset: str | None = Field(default=None, description="How long before `before` (`24h`, `2h30m`, `1d`).")
+    after: str | None = Field(default=None, description="How long after the trigger event's change (`2h`).")
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> At:
+        if (self.before is None) == (self.after is None):
+            raise ValueError("`at` takes either `before: $.detail…` (with `offset`) or `after: DURATION`")
+        if self.before is not None:
+            if not self.before.startswith("$.detail."):
+                raise ValueError("`at.before` is a `$.detail…` path to a timestamp, e.g. `$.detail.data.starts_at`")
+            if self.offset is None:
+                raise ValueError("`at.before` needs `offset` (how long before: `24h`, `30m`, `0s` for the time itself)")
+            seconds = duration_seconds(self.offset)
+            if seconds > MAX_WAIT_SECONDS:
+                raise ValueError("`at.offset` is at most 366 days")
+        else:
+            if self.offset is not None:
+                raise ValueError("`at.offset` goes with `before`; `after` is itself the wait")
+            seconds = duration_seconds(str(self.after))
+            if not MIN_WAIT_SECONDS <= seconds <= MAX_WAIT_SECONDS:
+                raise ValueError("`at.after` is between 1 minute and 366 days")
+        return self
+
+    @property
+    def offset_seconds(self) -> int:
+        return duration_seconds(self.offset) if self.offset is not None else 0
+
+    @property
+    def after_seconds(self) -> int:
+        return duration_seconds(self.after) if self.after is not None else 0
+
+
+class _Waits(_Strict):
+    at: At | None = Field(default=None, description="Wait: run when this time comes, not when the event arrives.")
+
+
+class ActionTarget(_Waits):
     kind: ClassVar[TargetKind] = "action"
     action: str = Field(description="A Cliniko action of the catalog, e.g. `communication.create`.")
     input: dict[str, Any] = Field(default_factory=dict, description="The action's input: literals, paths, `<name>`.")
@@ -117,7 +175,7 @@ class ActionTarget(_Strict):
         return self.action
 
 
-class WebhookTarget(_Strict):
+class WebhookTarget(_Waits):
     kind: ClassVar[TargetKind] = "webhook"
     webhook: Name = Field(description="A webhook declared in the same folder (`kind: webhook`).")
     body: Any = Field(default=None, description="The request body; default the whole event.")
@@ -127,7 +185,7 @@ class WebhookTarget(_Strict):
         return self.webhook
 
 
-class EmailTarget(_Strict):
+class EmailTarget(_Waits):
     kind: ClassVar[TargetKind] = "email"
     email: Resource = Field(description="The SNS topic (name or ARN) whose subscribers get the email.")
     subject: str | None = Field(
@@ -147,7 +205,7 @@ class EmailTarget(_Strict):
         return self.email
 
 
-class SmsTarget(_Strict):
+class SmsTarget(_Waits):
     kind: ClassVar[TargetKind] = "sms"
     sms: Resource = Field(description="The SNS topic (name or ARN) whose subscribers get the text message.")
     message: str = Field(min_length=1, description="The text; `<name>` placeholders are filled from the event.")
@@ -162,7 +220,7 @@ class SmsTarget(_Strict):
         return self.sms
 
 
-class QueueTarget(_Strict):
+class QueueTarget(_Waits):
     kind: ClassVar[TargetKind] = "queue"
     queue: Resource = Field(description="The SQS queue (name or ARN).")
     body: Any = Field(default=None, description="The message body; default the whole event.")

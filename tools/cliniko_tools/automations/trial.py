@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ class TargetTrial:
     destination: str
     rendered: Rendered
     problems: list[str] = field(default_factory=list)
+    due_at: str | None = None  # when a waiting target would run for this event (UTC)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -31,6 +33,8 @@ class TargetTrial:
             if self.target.transformer
             else [],
             "problems": self.problems,
+            "wait": dict(self.target.wait) if self.target.wait else None,
+            "due_at": self.due_at,
         }
 
 
@@ -89,5 +93,23 @@ def try_event(item: AutomationFile, folder: Folder, event: dict[str, Any], *, so
                 f"`{'.'.join(str(p) for p in loc)}`: {msg}"
                 for loc, msg in action_input_problems(target.action, rendered.value)
             ]
-        trials.append(TargetTrial(compiled, destination(compiled, folder), rendered, problems))
+        trial = TargetTrial(compiled, destination(compiled, folder), rendered, problems)
+        if compiled.wait:
+            trial.due_at = due_for(compiled.wait, event)
+            if trial.due_at is None:
+                problems.append(f"not in this event: {compiled.wait.get('before')} (when it would run)")
+        trials.append(trial)
     return Trial(automation.name, rule, missed is None, missed, trials)
+
+
+def due_for(wait: Mapping[str, Any], event: Mapping[str, Any]) -> str | None:
+    """When a target with `wait` would run for `event` (the scheduling function's own rule), as UTC text."""
+    from datetime import timedelta
+
+    from cliniko_connector.usecases.schedules import lookup, parse_time, utc_text
+
+    if wait.get("before"):
+        moment = parse_time(lookup(event, str(wait["before"])))
+        return None if moment is None else utc_text(moment - timedelta(seconds=int(wait.get("offset_seconds", 0))))
+    occurred = parse_time(lookup(event, "$.detail.occurred_at"))
+    return None if occurred is None else utc_text(occurred + timedelta(seconds=int(wait.get("after_seconds", 0))))

@@ -177,7 +177,8 @@ def _print_trial(trial: Any, event: dict[str, Any]) -> None:
         print(f"{trial.automation}: does not match {about}: `{trial.mismatch}` differs")
         print("  each target would receive:")
     for t in trial.targets:
-        print(f"  {t.target.id} → {t.destination} receives:")
+        when = f" at {t.due_at} (it waits; a later change of the record moves or drops it)" if t.due_at else ""
+        print(f"  {t.target.id} → {t.destination} receives{when}:")
         body = target_body(t, whole_event="the event as it is (--json shows it)")
         print("\n".join("    " + line for line in body.splitlines()))
         for problem in t.problems:

@@ -159,15 +159,20 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def deployed_automations(target: Target) -> list[dict[str, Any]]:
-    """Each deployed automation: name, trigger, rule, targets, and how often it matched and failed in 24 h (what
-    `automations list` and the console show)."""
+    """Each deployed automation: name, trigger, rule, targets, how often it matched and failed in 24 h, and its
+    pending scheduled actions (what `automations list` and the console show)."""
+    from cliniko_tools.automation_stack.connector import pending_schedules
     from cliniko_tools.automation_stack.spec import rule_name
 
     rows: list[dict[str, Any]] = []
+    pending: dict[str, list[str]] = {}
     if target.on_aws:
         stack = target.aws()
         spec = stack.deployed_spec()
-        counts = stack.metrics(spec, stack.connector().bus_name) if spec.automations else {}
+        connector = stack.connector()
+        counts = stack.metrics(spec, connector.bus_name) if spec.automations else {}
+        if any(a.part_of for a in spec.automations):
+            pending = pending_schedules(stack.session.client("scheduler"), connector.schedule_group)
         for automation in spec.automations:
             rule = rule_name(automation.name)
             rows.append(
@@ -185,7 +190,10 @@ def deployed_automations(target: Target) -> list[dict[str, Any]]:
 
         stack = target.local()
         counts = read_metrics(metrics_path_for(target.state_path))
-        for automation in stack.recorded().automations.values():
+        recorded = stack.recorded().automations
+        if any(a.part_of for a in recorded.values()):
+            pending = pending_schedules(stack.client("scheduler"), stack.connector.schedule_group)
+        for automation in recorded.values():
             rows.append(
                 _row(
                     automation.name,
@@ -195,6 +203,10 @@ def deployed_automations(target: Target) -> list[dict[str, Any]]:
                     counts.get(automation.rule, {}),
                 )
             )
+    for row in rows:
+        due = pending.get(row["name"], [])
+        row["pending"] = len(due)  # scheduled actions waiting to run (a waiting automation's own row)
+        row["next_due"] = due[0] if due else None
     return rows
 
 
@@ -210,13 +222,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(
         table(
             [
-                (r["name"], r["trigger"], r["rule"], r["matched_24h"], r["failed_24h"], ", ".join(r["targets"]))
+                (
+                    r["name"],
+                    r["trigger"],
+                    r["rule"],
+                    r["matched_24h"],
+                    r["failed_24h"],
+                    f"{r['pending']} (next {r['next_due']})" if r["pending"] else "",
+                    ", ".join(r["targets"]),
+                )
                 for r in rows
             ],
-            ["AUTOMATION", "TRIGGER", "RULE", "MATCHED 24H", "FAILED 24H", "TARGETS"],
+            ["AUTOMATION", "TRIGGER", "RULE", "MATCHED 24H", "FAILED 24H", "PENDING", "TARGETS"],
         )
     )
     print("MATCHED: events the rule matched; FAILED: deliveries that ended in the automation's dead-letter queue")
+    if pending:
+        print("PENDING: scheduled actions waiting for their time (`<name>.follow` and `.due-N` are its other rules)")
     return 0
 
 

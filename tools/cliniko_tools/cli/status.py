@@ -202,8 +202,9 @@ def _status(args: argparse.Namespace) -> int:
         rate_window_seconds=settings.rate_window_seconds,
     )
     reports = reader.report(args.connection)
+    pending = pending_by_connection(args)
     if args.json:
-        emit_json([r.to_dict() for r in reports])
+        emit_json([{**r.to_dict(), "scheduled_actions": pending.get(r.connection.id, [])} for r in reports])
         return 0
     if not reports:
         print("no connections yet: cliniko-connector connections add NAME --api-key-file FILE")
@@ -213,7 +214,32 @@ def _status(args: argparse.Namespace) -> int:
         if i:
             print()
         _print_report(report, now)
+        waiting = pending.get(report.connection.id, [])
+        if waiting:
+            first = waiting[0]
+            print(f"  scheduled actions pending: {len(waiting)}, next {first['automation']} at {first['due_at']}")
     return 0
+
+
+def pending_by_connection(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+    """Connection → its scheduled actions waiting to run (automation, target, due time; soonest first). Empty
+    for a stack deployed before the scheduling function existed."""
+    import json
+
+    from cliniko_connector.settings import ScheduleSettings
+    from cliniko_connector.wiring import schedule_actions
+
+    try:
+        settings = settings_from(args, ScheduleSettings, function="ScheduleActionsFunction")
+    except ConnectorError:
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for schedule in schedule_actions(settings).pending():
+        detail = json.loads(schedule.detail)
+        out.setdefault(str(detail.get("connection_id")), []).append(
+            {"automation": detail.get("automation"), "target": detail.get("target"), "due_at": detail.get("due_at")}
+        )
+    return out
 
 
 def register(subparsers: Any) -> None:

@@ -25,8 +25,14 @@ from cliniko_connector.eventmodels import (
     ACTION_FAILED,
     ACTION_REQUESTED,
     ACTION_SUCCEEDED,
+    SCHEDULED_ACTION_DROPPED,
+    SCHEDULED_ACTION_DUE,
+    SCHEDULED_ACTION_MOVED,
     ActionOutcomeDetail,
     ActionRequest,
+    ScheduledActionDroppedDetail,
+    ScheduledActionDueDetail,
+    ScheduledActionMovedDetail,
     TriggerEventDetail,
 )
 from cliniko_connector.models import PayloadMode
@@ -74,6 +80,14 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     requested = ActionRequest.model_json_schema()
     requested["x-detail-type"] = ACTION_REQUESTED
     out[ACTION_REQUESTED] = requested
+    for detail_type, model in (
+        (SCHEDULED_ACTION_DUE, ScheduledActionDueDetail),
+        (SCHEDULED_ACTION_MOVED, ScheduledActionMovedDetail),
+        (SCHEDULED_ACTION_DROPPED, ScheduledActionDroppedDetail),
+    ):
+        schema = model.model_json_schema()
+        schema["x-detail-type"] = detail_type
+        out[detail_type] = schema
     return out
 
 
@@ -288,6 +302,25 @@ def render_events_doc() -> str:
         f"([schema](schemas/{slug(ACTION_SUCCEEDED)}.json))",
         f"- `{ACTION_FAILED}` (published): a permanent failure; `detail.error` = `{{type, message, status, "
         f"field_errors}}`. ([schema](schemas/{slug(ACTION_FAILED)}.json))",
+        "",
+        "## Scheduled action events",
+        "",
+        "An automation target with `at` waits ([automations](automations.md#targets-that-wait)): the scheduling "
+        "function keeps one one-time EventBridge Scheduler schedule per (automation, target, record). All three "
+        "are published under the stack's `EventSource`; none of them carries the record's data.",
+        "",
+        f"- `{SCHEDULED_ACTION_DUE}` (published by the schedule when its time comes): `detail` = "
+        "`{automation, target, schedule, connection_id, resource, record_id, due_at, kind, request?, message?}`; "
+        "the automation's due rule delivers `request` (action, webhook, queue) or `message` (email, SMS). "
+        f"([schema](schemas/{slug(SCHEDULED_ACTION_DUE)}.json))",
+        f"- `{SCHEDULED_ACTION_MOVED}` (published): a later event of the record changed its time; "
+        "`detail.due_at` is the new time, `previous_due_at` the old one, `trigger`, `event_key` and "
+        "`record_updated_at` say which change of the record moved it. "
+        f"([schema](schemas/{slug(SCHEDULED_ACTION_MOVED)}.json))",
+        f"- `{SCHEDULED_ACTION_DROPPED}` (published): it will not run; `detail.reason` is `cancelled`, "
+        "`archived`, `deleted`, `removed` (the record's state), `past` (its time had already passed: a reminder "
+        "is never sent late) or `no_time` (the event has no time at the `before` path, e.g. minimal payloads). "
+        f"([schema](schemas/{slug(SCHEDULED_ACTION_DROPPED)}.json))",
         "",
     ]
     return "\n".join(lines)

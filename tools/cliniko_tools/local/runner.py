@@ -38,6 +38,7 @@ from cliniko_tools.automation_stack.delivery import AutomationDelivery, RetryLat
 from cliniko_tools.devtools.sample_events import SqsMessage, scheduled_event, sqs_event
 from cliniko_tools.local.archive import LocalArchive
 from cliniko_tools.local.endpoint import ensure_local_aws_environment, require_loopback_endpoint
+from cliniko_tools.local.schedules import Fired, fire_due
 from cliniko_tools.local.stack import FunctionInfo, StackState, stack_owner
 
 # The error codes of a queue that isn't there (moto's query and JSON protocols).
@@ -491,8 +492,20 @@ class LocalRunner:
         self._send_to_on_failure(function, payload, invocation, attempts)
         return False
 
+    def fire_due_schedules(self, now: datetime | None = None) -> Fired:
+        """What EventBridge Scheduler does for the stack's one-time schedules whose time has come (moto keeps
+        them but never runs them): put each one's event on the bus and delete it. `now` lets a test look ahead."""
+        if not self.state.schedule_groups:
+            return Fired()
+        clients = {
+            name: boto3.client(name, endpoint_url=self.state.endpoint_url, region_name=self.state.region)
+            for name in ("scheduler", "events")
+        }
+        return fire_due(self.state, clients["scheduler"], clients["events"], self._sqs, now)
+
     def run_once(self, max_messages: int = 1000) -> RunSummary:
         summary = self.fire_schedules()
+        self.fire_due_schedules()
         summary.merge(self.drain(max_messages))
         self.drain_archive()
         return summary

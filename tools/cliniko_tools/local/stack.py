@@ -150,6 +150,9 @@ class StackState(BaseModel):
     tables: dict[str, TableInfo] = Field(default_factory=dict)
     queues: dict[str, QueueInfo] = Field(default_factory=dict, description="Template queues and local-* queues.")
     event_buses: dict[str, str] = Field(default_factory=dict, description="Logical id → bus name.")
+    schedule_groups: dict[str, str] = Field(
+        default_factory=dict, description="Logical id → EventBridge Scheduler group (the runner fires their schedules)."
+    )
     rules: dict[str, RuleInfo] = Field(default_factory=dict)
     functions: dict[str, FunctionInfo] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list, description="What the local stack left out, and why.")
@@ -294,6 +297,9 @@ def assign_physical(template: ResolvedTemplate, stack_name: str, region: str, ac
         elif kind in (FUNCTION_TYPE, "AWS::Lambda::Function"):
             name = named(props.get("FunctionName"), logical_id, 64)
             physical = Physical(name, {"Arn": arn.format(service="lambda", resource=f"function:{name}")})
+        elif kind == "AWS::Scheduler::ScheduleGroup":
+            name = named(props.get("Name"), logical_id, 64)
+            physical = Physical(name, {"Arn": arn.format(service="scheduler", resource=f"schedule-group/{name}")})
         else:
             name = _physical_name(stack_name, logical_id, 64)
             physical = Physical(name, {"Arn": arn.format(service="local", resource=f"{logical_id}/{name}")})
@@ -398,6 +404,17 @@ class _StackBuilder:
                 if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
                     raise
             self.state.event_buses[logical_id] = name
+
+    def schedule_groups(self) -> None:
+        scheduler = self.client("scheduler")
+        for logical_id in self.template.resources("AWS::Scheduler::ScheduleGroup"):
+            name = self.template.physical[logical_id].ref
+            try:
+                scheduler.create_schedule_group(Name=name)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("ConflictException", "ResourceAlreadyExistsException"):
+                    raise
+            self.state.schedule_groups[logical_id] = name
 
     def rules(self) -> None:
         events = self.client("events")
@@ -639,6 +656,7 @@ def up(
     builder.tables()
     builder.queues()
     builder.event_buses()
+    builder.schedule_groups()
     builder.rules()
     if archive:
         builder.archive(Path(state_path).parent / ARCHIVE_FILE_NAME if state_path is not None else None)

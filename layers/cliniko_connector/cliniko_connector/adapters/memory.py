@@ -9,6 +9,7 @@ operator tools' fakes (tail, archive, dead letters) are for one thread.
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import time
@@ -25,7 +26,15 @@ from cliniko_connector.errors import (
     CursorConflict,
 )
 from cliniko_connector.models import BusEvent, Connection, RecordState, StreamCursor, StreamKey
-from cliniko_connector.ports import BusRule, PollJob, QueuedMessage, ReplayState, StreamStats
+from cliniko_connector.ports import (
+    BusRule,
+    OneTimeSchedule,
+    PollJob,
+    QueuedMessage,
+    ReplayState,
+    ScheduleRow,
+    StreamStats,
+)
 from cliniko_connector.timeutil import parse_ts, to_z
 
 
@@ -441,3 +450,67 @@ class InMemoryDeadLetterQueues:
             kept = [m for m in self.messages.get(queue_url, []) if m.receipt_handle != receipt_handle]
             self.messages[queue_url] = kept
             self.hidden.discard(receipt_handle)
+
+
+class InMemoryScheduler:
+    """EventBridge Scheduler's one-time schedules of one group. `fire_due(now)` does what Scheduler does when
+    their time comes: each due schedule's event, then the schedule deleted (ActionAfterCompletion DELETE)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.schedules: dict[str, OneTimeSchedule] = {}
+        self.calls: list[tuple[str, str]] = []  # (operation, name)
+
+    def get(self, name: str) -> OneTimeSchedule | None:
+        with self._lock:
+            return self.schedules.get(name)
+
+    def put(self, schedule: OneTimeSchedule) -> None:
+        with self._lock:
+            self.calls.append(("update" if schedule.name in self.schedules else "create", schedule.name))
+            self.schedules[schedule.name] = schedule
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            if self.schedules.pop(name, None) is not None:
+                self.calls.append(("delete", name))
+
+    def list(self, prefix: str = "") -> list[OneTimeSchedule]:
+        with self._lock:
+            return [s for n, s in sorted(self.schedules.items()) if n.startswith(prefix)]
+
+    def fire_due(self, now: datetime) -> builtins.list[OneTimeSchedule]:
+        """The schedules whose time has come, removed as Scheduler removes them once they ran."""
+        with self._lock:
+            due = [s for s in self.schedules.values() if s.due_at <= now]
+            for schedule in due:
+                del self.schedules[schedule.name]
+            return due
+
+
+class InMemoryScheduleLedger:
+    """The scheduling function's rows, with the DynamoDB adapter's conditional writes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rows: dict[str, ScheduleRow] = {}
+
+    def get(self, name: str) -> ScheduleRow | None:
+        with self._lock:
+            return self.rows.get(name)
+
+    def put_if_newer(self, row: ScheduleRow) -> bool:
+        with self._lock:
+            current = self.rows.get(row.name)
+            if current is not None and current.version >= row.version and current.state != "parked":
+                return False
+            if current is not None and current.version > row.version:
+                return False
+            self.rows[row.name] = row
+            return True
+
+    def clear_announce(self, name: str, version: str) -> None:
+        with self._lock:
+            current = self.rows.get(name)
+            if current is not None and current.version == version:
+                self.rows[name] = current.model_copy(update={"announce": None})

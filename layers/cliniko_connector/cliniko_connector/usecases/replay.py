@@ -21,7 +21,7 @@ from typing import Any
 
 from cliniko_connector import patterns
 from cliniko_connector.errors import ConfigurationError, ConnectorError, PublishError
-from cliniko_connector.eventmodels import ACTION_REQUESTED
+from cliniko_connector.eventmodels import ACTION_REQUESTED, SCHEDULED_ACTION_DUE
 from cliniko_connector.models import BusEvent
 from cliniko_connector.ports import EventArchive, EventPublisher
 from cliniko_connector.timeutil import to_z
@@ -41,14 +41,25 @@ def outlives_idempotency(since: datetime, now: datetime, ttl_seconds: int) -> bo
     return since < now - timedelta(seconds=ttl_seconds)
 
 
-def is_action_request_rule(pattern: str | None) -> bool:
-    """A rule whose pattern matches `Cliniko Action Requested` events (the template's action rules)."""
+def _matches_detail_type(pattern: str | None, detail_type: str) -> bool:
     try:
         parsed = json.loads(pattern or "{}")
     except ValueError:
         return False
     types = parsed.get("detail-type") if isinstance(parsed, dict) else None
-    return isinstance(types, list) and ACTION_REQUESTED in types
+    return isinstance(types, list) and detail_type in types
+
+
+def is_action_request_rule(pattern: str | None) -> bool:
+    """A rule whose pattern matches `Cliniko Action Requested` events (the template's action rules)."""
+    return _matches_detail_type(pattern, ACTION_REQUESTED)
+
+
+def is_due_rule(pattern: str | None) -> bool:
+    """A waiting automation's due rule (`Scheduled Action Due`): never replayed. What it delivers (an SMS, a
+    webhook call) has no idempotency record, so a replayed due event would send a reminder twice; replaying the
+    trigger events instead lets the scheduling function decide again, and it keeps at most one schedule."""
+    return _matches_detail_type(pattern, SCHEDULED_ACTION_DUE)
 
 
 def check_window(since: datetime, until: datetime) -> None:
@@ -108,6 +119,12 @@ class ArchiveReplay:
         but the action-request rules (EventBridge replays can't filter events, only their rules)."""
         check_window(since, until)
         rule_arns = [rule if rule.startswith("arn:") else self.archive.rule_arn(rule) for rule in rules]
+        due = {rule.arn for rule in self.archive.rules() if is_due_rule(rule.event_pattern)}
+        if due:
+            everyone = {rule.arn for rule in self.archive.rules() if not rule.managed}
+            rule_arns = [arn for arn in rule_arns if arn not in due] if rule_arns else sorted(everyone - due)
+            if not rule_arns:
+                raise ConfigurationError("nothing to replay: due rules of scheduled actions are never replayed")
         if exclude_action_requests:
             keep = self._rules_without_action_requests()
             rule_arns = [arn for arn in rule_arns if arn in keep] if rule_arns else sorted(keep)
@@ -201,6 +218,8 @@ class LocalReplay:
         for event in self.archived():
             if exclude_action_requests and event.get("detail-type") == ACTION_REQUESTED:
                 continue
+            if event.get("detail-type") == SCHEDULED_ACTION_DUE:
+                continue  # never replayed: see `is_due_rule`
             at = self.event_time(event)
             if at is not None and since <= at <= until and matches(event):
                 chosen.append(event)

@@ -13,9 +13,10 @@ from cliniko_tools.devtools.template.functions import (
     add_action_function,
     add_layer,
     add_poll_functions,
+    add_schedule_function,
     function_globals,
 )
-from cliniko_tools.devtools.template.iam import add_roles
+from cliniko_tools.devtools.template.iam import add_roles, add_schedule_roles
 from cliniko_tools.devtools.template.parameters import conditions, outputs, parameters
 from cliniko_tools.devtools.template.queues import add_queues
 from cliniko_tools.devtools.template.rules import (
@@ -57,6 +58,8 @@ def build_template(
     add_dead_letter_alarms(stack)
     add_roles(stack)
     add_poll_functions(stack)
+    add_schedule_roles(stack)
+    add_schedule_function(stack)
     for action in actions.values():
         add_action_function(stack, action)
         add_action_rule(stack, action)

@@ -29,6 +29,10 @@ SKIPS: Mapping[str, Mapping[str, str]] = {
         **_FUNCTION,
         "CKV_AWS_116": "Asynchronous failures go to the ActionFailureQueue OnFailure destination.",
     },
+    "ScheduleActionsFunction": {
+        **_FUNCTION,
+        "CKV_AWS_116": "Asynchronous failures go to the ScheduleActionsFailureQueue OnFailure destination.",
+    },
     "IdempotencyTable": {"CKV_AWS_28": "Short-lived idempotency records; a restore would only replay them."},
 }
 

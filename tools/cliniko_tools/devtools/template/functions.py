@@ -23,6 +23,9 @@ LAYER_CONTENT_URI = "layers/cliniko_connector/"
 DISPATCHER_CODE_URI = "functions/poll_dispatcher/"
 WORKER_CODE_URI = "functions/poll_worker/"
 ACTION_CODE_URI = "functions/action/"
+SCHEDULE_CODE_URI = "functions/schedule_actions/"
+SCHEDULE_ASYNC_MAX_RETRIES = 2
+SCHEDULE_ASYNC_MAX_EVENT_AGE_SECONDS = 3600
 HANDLER = "app.lambda_handler"
 
 DEFAULT_TIMEOUT_SECONDS = 45
@@ -160,6 +163,41 @@ def add_poll_functions(stack: Stack) -> None:
             }
         },
     )
+
+
+def add_schedule_function(stack: Stack) -> None:
+    """The scheduling function and the schedule group its one-time schedules live in."""
+    from cliniko_tools.devtools.template.iam import SCHEDULE_GROUP_NAME
+
+    stack.add(
+        "ScheduleGroup",
+        {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {"Name": sub(SCHEDULE_GROUP_NAME)}},
+    )
+    _add_function(
+        stack,
+        "ScheduleActionsFunction",
+        description="Automations' waiting targets: make, move or drop a record's one-time schedule.",
+        code_uri=SCHEDULE_CODE_URI,
+        role="ScheduleActionsRole",
+        variables={
+            "SCHEDULE_GROUP": ref("ScheduleGroup"),
+            "SCHEDULER_ROLE_ARN": get_att("SchedulerTargetRole", "Arn"),
+            "SCHEDULE_DEAD_LETTER_ARN": get_att("ScheduledActionDeadLetterQueue", "Arn"),
+            "EVENT_BUS_ARN": get_att("EventBus", "Arn"),
+            "SCHEDULE_KMS_KEY_ARN": KMS_KEY_ARN,
+        },
+        invoke=_on_failure(
+            SCHEDULE_ASYNC_MAX_RETRIES, SCHEDULE_ASYNC_MAX_EVENT_AGE_SECONDS, "ScheduleActionsFailureQueue"
+        ),
+    )
+    stack.outputs["ScheduleActionsFunctionArn"] = {
+        "Description": "ARN of the scheduling function (automations' waiting targets)",
+        "Value": get_att("ScheduleActionsFunction", "Arn"),
+    }
+    stack.outputs["ScheduleGroupName"] = {
+        "Description": "The schedule group of the scheduled actions",
+        "Value": ref("ScheduleGroup"),
+    }
 
 
 def add_action_function(stack: Stack, action: Action) -> None:

@@ -102,6 +102,72 @@ def add_roles(stack: Stack) -> None:
     )
 
 
+SCHEDULE_GROUP_NAME = "${AWS::StackName}-actions"
+SCHEDULES_ARN = sub(f"{ARN_PREFIX}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/{SCHEDULE_GROUP_NAME}/*")
+LEDGER_KEYS = "SCHEDULE#*"  # the scheduling function's rows in the state table (adapters/scheduler.py)
+
+
+def add_schedule_roles(stack: Stack) -> None:
+    """The scheduling function may make, change and delete schedules of the stack's group only, pass only the
+    scheduler's role, and touch only its own rows of the state table; the scheduler's role may only put events
+    on the stack's bus and send what it couldn't to its dead-letter queue."""
+    stack.add(
+        "ScheduleActionsRole",
+        _role(
+            "Scheduling function: one-time schedules of the stack's group, its ledger rows, Moved/Dropped events.",
+            [
+                _logs([get_att("ScheduleActionsFunctionLogGroup", "Arn")]),
+                _allow(
+                    "SchedulesOfThisStacksGroup",
+                    [
+                        "scheduler:GetSchedule",
+                        "scheduler:CreateSchedule",
+                        "scheduler:UpdateSchedule",
+                        "scheduler:DeleteSchedule",
+                    ],
+                    SCHEDULES_ARN,
+                ),
+                _allow(
+                    "PassOnlyTheSchedulerRole",
+                    ["iam:PassRole"],
+                    get_att("SchedulerTargetRole", "Arn"),
+                    {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+                ),
+                _allow(
+                    "OwnLedgerRowsOnly",
+                    ["dynamodb:GetItem", "dynamodb:PutItem"],
+                    arn_of("StateTable"),
+                    {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [LEDGER_KEYS]}},
+                ),
+                _allow("PublishScheduleEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
+                _allow("OnFailureDestination", ["sqs:SendMessage"], get_att("ScheduleActionsFailureQueue", "Arn")),
+                _kms_use("sqs", "dynamodb", "scheduler"),
+                XRAY_STATEMENT,
+            ],
+        ),
+    )
+    role = _role(
+        "EventBridge Scheduler: puts due scheduled actions on the stack's bus.",
+        [
+            _allow("PutDueActionsOnTheBus", ["events:PutEvents"], get_att("EventBus", "Arn")),
+            _allow("DeadLetters", ["sqs:SendMessage"], get_att("ScheduledActionDeadLetterQueue", "Arn")),
+            _kms_use("sqs", "scheduler", "events"),
+        ],
+    )
+    role["Properties"]["AssumeRolePolicyDocument"]["Statement"] = [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")},
+                "ArnLike": {"aws:SourceArn": SCHEDULES_ARN},
+            },
+        }
+    ]
+    stack.add("SchedulerTargetRole", role)
+
+
 def _read_api_keys() -> dict[str, Any]:
     """This stack's API-key secrets only: named under its prefix and tagged as its own by `connections add`."""
     return _allow(

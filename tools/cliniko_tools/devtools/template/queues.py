@@ -22,6 +22,8 @@ DEAD_LETTER_QUEUES: dict[str, str] = {
     "ActionFailureQueue": "action invocations that failed after their retries",
     "RuleTargetDeadLetterQueue": "events EventBridge could not deliver to a function (rules and the poll schedule)",
     "EventBusDeadLetterQueue": "events the bus could not encrypt or decrypt with the KMS key",
+    "ScheduleActionsFailureQueue": "schedule requests the scheduling function failed after its retries",
+    "ScheduledActionDeadLetterQueue": "due scheduled actions EventBridge Scheduler could not put on the bus",
 }
 
 
@@ -45,6 +47,8 @@ def add_queues(stack: Stack) -> None:
     stack.add("ActionFailureQueue", _queue(MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
     stack.add("RuleTargetDeadLetterQueue", _queue(MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
     stack.add("EventBusDeadLetterQueue", _queue(MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
+    stack.add("ScheduleActionsFailureQueue", _queue(MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
+    stack.add("ScheduledActionDeadLetterQueue", _queue(MessageRetentionPeriod=DLQ_RETENTION_SECONDS))
     stack.add(
         "RuleTargetDeadLetterQueuePolicy",
         _events_queue_policy(
