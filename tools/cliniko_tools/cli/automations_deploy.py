@@ -237,7 +237,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
     )
     print("MATCHED: events the rule matched; FAILED: deliveries that ended in the automation's dead-letter queue")
-    if pending:
+    if any(r["pending"] for r in rows):
         print("PENDING: scheduled actions waiting for their time (`<name>.follow` and `.due-N` are its other rules)")
     return 0
 
