@@ -11,6 +11,7 @@ from cliniko_tools.devtools.template.bus import add_bus, add_bus_policy
 from cliniko_tools.devtools.template.dashboard import add_dashboard
 from cliniko_tools.devtools.template.functions import (
     add_action_function,
+    add_hook_function,
     add_layer,
     add_poll_functions,
     function_globals,
@@ -57,6 +58,7 @@ def build_template(
     add_dead_letter_alarms(stack)
     add_roles(stack)
     add_poll_functions(stack)
+    add_hook_function(stack)
     for action in actions.values():
         add_action_function(stack, action)
         add_action_rule(stack, action)
@@ -112,6 +114,8 @@ def estimate_deployed_resources(template: dict[str, Any]) -> int:
             count += 1
         if "EventInvokeConfig" in props:
             count += 1
+        if "FunctionUrlConfig" in props:
+            count += 2  # the URL and its public-invoke permission
         for event in props.get("Events", {}).values():
             count += {"Schedule": 2, "EventBridgeRule": 2, "CloudWatchEvent": 2, "SQS": 1}.get(event["Type"], 1)
             # A DeadLetterConfig of Type SQS (rather than an Arn) makes SAM create a queue and its policy.

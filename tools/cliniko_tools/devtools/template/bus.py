@@ -9,8 +9,12 @@ from cliniko_tools.devtools.template.intrinsics import get_att, if_, ref, sub
 from cliniko_tools.devtools.template.names import BUS_NAME, KMS_KEY_ARN
 from cliniko_tools.devtools.template.stack import Stack
 
-# The stack's own roles that put events on the bus (trigger events, action outcomes).
-STACK_PUBLISHER_ROLES = [get_att("PollWorkerRole", "Arn"), get_att("ActionFunctionRole", "Arn")]
+# The stack's own roles that put events on the bus (trigger events, action outcomes, hooks' action requests).
+STACK_PUBLISHER_ROLES = [
+    get_att("PollWorkerRole", "Arn"),
+    get_att("ActionFunctionRole", "Arn"),
+    get_att("HookFunctionRole", "Arn"),
+]
 
 
 def add_bus(stack: Stack) -> None:
