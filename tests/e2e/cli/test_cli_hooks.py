@@ -50,7 +50,9 @@ def hooked(stack: Stack, tmp_path: Path) -> Iterator[tuple[Stack, dict[str, Any]
         yield stack, added.json
 
 
-def post(url: str, body: bytes, secret: str | None, *, timestamp: int | None = None, **headers: str) -> requests.Response:
+def post(
+    url: str, body: bytes, secret: str | None, *, timestamp: int | None = None, **headers: str
+) -> requests.Response:
     sent = {"Content-Type": "application/json", **headers}
     if secret is not None:
         sent |= sign(PRESETS["stripe"], secret, body, int(time.time()) if timestamp is None else timestamp)
