@@ -55,6 +55,7 @@ def test_up_creates_what_the_template_declares(project: Project) -> None:
     assert set(state.functions) == {
         "PollDispatcherFunction",
         "PollWorkerFunction",
+        "HookFunction",
         *(f"{a.function_suffix}ActionFunction" for a in ACTIONS.values()),
     }
     dispatcher = state.functions["PollDispatcherFunction"]
