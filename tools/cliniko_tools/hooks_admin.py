@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets as random_secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -16,6 +15,7 @@ from cliniko_connector.errors import ConfigurationError, HookNotFound, did_you_m
 from cliniko_connector.hookmodels import HOOK_SECRET_FOLDER, Hook, HookAuth, HookLogEntry, HookMap
 from cliniko_connector.ports import ConnectionStore, HookLedger, HookStore, SecretStore
 from cliniko_connector.timeutil import to_z, utc_now
+from cliniko_tools.cli.context import UsageError
 
 SECRET_BYTES = 32
 
@@ -31,27 +31,26 @@ def hook_url(base_url: str | None, name: str) -> str | None:
     return f"{base_url.rstrip('/')}/hooks/{name}"
 
 
-def load_map(path: Path, action: str) -> HookMap:
-    """A map file (YAML or JSON): `input` and optionally `idempotency_key`, checked against the action's fields."""
+def load_map(text: str, path: str, action: str) -> HookMap:
+    """A map file's text (YAML or JSON): `input` and optionally `idempotency_key`, checked against the action's
+    fields. Raises `UsageError` saying where the file is wrong."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"--map: no file {path}") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1})" if where is not None else ""
-        raise ConfigurationError(f"--map {path} is not YAML{at}") from None
+        raise UsageError(f"--map {path} is not YAML{at}") from None
     try:
         hook_map = HookMap.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "map"
-        raise ConfigurationError(f"--map {path}: {where}: {first['msg']}") from None
+        raise UsageError(f"--map {path}: {where}: {first['msg']}") from None
     model = ACTIONS[action].input_model
     known = {f.alias or name for name, f in model.model_fields.items()} | set(model.model_fields)
     unknown = sorted(set(hook_map.input) - known)
     if unknown and model.model_config.get("extra") == "forbid":
-        raise ConfigurationError(
+        raise UsageError(
             f"--map {path}: {action} has no input {unknown[0]!r}{did_you_mean(unknown[0], sorted(known))} "
             f"(see `cliniko-connector actions show {action}`)"
         )

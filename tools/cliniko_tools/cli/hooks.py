@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from cliniko_connector.adapters.aws import boto3_client
 from cliniko_connector.adapters.dynamodb import DynamoHookLedger, DynamoHookStore
-from cliniko_connector.errors import ConfigurationError
+from cliniko_connector.catalog.actions import ACTIONS
+from cliniko_connector.errors import ConfigurationError, did_you_mean
 from cliniko_connector.hookmodels import PRESETS, Hook, HookAuth, SignatureScheme
 from cliniko_connector.settings import PollerSettings
 from cliniko_connector.wiring import build_runtime
@@ -99,7 +99,11 @@ def describe(hook: Hook, base_url: str | None) -> dict[str, Any]:
 
 def _add(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    hook_map = load_map(Path(args.map), args.action)
+    if args.action not in ACTIONS:
+        raise UsageError(
+            f"no action {args.action!r}{did_you_mean(args.action, ACTIONS)} (see `cliniko-connector actions list`)"
+        )
+    hook_map = load_map(read_text_arg(args.map, "--map"), args.map, args.action)
     admin = _admin(settings, writes_secrets=True)
     hook, secret = admin.add(
         args.name,
