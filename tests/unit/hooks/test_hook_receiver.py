@@ -87,6 +87,18 @@ def test_a_replayed_signed_request_is_401_and_runs_once() -> None:
     assert len(r.publisher.events) == 1
 
 
+def test_a_signature_without_a_timestamp_is_remembered_for_weeks() -> None:
+    from cliniko_connector.usecases.hooks import sign
+
+    r = rig(make_hook(preset="github"))
+    data = json.dumps(form()).encode()
+    headers = sign(PRESETS["github"], SECRET, data)
+    assert r.call(None, raw=data, signed=False, headers=headers)[0] == 202
+    r.now[0] += 29 * 86400  # past the action's day of idempotency
+    assert r.call(None, raw=data, signed=False, headers=headers)[0] == 401
+    assert len(r.publisher.events) == 1
+
+
 def test_a_bearer_hooks_replayed_request_id_is_401() -> None:
     r = rig(make_hook(auth=HookAuth(type="bearer")))
     auth = {"Authorization": f"Bearer {SECRET}", "X-Request-Id": "r-1"}

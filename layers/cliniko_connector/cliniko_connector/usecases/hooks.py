@@ -39,7 +39,11 @@ from cliniko_connector.timeutil import to_z
 from cliniko_connector.usecases.actions import validate_input
 
 MAX_AGE_SECONDS = 300
+# A timestamped signature is refused as stale after five minutes, so it need be remembered only a little longer;
+# one without a timestamp (or a bearer request's id) stays valid forever, so it is remembered for 30 days,
+# beyond the action's day of idempotency.
 REPLAY_TTL_SECONDS = 2 * MAX_AGE_SECONDS
+UNTIMED_REPLAY_TTL_SECONDS = 30 * 86400
 PATH_PREFIX = "/hooks/"
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 200
@@ -195,7 +199,8 @@ class HookReceiver:
             reply = HookReply(refused.status, body)
         if hook is not None:
             self._log(hook, call, reply)
-        count("HookRequests", labels={"status": str(reply.status)})
+        labels = {"status": str(reply.status), **({"hook": hook.name} if hook else {})}
+        count("HookRequests", labels=labels, by="status")
         logger.info(
             "hook request",
             extra={"hook": hook.name if hook else None, "status": reply.status, "error": reply.body.get("error")},
@@ -220,7 +225,9 @@ class HookReceiver:
         if self.ledger.count_request(hook.name, int(now // 60) * 60) > hook.rate_limit_per_minute:
             raise HookRefused(429, "TooManyRequests", f"more than {hook.rate_limit_per_minute} requests this minute")
         token = hashlib.sha256(f"{hook.name}\0{seen}".encode()).hexdigest() if seen else None
-        if token is not None and not self.ledger.first_use(hook.name, token, now + REPLAY_TTL_SECONDS):
+        timed = hook.auth.signature is not None and hook.auth.signature.timestamped
+        expires = now + (REPLAY_TTL_SECONDS if timed else UNTIMED_REPLAY_TTL_SECONDS)
+        if token is not None and not self.ledger.first_use(hook.name, token, expires):
             raise _unauthorized("this request was received before (a replay)")
         try:
             request = self._request(hook, call)
