@@ -115,7 +115,9 @@ def estimate_deployed_resources(template: dict[str, Any]) -> int:
         if "EventInvokeConfig" in props:
             count += 1
         if "FunctionUrlConfig" in props:
-            count += 2  # the URL and its public-invoke permission
+            # The URL and, for AuthType NONE, the two public permissions Lambda requires since October 2025
+            # (`lambda:InvokeFunctionUrl` and `lambda:InvokeFunction`), both added by the SAM transform.
+            count += 3
         for event in props.get("Events", {}).values():
             count += {"Schedule": 2, "EventBridgeRule": 2, "CloudWatchEvent": 2, "SQS": 1}.get(event["Type"], 1)
             # A DeadLetterConfig of Type SQS (rather than an Arn) makes SAM create a queue and its policy.
