@@ -76,8 +76,8 @@ def test_a_form_tools_signed_request_creates_a_patient_over_real_http(hooked: tu
     assert post(hook["url"], body, hook["secret"], timestamp=int(time.time()) + 1).status_code == 202
     stack.run()
     assert len(patients_named(stack, "Lovelace")) == 1
-    logged = stack.cli("hooks", "log", "signup", "--json").json
-    assert {"request_id": request_id, "status": 202, "error": None}.items() <= logged[-1].items()
+    outcomes = stack.cli("hooks", "log", "signup", "--json").json
+    assert {"request_id": request_id, "status": 202, "error": None}.items() <= outcomes[-1].items()
     shown = stack.cli("hooks", "show", "signup", "--json").json
     assert shown["url"] == hook["url"] and "secret" not in shown and hook["secret"] not in json.dumps(shown)
 
