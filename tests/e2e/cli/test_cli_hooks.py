@@ -16,6 +16,7 @@ import requests
 
 from cliniko_connector.hookmodels import PRESETS
 from cliniko_connector.usecases.hooks import sign
+from cliniko_tools.cli.completion import complete
 from cliniko_tools.local.function_url import serving_function_urls
 from tests.e2e.cli.conftest import CONNECTION, Stack
 
@@ -133,6 +134,8 @@ def test_rotate_and_remove(hooked: tuple[Stack, dict[str, Any]]) -> None:
     stack, hook = hooked
     rotated = stack.cli("hooks", "rotate", "signup", "--json")
     assert rotated.code == 0 and rotated.json["secret"] != hook["secret"]
+    assert complete("si", ["hooks", "rotate"]) == ["signup"]  # shell completion knows the stack's hooks
+    assert "patient.create" in complete("patient.c", ["hooks", "add", "x", "--action"])
     listed = stack.cli("hooks", "list")
     assert "signup" in listed.out and hook["secret"] not in listed.out
     assert stack.cli("hooks", "remove", "signup", "--yes").code == 0

@@ -99,16 +99,15 @@ def describe(hook: Hook, base_url: str | None) -> dict[str, Any]:
 
 def _add(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    if args.action not in ACTIONS:
-        raise UsageError(
-            f"no action {args.action!r}{did_you_mean(args.action, ACTIONS)} (see `cliniko-connector actions list`)"
-        )
-    hook_map = load_map(read_text_arg(args.map, "--map"), args.map, args.action)
+    action = args.action_name
+    if action not in ACTIONS:
+        raise UsageError(f"no action {action!r}{did_you_mean(action, ACTIONS)} (see `cliniko-connector actions list`)")
+    hook_map = load_map(read_text_arg(args.map, "--map"), args.map, args.action_name)
     admin = _admin(settings, writes_secrets=True)
     hook, secret = admin.add(
-        args.name,
+        args.hook,
         args.connection,
-        args.action,
+        args.action_name,
         hook_map,
         _auth(args),
         secret=_secret_from(args),
@@ -152,7 +151,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    described = describe(_admin(settings).hooks.get(args.name), settings.hooks_url)
+    described = describe(_admin(settings).hooks.get(args.hook), settings.hooks_url)
     if args.json:
         emit_json(described)
         return 0
@@ -163,8 +162,8 @@ def _show(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     admin = _admin(_settings(args), writes_secrets=True)
-    hook = admin.hooks.get(args.name)
-    secret = admin.rotate(args.name, _secret_from(args))
+    hook = admin.hooks.get(args.hook)
+    secret = admin.rotate(args.hook, _secret_from(args))
     name = "token" if hook.auth.type == "bearer" else "secret"
     if args.json:
         emit_json({"name": hook.name, name: secret})
@@ -176,19 +175,19 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     if not args.yes:
-        answer = confirm(f"remove hook {args.name} and its secret? Its callers get 401 from now on")
+        answer = confirm(f"remove hook {args.hook} and its secret? Its callers get 401 from now on")
         if answer is None:
-            raise UsageError(f"nobody to ask: pass --yes to remove {args.name} without a prompt")
+            raise UsageError(f"nobody to ask: pass --yes to remove {args.hook} without a prompt")
         if not answer:
             print("kept")
             return 1
-    _admin(_settings(args), writes_secrets=True).remove(args.name)
-    print(f"hook {args.name}: removed")
+    _admin(_settings(args), writes_secrets=True).remove(args.hook)
+    print(f"hook {args.hook}: removed")
     return 0
 
 
 def _log(args: argparse.Namespace) -> int:
-    entries = _admin(_settings(args)).log(args.name, args.limit)
+    entries = _admin(_settings(args)).log(args.hook, args.limit)
     if args.json:
         emit_json([e.model_dump() for e in entries])
         return 0
@@ -207,7 +206,7 @@ def register(subparsers: Any) -> None:
     def cmd(name: str, func: Any, help_: str, *, named: bool = True) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_)
         if named:
-            p.add_argument("name")
+            p.add_argument("hook", metavar="NAME")
         p.add_argument("--json", action="store_true")
         add_stack_options(p)
         p.set_defaults(func=func)
@@ -215,7 +214,7 @@ def register(subparsers: Any) -> None:
 
     add = cmd("add", _add, "create a hook: one action on one connection, its map and its secret")
     add.add_argument("--connection", required=True)
-    add.add_argument("--action", required=True, help="a catalog action (`actions list`)")
+    add.add_argument("--action", dest="action_name", required=True, help="a catalog action (`actions list`)")
     add.add_argument(
         "--map", required=True, metavar="FILE", help="YAML: `input` (paths into the body), `idempotency_key`"
     )
