@@ -27,9 +27,17 @@ DEMO_KEY = "MS0xMjM0NTY3ODkwZGVtb2tleWRlbW9rZXk-au1"
 CONTACT = "demo@example.com"
 CONNECTION = "northside-physio"
 TRIGGERS = ["patient.created", "patient.updated", "patient.archived", "medical_alert.created"]
-STEPS = 10
+STEPS = 11
 RECIPE = ROOT / "automations" / "recipes" / "no-show-follow-up.yaml"
 WEBHOOK_SECRET = "demo-front-desk-webhook-secret"  # noqa: S105 (the demo's own receiver checks it)
+SIGNUP_MAP = """\
+input:
+  first_name: $.answers.first_name
+  last_name: $.answers.last_name
+  email: $.answers.email
+  notes: "Signed up on the website (form <form_id>)"
+idempotency_key: $.submission_id
+"""
 
 
 def say(text: str = "") -> None:
@@ -155,6 +163,58 @@ def automation_fires(sim: str, stack_state: Path, cleanup: ExitStack) -> bool:
     return True
 
 
+def hook_creates_a_patient(sim: str, workdir: Path, cleanup: ExitStack) -> bool:
+    """Step 11: an inbound hook. `local run` serves it on its loopback URL; a website form's signed request
+    creates a patient through the hook function, the bus and the patient.create action."""
+    from cliniko_connector.hookmodels import PRESETS
+    from cliniko_connector.usecases.hooks import sign
+    from cliniko_tools.local.moto import terminate
+
+    state = str(workdir / "stack.json")
+    step(11, "A website form signs up a patient through an inbound hook (HMAC-signed, over HTTP)")
+    (workdir / "signup.yaml").write_text(SIGNUP_MAP, encoding="utf-8")
+    run_cli("connections", "allow", CONNECTION, "patient.create")
+    added = json.loads(
+        run_cli(
+            "hooks", "add", "website-signup", "--connection", CONNECTION, "--action", "patient.create",
+            "--map", str(workdir / "signup.yaml"), "--preset", "stripe", "--json", "--stack-state", state, show=False,
+        )
+    )  # fmt: skip
+    say(f"    hook website-signup: POST {added['url']} (its secret was printed once, to the form tool)")
+    command = [CLI, "local", "run", "--stack-state", state, "--interval", "1"]
+    runner = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    cleanup.callback(terminate, runner)
+    body = json.dumps(
+        {"submission_id": "web-1", "form_id": "signup", "answers": {"first_name": "Mary", "last_name": "Somerville"}}
+    ).encode()
+    deadline = time.monotonic() + 30
+    reply: Any = None
+    while reply is None and time.monotonic() < deadline:
+        headers = {"Content-Type": "application/json", **sign(PRESETS["stripe"], added["secret"], body)}
+        request = urllib.request.Request(added["url"], data=body, method="POST", headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+                reply = (response.status, json.loads(response.read()))
+        except OSError:
+            time.sleep(0.2)  # `local run` is still starting
+    if reply is None:
+        say("demo failed: the hook's URL did not answer")
+        return False
+    say(f"    the form got {reply[0]} {reply[1]}")
+    found: list[dict[str, Any]] = []
+    while not found and time.monotonic() < deadline:
+        patients = http("GET", f"{sim}/__sim/records/patients")["patients"]
+        found = [p for p in patients if p.get("last_name") == "Somerville"]
+        time.sleep(0.5)
+    terminate(runner)
+    run_cli("hooks", "log", "website-signup", "--stack-state", state)
+    if len(found) != 1:
+        say("demo failed: expected the hook to create one patient")
+        return False
+    say(f"\n  the hook created patient {found[0]['id']} ({found[0]['notes']!r}) in Cliniko.")
+    return True
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT / "layers" / "cliniko_connector"))
     from cliniko_tools.local.moto import MotoSubprocess, free_port, terminate
@@ -249,6 +309,8 @@ def main() -> int:
             return 1
 
         if not automation_fires(sim, workdir / "stack.json", cleanup):
+            return 1
+        if not hook_creates_a_patient(sim, workdir, cleanup):
             return 1
     say(f"  stopped everything the demo started (pids {' '.join(map(str, started))}).")
     say_console()

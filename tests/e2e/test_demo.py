@@ -39,6 +39,8 @@ def test_the_demo_creates_an_alert_and_fires_a_recipe_through_the_whole_path_and
     assert "the automation fired: 1 memo in Cliniko, 1 webhook call received." in out
     assert "X-Api-Key header: the connection's secret (not shown)" in out
     assert "demo-front-desk-webhook-secret" not in out + done.stderr
+    # An inbound hook: a website form's HMAC-signed request over HTTP creates a patient (step 11).
+    assert "the form got 202" in out and "the hook created patient" in out
     pids = [int(p) for p in re.search(r"pids ([\d ]+)\)", out).group(1).split()]  # type: ignore[union-attr]
     assert len(pids) == 2
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()], "the demo left a process running"

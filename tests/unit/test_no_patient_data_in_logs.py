@@ -764,3 +764,28 @@ def test_the_consoles_pages_show_no_patient_data_of_a_minimal_connection(leak_wa
         assert answer.status_code == 200, path
         leak_watch.scan(f"console {path}", answer.text)
     assert PATIENT["id"] in client.get("/events/e-1", headers={"Host": HOST}).text  # the event is shown, by id
+
+
+# -- inbound hooks -------------------------------------------------------------------------------------------
+
+
+def test_inbound_hook_requests_log_and_answer_no_patient_data_and_no_secret(leak_watch: LeakWatch) -> None:
+    from cliniko_connector.hookmodels import HookMap
+    from tests.unit.hooks.support import SECRET, make_hook, rig
+
+    hook_map = HookMap(input={field: f"$.fields.{field}" for field in create_patient_input()}, idempotency_key="$.id")
+    r = rig(make_hook(map=hook_map))
+    good = {"id": "s-1", "fields": create_patient_input()}
+    bad = {"id": "s-2", "fields": BAD_INPUTS["bad email and date"]}
+    replies = [
+        r.call(good),
+        r.call(bad),
+        r.call(good, signed=False, headers={"Stripe-Signature": "t=1,v1=" + "0" * 64}),
+        r.call({"id": "Quillfeather key", "fields": create_patient_input()}),
+    ]
+    assert [status for status, _ in replies] == [202, 400, 401, 400]
+    for i, (_, body) in enumerate(replies):
+        leak_watch.scan(f"reply {i}", body)
+    leak_watch.scan("hook log", [e.model_dump() for e in r.ledger.recent("signup", 10)])
+    assert_scenario_was_observed(leak_watch)
+    assert not any(SECRET in text for _, text in leak_watch.outputs())

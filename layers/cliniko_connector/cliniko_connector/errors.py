@@ -56,6 +56,10 @@ class ConnectionNotFound(ConnectorError):
     error_type = "ConnectionNotFound"
 
 
+class HookNotFound(ConnectorError):
+    error_type = "HookNotFound"
+
+
 class ConnectionDisabled(ConnectorError):
     error_type = "ConnectionDisabled"
 

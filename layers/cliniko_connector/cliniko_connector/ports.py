@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cliniko_connector.models import BusEvent, Connection, RecordState, StreamCursor, StreamKey
+
+if TYPE_CHECKING:  # only the hook function loads the hook models
+    from cliniko_connector.hookmodels import Hook, HookLogEntry
 
 Params = Sequence[tuple[str, str]]
 
@@ -147,6 +150,47 @@ class SecretStore(Protocol):
         ...
 
     def delete(self, secret_id: str) -> None: ...
+
+
+class HookStore(Protocol):
+    """Inbound hooks' definitions (never their secrets)."""
+
+    def get(self, name: str) -> Hook:
+        """Raises `HookNotFound`."""
+        ...
+
+    def list(self) -> list[Hook]: ...
+
+    def put(self, hook: Hook) -> None: ...
+
+    def delete(self, name: str) -> None: ...
+
+
+class HookLedger(Protocol):
+    """What a hook remembers of its requests: signatures seen, requests per minute, and their outcomes."""
+
+    def first_use(self, name: str, token: str, expires_at: float) -> bool:
+        """Remember `token` (a signature's or request id's hash) until `expires_at`; False if it is remembered
+        already (a replay)."""
+        ...
+
+    def forget(self, name: str, token: str) -> None:
+        """Drop `token` again (the request it came with was not accepted, so its sender may retry it)."""
+        ...
+
+    def count_request(self, name: str, minute: int) -> int:
+        """Count one request in the minute starting at epoch `minute`; the minute's count so far, this one in."""
+        ...
+
+    def log(self, name: str, entry: HookLogEntry) -> None: ...
+
+    def recent(self, name: str, limit: int) -> list[HookLogEntry]:
+        """The newest outcomes first."""
+        ...
+
+    def forget_hook(self, name: str) -> None:
+        """Drop everything remembered of the hook (`hooks remove`)."""
+        ...
 
 
 class RateBudget(Protocol):

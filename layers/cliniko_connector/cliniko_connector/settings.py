@@ -172,6 +172,14 @@ class ActionSettings(AwsResourceSettings):
         return self
 
 
+class HookSettings(AwsResourceSettings):
+    """The hook function: the trusted source its action requests carry, and the largest body it reads at all
+    (each hook's own limit is in its row, at most this)."""
+
+    action_request_source: str = Field(default="cliniko-connector.automation", min_length=1)
+    hook_max_body_bytes: int = Field(default=1024 * 1024, ge=1, le=6 * 1024 * 1024)
+
+
 def load_settings[S: EnvironmentSettings](cls: type[S], **values: Any) -> S:
     """Parse settings (`values`, then the environment for what they lack) or raise `ConfigurationError`
     naming the variables at fault (never their values)."""

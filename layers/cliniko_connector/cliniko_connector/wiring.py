@@ -44,6 +44,7 @@ from cliniko_connector.settings import (
     ActionSettings,
     AwsResourceSettings,
     DispatcherSettings,
+    HookSettings,
     PollerSettings,
     PollWorkerSettings,
     ScheduleSettings,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from cliniko_connector.adapters.cliniko_http import ClinikoClient
     from cliniko_connector.eventmodels import ActionRequest
     from cliniko_connector.usecases.dispatch import Dispatcher
+    from cliniko_connector.usecases.hooks import HookReceiver
     from cliniko_connector.usecases.poll import PollResult
     from cliniko_connector.usecases.poll_worker import PollWorker as PollWorker
     from cliniko_connector.usecases.schedules import ScheduleActions
@@ -370,3 +372,20 @@ def schedule_actions(settings: ScheduleSettings) -> ScheduleActions:
     ledger = DynamoScheduleLedger(boto3_client("dynamodb"), settings.state_table)
     publisher = EventBridgePublisher(settings.event_bus_name, client=boto3_client("events"))
     return ScheduleActions(scheduler, ledger, publisher, settings.event_source, {settings.event_source})
+
+
+def hook_receiver(settings: HookSettings, runtime: Runtime | None = None) -> HookReceiver:
+    """The inbound-hook use-case: hooks and their ledger in the state table, their secrets in Secrets Manager."""
+    from cliniko_connector.adapters.dynamodb import DynamoHookLedger, DynamoHookStore
+    from cliniko_connector.usecases.hooks import HookReceiver
+
+    rt = runtime or build_runtime(settings)
+    client = boto3_client("dynamodb")
+    return HookReceiver(
+        hooks=DynamoHookStore(settings.state_table, client=client),
+        ledger=DynamoHookLedger(settings.state_table, client=client),
+        secrets=rt.secrets,
+        connections=rt.connections,
+        publisher=rt.publisher,
+        request_source=settings.action_request_source,
+    )

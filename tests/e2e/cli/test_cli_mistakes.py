@@ -51,6 +51,7 @@ class Mistake:
 
 
 FIND = ("actions", "run", "patient.find", "--connection", CONNECTION, "--input")
+HOOK_ADD = ("hooks", "add", "signup", "--connection", CONNECTION, "--action")
 MISTAKES = [
     # -- a file named on the command line is missing, or is a folder
     Mistake("missing file", (*FIND, "@missing.json"), USAGE, "--input @FILE: no file missing.json"),
@@ -63,6 +64,13 @@ MISTAKES = [
     Mistake("missing file", ("local", "up", "--template", "missing.yaml"), USAGE, "name it with --template PATH"),
     Mistake("missing file", ("status", "--stack-state", "missing.json"), FAILED, "run `cliniko-connector local up`"),
     Mistake("missing file", ("console", "--stack-state", "missing.json"), FAILED, "run `cliniko-connector local up`"),
+    Mistake(
+        "missing file", (*HOOK_ADD, "patient.create", "--map", "missing.yaml"), USAGE, "--map: no file missing.yaml"
+    ),
+    Mistake("bad JSON", (*HOOK_ADD, "patient.create", "--map", "bad.json"), USAGE, "--map bad.json is not YAML"),
+    Mistake("unknown name", (*HOOK_ADD, "patient.creat", "--map", "x"), USAGE, "did you mean `patient.create`?"),
+    Mistake("unknown name", ("hooks", "show", "nope"), FAILED, "see `cliniko-connector hooks list`"),
+    Mistake("unknown name", ("hooks", "rotate", "nope"), FAILED, "see `cliniko-connector hooks list`"),
     # -- text that should be JSON (or a time) isn't
     Mistake("bad JSON", (*FIND, "{nope"), USAGE, "--input is not JSON (line 1, column 2)"),
     Mistake("bad JSON", (*FIND, "[1, 2]"), USAGE, "--input must be a JSON object"),

@@ -101,7 +101,24 @@ def lambda_handler(event, context):
     return {"batchItemFailures": failures}
 """
 
-HANDLERS = {"action": ACTION_HANDLER, "poll_dispatcher": DISPATCHER_HANDLER, "poll_worker": WORKER_HANDLER}
+# A function URL's handler: echoes what Lambda's payload-2.0 event held.
+HOOK_HANDLER = """
+import json
+
+
+def lambda_handler(event, context):
+    echoed = {k: event.get(k) for k in ("rawPath", "body", "isBase64Encoded")}
+    echoed["method"] = event["requestContext"]["http"]["method"]
+    echoed["signature"] = event["headers"].get("x-signature")
+    return {"statusCode": 201, "headers": {"content-type": "application/json"}, "body": json.dumps(echoed)}
+"""
+
+HANDLERS = {
+    "action": ACTION_HANDLER,
+    "poll_dispatcher": DISPATCHER_HANDLER,
+    "poll_worker": WORKER_HANDLER,
+    "hook": HOOK_HANDLER,
+}
 
 
 class Project:

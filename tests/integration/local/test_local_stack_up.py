@@ -56,6 +56,7 @@ def test_up_creates_what_the_template_declares(project: Project) -> None:
         "PollDispatcherFunction",
         "PollWorkerFunction",
         "ScheduleActionsFunction",
+        "HookFunction",
         *(f"{a.function_suffix}ActionFunction" for a in ACTIONS.values()),
     }
     # The scheduled actions' group exists on moto, named as on AWS (the runner fires its due schedules).

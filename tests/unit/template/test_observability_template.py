@@ -22,7 +22,7 @@ from cliniko_tools.devtools.template import (
     dashboard_metric_names,
 )
 from cliniko_tools.devtools.template.dashboard import STREAM_TABLE_COLUMNS
-from cliniko_tools.devtools.template.metrics import PER_ACTION_METRIC, STREAM_LABELS
+from cliniko_tools.devtools.template.metrics import HOOK_REQUESTS_METRIC, PER_ACTION_METRIC, STREAM_LABELS
 
 PACKAGE = Path(__file__).resolve().parents[3] / "layers" / "cliniko_connector" / "cliniko_connector"
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
@@ -101,10 +101,11 @@ def test_the_dashboard_shows_what_operations_needs(resources: dict[str, Any]) ->
 
 def test_the_dashboard_and_alarms_read_no_metric_per_connection(resources: dict[str, Any]) -> None:
     """A dimension per connection would make every clinic pay for its own metrics: the dashboard reads the
-    stack's metrics per service, and only ActionsFailed per action (which the catalog bounds)."""
+    stack's metrics per service, only ActionsFailed per action (which the catalog bounds), and HookRequests per
+    HTTP status (a handful)."""
     text = dashboard_text(resources)
     searched = re.findall(r"SEARCH\('\{[A-Za-z]+,([a-z,]+)\} MetricName=\\\"([A-Za-z]+)\\\"", text)
-    assert searched == [("action,service", PER_ACTION_METRIC)]
+    assert searched == [("action,service", PER_ACTION_METRIC), ("status,service", HOOK_REQUESTS_METRIC)]
     for resource in resources.values():
         if resource["Type"] == "AWS::CloudWatch::Alarm" and resource["Properties"].get("Namespace") == NAMESPACE:
             assert [d["Name"] for d in resource["Properties"]["Dimensions"]] == ["service"]

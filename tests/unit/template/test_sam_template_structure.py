@@ -14,7 +14,13 @@ from pydantic import BaseModel
 from cliniko_connector.catalog.actions import ACTIONS, Action, Create
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, TRIGGERS
 from cliniko_connector.eventmodels import ACTION_REQUESTED, ActionRequest
-from cliniko_connector.settings import ActionSettings, DispatcherSettings, PollWorkerSettings, ScheduleSettings
+from cliniko_connector.settings import (
+    ActionSettings,
+    DispatcherSettings,
+    HookSettings,
+    PollWorkerSettings,
+    ScheduleSettings,
+)
 from cliniko_tools.devtools.template import (
     DEAD_LETTER_QUEUES,
     EXAMPLE_AUTOMATIONS,
@@ -33,6 +39,7 @@ ROLE_OF_KIND = {
     "PollDispatcherFunction": "PollDispatcherRole",
     "PollWorkerFunction": "PollWorkerRole",
     "ScheduleActionsFunction": "ScheduleActionsRole",
+    "HookFunction": "HookFunctionRole",
 }
 # The only actions AWS lets no role scope to a resource, so the only ones that may say Resource "*".
 # (Business metrics go out as EMF log lines, so no role needs cloudwatch:PutMetricData at all.)
@@ -257,6 +264,9 @@ def test_every_async_hop_declares_retries_and_keeps_failures(resources: dict[str
         if function_id == "PollWorkerFunction":  # synchronous from SQS: redrive after 3 receives
             assert resources["PollQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 3
             continue
+        if function_id == "HookFunction":  # synchronous from its URL: the caller gets the error and resends
+            assert props["FunctionUrlConfig"]["AuthType"] == "NONE" and "Events" not in props
+            continue
         invoke = props["EventInvokeConfig"]
         assert "MaximumRetryAttempts" in invoke and "MaximumEventAgeInSeconds" in invoke, function_id
         assert invoke["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0] in DEAD_LETTER_QUEUES
@@ -364,7 +374,13 @@ def test_put_events_is_limited_to_the_bus(resources: dict[str, Any]) -> None:
             assert as_list(statement["Resource"]) == [BUS_ARN], logical_id
             granted.add(logical_id)
     # The dispatcher publishes nothing; the scheduler's role puts only due scheduled actions.
-    assert granted == {"PollWorkerRole", "ActionFunctionRole", "ScheduleActionsRole", "SchedulerTargetRole"}
+    assert granted == {
+        "PollWorkerRole",
+        "ActionFunctionRole",
+        "HookFunctionRole",
+        "ScheduleActionsRole",
+        "SchedulerTargetRole",
+    }
 
 
 def test_secrets_are_read_only_under_the_prefix(resources: dict[str, Any]) -> None:
@@ -374,9 +390,12 @@ def test_secrets_are_read_only_under_the_prefix(resources: dict[str, Any]) -> No
         if any(a.startswith("secretsmanager:") for a in actions):
             assert actions == ["secretsmanager:GetSecretValue"], logical_id
             (resource,) = as_list(statement["Resource"])
-            assert resource["Fn::Sub"].endswith(":secret:cliniko-connector/${AWS::StackName}/*"), logical_id
-            readers.add(logical_id)
-    assert readers == {"PollWorkerRole", "ActionFunctionRole"}
+            hooks_only = statement["Effect"] == "Deny" or logical_id == "HookFunctionRole"
+            folder = "hooks/*" if hooks_only else "*"
+            assert resource["Fn::Sub"].endswith(f":secret:cliniko-connector/${{AWS::StackName}}/{folder}"), logical_id
+            if statement["Effect"] == "Allow":
+                readers.add(logical_id)
+    assert readers == {"PollWorkerRole", "ActionFunctionRole", "HookFunctionRole"}
 
 
 def test_no_statement_grants_everything(resources: dict[str, Any]) -> None:
@@ -384,7 +403,8 @@ def test_no_statement_grants_everything(resources: dict[str, Any]) -> None:
     for logical_id, statement in statements(resources):
         actions = as_list(statement["Action"])
         assert not any(a.endswith(":*") or a == "*" for a in actions), logical_id
-        assert statement["Effect"] == "Allow"
+        # The one Deny keeps hooks' secrets from the API-key readers (test_secrets_are_read_only_under_the_prefix).
+        assert statement["Effect"] == "Allow" or statement["Sid"] == "NoHookSecrets"
         if "*" in as_list(statement["Resource"]):
             assert set(actions) <= STAR_RESOURCE_ACTIONS, f"{logical_id}: {actions} on *"
             starred.update(actions)
@@ -457,7 +477,7 @@ def test_functions_get_every_required_setting(
 def test_every_variable_a_function_gets_is_a_setting_it_reads(template: dict[str, Any]) -> None:
     known = {
         name.upper()
-        for s in (PollWorkerSettings, DispatcherSettings, ActionSettings, ScheduleSettings)
+        for s in (PollWorkerSettings, DispatcherSettings, ActionSettings, ScheduleSettings, HookSettings)
         for name in s.model_fields
     }
     for function_id in functions(template["Resources"]):
@@ -593,7 +613,9 @@ def test_the_template_is_driven_by_the_catalog_and_stays_well_inside_cloudformat
     small = build_template(synthetic_actions(1), examples=(), schemas=synthetic_schemas(33))
     big = build_template(synthetic_actions(45), examples=(), schemas=synthetic_schemas(33))
     more_schemas = build_template(synthetic_actions(45), examples=(), schemas=synthetic_schemas(34))
-    assert len(functions(big["Resources"])) == 45 + 3  # the poll dispatcher and worker, the scheduling function
+    assert (
+        len(functions(big["Resources"])) == 45 + 4
+    )  # the poll dispatcher and worker, the scheduling and hook functions
     per_action = (estimate_deployed_resources(big) - estimate_deployed_resources(small)) / 44
     assert per_action == 5  # function, its invoke config, log group, rule, permission
     assert estimate_deployed_resources(more_schemas) - estimate_deployed_resources(big) == 1

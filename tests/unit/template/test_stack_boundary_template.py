@@ -26,6 +26,7 @@ WORKER = f"arn:aws:iam::{ACCOUNT}:role/stack-PollWorkerRole-1"
 ACTIONS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/stack-ActionFunctionRole-1"
 SCHEDULING = f"arn:aws:iam::{ACCOUNT}:role/stack-ScheduleActionsRole-1"
 SCHEDULER = f"arn:aws:iam::{ACCOUNT}:role/stack-SchedulerTargetRole-1"
+HOOKS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/stack-HookFunctionRole-1"
 AUTOMATION = f"arn:aws:iam::{ACCOUNT}:role/automation-intake"
 STRANGER = f"arn:aws:iam::{ACCOUNT}:role/some-other-workload"
 OPERATOR = f"arn:aws:iam::{ACCOUNT}:user/ops"
@@ -46,6 +47,7 @@ def resolved(template: dict[str, Any], **parameters: str) -> ResolvedTemplate:
             "ActionFunctionRole": Physical("stack-ActionFunctionRole-1", {"Arn": ACTIONS_ROLE}),
             "ScheduleActionsRole": Physical("stack-ScheduleActionsRole-1", {"Arn": SCHEDULING}),
             "SchedulerTargetRole": Physical("stack-SchedulerTargetRole-1", {"Arn": SCHEDULER}),
+            "HookFunctionRole": Physical("stack-HookFunctionRole-1", {"Arn": HOOKS_ROLE}),
             "EventBus": Physical("cliniko-connector-dev", {"Arn": "arn:aws:events:us-east-1:1:event-bus/b"}),
         }
     )
@@ -92,6 +94,8 @@ def test_only_the_stacks_roles_and_listed_principals_may_request_actions_or_use_
         assert denied(stack, STRANGER, DEFAULT_EVENT_SOURCE, "Patient Created")
         assert denied(stack, STRANGER, DEFAULT_ACTION_REQUEST_SOURCE, "Whatever")
         assert not denied(stack, STRANGER, "other.app", "Order Placed")  # the bus stays usable for the rest
+        # The hook function puts action requests under the trusted source; it is the stack's own role.
+        assert not denied(stack, HOOKS_ROLE, DEFAULT_ACTION_REQUEST_SOURCE, ACTION_REQUESTED)
     assert denied(default, AUTOMATION, DEFAULT_ACTION_REQUEST_SOURCE, ACTION_REQUESTED)
     assert not denied(listed, AUTOMATION, DEFAULT_ACTION_REQUEST_SOURCE, ACTION_REQUESTED)  # by wildcard
     assert not denied(listed, OPERATOR, DEFAULT_EVENT_SOURCE, "Patient Created")
@@ -112,23 +116,32 @@ def test_action_rules_accept_only_the_declared_sources(template: dict[str, Any])
 
 def test_roles_read_only_this_stacks_tagged_secrets(template: dict[str, Any]) -> None:
     stack = resolved(template)
-    readers = 0
-    for role in ("PollWorkerRole", "ActionFunctionRole", "PollDispatcherRole"):
+    readers: dict[str, str] = {}
+    denials: set[str] = set()
+    prefix = "arn:aws:secretsmanager:us-east-1:123456789012:secret:cliniko-connector/stack/"
+    for role in ("PollWorkerRole", "ActionFunctionRole", "PollDispatcherRole", "HookFunctionRole"):
         (policy,) = template["Resources"][role]["Properties"]["Policies"]
         for raw in policy["PolicyDocument"]["Statement"]:
             if not any(a.startswith("secretsmanager:") for a in raw["Action"]):
                 continue
             statement = stack.resolve(raw)
-            readers += 1
             assert statement["Action"] == ["secretsmanager:GetSecretValue"]
-            assert (
-                statement["Resource"]
-                == "arn:aws:secretsmanager:us-east-1:123456789012:secret:cliniko-connector/stack/*"
-            )
+            if statement["Effect"] == "Deny":
+                assert statement["Resource"] == prefix + "hooks/*"
+                denials.add(role)
+                continue
+            readers[role] = statement["Resource"]
             assert statement["Condition"] == {
                 "StringEquals": {f"secretsmanager:ResourceTag/{SECRET_OWNER_TAG_KEY}": "stack"}
             }
-    assert readers == 2  # the worker and the actions; the dispatcher reads no key
+    # The worker and the actions read API keys but never a hook's secret; the hook function only hooks'
+    # secrets; the dispatcher reads no secret.
+    assert readers == {
+        "PollWorkerRole": prefix + "*",
+        "ActionFunctionRole": prefix + "*",
+        "HookFunctionRole": prefix + "hooks/*",
+    }
+    assert denials == {"PollWorkerRole", "ActionFunctionRole"}
 
 
 def test_functions_and_the_cli_get_the_stacks_name_and_secret_prefix(template: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from cliniko_connector import patterns
 from cliniko_connector.catalog.triggers import TRIGGERS
 from cliniko_connector.eventmodels import TriggerEventDetail
+from cliniko_connector.jsonpath import PLACEHOLDER, is_path, split_path
 from cliniko_tools.automations.model import (
     ActionTarget,
     Automation,
@@ -39,7 +40,7 @@ from cliniko_tools.automations.model import (
     TargetKind,
     WebhookTarget,
 )
-from cliniko_tools.automations.schema import path_types, split_path
+from cliniko_tools.automations.schema import path_types
 
 DEFAULT_SOURCE = "cliniko"  # the connector stack's `EventSource` default
 MAX_TEMPLATE = 8192  # InputTemplate's length limit
@@ -47,7 +48,6 @@ MAX_PATHS = 100  # InputPathsMap's entry limit
 PREDEFINED = frozenset(
     {"aws.events.rule-arn", "aws.events.rule-name", "aws.events.event.ingestion-time", "aws.events.event.json"}
 )
-PLACEHOLDER = re.compile(r"<([A-Za-z0-9_$][A-Za-z0-9_.$\[\]-]*)>")
 DETAIL_FIELDS = frozenset(TriggerEventDetail.model_fields)
 
 PathKind = Callable[[str], frozenset[str] | None]
@@ -101,10 +101,6 @@ def resolve_name(name: str) -> str:
         return name
     first = re.split(r"[.\[]", name, maxsplit=1)[0]
     return f"$.detail.{name}" if first in DETAIL_FIELDS else f"$.detail.data.{name}"
-
-
-def is_path(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("$.")
 
 
 # --------------------------------------------------------------------------- event pattern

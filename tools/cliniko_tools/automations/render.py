@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cliniko_connector.jsonpath import MISSING as _MISSING
+from cliniko_connector.jsonpath import lookup
 from cliniko_tools.automations.compile import InputTransformer
-from cliniko_tools.automations.schema import split_path
-
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -33,24 +32,6 @@ class Rendered:
     is_json: bool = False
     valid: bool = True
     missing: tuple[str, ...] = field(default_factory=tuple)
-
-
-def lookup(event: Any, path: str) -> Any:
-    """The value at a dot-notation JSON path, or `_MISSING`."""
-    parts = split_path(path)
-    if parts is None:
-        return _MISSING
-    node = event
-    for part in parts:
-        if isinstance(part, int):
-            if not isinstance(node, list) or part >= len(node):
-                return _MISSING
-            node = node[part]
-        else:
-            if not isinstance(node, dict) or part not in node:
-                return _MISSING
-            node = node[part]
-    return node
 
 
 def _variables(

@@ -6,12 +6,12 @@ official spec), so paths checked here are the paths the poller publishes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
 from cliniko_connector.catalog.triggers import TRIGGERS, Changed, Removed, Trigger
+from cliniko_connector.jsonpath import split_path
 
 # The envelope every EventBridge event has around `detail`.
 ENVELOPE_TYPES: dict[str, frozenset[str]] = {
@@ -24,16 +24,7 @@ ENVELOPE_TYPES: dict[str, frozenset[str]] = {
     "region": frozenset({"string"}),
     "resources": frozenset({"array"}),
 }
-_SEGMENT = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
-PATH_RE = re.compile(r"^\$(?:\.[A-Za-z0-9_-]+|\[\d+\])+$")
 ANY = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
-
-
-def split_path(path: str) -> list[str | int] | None:
-    """`$.detail.data.items[0].id` → `["detail", "data", "items", 0, "id"]`; None when not a dot-notation path."""
-    if not PATH_RE.match(path):
-        return None
-    return [name if name else int(index) for name, index in _SEGMENT.findall(path[1:])]
 
 
 @cache

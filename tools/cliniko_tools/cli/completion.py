@@ -62,6 +62,21 @@ def _connection_ids() -> list[str]:
         return []
 
 
+def _hook_names() -> list[str]:
+    """The stack's inbound hooks, as quietly as `_connection_ids`."""
+    os.environ.setdefault("AWS_MAX_ATTEMPTS", "1")
+    try:
+        from cliniko_connector.adapters.aws import boto3_client
+        from cliniko_connector.adapters.dynamodb import DynamoHookStore
+        from cliniko_connector.settings import PollerSettings
+        from cliniko_tools.cli.context import settings_from
+
+        settings = settings_from(argparse.Namespace(stack_state=None), PollerSettings)
+        return [h.name for h in DynamoHookStore(settings.state_table, client=boto3_client("dynamodb")).list()]
+    except Exception:  # completion never fails out loud: no stack, moto down, no credentials
+        return []
+
+
 def _trigger_names(with_all: bool) -> list[str]:
     from cliniko_connector.catalog.triggers import TRIGGERS
 
@@ -83,6 +98,7 @@ def _resources() -> list[str]:
 # Positional and option values completed by name (the argparse `dest`).
 DYNAMIC: dict[str, Callable[[], list[str]]] = {
     "connection": _connection_ids,
+    "hook": _hook_names,
     "triggers": lambda: _trigger_names(with_all=True),
     "trigger": lambda: _trigger_names(with_all=False),
     "action_name": _action_names,

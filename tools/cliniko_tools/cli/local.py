@@ -106,8 +106,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.once:
         summary = runner.run_once(max_messages=args.max_messages)
     else:
+        from cliniko_tools.local.function_url import serving_function_urls
+
         record = ProcessRecord(name="run", process=ProcessId.of(os.getpid()), url=endpoint)
-        with interrupted_by_signals(), registered(Path(args.state).parent, record):
+        with (
+            interrupted_by_signals(),
+            registered(Path(args.state).parent, record),
+            serving_function_urls(runner) as urls,
+        ):
+            for function_id, url in urls.items():
+                print(f"{function_id} answers on {url}", flush=True)
             print(f"running every {args.interval:g}s against {endpoint}; Ctrl-C stops (or `local down`)", flush=True)
             summary = runner.run(interval_seconds=args.interval)
     _print_summary(summary)

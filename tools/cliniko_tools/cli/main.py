@@ -30,6 +30,7 @@ GROUPS = (
     "dev",
     "actions",
     "automations",
+    "hooks",
     "completion",
     "console",
 )

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from cliniko_connector.errors import ConnectionNotFound, ConnectorError
+from cliniko_connector.errors import ConnectionNotFound, ConnectorError, HookNotFound
 from cliniko_connector.loopback import is_loopback_url
 from cliniko_connector.models import Connection
 from cliniko_connector.settings import PollerSettings
@@ -35,6 +35,8 @@ def report_error(exc: ConnectorError, args: argparse.Namespace, connection_id: s
     line = f"{hint} ({exc})" if hint else str(exc)
     if isinstance(exc, ConnectionNotFound):
         line += "; see `cliniko-connector connections list`"
+    if isinstance(exc, HookNotFound):
+        line += "; see `cliniko-connector hooks list`"
     print(f"error: {line}", file=sys.stderr)
     if getattr(args, "verbose", False):
         print(f"  type: {exc.error_type}", file=sys.stderr)

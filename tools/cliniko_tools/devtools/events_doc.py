@@ -296,8 +296,9 @@ def render_events_doc() -> str:
         f"- `{ACTION_REQUESTED}` (accepted): ask an action Lambda to run; `detail` = "
         "`{action, connection_id, input, idempotency_key?, event_key?}`; `source` = the stack's "
         "`ActionRequestSource` (default `cliniko-connector.automation`) or `EventSource`, any other reaches no "
-        "action ([security](security.md#who-may-make-the-connector-act)). "
-        f"([schema](schemas/{slug(ACTION_REQUESTED)}.json))",
+        "action ([security](security.md#who-may-make-the-connector-act)). An inbound hook's accepted request is one "
+        "of these, under `ActionRequestSource`, its `idempotency_key` `hook/<hook>:<key>` when the caller gave one "
+        f"([cli](cli.md#hooks)). ([schema](schemas/{slug(ACTION_REQUESTED)}.json))",
         f"- `{ACTION_SUCCEEDED}` (published): `detail.result` holds what Cliniko returned. "
         f"([schema](schemas/{slug(ACTION_SUCCEEDED)}.json))",
         f"- `{ACTION_FAILED}` (published): a permanent failure; `detail.error` = `{{type, message, status, "

@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -191,6 +192,9 @@ class LocalRunner:
         self._sqs = boto3.client("sqs", endpoint_url=state.endpoint_url, region_name=state.region)
         self._automations: AutomationDelivery | None = None
         self._automation_summary = RunSummary()
+        # One invocation at a time: each swaps its function's environment into os.environ (function URLs are
+        # served from other threads).
+        self._invoking = threading.RLock()
 
     # -- following `local up` --
 
@@ -255,6 +259,10 @@ class LocalRunner:
 
     def invoke(self, function_id: str, event: Any) -> Any:
         """Call the function's handler with `event` and a fresh context; raises `HandlerError` on failure."""
+        with self._invoking:
+            return self._invoke(function_id, event)
+
+    def _invoke(self, function_id: str, event: Any) -> Any:
         function = self.state.functions[function_id]
         handler = self._handler(function)
         context = LambdaContext(

@@ -114,6 +114,9 @@ class FunctionInfo(BaseModel):
     sqs_sources: list[SqsEventSource] = Field(default_factory=list)
     max_retry_attempts: int = DEFAULT_ASYNC_RETRIES
     on_failure_queue: str | None = None
+    url: str | None = Field(
+        default=None, description="A function URL's local stand-in (`local run` serves it on this loopback port)."
+    )
 
 
 class ArchiveInfo(BaseModel):
@@ -344,6 +347,7 @@ class _StackBuilder:
         )
         self._queue_by_arn: dict[str, str] = {}
         self._function_by_arn: dict[str, str] = {}
+        self.previous: StackState | None = None
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
@@ -557,6 +561,10 @@ class _StackBuilder:
                 memory_mb=memory,
                 environment=environment,
             )
+            if props.get("FunctionUrlConfig"):
+                info.url = self._function_url(logical_id)
+                # What the CLI reads on AWS from the CliEnvironment output: the stack's hook URL.
+                info.environment["HOOKS_URL"] = info.url
             self._events(info, resolve(props.get("Events", {})))
             invoke_config = resolve(props.get("EventInvokeConfig", {}))
             info.max_retry_attempts = int(invoke_config.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES))
@@ -564,6 +572,15 @@ class _StackBuilder:
             if on_failure.get("Destination") in self._queue_by_arn:
                 info.on_failure_queue = self._queue_by_arn[on_failure["Destination"]]
             self.state.functions[logical_id] = info
+
+    def _function_url(self, logical_id: str) -> str:
+        """A loopback URL for the function: the one it had before `local up` ran again, else a free port's."""
+        previous = self.previous.functions.get(logical_id) if self.previous is not None else None
+        if previous is not None and previous.url:
+            return previous.url
+        from cliniko_tools.local.moto import free_port
+
+        return f"http://127.0.0.1:{free_port()}/"
 
     def _events(self, info: FunctionInfo, events: dict[str, Any]) -> None:
         for name, event in events.items():
@@ -652,6 +669,8 @@ def up(
     builder = _StackBuilder(Path(template_path), {**local, **parameters}, stack_name, endpoint)
     if state_path is not None:
         builder.claim(Path(state_path))
+        if _describes(Path(state_path), endpoint, stack_name):
+            builder.previous = StackState.load(state_path)
     builder.assign_physical()
     builder.tables()
     builder.queues()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -40,6 +40,9 @@ from cliniko_connector.errors import (
 from cliniko_connector.models import Connection, RecordSnapshot, RecordState, StreamCursor, StreamKey
 from cliniko_connector.ports import StreamStats
 from cliniko_connector.timeutil import parse_ts, to_z
+
+if TYPE_CHECKING:
+    from cliniko_connector.hookmodels import Hook, HookLogEntry
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -712,3 +715,146 @@ class DynamoRateBudget(WindowedRateBudget):
             # A later penalty is already recorded.
             if not _is_conditional_failure(exc):
                 raise
+
+
+# -- inbound hooks ------------------------------------------------------------------------------
+
+HOOKS_PK = "HOOKS"  # every hook's definition: one partition, one item per hook (sk = its name)
+HOOK_PK_PREFIX = "HOOK#"  # one hook's ledger: replay marks, minute counters, request outcomes
+HOOK_SEEN_PREFIX = "SEEN#"
+HOOK_RATE_PREFIX = "RATE#"
+HOOK_LOG_PREFIX = "LOG#"
+HOOK_LOG_TTL_SECONDS = 7 * 86400
+HOOK_RATE_TTL_SECONDS = 300
+
+
+class DynamoHookStore:
+    """Implements `ports.HookStore` on the state table: partition `HOOKS`, sort key the hook's name, the hook
+    as JSON in `hook` (its map keeps its own shape, with no DynamoDB type juggling)."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client if client is not None else boto3_client("dynamodb")
+
+    def __repr__(self) -> str:
+        return f"DynamoHookStore(table_name={self.table_name!r})"
+
+    def get(self, name: str) -> Hook:
+        from cliniko_connector.errors import HookNotFound
+
+        item = self._client.get_item(
+            TableName=self.table_name, Key={"pk": _s(HOOKS_PK), "sk": _s(name)}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            raise HookNotFound(f"no hook {name!r}")
+        return _hook_from_item(item)
+
+    def list(self) -> list[Hook]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(HOOKS_PK)},
+            "ConsistentRead": True,
+        }
+        found: list[Hook] = []
+        while True:
+            page = self._client.query(**kwargs)
+            found.extend(_hook_from_item(item) for item in page.get("Items", []))
+            if not page.get("LastEvaluatedKey"):
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put(self, hook: Hook) -> None:
+        self._client.put_item(
+            TableName=self.table_name,
+            Item={"pk": _s(HOOKS_PK), "sk": _s(hook.name), "hook": _s(hook.model_dump_json())},
+        )
+
+    def delete(self, name: str) -> None:
+        self._client.delete_item(TableName=self.table_name, Key={"pk": _s(HOOKS_PK), "sk": _s(name)})
+
+
+def _hook_from_item(item: Item) -> Hook:
+    from cliniko_connector.hookmodels import Hook
+
+    return Hook.model_validate_json(item["hook"]["S"])
+
+
+class DynamoHookLedger:
+    """Implements `ports.HookLedger` on the state table, partition `HOOK#<name>`. Every item expires (TTL
+    `expires_at`); a replay mark is checked against its own `expires_at` too, as DynamoDB deletes late."""
+
+    def __init__(self, table_name: str, client: Any = None, clock: Callable[[], float] = time.time) -> None:
+        self.table_name = table_name
+        self._client = client if client is not None else boto3_client("dynamodb")
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"DynamoHookLedger(table_name={self.table_name!r})"
+
+    def _key(self, name: str, sk: str) -> Item:
+        return {"pk": _s(HOOK_PK_PREFIX + name), "sk": _s(sk)}
+
+    def first_use(self, name: str, token: str, expires_at: float) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item={**self._key(name, HOOK_SEEN_PREFIX + token), "expires_at": _n(int(expires_at))},
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": _n(int(self._clock()))},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def forget(self, name: str, token: str) -> None:
+        self._client.delete_item(TableName=self.table_name, Key=self._key(name, HOOK_SEEN_PREFIX + token))
+
+    def count_request(self, name: str, minute: int) -> int:
+        response = self._client.update_item(
+            TableName=self.table_name,
+            Key=self._key(name, f"{HOOK_RATE_PREFIX}{minute}"),
+            UpdateExpression="ADD n :one SET expires_at = :exp",
+            ExpressionAttributeValues={":one": _n(1), ":exp": _n(minute + 60 + HOOK_RATE_TTL_SECONDS)},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["n"]["N"])
+
+    def log(self, name: str, entry: HookLogEntry) -> None:
+        self._client.put_item(
+            TableName=self.table_name,
+            Item={
+                **self._key(name, f"{HOOK_LOG_PREFIX}{entry.at}#{entry.request_id}"),
+                "entry": _s(entry.model_dump_json()),
+                "expires_at": _n(int(self._clock()) + HOOK_LOG_TTL_SECONDS),
+            },
+        )
+
+    def recent(self, name: str, limit: int) -> list[HookLogEntry]:
+        from cliniko_connector.hookmodels import HookLogEntry
+
+        response = self._client.query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :log)",
+            ExpressionAttributeValues={":pk": _s(HOOK_PK_PREFIX + name), ":log": _s(HOOK_LOG_PREFIX)},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [HookLogEntry.model_validate_json(item["entry"]["S"]) for item in response.get("Items", [])]
+
+    def forget_hook(self, name: str) -> None:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(HOOK_PK_PREFIX + name)},
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            for item in page.get("Items", []):
+                self._client.delete_item(TableName=self.table_name, Key={"pk": item["pk"], "sk": item["sk"]})
+            if not page.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

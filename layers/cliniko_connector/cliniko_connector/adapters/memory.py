@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cliniko_connector.adapters.eventbridge import EventBridgePublisher
 from cliniko_connector.adapters.rate_windows import TOTAL, WindowedRateBudget, full_counter, window_start
@@ -36,6 +36,9 @@ from cliniko_connector.ports import (
     StreamStats,
 )
 from cliniko_connector.timeutil import parse_ts, to_z
+
+if TYPE_CHECKING:
+    from cliniko_connector.hookmodels import Hook, HookLogEntry
 
 
 def _stored_cursor(cursor: StreamCursor, version: int) -> StreamCursor:
@@ -514,3 +517,77 @@ class InMemoryScheduleLedger:
             current = self.rows.get(name)
             if current is not None and current.version == version:
                 self.rows[name] = current.model_copy(update={"announce": None})
+
+
+# -- inbound hooks ------------------------------------------------------------------------------------
+
+
+class InMemoryHookStore:
+    """Fake `ports.HookStore`."""
+
+    def __init__(self, hooks: Sequence[Hook] = ()) -> None:
+        self._lock = threading.Lock()
+        self._hooks = {hook.name: hook for hook in hooks}
+
+    def get(self, name: str) -> Hook:
+        from cliniko_connector.errors import HookNotFound
+
+        with self._lock:
+            hook = self._hooks.get(name)
+        if hook is None:
+            raise HookNotFound(f"no hook {name!r}")
+        return hook
+
+    def list(self) -> list[Hook]:
+        with self._lock:
+            return sorted(self._hooks.values(), key=lambda h: h.name)
+
+    def put(self, hook: Hook) -> None:
+        with self._lock:
+            self._hooks[hook.name] = hook
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            self._hooks.pop(name, None)
+
+
+class InMemoryHookLedger:
+    """Fake `ports.HookLedger`; replay marks expire by `clock` like the DynamoDB one's condition."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.seen: dict[tuple[str, str], float] = {}
+        self.minutes: dict[tuple[str, int], int] = {}
+        self.entries: dict[str, list[HookLogEntry]] = {}
+
+    def first_use(self, name: str, token: str, expires_at: float) -> bool:
+        with self._lock:
+            until = self.seen.get((name, token))
+            if until is not None and until >= self._clock():
+                return False
+            self.seen[(name, token)] = expires_at
+            return True
+
+    def forget(self, name: str, token: str) -> None:
+        with self._lock:
+            self.seen.pop((name, token), None)
+
+    def count_request(self, name: str, minute: int) -> int:
+        with self._lock:
+            self.minutes[(name, minute)] = self.minutes.get((name, minute), 0) + 1
+            return self.minutes[(name, minute)]
+
+    def log(self, name: str, entry: HookLogEntry) -> None:
+        with self._lock:
+            self.entries.setdefault(name, []).append(entry)
+
+    def recent(self, name: str, limit: int) -> list[HookLogEntry]:
+        with self._lock:
+            return list(reversed(self.entries.get(name, [])))[:limit]
+
+    def forget_hook(self, name: str) -> None:
+        with self._lock:
+            self.seen = {k: v for k, v in self.seen.items() if k[0] != name}
+            self.minutes = {k: v for k, v in self.minutes.items() if k[0] != name}
+            self.entries.pop(name, None)

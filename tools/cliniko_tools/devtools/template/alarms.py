@@ -20,6 +20,7 @@ from cliniko_tools.devtools.template.stack import Stack
 ACTION_FAILURE_RATE_THRESHOLD = 0.2  # more than 20% of action outcomes failed …
 ACTION_FAILURE_RATE_MIN_OUTCOMES = 5  # … out of at least this many in 5 minutes
 POLL_WORKER_ERRORS_THRESHOLD = 3  # failed poll jobs in 15 minutes
+HOOK_ERRORS_THRESHOLD = 3
 AUTH_FAILURE_PERIODS = 3  # 401/403 answers in each of 3 consecutive 5-minute periods
 POLL_QUEUE_MAX_AGE_SECONDS = 3_600  # a poll job an hour old failed twice or the worker stalled
 
@@ -81,6 +82,21 @@ def add_alarms(stack: Stack) -> None:
             Period=900,
             EvaluationPeriods=1,
             Threshold=POLL_WORKER_ERRORS_THRESHOLD,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        ),
+    )
+    stack.add(
+        "HookErrorsAlarm",
+        _alarm(
+            "the hook function failed (not a refusal: those are answers) at least "
+            f"{HOOK_ERRORS_THRESHOLD} times in 15 minutes; callers got a 5xx and will send again.",
+            Namespace="AWS/Lambda",
+            MetricName="Errors",
+            Dimensions=[{"Name": "FunctionName", "Value": ref("HookFunction")}],
+            Statistic="Sum",
+            Period=900,
+            EvaluationPeriods=1,
+            Threshold=HOOK_ERRORS_THRESHOLD,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         ),
     )

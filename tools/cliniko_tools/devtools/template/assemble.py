@@ -11,6 +11,7 @@ from cliniko_tools.devtools.template.bus import add_bus, add_bus_policy
 from cliniko_tools.devtools.template.dashboard import add_dashboard
 from cliniko_tools.devtools.template.functions import (
     add_action_function,
+    add_hook_function,
     add_layer,
     add_poll_functions,
     add_schedule_function,
@@ -60,6 +61,8 @@ def build_template(
     add_poll_functions(stack)
     add_schedule_roles(stack)
     add_schedule_function(stack)
+
+    add_hook_function(stack)
     for action in actions.values():
         add_action_function(stack, action)
         add_action_rule(stack, action)
@@ -115,6 +118,10 @@ def estimate_deployed_resources(template: dict[str, Any]) -> int:
             count += 1
         if "EventInvokeConfig" in props:
             count += 1
+        if "FunctionUrlConfig" in props:
+            # The URL and, for AuthType NONE, the two public permissions Lambda requires since October 2025
+            # (`lambda:InvokeFunctionUrl` and `lambda:InvokeFunction`), both added by the SAM transform.
+            count += 3
         for event in props.get("Events", {}).values():
             count += {"Schedule": 2, "EventBridgeRule": 2, "CloudWatchEvent": 2, "SQS": 1}.get(event["Type"], 1)
             # A DeadLetterConfig of Type SQS (rather than an Arn) makes SAM create a queue and its policy.

@@ -9,11 +9,12 @@ from cliniko_tools.devtools.template.intrinsics import get_att, if_, ref, sub
 from cliniko_tools.devtools.template.names import BUS_NAME, KMS_KEY_ARN
 from cliniko_tools.devtools.template.stack import Stack
 
-# The stack's own roles that put events on the bus (trigger events, action outcomes, scheduled actions: the
-# scheduling function's Moved/Dropped and, as the scheduler's role, the due actions themselves).
+# The stack's own roles that put events on the bus (trigger events, action outcomes, hooks' action requests,
+# scheduled actions: the scheduling function's Moved/Dropped and, as the scheduler's role, the due actions).
 STACK_PUBLISHER_ROLES = [
     get_att("PollWorkerRole", "Arn"),
     get_att("ActionFunctionRole", "Arn"),
+    get_att("HookFunctionRole", "Arn"),
     get_att("ScheduleActionsRole", "Arn"),
     get_att("SchedulerTargetRole", "Arn"),
 ]

@@ -33,6 +33,10 @@ SKIPS: Mapping[str, Mapping[str, str]] = {
         **_FUNCTION,
         "CKV_AWS_116": "Asynchronous failures go to the ScheduleActionsFailureQueue OnFailure destination.",
     },
+    "HookFunction": {
+        **_FUNCTION,
+        "CKV_AWS_116": "Invoked synchronously by its function URL: the caller gets the error and sends again.",
+    },
     "IdempotencyTable": {"CKV_AWS_28": "Short-lived idempotency records; a restore would only replay them."},
 }
 

@@ -13,6 +13,7 @@ from cliniko_tools.devtools.template.intrinsics import sub
 from cliniko_tools.devtools.template.metrics import (
     API_REQUESTS_METRIC,
     AUTH_FAILURES_METRIC,
+    HOOK_REQUESTS_METRIC,
     PER_ACTION_METRIC,
     RATE_LIMITED_METRIC,
     STREAM_LABELS,
@@ -155,6 +156,13 @@ def dashboard_body(resources: Mapping[str, Any]) -> dict[str, Any]:
         _graph(
             "Failed actions per action",
             [_expression(search(PER_ACTION_METRIC, "action", "Sum"), "", "failed_by_action")],
+        ),
+        _graph(
+            "Inbound hook requests by HTTP status",
+            [
+                _expression(search(HOOK_REQUESTS_METRIC, "status", "Sum"), "", "hooks_by_status"),
+                ["AWS/Lambda", "Errors", "FunctionName", "${HookFunction}", {"label": "hook function errors"}],
+            ],
         ),
         _graph("Dead-letter queue depth", dlqs, stat="Maximum"),
         _graph(

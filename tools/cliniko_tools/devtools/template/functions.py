@@ -26,6 +26,7 @@ ACTION_CODE_URI = "functions/action/"
 SCHEDULE_CODE_URI = "functions/schedule_actions/"
 SCHEDULE_ASYNC_MAX_RETRIES = 2
 SCHEDULE_ASYNC_MAX_EVENT_AGE_SECONDS = 3600
+HOOK_CODE_URI = "functions/hook/"
 HANDLER = "app.lambda_handler"
 
 DEFAULT_TIMEOUT_SECONDS = 45
@@ -41,6 +42,9 @@ ACTION_TIME_BUDGET_SECONDS = 35
 # budget in the state table, which every poller and action consults before each request. This cap keeps
 # the budget's conditional writes uncontended and bounds a backfill's burst; see docs/security.md.
 WORKER_MAX_CONCURRENCY = 5
+# The hook function answers its caller while it waits: a few seconds for DynamoDB, Secrets Manager and PutEvents.
+HOOK_TIMEOUT_SECONDS = 10
+HOOK_MAX_BODY_BYTES = 1024 * 1024
 ACTION_ASYNC_MAX_RETRIES = 2
 ACTION_ASYNC_MAX_EVENT_AGE_SECONDS = 21_600
 # A poll tick that can't be delivered within a minute is superseded by the next one.
@@ -221,6 +225,29 @@ def add_action_function(stack: Stack, action: Action) -> None:
     stack.outputs[f"{function_id}Arn"] = {
         "Description": f"ARN of the {action.name} action function",
         "Value": get_att(function_id, "Arn"),
+    }
+
+
+def add_hook_function(stack: Stack) -> None:
+    """The one function behind every inbound hook, with a function URL (`POST <url>hooks/NAME`). AuthType NONE:
+    each hook authenticates its caller itself (HMAC signature or bearer token, docs/security.md), which IAM
+    auth can't do for a form tool. Hooks are rows of the state table, so adding one deploys nothing."""
+    _add_function(
+        stack,
+        "HookFunction",
+        description="Inbound hooks: a signed request from another app becomes one action request on the bus.",
+        code_uri=HOOK_CODE_URI,
+        role="HookFunctionRole",
+        sizing={"Timeout": HOOK_TIMEOUT_SECONDS},
+        variables={
+            "ACTION_REQUEST_SOURCE": ref("ActionRequestSource"),
+            "HOOK_MAX_BODY_BYTES": str(HOOK_MAX_BODY_BYTES),
+        },
+    )
+    stack.resources["HookFunction"]["Properties"]["FunctionUrlConfig"] = {"AuthType": "NONE", "InvokeMode": "BUFFERED"}
+    stack.outputs["HookUrl"] = {
+        "Description": "Base URL of the inbound hooks (`cliniko-connector hooks show NAME` gives a hook's own).",
+        "Value": get_att("HookFunctionUrl", "FunctionUrl"),
     }
 
 

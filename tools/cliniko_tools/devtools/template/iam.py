@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from cliniko_connector.adapters.dynamodb import HOOK_PK_PREFIX as DYNAMO_HOOK_PK_PREFIX
+from cliniko_connector.adapters.dynamodb import HOOKS_PK as DYNAMO_HOOKS_PK
 from cliniko_tools.devtools.template.intrinsics import ARN_PREFIX, arn_of, get_att, ref, sub
-from cliniko_tools.devtools.template.names import KMS_KEY_ARN, LOG_GROUP_PREFIX, SECRET_OWNER_TAG, SECRETS_ARN
+from cliniko_tools.devtools.template.names import (
+    HOOK_SECRETS_ARN,
+    KMS_KEY_ARN,
+    LOG_GROUP_PREFIX,
+    SECRET_OWNER_TAG,
+    SECRETS_ARN,
+)
 from cliniko_tools.devtools.template.stack import Stack
+
+HOOKS_PARTITION: str = DYNAMO_HOOKS_PK
+HOOK_PARTITION_PREFIX: str = DYNAMO_HOOK_PK_PREFIX
 
 
 def _allow(sid: str, actions: list[str], resource: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -66,6 +77,7 @@ def add_roles(stack: Stack) -> None:
                 ),
                 _allow("ReadConnections", ["dynamodb:GetItem"], arn_of("ConnectionsTable")),
                 _read_api_keys(),
+                NO_HOOK_SECRETS,
                 _allow("PublishTriggerEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
                 _kms_use("sqs", "dynamodb", "secretsmanager"),
                 XRAY_STATEMENT,
@@ -93,6 +105,7 @@ def add_roles(stack: Stack) -> None:
                 _allow("SharedRateBudget", ["dynamodb:GetItem", "dynamodb:UpdateItem"], arn_of("StateTable")),
                 _allow("ReadConnections", ["dynamodb:GetItem"], arn_of("ConnectionsTable")),
                 _read_api_keys(),
+                NO_HOOK_SECRETS,
                 _allow("PublishOutcomeEvents", ["events:PutEvents"], get_att("EventBus", "Arn")),
                 _allow("OnFailureDestination", ["sqs:SendMessage"], get_att("ActionFailureQueue", "Arn")),
                 _kms_use("sqs", "dynamodb", "secretsmanager"),
@@ -100,6 +113,48 @@ def add_roles(stack: Stack) -> None:
             ],
         ),
     )
+
+    stack.add(
+        "HookFunctionRole",
+        _role(
+            "Inbound hooks: reads hook rows and their secrets, guards replays and rates, puts action requests.",
+            [
+                _logs([get_att("HookFunctionLogGroup", "Arn")]),
+                # Only the hook items of the state table: the definitions' partition and each hook's ledger.
+                _allow(
+                    "ReadHookDefinitions",
+                    ["dynamodb:GetItem"],
+                    arn_of("StateTable"),
+                    {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [HOOKS_PARTITION]}},
+                ),
+                _allow(
+                    "HookReplayMarksRatesAndLog",
+                    ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                    arn_of("StateTable"),
+                    {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{HOOK_PARTITION_PREFIX}*"]}},
+                ),
+                _allow("ReadConnections", ["dynamodb:GetItem"], arn_of("ConnectionsTable")),
+                _allow(
+                    "ReadThisStacksHookSecrets",
+                    ["secretsmanager:GetSecretValue"],
+                    HOOK_SECRETS_ARN,
+                    {"StringEquals": {f"secretsmanager:ResourceTag/{SECRET_OWNER_TAG}": ref("AWS::StackName")}},
+                ),
+                _allow("PutActionRequests", ["events:PutEvents"], get_att("EventBus", "Arn")),
+                _kms_use("dynamodb", "secretsmanager"),
+                XRAY_STATEMENT,
+            ],
+        ),
+    )
+
+
+# The API-key readers never read a hook's secret: the prefix they read holds both.
+NO_HOOK_SECRETS: dict[str, Any] = {
+    "Sid": "NoHookSecrets",
+    "Effect": "Deny",
+    "Action": ["secretsmanager:GetSecretValue"],
+    "Resource": HOOK_SECRETS_ARN,
+}
 
 
 SCHEDULE_GROUP_NAME = "${AWS::StackName}-actions"

@@ -21,8 +21,11 @@ STREAM_LABELS = ("connection", "resource")
 # The one metric with a second dimension, `action`: bounded by the catalog, and a value only when an action fails;
 # the dashboard's "Failed actions per action" reads it.
 PER_ACTION_METRIC = "ActionsFailed"
+# Every inbound hook request, by HTTP status (a dimension: the statuses are few); the hook's name is a label.
+HOOK_REQUESTS_METRIC = "HookRequests"
 EMITTED_METRICS = frozenset(
     {
+        HOOK_REQUESTS_METRIC,
         *STREAM_METRICS,
         *ACTION_METRICS,
         "PollJobsDispatched",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cliniko_connector.adapters.secrets import SECRET_OWNER_TAG_KEY
+from cliniko_connector.hookmodels import HOOK_SECRET_FOLDER
 from cliniko_tools.devtools.template.intrinsics import ARN_PREFIX, get_att, if_, ref, sub
 
 # Names that embed the stage: the bus, the schedule rule, the dashboard, the registry, the key alias.
@@ -17,6 +18,10 @@ SERVICE_DIMENSION = STACK_PREFIX
 SECRETS_PREFIX = "cliniko-connector/${AWS::StackName}/"
 SECRET_OWNER_TAG: str = SECRET_OWNER_TAG_KEY
 SECRETS_ARN = sub(f"{ARN_PREFIX}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{SECRETS_PREFIX}*")
+# Hooks' secrets, a folder of the same prefix: only the hook role reads them (the others are denied them).
+HOOK_SECRETS_ARN = sub(
+    f"{ARN_PREFIX}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{SECRETS_PREFIX}{HOOK_SECRET_FOLDER}*"
+)
 BUS_ARN_TEXT = f"{ARN_PREFIX}:events:${{AWS::Region}}:${{AWS::AccountId}}:event-bus/{BUS_NAME}"
 LOG_GROUP_PREFIX = "/aws/lambda/${AWS::StackName}/"
 # The stack's key: the one created here, or the operator's own (KmsKeyArn).

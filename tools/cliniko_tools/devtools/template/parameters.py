@@ -193,6 +193,7 @@ CLI_ENVIRONMENT = (
     ("SECRETS_KMS_KEY_ID", "${KeyArn}"),
     ("SECRETS_PREFIX", SECRETS_PREFIX),
     ("STACK_NAME", "${AWS::StackName}"),
+    ("HOOKS_URL", "${HookFunctionUrl.FunctionUrl}"),
     ("AWS_DEFAULT_REGION", "${AWS::Region}"),
 )
 
