@@ -23,6 +23,7 @@ from cliniko_connector.errors import (
     ClinikoNotFound,
     ClinikoSortNotHonoured,
     ClinikoTransientError,
+    ConnectorError,
     CursorConflict,
     PublishError,
     RateBudgetExhausted,
@@ -42,9 +43,23 @@ from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import ClinikoApi, EventPublisher, StreamStateStore
 from cliniko_connector.timeutil import ONE_SECOND, parse_ts, to_z, utc_now
 from cliniko_connector.usecases.classify import ClassifiedRecord, Transition, classify_versions, removal
-from cliniko_connector.usecases.status import describe_error
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_ERROR_CHARS = 300
+
+
+def describe_error(exc: BaseException) -> str:
+    """`Type: message` for a cursor's `last_error`. This project's errors never carry record data, so their
+    message is kept; an AWS error keeps its operation and code; anything else only its type (a KeyError's
+    message could be a patient's field value)."""
+    if isinstance(exc, ConnectorError):
+        text = f"{exc.error_type}: {exc}"
+    else:
+        response = getattr(exc, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        operation = getattr(exc, "operation_name", None)
+        text = " ".join(filter(None, [f"{type(exc).__name__}:" if operation else type(exc).__name__, operation, code]))
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
 @dataclass
