@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
@@ -209,6 +210,8 @@ class ClinikoClient:
         self.rate_key_id = rate_key_id
         self.requests_sent = 0
         self.rate_limited = 0  # 429s answered, including those retried here
+        # The poll worker sends a job's requests from a few threads at once (one client per connection).
+        self._counts = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ClinikoClient(base_url={self.base_url!r})"
@@ -289,7 +292,8 @@ class ClinikoClient:
         if json is not None:
             headers["Content-Type"] = "application/json"
         path = self._path_of(url)
-        self.requests_sent += 1
+        with self._counts:
+            self.requests_sent += 1
         try:
             response = self._session.request(
                 method,
@@ -326,7 +330,8 @@ class ClinikoClient:
                     f"{method} {path}: answer {status} was not valid JSON", status=status, method=method, path=path
                 ) from None
         if status == 429:
-            self.rate_limited += 1
+            with self._counts:
+                self.rate_limited += 1
             raise ClinikoRateLimited(
                 f"{method} {path}: rate limited by Cliniko",
                 reset_at=self._reset_at(response),
