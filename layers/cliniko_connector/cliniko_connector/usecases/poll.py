@@ -477,12 +477,15 @@ class StreamPoller:
         result.cursor = to_z(cursor.position)
         result.reconciling = cursor.reconcile_from is not None
         labels = {"connection": connection.id, "resource": stream.resource}
-        count("PagesFetched", result.pages, labels)
+        changed = bool(result.records or result.events or result.duplicates)
+        # An idle stream's page is counted for its connection only, so a job's idle streams share one metric
+        # line with its requests (one EMF line per set of labels, billed by the byte) instead of one each.
+        count("PagesFetched", result.pages, labels if changed else {"connection": connection.id})
         count("RecordsPolled", result.records, labels)
         count("DuplicatesSuppressed", result.duplicates, labels)
         count("EventsPublished", result.events, labels)
         # An idle stream's line is DEBUG: the job's one INFO summary says it was polled (logs are billed by the byte).
-        log = logger.info if result.records or result.events or result.duplicates else logger.debug
+        log = logger.info if changed else logger.debug
         log(
             "stream polled",
             extra={
