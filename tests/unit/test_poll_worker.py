@@ -357,6 +357,20 @@ def test_an_idle_stream_of_a_job_is_one_request_and_one_cursor_write(cliniko: Fa
     assert all(state.get_cursor(StreamKey(connection_id="c", resource=r)).caught_up_at for r in STREAMS)
 
 
+def test_an_idle_job_soon_after_another_reads_the_cursors_and_writes_none(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock())
+    w.handle(PollJob(connection_id="c", resources=STREAMS))  # caught up: each cursor says when
+    state: Any = w.runtime.state
+    state.calls.clear()
+
+    result = w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert result.caught_up and len(cliniko.requests) == 2 * len(STREAMS)
+    # Within the heartbeat (`poll_idle_heartbeat_seconds`) an idle stream has nothing to write.
+    assert w.settings.poll_idle_heartbeat_seconds > 60
+    assert state.calls == {"get_cursors": 1}
+
+
 def test_a_stream_with_changes_takes_the_lease_with_its_cursor_and_lets_it_go_with_the_last_write(
     cliniko: FakeCliniko,
 ) -> None:

@@ -179,6 +179,7 @@ class _Hold:
     owner: str
     cursor: StreamCursor | None = None
     held: bool = False
+    wrote: bool = False  # this poll wrote the cursor
 
 
 # `poll(cursor=...)` not given: the poller reads the cursor itself.
@@ -216,6 +217,11 @@ class StreamPoller:
     now: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
     payload_mode: PayloadMode | None = None
+    # An idle poll (nothing read, nothing to write) leaves the cursor as it is while its `caught_up_at` is younger
+    # than this: it has nothing to protect (no publish, no lease) and a write per stream per minute is most of
+    # an idle clinic's DynamoDB bill. The cursor still says when the stream was last seen caught up, to within
+    # this. 0 writes every idle poll.
+    idle_heartbeat: timedelta = timedelta(0)
     # Test seam: called at named step boundaries so crash tests can stop the poller anywhere.
     checkpoint_hook: Callable[[str], None] = lambda step: None
 
@@ -288,7 +294,7 @@ class StreamPoller:
             if hold.held:
                 raise  # taken over while we held it (an expired lease): the job is retried
             raise StreamBusy(f"stream {hold.key} is being polled by another worker") from None
-        hold.cursor, hold.held = cursor, keep
+        hold.cursor, hold.held, hold.wrote = cursor, keep, True
         return cursor
 
     def _lease(self, hold: _Hold, cursor: StreamCursor) -> StreamCursor:
@@ -324,7 +330,7 @@ class StreamPoller:
                 cursor = self.state.put_cursor(key, initial_cursor(StartPoint(), self.now()), expected_version=None)
             except CursorConflict:
                 raise StreamBusy(f"stream {key} is being polled by another worker") from None
-            hold.cursor = cursor
+            hold.cursor, hold.wrote = cursor, True
             result.initialised = True
         salt = connection.hash_salt.encode()
         mode = connection.payload_mode or self.payload_mode or PayloadMode.FULL
@@ -379,8 +385,9 @@ class StreamPoller:
             unordered = not in_order(stream, records, by_id=draining) or gap
             if not records and not draining and not unordered and bound is None:
                 now = self.now()
-                update = {"last_poll_at": now, "caught_up_at": now, "last_error": None}
-                cursor = self._write(hold, cursor, update | self._walked(reconcile, None, None), keep=False)
+                if not self._quiet(hold, cursor, reconcile, now):
+                    update = {"last_poll_at": now, "caught_up_at": now, "last_error": None}
+                    cursor = self._write(hold, cursor, update | self._walked(reconcile, None, None), keep=False)
                 result.caught_up = True
                 break
             more = page.next_url is not None
@@ -499,6 +506,21 @@ class StreamPoller:
             },
         )
         return result
+
+    def _quiet(self, hold: _Hold, cursor: StreamCursor, reconcile: bool, now: datetime) -> bool:
+        """Whether an empty page that catches the stream up may leave its cursor unwritten: this poll holds no
+        lease and wrote nothing, there is no walk to end nor error to clear, and the cursor says the stream
+        caught up less than `idle_heartbeat` ago. The next poll reads from the same position either way."""
+        return (
+            self.idle_heartbeat > timedelta(0)
+            and not hold.held
+            and not reconcile
+            and not hold.wrote
+            and cursor.last_error is None
+            and cursor.caught_up_at is not None
+            and cursor.last_poll_at is not None
+            and timedelta(0) <= now - cursor.caught_up_at < self.idle_heartbeat
+        )
 
     def _take(
         self,

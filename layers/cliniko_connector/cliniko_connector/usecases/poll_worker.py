@@ -380,6 +380,7 @@ class PollWorker:
             page_size=self.settings.poll_page_size,
             lease_seconds=self.settings.lease_seconds,
             payload_mode=self.settings.default_payload_mode,
+            idle_heartbeat=timedelta(seconds=self.settings.poll_idle_heartbeat_seconds),
             monotonic=self.monotonic,  # the clock this worker's deadlines are on
         )
 
