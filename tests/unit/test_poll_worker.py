@@ -302,9 +302,9 @@ class CountingState(InMemoryStreamStateStore):
         self.calls["get_cursor"] += 1
         return super().get_cursor(stream)
 
-    def get_cursors(self, streams: Any) -> dict[StreamKey, StreamCursor]:
+    def get_cursors(self, streams: Any, **kw: Any) -> dict[StreamKey, StreamCursor]:
         self.calls["get_cursors"] += 1
-        return super().get_cursors(streams)
+        return super().get_cursors(streams, **kw)
 
     def put_cursor(self, stream: StreamKey, cursor: StreamCursor, **kw: Any) -> StreamCursor:
         self.calls["put_cursor" + ("_leased" if kw.get("lease_seconds") else "")] += 1

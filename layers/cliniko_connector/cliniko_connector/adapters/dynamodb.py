@@ -182,13 +182,12 @@ class DynamoStreamStateStore:
         item = response.get("Item")
         return _cursor_from_item(item) if item else None
 
-    def get_cursors(self, streams: Sequence[StreamKey]) -> dict[StreamKey, StreamCursor]:
+    def get_cursors(self, streams: Sequence[StreamKey], *, consistent: bool = True) -> dict[StreamKey, StreamCursor]:
         by_pk = {self.partition_key(s): s for s in streams}
         found: dict[StreamKey, StreamCursor] = {}
         for chunk in _chunks(list(by_pk), BATCH_GET_LIMIT):
-            request = {
-                self.table_name: {"Keys": [{"pk": _s(pk), "sk": _s(CURSOR_SK)} for pk in chunk], "ConsistentRead": True}
-            }
+            keys = [{"pk": _s(pk), "sk": _s(CURSOR_SK)} for pk in chunk]
+            request = {self.table_name: {"Keys": keys, "ConsistentRead": consistent}}
             for item in self._batch_get(request):
                 found[by_pk[item["pk"]["S"]]] = _cursor_from_item(item)
         return found

@@ -66,7 +66,7 @@ class InMemoryStreamStateStore:
         with self._lock:
             return self.cursors.get(stream)
 
-    def get_cursors(self, streams: Sequence[StreamKey]) -> dict[StreamKey, StreamCursor]:
+    def get_cursors(self, streams: Sequence[StreamKey], *, consistent: bool = True) -> dict[StreamKey, StreamCursor]:
         with self._lock:
             return {s: self.cursors[s] for s in streams if s in self.cursors}
 

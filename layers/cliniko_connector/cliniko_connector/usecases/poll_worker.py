@@ -134,7 +134,10 @@ class PollWorker:
             for key in keys:  # `status` shows why they stopped
                 after_poll_failure(self.runtime.state, key, refused, utc_now(), keep_error=True)
             raise
-        cursors: dict[StreamKey, StreamCursor] = self.runtime.state.get_cursors(keys)
+        # Eventually consistent, at half the read units: the last write to a cursor was a job ago, and every
+        # write a poll makes is conditional on the version it read (a publish only after one), so a stale
+        # cursor can only make its stream busy for this job, never publish twice or move it back.
+        cursors: dict[StreamKey, StreamCursor] = self.runtime.state.get_cursors(keys, consistent=False)
         self._prepay(poller.api, len(streams))
         run = _Job(connection.id, streams)
         with self._counted(poller.api, connection):
