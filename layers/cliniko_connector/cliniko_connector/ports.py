@@ -150,6 +150,10 @@ class SecretStore(Protocol):
 
     def delete(self, secret_id: str) -> None: ...
 
+    def forget(self, secret_id: str) -> None:
+        """Drop what is cached of the secret (Cliniko refused its key): the next `get` reads it again."""
+        ...
+
 
 class RateBudget(Protocol):
     """A request budget per Cliniko API key, shared by every poller and action of that key."""

@@ -109,6 +109,8 @@ class Runtime:
                 rate_key_id=key_id,
                 rate_connection_id=connection.id,
                 purpose=purpose,
+                # A refused key is read again by the next request's client (rotated since it was cached).
+                on_unauthorized=lambda secret_id=connection.secret_id: self.secrets.forget(secret_id),
             )
             self._clients = {k: v for k, v in self._clients.items() if k[:2] != cache_key[:2]}
             self._clients[cache_key] = client

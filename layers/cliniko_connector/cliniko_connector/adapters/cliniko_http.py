@@ -186,6 +186,7 @@ class ClinikoClient:
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
+        on_unauthorized: Callable[[], None] | None = None,
     ) -> None:
         if not api_key or api_key != api_key.strip():
             raise ConfigurationError("the Cliniko API key is empty or has surrounding white space")
@@ -206,6 +207,7 @@ class ClinikoClient:
         self._monotonic = monotonic
         self._wall = wall_clock
         self._jitter = jitter
+        self._on_unauthorized = on_unauthorized  # a 401: the key may have been rotated (the cached one is stale)
         # Read by the poll worker to prepay a job's first requests (`RateBudget.prepay`).
         self.rate_key_id = rate_key_id
         self.requests_sent = 0
@@ -349,6 +351,8 @@ class ClinikoClient:
             404: ClinikoNotFound,
             422: ClinikoValidationError,
         }.get(status, ClinikoClientError)
+        if status == 401 and self._on_unauthorized is not None:
+            self._on_unauthorized()
         field_errors: dict[str, str] = {}
         detail = ""
         if status == 422:

@@ -199,6 +199,9 @@ class InMemorySecretStore:
             raise ConfigurationError(f"secret {secret_id!r} does not exist or is scheduled for deletion")
         return value
 
+    def forget(self, secret_id: str) -> None:
+        """Nothing is cached here: every `get` reads the value as it is."""
+
     def put(self, name: str, value: str) -> str:
         with self._lock:
             self._values[self.prefix + name] = value
