@@ -561,3 +561,23 @@ def test_an_idle_poll_is_busy_while_another_poller_holds_the_lease(cliniko, stat
 
     with pytest.raises(StreamBusy):
         p.poll(connection(), PATIENTS, deadline=float("inf"))
+
+
+def test_the_overlaps_re_read_of_records_already_seen_leaves_the_cursor_unwritten(cliniko, state, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, state, bus, clock)
+    cliniko.put("patients", patient(1, updated=10))
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    written = state.get_cursor(KEY)
+    assert written is not None and written.events_published == 1
+
+    clock.at = NOW + timedelta(minutes=1)
+    again = p.poll(connection(), PATIENTS, deadline=float("inf"))
+    assert again.caught_up and again.records == 1 and again.events == 0  # the overlap read it again
+    assert state.get_cursor(KEY) == written and len(bus.events) == 1
+
+    cliniko.put("patients", patient(2, updated=20))  # a change is still published, and the cursor moves
+    clock.at = NOW + timedelta(minutes=2)
+    assert p.poll(connection(), PATIENTS, deadline=float("inf")).events == 1
+    moved = state.get_cursor(KEY)
+    assert moved is not None and moved.position == ORIGIN + timedelta(seconds=20) and moved.events_published == 2

@@ -554,20 +554,22 @@ class StreamPoller:
         for event in events:
             result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
         now = self.now()
-        cursor = self._write(
-            run.hold,
-            cursor,
-            {
-                "position": max(cursor.position, position),
-                "last_poll_at": now,
-                "last_error": None,
-                "events_published": cursor.events_published + len(events),
-                "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
-                **({"caught_up_at": now} if caught_up else {}),
-                **self._walked(run.reconcile, resume_at, drain_after_id),
-            },
-            keep=False if caught_up and run.release_when_caught_up else None,
-        )
+        update = {
+            "position": max(cursor.position, position),
+            "last_poll_at": now,
+            "last_error": None,
+            "events_published": cursor.events_published + len(events),
+            "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
+            **({"caught_up_at": now} if caught_up else {}),
+            **self._walked(run.reconcile, resume_at, drain_after_id),
+        }
+        # The overlap's re-read of records the stream has seen, caught up and nothing else to say: as idle as an
+        # empty page (`_quiet`), so within the heartbeat the cursor stays as it is.
+        unchanged = all(getattr(cursor, k) == v for k, v in update.items() if k not in ("last_poll_at", "caught_up_at"))
+        if not (caught_up and unchanged and self._quiet(run.hold, cursor, run.reconcile, now)):
+            cursor = self._write(
+                run.hold, cursor, update, keep=False if caught_up and run.release_when_caught_up else None
+            )
         if events:  # hourly counters for `status`: never worth failing a poll over
             try:
                 self.state.record_events(key, int(self.now().timestamp()) // 3600 * 3600, len(events))
