@@ -33,7 +33,7 @@ class SecretsManager:
         self.value = value
         self.reads = 0
 
-    def get_secret_value(self, SecretId: str) -> dict[str, Any]:  # noqa: N803 (boto3's argument name)
+    def get_secret_value(self, SecretId: str) -> dict[str, Any]:  # boto3 names the argument so
         assert SecretId == SECRET
         self.reads += 1
         return {"SecretString": self.value}
