@@ -169,3 +169,23 @@ def test_a_metric_that_cannot_be_written_does_not_fail_the_handler_and_says_so(e
         observability.logger.setLevel(level)
     assert [line["PagesFetched"] for line in emf()] == [1]  # the other line is still written
     assert [json.loads(line)["message"] for line in logged.getvalue().splitlines()] == ["metrics not written"]
+
+
+def test_a_stream_that_only_re_read_what_it_had_seen_counts_for_its_connection(emf: Any) -> None:
+    from cliniko_connector.ports import PollJob
+    from tests.unit.fakes import FakeCliniko
+    from tests.unit.test_poll_worker import Clock, worker
+
+    cliniko = FakeCliniko()
+    ts = "2030-01-01T00:00:00Z"
+    cliniko.put("patients", {"id": "1", "created_at": ts, "updated_at": ts, "archived_at": None})
+    poll_worker = worker(cliniko, Clock())
+    job = PollJob(connection_id="c", resource="patients")
+    contained(lambda event, context: poll_worker.handle(job))({}, None)
+    emf()  # the first poll published the patient
+
+    contained(lambda event, context: poll_worker.handle(job))({}, None)
+    (line,) = emf()  # the overlap read the patient again: nothing new, so no line of the stream's own
+    assert line["connection"] == "c" and "resource" not in line
+    assert (line["PagesFetched"], line["RecordsPolled"], line["DuplicatesSuppressed"]) == (1, 1, 1)
+    assert "EventsPublished" not in line

@@ -483,11 +483,12 @@ class StreamPoller:
             cursor = self._write(hold, hold.cursor, {}, keep=False)
         result.cursor = to_z(cursor.position)
         result.reconciling = cursor.reconcile_from is not None
-        labels = {"connection": connection.id, "resource": stream.resource}
-        changed = bool(result.records or result.events or result.duplicates)
-        # An idle stream's page is counted for its connection only, so a job's idle streams share one metric
-        # line with its requests (one EMF line per set of labels, billed by the byte) instead of one each.
-        count("PagesFetched", result.pages, labels if changed else {"connection": connection.id})
+        # Idle: nothing published and nothing read but records seen before (the overlap's re-read). An idle
+        # stream's counts are its connection's, so a job's idle streams share one metric line with its requests
+        # (one EMF line per set of labels, billed by the byte) instead of one each.
+        changed = bool(result.events or result.records > result.duplicates)
+        labels = {"connection": connection.id} | ({"resource": stream.resource} if changed else {})
+        count("PagesFetched", result.pages, labels)
         count("RecordsPolled", result.records, labels)
         count("DuplicatesSuppressed", result.duplicates, labels)
         count("EventsPublished", result.events, labels)
