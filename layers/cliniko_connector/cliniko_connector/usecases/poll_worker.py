@@ -42,6 +42,7 @@ from cliniko_connector.ports import (
     ConnectionStore,
     EventPublisher,
     JobQueue,
+    JobRetry,
     PollJob,
     RateBudget,
     StreamStateStore,
@@ -385,6 +386,38 @@ class PollWorker:
             payload_mode=self.settings.default_payload_mode,
             idle_heartbeat=timedelta(seconds=self.settings.poll_idle_heartbeat_seconds),
             monotonic=self.monotonic,  # the clock this worker's deadlines are on
+        )
+
+
+@dataclass
+class QueuedPollWorker:
+    """The poll worker behind the FIFO PollQueue. A job that failed for a transient reason (a retryable
+    error: Cliniko 5xx, timeouts or 429s, the rate budget, PutEvents, a cursor conflict) is made visible again
+    after `retry_delay_seconds` instead of the queue's visibility timeout, which would hold the connection's
+    message group, and so every later job of the connection, for half an hour. Other failures keep the long
+    timeout: retrying a revoked key or a bug every few seconds would only fill the DLQ sooner."""
+
+    worker: PollWorker
+    retries: JobRetry
+    retry_delay_seconds: int
+
+    def handle(self, job: PollJob, receipt_handle: str, *, time_budget_seconds: float | None = None) -> PollResult:
+        try:
+            return self.worker.handle(job, time_budget_seconds=time_budget_seconds)
+        except ConnectorError as exc:
+            if exc.retryable:
+                self._retry_soon(receipt_handle, exc)
+            raise
+
+    def _retry_soon(self, receipt_handle: str, cause: ConnectorError) -> None:
+        try:
+            self.retries.retry_after(receipt_handle, self.retry_delay_seconds)
+        except Exception as exc:  # the job still comes back, after the visibility timeout
+            logger.warning("could not schedule the poll job's early retry", extra={"error": type(exc).__name__})
+            return
+        logger.info(
+            "poll job will be retried",
+            extra={"error": cause.error_type, "retry_in_seconds": self.retry_delay_seconds},
         )
 
 

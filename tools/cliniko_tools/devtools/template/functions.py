@@ -198,7 +198,7 @@ def _add_function(
     role: str,
     variables: dict[str, Any],
     kind: str | None = None,
-    sizing: dict[str, int] | None = None,
+    sizing: dict[str, Any] | None = None,  # numbers, or a `Ref` to a parameter
     invoke: dict[str, Any] | None = None,
     events: dict[str, Any] | None = None,
 ) -> None:
