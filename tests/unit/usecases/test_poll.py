@@ -581,3 +581,68 @@ def test_the_overlaps_re_read_of_records_already_seen_leaves_the_cursor_unwritte
     assert p.poll(connection(), PATIENTS, deadline=float("inf")).events == 1
     moved = state.get_cursor(KEY)
     assert moved is not None and moved.position == ORIGIN + timedelta(seconds=20) and moved.events_published == 2
+
+
+class SnapshotReads(InMemoryStreamStateStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get_records(self, stream: StreamKey, ids: Any) -> Any:
+        self.reads += 1
+        return super().get_records(stream, ids)
+
+
+@pytest.fixture
+def counted() -> SnapshotReads:
+    store = SnapshotReads()
+    store.put_cursor(KEY, StreamCursor(position=ORIGIN, origin=ORIGIN), expected_version=None)
+    return store
+
+
+def test_the_same_page_read_again_is_known_without_reading_its_snapshots(cliniko, counted, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, counted, bus, clock)
+    cliniko.put("patients", patient(1, updated=10))
+    cliniko.put("patients", patient(2, updated=12))
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    assert counted.reads == 1 and len(bus.events) == 2
+
+    for minute in (1, 2):
+        clock.at = NOW + timedelta(minutes=minute)
+        again = p.poll(connection(), PATIENTS, deadline=float("inf"))
+        assert (again.records, again.duplicates, again.events) == (2, 2, 0)
+    # The poll that published the page kept its digest with its checkpoint: no re-read reads a snapshot.
+    assert counted.reads == 1 and len(bus.events) == 2
+
+
+def test_a_second_edit_in_the_same_second_is_not_taken_for_the_page_already_seen(cliniko, counted, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, counted, bus, clock)
+    cliniko.put("patients", patient(1, updated=10))
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    clock.at = NOW + timedelta(minutes=1)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))  # the page's digest is on the cursor now
+
+    cliniko.put("patients", patient(1, updated=10, first_name="Renamed"))  # same id, same second
+    clock.at = NOW + timedelta(minutes=2)
+    result = p.poll(connection(), PATIENTS, deadline=float("inf"))
+
+    assert result.events == 1
+    assert [(e.detail["trigger"], e.detail["changed_fields"]) for e in bus.events[1:]] == [
+        ("patient.updated", ["first_name"])
+    ]
+
+
+def test_a_record_that_shows_up_late_in_the_overlap_is_published(cliniko, counted, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, counted, bus, clock)
+    cliniko.put("patients", patient(1, updated=100))
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    clock.at = NOW + timedelta(minutes=1)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+
+    cliniko.put("patients", patient(2, updated=90))  # older than the cursor, inside the overlap
+    clock.at = NOW + timedelta(minutes=2)
+    assert p.poll(connection(), PATIENTS, deadline=float("inf")).events == 1
+    assert len(bus.events) == 2

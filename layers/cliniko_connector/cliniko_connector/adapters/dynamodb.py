@@ -416,6 +416,8 @@ def _cursor_to_item(cursor: StreamCursor, version: int) -> Item:
         item["sort_not_honoured_at"] = _s(to_z(cursor.sort_not_honoured_at))
     if cursor.caught_up_at is not None:
         item["caught_up_at"] = _s(to_z(cursor.caught_up_at))
+    if cursor.seen_tail is not None:
+        item["seen_tail"] = _s(cursor.seen_tail)
     return item
 
 
@@ -437,6 +439,7 @@ def _cursor_from_item(item: Item) -> StreamCursor:
         reconciled_at=timestamp("reconciled_at"),
         sort_not_honoured_at=timestamp("sort_not_honoured_at"),
         caught_up_at=timestamp("caught_up_at"),
+        seen_tail=optional("seen_tail"),
         lease_owner=optional("lease_owner"),
         lease_until=optional("lease_until"),
         last_error=optional("last_error"),

@@ -7,7 +7,9 @@ published in full before its checkpoint, and the checkpoint is a conditional wri
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -126,6 +128,15 @@ def record_key(stream: ResourceStream, record: dict[str, Any]) -> tuple[str, dat
         return str(rid), parse_ts(at)
     except ValueError:
         raise ClinikoBadResponse(f"a {stream.resource} record with an unreadable updated_at") from None
+
+
+def tail_digest(stream: ResourceStream, records: list[dict[str, Any]]) -> str:
+    """What identifies a page's record versions, whatever their order: each record as Cliniko sent it, hashed
+    (its content, not only its id and `updated_at`: two edits in one second are two versions)."""
+    for record in records:
+        record_key(stream, record)  # a record without id or updated_at is refused here as on any page
+    texts = sorted(json.dumps(r, sort_keys=True, separators=(",", ":"), default=str) for r in records)
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:32]
 
 
 def latest(records: list[dict[str, Any]]) -> datetime:
@@ -538,8 +549,13 @@ class StreamPoller:
         a reconciliation walk resumes at `resume_at` (None: the walk reached the end of the list). The lease
         is taken first if the page has anything to keep or publish (a page of repeats has not)."""
         result, key = run.result, run.key
+        # The last page of a regular poll, the same as the one the stream last caught up on: settled already.
+        tail = tail_digest(run.stream, records) if caught_up and records and not run.reconcile else None
+        seen = tail is not None and run.walk is None and tail == cursor.seen_tail
         classified = (
-            self._classify_page(run.connection, run.stream, key, records, cursor.origin, run.salt) if records else []
+            self._classify_page(run.connection, run.stream, key, records, cursor.origin, run.salt)
+            if records and not seen
+            else []
         )
         if any(
             c.transitions or c.pending.pending or (run.walk is not None and c.settled.walked != run.walk)
@@ -550,7 +566,7 @@ class StreamPoller:
             self._publish_page(run.connection, run.stream, key, classified, run.mode, run.walk) if classified else []
         )
         result.records += len(records)
-        result.duplicates += sum(c.repeats for c, _ in classified)
+        result.duplicates += len(records) if seen else sum(c.repeats for c, _ in classified)
         result.events += len(events)
         for event in events:
             result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
@@ -562,6 +578,7 @@ class StreamPoller:
             "events_published": cursor.events_published + len(events),
             "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
             **({"caught_up_at": now} if caught_up else {}),
+            **({"seen_tail": tail} if tail is not None else {}),
             **self._walked(run.reconcile, resume_at, drain_after_id),
         }
         # The overlap's re-read of records the stream has seen, caught up and nothing else to say: as idle as an
