@@ -252,7 +252,8 @@ class Cycle:
     metrics: set[tuple[str, tuple[tuple[str, str], ...]]]
     events: int
     cliniko_requests: int
-    polled: dict[str, dict[str, Any]]  # resource: records, events (the worker's "stream polled" log line)
+    polled: dict[str, dict[str, Any]]  # resource: records, events (the worker's INFO "stream polled" line)
+    records_polled: int = 0  # every stream's, idle or not (the metric lines' RecordsPolled)
 
 
 def _template() -> dict[str, Any]:
@@ -423,6 +424,7 @@ def measure(aws: LocalAws) -> dict[str, Any]:
             calls["lambda.Invoke"] = len(invocations)
             metric_ids: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
             kinds: Counter[str] = Counter()
+            records_polled = 0  # from the metric lines: an idle stream's "stream polled" line is DEBUG
             for line in logs.lines:
                 doc = json.loads(line)
                 kinds[f"{doc.get('level')} {doc.get('message')}"] += 1
@@ -434,6 +436,8 @@ def measure(aws: LocalAws) -> dict[str, Any]:
                     continue
                 spec = doc.get("_aws", {}).get("CloudWatchMetrics", []) if isinstance(doc, dict) else []
                 kinds["EMF" if spec else "stdout JSON"] += 1
+                if spec and isinstance(doc.get("RecordsPolled"), int | float):
+                    records_polled += int(doc["RecordsPolled"])
                 for directive in spec:
                     for dims in directive.get("Dimensions", []):
                         labels = tuple(sorted((d, str(doc.get(d))) for d in dims))
@@ -456,6 +460,7 @@ def measure(aws: LocalAws) -> dict[str, Any]:
                 events=events,
                 cliniko_requests=len(sim.requests),
                 polled=polled,
+                records_polled=records_polled,
             )
 
         try:
@@ -611,7 +616,7 @@ def _cycle_figures(name: str, cycle: Cycle) -> dict[str, Any]:
         f"{name}_putevents_event_chunks": int(cycle.units.get("events.chunks", 0)),
         f"{name}_cliniko_requests": cycle.cliniko_requests,
         f"{name}_events_published": cycle.events,
-        f"{name}_records_polled": sum(p["records"] for p in cycle.polled.values()),
+        f"{name}_records_polled": cycle.records_polled,
         f"{name}_polled_by_stream": {r: p for r, p in sorted(cycle.polled.items()) if p["records"] or p["events"]},
         f"{name}_invocations_by_function": by_function,
         f"{name}_log_bytes": cycle.log_bytes,
