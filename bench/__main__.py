@@ -56,8 +56,13 @@ HEADLINES: tuple[Headline, ...] = (
         lambda r: r["resource_streams"] == len(STREAMS),
     ),
     at_most("monthly_cost_per_clinic_usd", "USD per idle clinic per month (every trigger, 1-min polling)", "0.50"),
+    shown(
+        "monthly_cost_per_clinic_excluding_secret_fee_usd",
+        "  the same without the API key secret's monthly fee (one secret per connection)",
+    ),
     shown("monthly_cost_busy_clinic_usd", f"  the same, busy clinic ({BUSY_CHANGES_PER_MINUTE} changes/min)"),
     shown("monthly_cost_per_clinic_at_1000_usd", "  per clinic with 1,000 idle clinics on one stack"),
+    shown("monthly_cost_per_clinic_at_1000_excluding_secret_fee_usd", "  the same without the secret's fee"),
     shown("monthly_stack_fixed_usd", "  the stack itself (alarms, dashboard, KMS key, metrics per service)"),
     at_most("aws_calls_per_idle_stream", "AWS calls per idle stream poll (all of a cycle / streams)", "3"),
     (

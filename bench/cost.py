@@ -94,6 +94,10 @@ class Meter:
     side_reader: Any  # a DynamoDB client of its own (not counted): sizes of items an UpdateItem/DeleteItem touched
     calls: Counter[str] = field(default_factory=Counter)
     units: Counter[str] = field(default_factory=Counter)  # dynamodb.read / dynamodb.write, sqs.chunks, events.chunks
+    # AWS calls and Cliniko requests by the thread that made them (`threading.get_ident`): the waits one after
+    # another of an invocation whose streams are polled on several threads at once.
+    aws_by_thread: Counter[int] = field(default_factory=Counter)
+    cliniko_by_thread: Counter[int] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _hooks(self, aws: LocalAws) -> list[tuple[Any, str, Any]]:
@@ -116,12 +120,24 @@ class Meter:
         with self._lock:
             self.calls[operation] += n
 
+    def cliniko_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """A `requests` response hook on the Cliniko clients' shared session: runs on the thread that sent it."""
+        with self._lock:
+            self.cliniko_by_thread[threading.get_ident()] += 1
+        return response
+
+    def by_thread(self) -> tuple[Counter[int], Counter[int]]:
+        with self._lock:
+            return Counter(self.aws_by_thread), Counter(self.cliniko_by_thread)
+
     def snapshot(self) -> tuple[Counter[str], Counter[str]]:
         with self._lock:
             return Counter(self.calls), Counter(self.units)
 
     def _count(self, model: Any, **_: Any) -> None:
         self.add(f"{model.service_model.service_name}.{model.name}")  # `events.PutEvents`, not `eventbridge.…`
+        with self._lock:
+            self.aws_by_thread[threading.get_ident()] += 1
 
     def _remember(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["bench_params"] = params
@@ -212,11 +228,17 @@ class LambdaContext:
 @dataclass
 class Invocation:
     function: str
-    cpu_seconds: float
+    cpu_seconds: float  # every thread of the invocation's
     wall_seconds: float
     aws_calls: int
     cliniko_requests: int
     log_bytes: int = 0
+    # The longest chain of waits: the handler thread's calls and requests, plus those of the one thread of the
+    # invocation's pool that sent the most Cliniko requests (then made the most AWS calls). Equal to the
+    # totals when everything runs on the handler thread.
+    critical_aws_calls: int = 0
+    critical_cliniko_requests: int = 0
+    threads: int = 1
 
 
 @dataclass
@@ -230,7 +252,8 @@ class Cycle:
     metrics: set[tuple[str, tuple[tuple[str, str], ...]]]
     events: int
     cliniko_requests: int
-    polled: dict[str, dict[str, Any]]  # resource: records, events (the worker's "stream polled" log line)
+    polled: dict[str, dict[str, Any]]  # resource: records, events (the worker's INFO "stream polled" line)
+    records_polled: int = 0  # every stream's, idle or not (the metric lines' RecordsPolled)
 
 
 def _template() -> dict[str, Any]:
@@ -335,8 +358,12 @@ def measure(aws: LocalAws) -> dict[str, Any]:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+        from cliniko_connector.adapters.cliniko_http import shared_session
+
         meter = Meter(side_reader=boto3.client("dynamodb"))
         meter.install(aws)
+        session_hooks = shared_session().hooks["response"]
+        session_hooks.append(meter.cliniko_response)
         configs = {f: function_config(template, f) for f in TEMPLATE_FUNCTION}
         clock_frozen = sim.clock.freeze()
         del clock_frozen
@@ -397,6 +424,7 @@ def measure(aws: LocalAws) -> dict[str, Any]:
             calls["lambda.Invoke"] = len(invocations)
             metric_ids: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
             kinds: Counter[str] = Counter()
+            records_polled = 0  # from the metric lines: an idle stream's "stream polled" line is DEBUG
             for line in logs.lines:
                 doc = json.loads(line)
                 kinds[f"{doc.get('level')} {doc.get('message')}"] += 1
@@ -408,6 +436,8 @@ def measure(aws: LocalAws) -> dict[str, Any]:
                     continue
                 spec = doc.get("_aws", {}).get("CloudWatchMetrics", []) if isinstance(doc, dict) else []
                 kinds["EMF" if spec else "stdout JSON"] += 1
+                if spec and isinstance(doc.get("RecordsPolled"), int | float):
+                    records_polled += int(doc["RecordsPolled"])
                 for directive in spec:
                     for dims in directive.get("Dimensions", []):
                         labels = tuple(sorted((d, str(doc.get(d))) for d in dims))
@@ -430,6 +460,7 @@ def measure(aws: LocalAws) -> dict[str, Any]:
                 events=events,
                 cliniko_requests=len(sim.requests),
                 polled=polled,
+                records_polled=records_polled,
             )
 
         try:
@@ -447,6 +478,7 @@ def measure(aws: LocalAws) -> dict[str, Any]:
             secrets_cold = _cold_secret_calls(worker, meter, cycle)
         finally:
             meter.uninstall(aws)
+            session_hooks.remove(meter.cliniko_response)
     return {
         "cost_streams": len(STREAMS),
         "cost_functions": configs,
@@ -488,19 +520,41 @@ def _invoke(
     context = LambdaContext(function, config["memory_mb"], config["timeout"])
     requests_before = len(sim.requests)
     calls_before = sum(meter.snapshot()[0].values())
+    aws_before, cliniko_before = meter.by_thread()
+    pool_before = _pool_cpu()
     wall, cpu = time.perf_counter(), time.thread_time()
     response = handler(event, context)
     cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+    pool_after = _pool_cpu()
+    aws_after, cliniko_after = meter.by_thread()
+    aws, cliniko = aws_after - aws_before, cliniko_after - cliniko_before
+    me = threading.get_ident()
+    others = [t for t in {*aws, *cliniko} if t != me]
+    longest = max(others, key=lambda t: (cliniko[t], aws[t]), default=None)
     if isinstance(response, dict) and response.get("batchItemFailures"):
         raise RuntimeError(f"the poll job failed: {response}")
     return Invocation(
         function=function,
-        cpu_seconds=cpu,
+        cpu_seconds=cpu + sum(t - pool_before.get(ident, 0.0) for ident, t in pool_after.items()),
         wall_seconds=wall,
         aws_calls=sum(meter.snapshot()[0].values()) - calls_before,
         cliniko_requests=len(sim.requests) - requests_before,
         log_bytes=sum(s.bytes for s in streams) - bytes_before,
+        critical_aws_calls=aws[me] + (aws[longest] if longest is not None else 0),
+        critical_cliniko_requests=cliniko[me] + (cliniko[longest] if longest is not None else 0),
+        threads=1 + len(others),
     )
+
+
+def _pool_cpu() -> dict[int, float]:
+    """CPU seconds so far of each thread the poll worker polls streams on (its pool outlives an invocation, as
+    in a warm Lambda container, so each one's clock is read before and after)."""
+    clocks: dict[int, float] = {}
+    for thread in threading.enumerate():
+        if thread.name.startswith("poll-stream") and thread.ident is not None:
+            with contextlib.suppress(OSError, ProcessLookupError):
+                clocks[thread.ident] = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return clocks
 
 
 def _schedule_event() -> dict[str, Any]:
@@ -545,6 +599,9 @@ def _cycle_figures(name: str, cycle: Cycle) -> dict[str, Any]:
             "wall_ms": round(1000 * sum(i.wall_seconds for i in mine), 2),
             "aws_calls": sum(i.aws_calls for i in mine),
             "cliniko_requests": sum(i.cliniko_requests for i in mine),
+            "critical_aws_calls": sum(i.critical_aws_calls for i in mine),
+            "critical_cliniko_requests": sum(i.critical_cliniko_requests for i in mine),
+            "threads": max((i.threads for i in mine), default=0),
             "log_bytes": sum(i.log_bytes for i in mine),
         }
     metrics = sorted(f"{n} {dict(d)}" for n, d in cycle.metrics)
@@ -559,7 +616,7 @@ def _cycle_figures(name: str, cycle: Cycle) -> dict[str, Any]:
         f"{name}_putevents_event_chunks": int(cycle.units.get("events.chunks", 0)),
         f"{name}_cliniko_requests": cycle.cliniko_requests,
         f"{name}_events_published": cycle.events,
-        f"{name}_records_polled": sum(p["records"] for p in cycle.polled.values()),
+        f"{name}_records_polled": cycle.records_polled,
         f"{name}_polled_by_stream": {r: p for r, p in sorted(cycle.polled.items()) if p["records"] or p["events"]},
         f"{name}_invocations_by_function": by_function,
         f"{name}_log_bytes": cycle.log_bytes,
@@ -598,6 +655,14 @@ def monthly(results: dict[str, Any], kind: str, clinics: int, prices: dict[str, 
     per service). Per stack (shared by every clinic): the dispatcher's invocation and its log line, the event
     source mapping's empty long polls; the metrics per service are in `stack_fixed`.
 
+    Lambda duration: an invocation's CPU time (every thread's) stretched by 1,769 / `MemorySize` (below
+    1,769 MB Lambda gives a share of one vCPU, so the CPU's GB-seconds do not depend on the memory), plus
+    the assumed latency of the waits that come one after another: the handler thread's AWS calls and
+    Cliniko requests and those of the busiest of the threads it polls streams on (`critical_*`: the worker
+    polls a job's streams a few at once, and their waits overlap). Threads' CPU that runs while others wait
+    is charged on top of the waits, so the figure is an upper bound of the billed duration, not a guess
+    below it. Results measured before the waits were counted by thread charge every call in turn.
+
     X-Ray: with the template's default `TracingMode` (PassThrough) nothing on the poll path is traced (the
     schedule sends no trace header, so the dispatcher's jobs carry none either); with Active, Lambda traces
     the first invocation each second and 5% of the rest (a rate that can't be configured for Lambda)."""
@@ -613,7 +678,10 @@ def monthly(results: dict[str, Any], kind: str, clinics: int, prices: dict[str, 
         if not f["invocations"]:
             return 0.0
         stretch = max(1.0, a["lambda_mb_per_vcpu"] / c["memory_mb"])
-        waits = f["aws_calls"] * a["aws_call_latency_ms"] + f["cliniko_requests"] * a["cliniko_request_latency_ms"]
+        # The waits one after another (results from before they were measured: every call in turn).
+        aws_waits = f.get("critical_aws_calls", f["aws_calls"])
+        cliniko_waits = f.get("critical_cliniko_requests", f["cliniko_requests"])
+        waits = aws_waits * a["aws_call_latency_ms"] + cliniko_waits * a["cliniko_request_latency_ms"]
         per_invocation = (f["cpu_ms"] * stretch + waits) / f["invocations"]
         billed_ms = math.ceil(per_invocation) * f["invocations"] * copies
         return float(billed_ms / 1000 * c["memory_mb"] / 1024)
@@ -712,14 +780,22 @@ def priced(results: dict[str, Any], prices: dict[str, Any] | None = None) -> dic
     fixed = stack_fixed(prices, results)
     streams = results["cost_streams"]
     traced = results | {"cost_functions": {f: c | {"tracing": "Active"} for f, c in results["cost_functions"].items()}}
+    # Each connection's API key is a secret of its own (one per connection, for per-connection IAM and tag
+    # isolation): its monthly fee is a floor no change to the polling can lower, so it is also shown apart.
+    secret_fee = prices["prices"]["secretsmanager_secret_month"]["usd"]
     return {
         "monthly_cost_per_clinic_usd": idle["total"],
+        "monthly_cost_per_clinic_excluding_secret_fee_usd": round(idle["total"] - secret_fee, 4),
+        "monthly_secret_fee_per_clinic_usd": secret_fee,
         "monthly_cost_per_clinic_usd_by_service": idle,
         "monthly_cost_busy_clinic_usd": busy["total"],
         "monthly_cost_busy_clinic_usd_by_service": busy,
         "monthly_cost_1000_clinics_usd": scale["total"],
         "monthly_cost_1000_clinics_usd_by_service": scale,
         "monthly_cost_per_clinic_at_1000_usd": round(scale["total"] / CLINICS_AT_SCALE, 4),
+        "monthly_cost_per_clinic_at_1000_excluding_secret_fee_usd": round(
+            scale["total"] / CLINICS_AT_SCALE - secret_fee, 4
+        ),
         "monthly_stack_fixed_usd": fixed["usd"],
         "monthly_stack_fixed": fixed,
         "monthly_xray_per_clinic_if_active_usd": monthly(traced, "idle", 1, prices)["xray"],

@@ -1,5 +1,5 @@
 """SQS FIFO consumer: one message is one connection's streams to poll in turn; failures are reported per
-message, and a transient one comes back within a minute (see `wiring.QueuedPollWorker`)."""
+message, and a transient one comes back within a minute (see `usecases.poll_worker.QueuedPollWorker`)."""
 
 from typing import Any
 

@@ -149,3 +149,37 @@ def test_the_cost_model_reads_tracing_as_the_template_deploys_it() -> None:
     # TracingMode's default: no trace per invocation, so the idle clinic's X-Ray line is 0.
     assert {c["tracing"] for c in configs.values()} == {template["Parameters"]["TracingMode"]["Default"]}
     assert template["Parameters"]["TracingMode"]["Default"] == "PassThrough"
+
+
+def test_a_worker_whose_streams_wait_at_once_is_billed_for_its_longest_chain_of_waits() -> None:
+    prices = load_prices()
+    latency = prices["assumptions"]["cliniko_request_latency_ms"]["value"]
+    one_by_one = {"invocations": 1, "cpu_ms": 0, "wall_ms": 0, "aws_calls": 0, "cliniko_requests": 12}
+    at_once = one_by_one | {"critical_aws_calls": 0, "critical_cliniko_requests": 3}  # four threads of three
+    dispatcher = {"invocations": 1, "cpu_ms": 0, "wall_ms": 0, "aws_calls": 0, "cliniko_requests": 0}
+
+    def lambda_usd(worker: dict[str, Any]) -> float:
+        runs = counts(idle_invocations_by_function={"poll_dispatcher": dispatcher, "poll_worker": worker})
+        return monthly(runs, "idle", 1, prices)["lambda"]
+
+    requests_only = lambda_usd(one_by_one | {"cliniko_requests": 0})
+    # 512 MB: a GB-second is two seconds of waits; the requests' part of the bill falls to the chain's share.
+    gb_second = prices["prices"]["lambda_gb_second_arm64"]["usd"]
+    month = prices["hours_per_month"] * 60
+    assert lambda_usd(one_by_one) - requests_only == pytest.approx(12 * latency / 2000 * gb_second * month, rel=1e-3)
+    assert lambda_usd(at_once) - requests_only == pytest.approx(3 * latency / 2000 * gb_second * month, rel=1e-3)
+
+
+def test_the_cost_without_the_secrets_fee_is_the_total_less_one_secret_a_month() -> None:
+    prices = load_prices()
+    idle = counts()
+    runs = idle | {f"busy_{k.removeprefix('idle_')}": v for k, v in idle.items() if k.startswith("idle_")}
+
+    figures = priced(runs, prices)
+
+    fee = prices["prices"]["secretsmanager_secret_month"]["usd"]
+    assert fee > 0
+    assert figures["monthly_cost_per_clinic_excluding_secret_fee_usd"] == pytest.approx(
+        figures["monthly_cost_per_clinic_usd"] - fee, abs=1e-4
+    )
+    assert figures["monthly_cost_per_clinic_usd_by_service"]["secretsmanager"] >= fee

@@ -120,19 +120,34 @@ def test_two_lags_of_one_stream_in_one_invocation_are_both_kept(emf: Any) -> Non
     assert line["StreamLagSeconds"] == [30.0, 90.0]  # the Maximum the alarm reads is 90, not a sum
 
 
-def test_a_poll_job_writes_one_metric_line_with_the_properties_the_dashboard_groups_by(emf: Any) -> None:
+def test_an_idle_poll_job_writes_one_metric_line_for_its_connection(emf: Any) -> None:
+    from cliniko_connector.ports import PollJob
+    from tests.unit.fakes import FakeCliniko
+    from tests.unit.test_poll_worker import EVERY, STREAMS, Clock, worker
+
+    poll_worker = worker(FakeCliniko(), Clock(), concurrency=len(STREAMS), triggers=EVERY)
+    contained(lambda event, context: poll_worker.handle(PollJob(connection_id="c", resources=STREAMS)))({}, None)
+    (line,) = emf()  # nothing changed: one line for the job's three streams, no zeros, no lag (all caught up)
+    assert line["connection"] == "c" and "resource" not in line
+    (directive,) = line["_aws"]["CloudWatchMetrics"]
+    assert [m["Name"] for m in directive["Metrics"]] == ["PagesFetched"] and line["PagesFetched"] == len(STREAMS)
+    assert directive["Dimensions"] == [["service"]]
+
+
+def test_a_stream_that_changed_writes_its_line_with_the_properties_the_dashboard_groups_by(emf: Any) -> None:
     from cliniko_connector.ports import PollJob
     from cliniko_tools.devtools.template.metrics import STREAM_LABELS
     from tests.unit.fakes import FakeCliniko
     from tests.unit.test_poll_worker import Clock, worker
 
-    poll_worker = worker(FakeCliniko(), Clock())
+    cliniko = FakeCliniko()
+    ts = "2030-01-01T00:00:00Z"  # after the cursor's start (now): a new patient
+    cliniko.put("patients", {"id": "1", "created_at": ts, "updated_at": ts, "archived_at": None})
+    poll_worker = worker(cliniko, Clock())
     contained(lambda event, context: poll_worker.handle(PollJob(connection_id="c", resource="patients")))({}, None)
-    (line,) = emf()  # nothing changed: one line, with its page; no zeros, no lag (it caught up)
+    (line,) = emf()
     assert {label: line[label] for label in STREAM_LABELS} == {"connection": "c", "resource": "patients"}
-    (directive,) = line["_aws"]["CloudWatchMetrics"]
-    assert [m["Name"] for m in directive["Metrics"]] == ["PagesFetched"] and line["PagesFetched"] == 1
-    assert directive["Dimensions"] == [["service"]]
+    assert (line["PagesFetched"], line["RecordsPolled"], line["EventsPublished"]) == (1, 1, 1)
 
 
 def test_a_metric_that_cannot_be_written_does_not_fail_the_handler_and_says_so(emf: Any) -> None:
@@ -154,3 +169,23 @@ def test_a_metric_that_cannot_be_written_does_not_fail_the_handler_and_says_so(e
         observability.logger.setLevel(level)
     assert [line["PagesFetched"] for line in emf()] == [1]  # the other line is still written
     assert [json.loads(line)["message"] for line in logged.getvalue().splitlines()] == ["metrics not written"]
+
+
+def test_a_stream_that_only_re_read_what_it_had_seen_counts_for_its_connection(emf: Any) -> None:
+    from cliniko_connector.ports import PollJob
+    from tests.unit.fakes import FakeCliniko
+    from tests.unit.test_poll_worker import Clock, worker
+
+    cliniko = FakeCliniko()
+    ts = "2030-01-01T00:00:00Z"
+    cliniko.put("patients", {"id": "1", "created_at": ts, "updated_at": ts, "archived_at": None})
+    poll_worker = worker(cliniko, Clock())
+    job = PollJob(connection_id="c", resource="patients")
+    contained(lambda event, context: poll_worker.handle(job))({}, None)
+    emf()  # the first poll published the patient
+
+    contained(lambda event, context: poll_worker.handle(job))({}, None)
+    (line,) = emf()  # the overlap read the patient again: nothing new, so no line of the stream's own
+    assert line["connection"] == "c" and "resource" not in line
+    assert (line["PagesFetched"], line["RecordsPolled"], line["DuplicatesSuppressed"]) == (1, 1, 1)
+    assert "EventsPublished" not in line

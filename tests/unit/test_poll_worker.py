@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,11 +60,13 @@ REQUIRED_SETTINGS: dict[str, Any] = {
 }
 
 
-def worker(cliniko: FakeCliniko, clock: Clock, **connection: Any) -> PollWorker:
+def worker(cliniko: FakeCliniko, clock: Clock, *, concurrency: int = 1, **connection: Any) -> PollWorker:
+    """A worker on a fake clock: one stream at a time unless `concurrency` says otherwise, so the order of
+    requests, and the time each takes on the fake clock, is the order the job names its streams."""
     conn = Connection.model_validate(
         {"id": "c", "name": "c", "secret_id": "s", "shard": "au1", "triggers": ("patient.created",), **connection}
     )
-    settings = PollerSettings(**REQUIRED_SETTINGS)
+    settings = PollerSettings(**REQUIRED_SETTINGS, poll_stream_concurrency=concurrency)
     runtime = Runtime(
         settings=settings,
         connections=InMemoryConnectionStore([conn]),
@@ -299,9 +302,9 @@ class CountingState(InMemoryStreamStateStore):
         self.calls["get_cursor"] += 1
         return super().get_cursor(stream)
 
-    def get_cursors(self, streams: Any) -> dict[StreamKey, StreamCursor]:
+    def get_cursors(self, streams: Any, **kw: Any) -> dict[StreamKey, StreamCursor]:
         self.calls["get_cursors"] += 1
-        return super().get_cursors(streams)
+        return super().get_cursors(streams, **kw)
 
     def put_cursor(self, stream: StreamKey, cursor: StreamCursor, **kw: Any) -> StreamCursor:
         self.calls["put_cursor" + ("_leased" if kw.get("lease_seconds") else "")] += 1
@@ -316,8 +319,8 @@ class Queue:
         self.jobs += jobs
 
 
-def connection_worker(cliniko: FakeCliniko, clock: Clock) -> PollWorker:
-    w = worker(cliniko, clock, triggers=EVERY)
+def connection_worker(cliniko: FakeCliniko, clock: Clock, concurrency: int = 1) -> PollWorker:
+    w = worker(cliniko, clock, concurrency=concurrency, triggers=EVERY)
     w.runtime.state = CountingState()
     w.continuation = Queue()
     for resource in STREAMS:
@@ -352,6 +355,20 @@ def test_an_idle_stream_of_a_job_is_one_request_and_one_cursor_write(cliniko: Fa
     # The cursors in one read, each written once, no lease taken: nothing to publish.
     assert state.calls == {"get_cursors": 1, "put_cursor": 3}
     assert all(state.get_cursor(StreamKey(connection_id="c", resource=r)).caught_up_at for r in STREAMS)
+
+
+def test_an_idle_job_soon_after_another_reads_the_cursors_and_writes_none(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock())
+    w.handle(PollJob(connection_id="c", resources=STREAMS))  # caught up: each cursor says when
+    state: Any = w.runtime.state
+    state.calls.clear()
+
+    result = w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert result.caught_up and len(cliniko.requests) == 2 * len(STREAMS)
+    # Within the heartbeat (`poll_idle_heartbeat_seconds`) an idle stream has nothing to write.
+    assert w.settings.poll_idle_heartbeat_seconds > 60
+    assert state.calls == {"get_cursors": 1}
 
 
 def test_a_stream_with_changes_takes_the_lease_with_its_cursor_and_lets_it_go_with_the_last_write(
@@ -442,3 +459,94 @@ def test_a_job_counts_its_first_requests_in_the_rate_budget_at_once(cliniko: Fak
     assert budget.acquired == 3
     budget.acquire("key", purpose="poll", deadline=float("inf"))
     assert budget.acquired == 4
+
+
+# -- streams polled at once ---------------------------------------------------------------------------
+
+
+def test_the_streams_of_a_job_are_polled_at_once_each_by_one_thread(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock(), concurrency=len(STREAMS))
+    state: Any = w.runtime.state
+    state.calls.clear()
+    # Every request waits until the job's three are in flight together: one after another, this would break.
+    together = threading.Barrier(len(STREAMS), timeout=30)
+    threads: set[str] = set()
+
+    def wait_for_the_others(_: int) -> None:
+        threads.add(threading.current_thread().name)
+        together.wait()
+
+    cliniko.before_request = wait_for_the_others
+    result = w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert sorted(result.by_stream) == sorted(STREAMS) and result.caught_up
+    assert sorted(path for path, _ in cliniko.requests) == sorted(f"/{r}" for r in STREAMS)
+    assert len(threads) == len(STREAMS)
+    # The same reads and writes as one stream at a time: cursors in one read, each written once, no lease.
+    assert state.calls == {"get_cursors": 1, "put_cursor": 3}
+
+
+def test_at_most_the_configured_number_of_streams_are_polled_at_once(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock(), concurrency=2)
+    in_flight, most, started = 0, 0, 0
+    lock = threading.Lock()
+    two_started = threading.Barrier(2, timeout=30)
+    listed = cliniko.list_page
+
+    def list_page(path: str, **kw: Any) -> Any:
+        nonlocal in_flight, most, started
+        with lock:
+            in_flight += 1
+            started += 1
+            most = max(most, in_flight)
+            first_two = started <= 2
+        if first_two:
+            two_started.wait()  # the first two overlap for sure, so a third would have room to join them
+        try:
+            return listed(path, **kw)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    cliniko.list_page = list_page  # type: ignore[method-assign]
+    result = w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert sorted(result.by_stream) == sorted(STREAMS)
+    assert most == 2
+
+
+def test_streams_polled_at_once_keep_their_failures_apart(cliniko: FakeCliniko) -> None:
+    w = connection_worker(cliniko, Clock(), concurrency=len(STREAMS))
+    failing_for(cliniko, "patients", ClinikoServerError("Cliniko answered 503", status=503))
+
+    with pytest.raises(ClinikoServerError):  # transient: the job comes back, after the others were polled
+        w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert sorted(path for path, _ in cliniko.requests) == ["/invoices", "/medical_alerts"]
+    state = w.runtime.state
+    assert "ClinikoServerError" in (state.get_cursor(KEY).last_error or "")
+    for resource in ("invoices", "medical_alerts"):
+        cursor = state.get_cursor(StreamKey(connection_id="c", resource=resource))
+        assert cursor is not None and cursor.last_error is None and cursor.caught_up_at is not None
+
+
+def test_a_stream_with_changes_polled_beside_others_publishes_once_and_releases_its_lease(
+    cliniko: FakeCliniko,
+) -> None:
+    w = connection_worker(cliniko, Clock(), concurrency=len(STREAMS))
+    ts = (ORIGIN + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cliniko.put("patients", {"id": "1", "created_at": ts, "updated_at": ts, "archived_at": None})
+
+    first = w.handle(PollJob(connection_id="c", resources=STREAMS))
+    again = w.handle(PollJob(connection_id="c", resources=STREAMS))
+
+    assert (first.events, again.events) == (1, 0)
+    published: Any = w.runtime.publisher
+    assert len(published.events) == 1
+    cursor = w.runtime.state.get_cursor(KEY)
+    assert cursor is not None and cursor.lease_owner is None and cursor.events_published == 1
+
+
+def test_the_deployed_worker_polls_a_few_streams_at_once() -> None:
+    settings = PollerSettings(**REQUIRED_SETTINGS)
+    assert 1 < settings.poll_stream_concurrency <= 16  # the HTTP session's pool holds 16 connections

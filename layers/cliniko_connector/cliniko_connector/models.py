@@ -89,6 +89,10 @@ class StreamCursor(BaseModel):
     sort_not_honoured_at: datetime | None = None
     # When a poll last reached the end of the list (every change up to then published); for `status`.
     caught_up_at: datetime | None = None
+    # A digest of the (id, `updated_at`) pairs of the last page a poll caught up on, every one of them settled
+    # (published and kept) by then: the next poll that reads the very same page again (the overlap's re-read of
+    # an idle stream) knows it holds nothing new without reading the records' snapshots.
+    seen_tail: str | None = None
     # The poller working on the stream (publishing, writing snapshots) and until when (epoch seconds on the
     # state store's clock): folded into the cursor so taking and releasing it are the cursor's own writes.
     lease_owner: str | None = None

@@ -72,8 +72,10 @@ class StreamStateStore(Protocol):
 
     def get_cursor(self, stream: StreamKey) -> StreamCursor | None: ...
 
-    def get_cursors(self, streams: Sequence[StreamKey]) -> dict[StreamKey, StreamCursor]:
-        """The cursors of these streams in one read (absent: the stream has none yet)."""
+    def get_cursors(self, streams: Sequence[StreamKey], *, consistent: bool = True) -> dict[StreamKey, StreamCursor]:
+        """The cursors of these streams in one read (absent: the stream has none yet). `consistent=False` may
+        return a cursor a little older than the last write (at half the read cost on DynamoDB): only for a
+        caller whose every write is conditional on the version it read, so a stale one only makes it busy."""
         ...
 
     def put_cursor(
@@ -150,6 +152,10 @@ class SecretStore(Protocol):
         ...
 
     def delete(self, secret_id: str) -> None: ...
+
+    def forget(self, secret_id: str) -> None:
+        """Drop what is cached of the secret (Cliniko refused its key): the next `get` reads it again."""
+        ...
 
 
 class HookStore(Protocol):

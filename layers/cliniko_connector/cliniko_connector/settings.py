@@ -126,6 +126,14 @@ class PollerSettings(AwsResourceSettings):
     poll_page_size: int = Field(default=100, ge=1, le=100)
     lease_seconds: int = Field(default=900, ge=10)
     default_payload_mode: PayloadMode = PayloadMode.FULL
+    # Streams of one job polled at once (threads of one invocation): an idle job mostly waits on Cliniko, and
+    # Lambda bills the wait. Every request still goes through the key's rate budget, so this changes when the
+    # job's requests are sent, not how many the key may send. 1 polls the streams one after another.
+    poll_stream_concurrency: int = Field(default=4, ge=1, le=16)
+    # An idle poll writes its stream's cursor (when it last caught up, for `status`) only once this long has
+    # passed since the last write: nothing else changed, and the write is most of an idle clinic's DynamoDB
+    # bill. `status` shows an idle stream's lag to within this. 0 writes on every idle poll.
+    poll_idle_heartbeat_seconds: int = Field(default=300, ge=0, le=3600)
 
 
 class PollWorkerSettings(PollerSettings):

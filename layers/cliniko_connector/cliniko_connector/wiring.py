@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from cliniko_connector.adapters.aws import boto3_client
@@ -22,7 +22,6 @@ from cliniko_connector.adapters.eventbridge import EventBridgePublisher
 from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.adapters.sqs import SqsJobQueue
 from cliniko_connector.errors import (
-    ConnectorError,
     IdempotencyConflict,
     InputValidationError,
     UntrustedBaseUrl,
@@ -34,8 +33,6 @@ from cliniko_connector.ports import (
     ConnectionStore,
     EventPublisher,
     JobQueue,
-    JobRetry,
-    PollJob,
     RateBudget,
     SecretStore,
     StreamStateStore,
@@ -57,17 +54,18 @@ if TYPE_CHECKING:
     from cliniko_connector.eventmodels import ActionRequest
     from cliniko_connector.usecases.dispatch import Dispatcher
     from cliniko_connector.usecases.hooks import HookReceiver
-    from cliniko_connector.usecases.poll import PollResult
     from cliniko_connector.usecases.poll_worker import PollWorker as PollWorker
+    from cliniko_connector.usecases.poll_worker import QueuedPollWorker as QueuedPollWorker
     from cliniko_connector.usecases.schedules import ScheduleActions
 
 
 def __getattr__(name: str) -> Any:
-    """`wiring.PollWorker`, as the CLI, tests and benchmarks name it, imported when first asked for."""
-    if name == "PollWorker":
-        from cliniko_connector.usecases.poll_worker import PollWorker
+    """`wiring.PollWorker` and `wiring.QueuedPollWorker`, as the CLI, tests and benchmarks name them, imported
+    when first asked for (they live with the worker, in `usecases/poll_worker.py`)."""
+    if name in ("PollWorker", "QueuedPollWorker"):
+        from cliniko_connector.usecases import poll_worker
 
-        return PollWorker
+        return getattr(poll_worker, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -113,6 +111,8 @@ class Runtime:
                 rate_key_id=key_id,
                 rate_connection_id=connection.id,
                 purpose=purpose,
+                # A refused key is read again by the next request's client (rotated since it was cached).
+                on_unauthorized=partial(self.secrets.forget, connection.secret_id),
             )
             self._clients = {k: v for k, v in self._clients.items() if k[:2] != cache_key[:2]}
             self._clients[cache_key] = client
@@ -185,39 +185,9 @@ def poll_worker(
     return PollWorker(runtime or build_runtime(settings), settings, continuation=continuation)
 
 
-@dataclass
-class QueuedPollWorker:
-    """The poll worker behind the FIFO PollQueue. A job that failed for a transient reason (a retryable
-    error: Cliniko 5xx, timeouts or 429s, the rate budget, PutEvents, a cursor conflict) is made visible again
-    after `retry_delay_seconds` instead of the queue's visibility timeout, which would hold the connection's
-    message group, and so every later job of the connection, for half an hour. Other failures keep the long
-    timeout: retrying a revoked key or a bug every few seconds would only fill the DLQ sooner."""
-
-    worker: PollWorker
-    retries: JobRetry
-    retry_delay_seconds: int
-
-    def handle(self, job: PollJob, receipt_handle: str, *, time_budget_seconds: float | None = None) -> PollResult:
-        try:
-            return self.worker.handle(job, time_budget_seconds=time_budget_seconds)
-        except ConnectorError as exc:
-            if exc.retryable:
-                self._retry_soon(receipt_handle, exc)
-            raise
-
-    def _retry_soon(self, receipt_handle: str, cause: ConnectorError) -> None:
-        try:
-            self.retries.retry_after(receipt_handle, self.retry_delay_seconds)
-        except Exception as exc:  # the job still comes back, after the visibility timeout
-            logger.warning("could not schedule the poll job's early retry", extra={"error": type(exc).__name__})
-            return
-        logger.info(
-            "poll job will be retried",
-            extra={"error": cause.error_type, "retry_in_seconds": self.retry_delay_seconds},
-        )
-
-
 def queued_poll_worker(settings: PollWorkerSettings, runtime: Runtime | None = None) -> QueuedPollWorker:
+    from cliniko_connector.usecases.poll_worker import QueuedPollWorker
+
     queue = SqsJobQueue(settings.poll_queue_url, boto3_client("sqs"))
     return QueuedPollWorker(
         poll_worker(settings, runtime, continuation=queue), queue, settings.poll_retry_delay_seconds

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cliniko_connector.adapters.memory import InMemoryStreamStateStore, RecordingPublisher
@@ -32,6 +32,9 @@ from cliniko_connector.usecases.poll import PollResult, StreamPoller
 
 STEPS = ("before_fetch", "fetched", "pending_saved", "published", "settled", "checkpointed")
 LEASE_SECONDS = 150
+# As deployed, an idle poll writes its cursor only once this long after the last (`poll_idle_heartbeat_seconds`),
+# so the polls that find nothing new run the path that writes nothing.
+IDLE_HEARTBEAT = timedelta(seconds=300)
 CYCLE_SECONDS = 60  # lease clock per poll cycle: a hard-crashed lease blocks its stream for two cycles
 FLOOR = 100  # every fault kind comes at least once per this many chances (publish calls; 3x for step crashes)
 
@@ -262,6 +265,7 @@ class Harness:
             event_source="cliniko",
             now=self.now,
             lease_seconds=LEASE_SECONDS,
+            idle_heartbeat=IDLE_HEARTBEAT,
             checkpoint_hook=lambda step: self.hook(attempt, step),
         )
         self._local.attempt = attempt

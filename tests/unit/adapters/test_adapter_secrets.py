@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cliniko_connector.adapters.secrets import SECRET_OWNER_TAG_KEY, SecretsManagerStore
+from cliniko_connector.adapters.secrets import DEFAULT_CACHE_TTL_SECONDS, SECRET_OWNER_TAG_KEY, SecretsManagerStore
 from cliniko_connector.errors import ConfigurationError, SecretOwnedElsewhere
 from tests.unit.adapters.adapter_support import ClientProxy, FakeClock
 
@@ -46,7 +46,7 @@ def test_overwriting_keeps_the_same_secret(store: SecretsManagerStore, secrets_c
     assert secrets_client.calls["restore_secret"] == 0
 
 
-def test_get_is_cached_for_five_minutes(
+def test_get_is_cached_for_fifteen_minutes(
     store: SecretsManagerStore, secrets_client: ClientProxy, clock: FakeClock
 ) -> None:
     arn = store.put("acme", "key")
@@ -54,13 +54,26 @@ def test_get_is_cached_for_five_minutes(
     # Given a value read once
     assert store.get(arn) == "key"
     # When read again within the TTL, Then Secrets Manager is not called again
-    clock.advance(299)
+    clock.advance(899)
     assert store.get(arn) == "key"
     assert secrets_client.calls["get_secret_value"] == 1
     # And after the TTL it is fetched afresh
     clock.advance(2)
     assert store.get(arn) == "key"
     assert secrets_client.calls["get_secret_value"] == 2
+
+
+def test_a_forgotten_secret_is_read_again_at_once_and_the_others_stay_cached(
+    store: SecretsManagerStore, secrets_client: ClientProxy
+) -> None:
+    refused, other = store.put("refused", "old-key"), store.put("other", "key")
+    store.get(refused), store.get(other)
+    reads = secrets_client.calls["get_secret_value"]
+
+    store.forget(refused)  # Cliniko answered 401 to its key
+
+    store.get(refused), store.get(other)
+    assert secrets_client.calls["get_secret_value"] == reads + 1
 
 
 def test_cache_entries_are_per_id(store: SecretsManagerStore, secrets_client: ClientProxy) -> None:
@@ -81,7 +94,7 @@ def test_a_put_elsewhere_is_seen_after_the_ttl(secrets_client: ClientProxy, cloc
     writer.put("acme", "new")
 
     assert reader.get(arn) == "old"
-    clock.advance(301)
+    clock.advance(DEFAULT_CACHE_TTL_SECONDS + 1)
     assert reader.get(arn) == "new"
 
 

@@ -19,10 +19,11 @@ from cliniko_connector.errors import ClinikoServerError, ClinikoUnauthorized, St
 from cliniko_connector.models import Connection, StartPoint, StreamCursor, StreamKey
 from cliniko_connector.ports import PollJob, StreamStats
 from cliniko_connector.settings import PollerSettings
-from cliniko_connector.usecases import status as status_module
+from cliniko_connector.usecases import poll_worker as worker_module
 from cliniko_connector.usecases.backfill import Backfill, BackfillProgress
 from cliniko_connector.usecases.connections import ConnectionAdmin
-from cliniko_connector.usecases.status import StatusReader, StreamStatus, describe_error, lag_seconds
+from cliniko_connector.usecases.poll import describe_error
+from cliniko_connector.usecases.status import StatusReader, StreamStatus, lag_seconds
 from cliniko_connector.wiring import PollWorker, Runtime
 from tests.leases import release_lease, take_lease
 from tests.unit.fakes import FakeCliniko
@@ -145,7 +146,7 @@ def test_a_failed_poll_leaves_its_error_on_the_cursor_counts_it_and_re_raises(
 ) -> None:
     counted: list[tuple[str, float, dict[str, str]]] = []
     monkeypatch.setattr(
-        status_module,
+        worker_module,
         "count",
         lambda name, value=1, dimensions=None: counted.append((name, value, dict(dimensions or {}))),
     )
@@ -338,7 +339,7 @@ def test_every_poll_reports_requests_sent_and_stream_lag(world: World, monkeypat
         lambda name, value=1, dimensions=None: counted.append((name, value, dict(dimensions or {}))),
     )
     monkeypatch.setattr(
-        status_module, "seconds_metric", lambda name, value, dims: lags.append((name, value, dict(dims)))
+        worker_module, "seconds_metric", lambda name, value, dims: lags.append((name, value, dict(dims)))
     )
     world.enable("patient.created")
     real_list_page = world.cliniko.list_page

@@ -475,3 +475,174 @@ def test_of_one_record_s_events_only_the_rejected_one_is_sent_again(cliniko, sta
     poller(cliniko, state, bus).poll(connection(), appointments, deadline=float("inf"))
     assert [e.detail["trigger"] for e in bus.events[2:]] == ["individual_appointment.updated"]
     assert state.records[key]["7"].pending == () and state.records[key]["7"].sent == ()
+
+
+# -- an idle poll's heartbeat -------------------------------------------------------------------------
+
+HEARTBEAT = timedelta(minutes=5)
+
+
+class Clocked:
+    """The poller's `now`, moved by the test."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def quiet_poller(cliniko: FakeCliniko, state: InMemoryStreamStateStore, bus: Any, clock: Clocked) -> StreamPoller:
+    return StreamPoller(
+        api=cliniko, state=state, publisher=bus, event_source="cliniko", now=clock, idle_heartbeat=HEARTBEAT
+    )
+
+
+def test_an_idle_poll_leaves_the_cursor_unwritten_until_the_heartbeat_is_due(cliniko, state, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, state, bus, clock)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))  # never caught up before: written
+    written = state.get_cursor(KEY)
+    assert written is not None and written.caught_up_at == NOW
+
+    clock.at = NOW + HEARTBEAT - timedelta(seconds=1)
+    assert p.poll(connection(), PATIENTS, deadline=float("inf")).caught_up
+    assert state.get_cursor(KEY) == written  # the same version: nothing written
+
+    clock.at = NOW + HEARTBEAT
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    beat = state.get_cursor(KEY)
+    assert beat is not None and beat.version == written.version + 1 and beat.caught_up_at == NOW + HEARTBEAT
+    assert len(cliniko.requests) == 3  # every poll still asks Cliniko
+
+
+def test_an_idle_poll_still_clears_an_error_on_the_cursor(cliniko, state, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, state, bus, clock)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    cursor = state.get_cursor(KEY)
+    assert cursor is not None
+    error = {"last_error": "ClinikoServerError: 503"}
+    state.put_cursor(KEY, cursor.model_copy(update=error), expected_version=cursor.version)
+
+    clock.at = NOW + timedelta(minutes=1)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    cleared = state.get_cursor(KEY)
+    assert cleared is not None and cleared.last_error is None and cleared.caught_up_at == clock.at
+
+
+def test_a_change_after_quiet_polls_is_published_behind_a_conditional_write(cliniko, state, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, state, bus, clock)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    stale = state.get_cursor(KEY)  # what a worker read before the quiet polls below
+    clock.at = NOW + timedelta(minutes=1)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    cliniko.put("patients", patient(1, updated=int((NOW - ORIGIN).total_seconds()) + 90))
+
+    # Another poller moved the stream on meanwhile: the stale reader's first write fails before it publishes.
+    assert stale is not None
+    state.put_cursor(KEY, stale.model_copy(update={"last_poll_at": clock.at}), expected_version=stale.version)
+    with pytest.raises(StreamBusy):
+        p.poll(connection(), PATIENTS, deadline=float("inf"), cursor=stale)
+    assert bus.events == []
+
+    result = p.poll(connection(), PATIENTS, deadline=float("inf"))
+    assert result.events == 1 and len(bus.events) == 1
+    after = state.get_cursor(KEY)
+    assert after is not None and after.events_published == 1 and after.lease_owner is None
+
+
+def test_an_idle_poll_is_busy_while_another_poller_holds_the_lease(cliniko, state, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, state, bus, clock)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    assert take_lease(state, KEY, "another-worker", 600)
+
+    with pytest.raises(StreamBusy):
+        p.poll(connection(), PATIENTS, deadline=float("inf"))
+
+
+def test_the_overlaps_re_read_of_records_already_seen_leaves_the_cursor_unwritten(cliniko, state, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, state, bus, clock)
+    cliniko.put("patients", patient(1, updated=10))
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    written = state.get_cursor(KEY)
+    assert written is not None and written.events_published == 1
+
+    clock.at = NOW + timedelta(minutes=1)
+    again = p.poll(connection(), PATIENTS, deadline=float("inf"))
+    assert again.caught_up and again.records == 1 and again.events == 0  # the overlap read it again
+    assert state.get_cursor(KEY) == written and len(bus.events) == 1
+
+    cliniko.put("patients", patient(2, updated=20))  # a change is still published, and the cursor moves
+    clock.at = NOW + timedelta(minutes=2)
+    assert p.poll(connection(), PATIENTS, deadline=float("inf")).events == 1
+    moved = state.get_cursor(KEY)
+    assert moved is not None and moved.position == ORIGIN + timedelta(seconds=20) and moved.events_published == 2
+
+
+class SnapshotReads(InMemoryStreamStateStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get_records(self, stream: StreamKey, ids: Any) -> Any:
+        self.reads += 1
+        return super().get_records(stream, ids)
+
+
+@pytest.fixture
+def counted() -> SnapshotReads:
+    store = SnapshotReads()
+    store.put_cursor(KEY, StreamCursor(position=ORIGIN, origin=ORIGIN), expected_version=None)
+    return store
+
+
+def test_the_same_page_read_again_is_known_without_reading_its_snapshots(cliniko, counted, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, counted, bus, clock)
+    cliniko.put("patients", patient(1, updated=10))
+    cliniko.put("patients", patient(2, updated=12))
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    assert counted.reads == 1 and len(bus.events) == 2
+
+    for minute in (1, 2):
+        clock.at = NOW + timedelta(minutes=minute)
+        again = p.poll(connection(), PATIENTS, deadline=float("inf"))
+        assert (again.records, again.duplicates, again.events) == (2, 2, 0)
+    # The poll that published the page kept its digest with its checkpoint: no re-read reads a snapshot.
+    assert counted.reads == 1 and len(bus.events) == 2
+
+
+def test_a_second_edit_in_the_same_second_is_not_taken_for_the_page_already_seen(cliniko, counted, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, counted, bus, clock)
+    cliniko.put("patients", patient(1, updated=10))
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    clock.at = NOW + timedelta(minutes=1)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))  # the page's digest is on the cursor now
+
+    cliniko.put("patients", patient(1, updated=10, first_name="Renamed"))  # same id, same second
+    clock.at = NOW + timedelta(minutes=2)
+    result = p.poll(connection(), PATIENTS, deadline=float("inf"))
+
+    assert result.events == 1
+    assert [(e.detail["trigger"], e.detail["changed_fields"]) for e in bus.events[1:]] == [
+        ("patient.updated", ["first_name"])
+    ]
+
+
+def test_a_record_that_shows_up_late_in_the_overlap_is_published(cliniko, counted, bus) -> None:
+    clock = Clocked(NOW)
+    p = quiet_poller(cliniko, counted, bus, clock)
+    cliniko.put("patients", patient(1, updated=100))
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+    clock.at = NOW + timedelta(minutes=1)
+    p.poll(connection(), PATIENTS, deadline=float("inf"))
+
+    cliniko.put("patients", patient(2, updated=90))  # older than the cursor, inside the overlap
+    clock.at = NOW + timedelta(minutes=2)
+    assert p.poll(connection(), PATIENTS, deadline=float("inf")).events == 1
+    assert len(bus.events) == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
@@ -185,6 +186,7 @@ class ClinikoClient:
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
+        on_unauthorized: Callable[[], None] | None = None,
     ) -> None:
         if not api_key or api_key != api_key.strip():
             raise ConfigurationError("the Cliniko API key is empty or has surrounding white space")
@@ -205,10 +207,13 @@ class ClinikoClient:
         self._monotonic = monotonic
         self._wall = wall_clock
         self._jitter = jitter
+        self._on_unauthorized = on_unauthorized  # a 401: the key may have been rotated (the cached one is stale)
         # Read by the poll worker to prepay a job's first requests (`RateBudget.prepay`).
         self.rate_key_id = rate_key_id
         self.requests_sent = 0
         self.rate_limited = 0  # 429s answered, including those retried here
+        # The poll worker sends a job's requests from a few threads at once (one client per connection).
+        self._counts = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ClinikoClient(base_url={self.base_url!r})"
@@ -289,7 +294,8 @@ class ClinikoClient:
         if json is not None:
             headers["Content-Type"] = "application/json"
         path = self._path_of(url)
-        self.requests_sent += 1
+        with self._counts:
+            self.requests_sent += 1
         try:
             response = self._session.request(
                 method,
@@ -326,7 +332,8 @@ class ClinikoClient:
                     f"{method} {path}: answer {status} was not valid JSON", status=status, method=method, path=path
                 ) from None
         if status == 429:
-            self.rate_limited += 1
+            with self._counts:
+                self.rate_limited += 1
             raise ClinikoRateLimited(
                 f"{method} {path}: rate limited by Cliniko",
                 reset_at=self._reset_at(response),
@@ -344,6 +351,8 @@ class ClinikoClient:
             404: ClinikoNotFound,
             422: ClinikoValidationError,
         }.get(status, ClinikoClientError)
+        if status == 401 and self._on_unauthorized is not None:
+            self._on_unauthorized()
         field_errors: dict[str, str] = {}
         detail = ""
         if status == 422:

@@ -185,13 +185,12 @@ class DynamoStreamStateStore:
         item = response.get("Item")
         return _cursor_from_item(item) if item else None
 
-    def get_cursors(self, streams: Sequence[StreamKey]) -> dict[StreamKey, StreamCursor]:
+    def get_cursors(self, streams: Sequence[StreamKey], *, consistent: bool = True) -> dict[StreamKey, StreamCursor]:
         by_pk = {self.partition_key(s): s for s in streams}
         found: dict[StreamKey, StreamCursor] = {}
         for chunk in _chunks(list(by_pk), BATCH_GET_LIMIT):
-            request = {
-                self.table_name: {"Keys": [{"pk": _s(pk), "sk": _s(CURSOR_SK)} for pk in chunk], "ConsistentRead": True}
-            }
+            keys = [{"pk": _s(pk), "sk": _s(CURSOR_SK)} for pk in chunk]
+            request = {self.table_name: {"Keys": keys, "ConsistentRead": consistent}}
             for item in self._batch_get(request):
                 found[by_pk[item["pk"]["S"]]] = _cursor_from_item(item)
         return found
@@ -420,6 +419,8 @@ def _cursor_to_item(cursor: StreamCursor, version: int) -> Item:
         item["sort_not_honoured_at"] = _s(to_z(cursor.sort_not_honoured_at))
     if cursor.caught_up_at is not None:
         item["caught_up_at"] = _s(to_z(cursor.caught_up_at))
+    if cursor.seen_tail is not None:
+        item["seen_tail"] = _s(cursor.seen_tail)
     return item
 
 
@@ -441,6 +442,7 @@ def _cursor_from_item(item: Item) -> StreamCursor:
         reconciled_at=timestamp("reconciled_at"),
         sort_not_honoured_at=timestamp("sort_not_honoured_at"),
         caught_up_at=timestamp("caught_up_at"),
+        seen_tail=optional("seen_tail"),
         lease_owner=optional("lease_owner"),
         lease_until=optional("lease_until"),
         last_error=optional("last_error"),

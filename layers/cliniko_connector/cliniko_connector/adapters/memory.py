@@ -78,7 +78,7 @@ class InMemoryStreamStateStore:
         with self._lock:
             return self.cursors.get(stream)
 
-    def get_cursors(self, streams: Sequence[StreamKey]) -> dict[StreamKey, StreamCursor]:
+    def get_cursors(self, streams: Sequence[StreamKey], *, consistent: bool = True) -> dict[StreamKey, StreamCursor]:
         with self._lock:
             return {s: self.cursors[s] for s in streams if s in self.cursors}
 
@@ -210,6 +210,9 @@ class InMemorySecretStore:
         if value is None:
             raise ConfigurationError(f"secret {secret_id!r} does not exist or is scheduled for deletion")
         return value
+
+    def forget(self, secret_id: str) -> None:
+        """Nothing is cached here: every `get` reads the value as it is."""
 
     def put(self, name: str, value: str) -> str:
         with self._lock:

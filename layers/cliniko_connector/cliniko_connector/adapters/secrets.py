@@ -15,7 +15,9 @@ from botocore.exceptions import ClientError
 from cliniko_connector.adapters.aws import boto3_client
 from cliniko_connector.errors import ConfigurationError, SecretOwnedElsewhere
 
-DEFAULT_CACHE_TTL_SECONDS = 300.0
+# A key Cliniko refuses is read again at once (`forget`, called on a 401), so the TTL only bounds how long a
+# process keeps using an old key that still works after `rotate-key`.
+DEFAULT_CACHE_TTL_SECONDS = 900.0
 # Deleted keys stay recoverable for the shortest window AWS allows, so a mistaken
 # `connection remove` can be undone (`aws secretsmanager restore-secret`) for a week.
 RECOVERY_WINDOW_DAYS = 7
@@ -33,7 +35,8 @@ class SecretsManagerStore:
 
     `get` caches each value for `cache_ttl_seconds` keyed by the id asked for, so a warm Lambda does not call
     Secrets Manager per event; `put` and `delete` empty the whole cache because a name and its ARN are two
-    keys for one secret. A rotated key is therefore picked up by other processes within the TTL.
+    keys for one secret. A rotated key is therefore picked up by other processes within the TTL, or as soon as
+    Cliniko refuses the old one (the runtime `forget`s a secret whose key got a 401).
     """
 
     def __init__(
@@ -131,6 +134,10 @@ class SecretsManagerStore:
                 f"secret {described.get('Name', secret_id)!r} belongs to {whose}, not {self.owner!r}: "
                 "it is left as it is"
             )
+
+    def forget(self, secret_id: str) -> None:
+        with self._lock:
+            self._cache.pop(secret_id, None)
 
     def invalidate(self) -> None:
         """Forget every cached value."""

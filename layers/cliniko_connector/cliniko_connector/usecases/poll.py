@@ -7,7 +7,9 @@ published in full before its checkpoint, and the checkpoint is a conditional wri
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from cliniko_connector.errors import (
     ClinikoNotFound,
     ClinikoSortNotHonoured,
     ClinikoTransientError,
+    ConnectorError,
     CursorConflict,
     PublishError,
     RateBudgetExhausted,
@@ -42,9 +45,23 @@ from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import ClinikoApi, EventPublisher, StreamStateStore
 from cliniko_connector.timeutil import ONE_SECOND, parse_ts, to_z, utc_now
 from cliniko_connector.usecases.classify import ClassifiedRecord, Transition, classify_versions, removal
-from cliniko_connector.usecases.status import describe_error
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_ERROR_CHARS = 300
+
+
+def describe_error(exc: BaseException) -> str:
+    """`Type: message` for a cursor's `last_error`. This project's errors never carry record data, so their
+    message is kept; an AWS error keeps its operation and code; anything else only its type (a KeyError's
+    message could be a patient's field value)."""
+    if isinstance(exc, ConnectorError):
+        text = f"{exc.error_type}: {exc}"
+    else:
+        response = getattr(exc, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        operation = getattr(exc, "operation_name", None)
+        text = " ".join(filter(None, [f"{type(exc).__name__}:" if operation else type(exc).__name__, operation, code]))
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
 @dataclass
@@ -113,6 +130,15 @@ def record_key(stream: ResourceStream, record: dict[str, Any]) -> tuple[str, dat
         raise ClinikoBadResponse(f"a {stream.resource} record with an unreadable updated_at") from None
 
 
+def tail_digest(stream: ResourceStream, records: list[dict[str, Any]]) -> str:
+    """What identifies a page's record versions, whatever their order: each record as Cliniko sent it, hashed
+    (its content, not only its id and `updated_at`: two edits in one second are two versions)."""
+    for record in records:
+        record_key(stream, record)  # a record without id or updated_at is refused here as on any page
+    texts = sorted(json.dumps(r, sort_keys=True, separators=(",", ":"), default=str) for r in records)
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:32]
+
+
 def latest(records: list[dict[str, Any]]) -> datetime:
     return max(parse_ts(str(r["updated_at"])) for r in records)
 
@@ -164,6 +190,7 @@ class _Hold:
     owner: str
     cursor: StreamCursor | None = None
     held: bool = False
+    wrote: bool = False  # this poll wrote the cursor
 
 
 # `poll(cursor=...)` not given: the poller reads the cursor itself.
@@ -201,6 +228,11 @@ class StreamPoller:
     now: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
     payload_mode: PayloadMode | None = None
+    # An idle poll (nothing read, nothing to write) leaves the cursor as it is while its `caught_up_at` is younger
+    # than this: it has nothing to protect (no publish, no lease) and a write per stream per minute is most of
+    # an idle clinic's DynamoDB bill. The cursor still says when the stream was last seen caught up, to within
+    # this. 0 writes every idle poll.
+    idle_heartbeat: timedelta = timedelta(0)
     # Test seam: called at named step boundaries so crash tests can stop the poller anywhere.
     checkpoint_hook: Callable[[str], None] = lambda step: None
 
@@ -273,7 +305,7 @@ class StreamPoller:
             if hold.held:
                 raise  # taken over while we held it (an expired lease): the job is retried
             raise StreamBusy(f"stream {hold.key} is being polled by another worker") from None
-        hold.cursor, hold.held = cursor, keep
+        hold.cursor, hold.held, hold.wrote = cursor, keep, True
         return cursor
 
     def _lease(self, hold: _Hold, cursor: StreamCursor) -> StreamCursor:
@@ -309,7 +341,7 @@ class StreamPoller:
                 cursor = self.state.put_cursor(key, initial_cursor(StartPoint(), self.now()), expected_version=None)
             except CursorConflict:
                 raise StreamBusy(f"stream {key} is being polled by another worker") from None
-            hold.cursor = cursor
+            hold.cursor, hold.wrote = cursor, True
             result.initialised = True
         salt = connection.hash_salt.encode()
         mode = connection.payload_mode or self.payload_mode or PayloadMode.FULL
@@ -364,8 +396,9 @@ class StreamPoller:
             unordered = not in_order(stream, records, by_id=draining) or gap
             if not records and not draining and not unordered and bound is None:
                 now = self.now()
-                update = {"last_poll_at": now, "caught_up_at": now, "last_error": None}
-                cursor = self._write(hold, cursor, update | self._walked(reconcile, None, None), keep=False)
+                if not self._quiet(hold, cursor, reconcile, now):
+                    update = {"last_poll_at": now, "caught_up_at": now, "last_error": None}
+                    cursor = self._write(hold, cursor, update | self._walked(reconcile, None, None), keep=False)
                 result.caught_up = True
                 break
             more = page.next_url is not None
@@ -461,13 +494,17 @@ class StreamPoller:
             cursor = self._write(hold, hold.cursor, {}, keep=False)
         result.cursor = to_z(cursor.position)
         result.reconciling = cursor.reconcile_from is not None
-        labels = {"connection": connection.id, "resource": stream.resource}
+        # Idle: nothing published and nothing read but records seen before (the overlap's re-read). An idle
+        # stream's counts are its connection's, so a job's idle streams share one metric line with its requests
+        # (one EMF line per set of labels, billed by the byte) instead of one each.
+        changed = bool(result.events or result.records > result.duplicates)
+        labels = {"connection": connection.id} | ({"resource": stream.resource} if changed else {})
         count("PagesFetched", result.pages, labels)
         count("RecordsPolled", result.records, labels)
         count("DuplicatesSuppressed", result.duplicates, labels)
         count("EventsPublished", result.events, labels)
         # An idle stream's line is DEBUG: the job's one INFO summary says it was polled (logs are billed by the byte).
-        log = logger.info if result.records or result.events or result.duplicates else logger.debug
+        log = logger.info if changed else logger.debug
         log(
             "stream polled",
             extra={
@@ -481,6 +518,21 @@ class StreamPoller:
             },
         )
         return result
+
+    def _quiet(self, hold: _Hold, cursor: StreamCursor, reconcile: bool, now: datetime) -> bool:
+        """Whether an empty page that catches the stream up may leave its cursor unwritten: this poll holds no
+        lease and wrote nothing, there is no walk to end nor error to clear, and the cursor says the stream
+        caught up less than `idle_heartbeat` ago. The next poll reads from the same position either way."""
+        return (
+            self.idle_heartbeat > timedelta(0)
+            and not hold.held
+            and not reconcile
+            and not hold.wrote
+            and cursor.last_error is None
+            and cursor.caught_up_at is not None
+            and cursor.last_poll_at is not None
+            and timedelta(0) <= now - cursor.caught_up_at < self.idle_heartbeat
+        )
 
     def _take(
         self,
@@ -497,8 +549,13 @@ class StreamPoller:
         a reconciliation walk resumes at `resume_at` (None: the walk reached the end of the list). The lease
         is taken first if the page has anything to keep or publish (a page of repeats has not)."""
         result, key = run.result, run.key
+        # The last page of a regular poll, the same as the one the stream last caught up on: settled already.
+        tail = tail_digest(run.stream, records) if caught_up and records and not run.reconcile else None
+        seen = tail is not None and run.walk is None and tail == cursor.seen_tail
         classified = (
-            self._classify_page(run.connection, run.stream, key, records, cursor.origin, run.salt) if records else []
+            self._classify_page(run.connection, run.stream, key, records, cursor.origin, run.salt)
+            if records and not seen
+            else []
         )
         if any(
             c.transitions or c.pending.pending or (run.walk is not None and c.settled.walked != run.walk)
@@ -509,25 +566,28 @@ class StreamPoller:
             self._publish_page(run.connection, run.stream, key, classified, run.mode, run.walk) if classified else []
         )
         result.records += len(records)
-        result.duplicates += sum(c.repeats for c, _ in classified)
+        result.duplicates += len(records) if seen else sum(c.repeats for c, _ in classified)
         result.events += len(events)
         for event in events:
             result.event_counts[event.detail_type] = result.event_counts.get(event.detail_type, 0) + 1
         now = self.now()
-        cursor = self._write(
-            run.hold,
-            cursor,
-            {
-                "position": max(cursor.position, position),
-                "last_poll_at": now,
-                "last_error": None,
-                "events_published": cursor.events_published + len(events),
-                "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
-                **({"caught_up_at": now} if caught_up else {}),
-                **self._walked(run.reconcile, resume_at, drain_after_id),
-            },
-            keep=False if caught_up and run.release_when_caught_up else None,
-        )
+        update = {
+            "position": max(cursor.position, position),
+            "last_poll_at": now,
+            "last_error": None,
+            "events_published": cursor.events_published + len(events),
+            "backfill_done": cursor.backfill_done + sum(c.new_versions > 0 for c, _ in classified),
+            **({"caught_up_at": now} if caught_up else {}),
+            **({"seen_tail": tail} if tail is not None else {}),
+            **self._walked(run.reconcile, resume_at, drain_after_id),
+        }
+        # The overlap's re-read of records the stream has seen, caught up and nothing else to say: as idle as an
+        # empty page (`_quiet`), so within the heartbeat the cursor stays as it is.
+        unchanged = all(getattr(cursor, k) == v for k, v in update.items() if k not in ("last_poll_at", "caught_up_at"))
+        if not (caught_up and unchanged and self._quiet(run.hold, cursor, run.reconcile, now)):
+            cursor = self._write(
+                run.hold, cursor, update, keep=False if caught_up and run.release_when_caught_up else None
+            )
         if events:  # hourly counters for `status`: never worth failing a poll over
             try:
                 self.state.record_events(key, int(self.now().timestamp()) // 3600 * 3600, len(events))

@@ -1,8 +1,7 @@
 """Where every stream stands, for operators: cursor, lag, last poll and error, events sent, rate budget.
 
-Also the poll worker's metrics (`after_poll`, `after_poll_failure`): lag and auth failures. When a stream
-last caught up and its last error are on its cursor, written by the poll itself. Bookkeeping is best
-effort: it never turns a good poll into a failed one, nor hides the error of a failed one.
+Only reads: when a stream last caught up and its last error are on its cursor, written by the poll itself
+(`usecases/poll.py`); the worker's own metrics are the worker's (`usecases/poll_worker.py`).
 """
 
 from __future__ import annotations
@@ -23,30 +22,14 @@ from cliniko_connector.errors import (
     RateBudgetExhausted,
 )
 from cliniko_connector.models import Connection, PayloadMode, StreamCursor, StreamKey
-from cliniko_connector.observability import count, logger, seconds_metric
 from cliniko_connector.ports import ConnectionStore, StreamStateStore, StreamStats
-from cliniko_connector.timeutil import parse_ts, to_z, utc_now
+from cliniko_connector.timeutil import to_z, utc_now
 
 HOUR = 3600
-MAX_ERROR_CHARS = 300
 
 
 def hour_start(epoch: float) -> int:
     return int(epoch) // HOUR * HOUR
-
-
-def describe_error(exc: BaseException) -> str:
-    """`Type: message` for a cursor's `last_error`. This project's errors never carry record data, so their
-    message is kept; an AWS error keeps its operation and code; anything else only its type (a KeyError's
-    message could be a patient's field value)."""
-    if isinstance(exc, ConnectorError):
-        text = f"{exc.error_type}: {exc}"
-    else:
-        response = getattr(exc, "response", None)
-        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-        operation = getattr(exc, "operation_name", None)
-        text = " ".join(filter(None, [f"{type(exc).__name__}:" if operation else type(exc).__name__, operation, code]))
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
 def lag_seconds(position: datetime, caught_up_at: datetime | None, now: datetime) -> int:
@@ -54,38 +37,6 @@ def lag_seconds(position: datetime, caught_up_at: datetime | None, now: datetime
     published. A quiet stream that caught up a minute ago is a minute behind, however old its last change."""
     seen_until = max(position, caught_up_at) if caught_up_at else position
     return max(0, int((now - seen_until).total_seconds()))
-
-
-# -- the poll worker's bookkeeping ------------------------------------------------------------------
-
-
-def after_poll(key: StreamKey, *, caught_up: bool, cursor: str | None, now: datetime) -> None:
-    """A poll ended normally: report its lag (when it caught up is on the cursor, written by the poll)."""
-    if cursor is not None:
-        lag = 0 if caught_up else lag_seconds(parse_ts(cursor), None, now)
-        seconds_metric("StreamLagSeconds", lag, {"connection": key.connection_id, "resource": key.resource})
-
-
-def after_poll_failure(
-    state: StreamStateStore, key: StreamKey, exc: BaseException, now: datetime, *, keep_error: bool = False
-) -> None:
-    """A poll raised: count auth failures, report lag, and with `keep_error` keep the error on the cursor for
-    `status` (a poll that ran did that itself, releasing its lease in the same write)."""
-    if isinstance(exc, ClinikoUnauthorized | ClinikoForbidden):
-        count("ClinikoAuthFailures", 1, {"connection": key.connection_id})
-    try:
-        cursor = state.get_cursor(key)
-        if cursor is None:
-            return
-        if keep_error:
-            message = f"{describe_error(exc)} (at {to_z(now)})"
-            cursor = state.put_cursor(
-                key, cursor.model_copy(update={"last_error": message}), expected_version=cursor.version
-            )
-        lag = lag_seconds(cursor.position, cursor.caught_up_at, now)
-        seconds_metric("StreamLagSeconds", lag, {"connection": key.connection_id, "resource": key.resource})
-    except Exception:
-        logger.warning("poll failure not recorded", extra={"stream": str(key)})
 
 
 def hint_for(exc: BaseException, connection_id: str | None = None) -> str | None:
@@ -177,7 +128,7 @@ class StreamStatus:
 
 def allowed_by_kind(connection: Connection) -> dict[str, list[str]]:
     """The connection's allowed actions, reads and writes apart (what `show` and `status` print)."""
-    # Here, not at the top: the poll worker keeps its bookkeeping in this module and never needs the catalog.
+    # Here, not at the top: `hint_for` and `lag_seconds` are read by the CLI without the action catalog.
     from cliniko_connector.catalog.actions import ACTIONS
 
     allowed = [ACTIONS[name] for name in connection.allowed_actions if name in ACTIONS]

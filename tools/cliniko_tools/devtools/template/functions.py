@@ -33,7 +33,10 @@ DEFAULT_TIMEOUT_SECONDS = 45
 DEFAULT_MEMORY_MB = 256
 DISPATCHER_TIMEOUT_SECONDS = 60
 WORKER_TIMEOUT_SECONDS = 300
-WORKER_MEMORY_MB = 512
+# The poll worker's memory (the PollWorkerMemorySize parameter's default): an idle job is mostly waits on Cliniko,
+# billed by the memory, and its CPU costs the same GB-seconds at any size below 1,769 MB (one vCPU).
+WORKER_MEMORY_MB = 256
+WORKER_MEMORY_CHOICES = (256, 512, 1024, 1769)
 # The worker stops taking new pages this long before its timeout, so a cursor is always saved.
 WORKER_TIME_BUDGET_SECONDS = 240
 ACTION_TIME_BUDGET_SECONDS = 35
@@ -148,7 +151,7 @@ def add_poll_functions(stack: Stack) -> None:
         description="Poll one connection stream per SQS message and publish its changes.",
         code_uri=WORKER_CODE_URI,
         role="PollWorkerRole",
-        sizing={"Timeout": WORKER_TIMEOUT_SECONDS, "MemorySize": WORKER_MEMORY_MB},
+        sizing={"Timeout": WORKER_TIMEOUT_SECONDS, "MemorySize": ref("PollWorkerMemorySize")},
         variables={
             "POLL_TIME_BUDGET_SECONDS": str(WORKER_TIME_BUDGET_SECONDS),
             # Where a job that failed for a transient reason is made visible again early.
@@ -260,7 +263,7 @@ def _add_function(
     role: str,
     variables: dict[str, Any],
     kind: str | None = None,
-    sizing: dict[str, int] | None = None,
+    sizing: dict[str, Any] | None = None,  # numbers, or a `Ref` to a parameter
     invoke: dict[str, Any] | None = None,
     events: dict[str, Any] | None = None,
 ) -> None:

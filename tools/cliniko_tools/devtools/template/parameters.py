@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cliniko_connector.settings import EMAIL_PATTERN, ActionSettings, AwsResourceSettings, ClinikoClientSettings
+from cliniko_tools.devtools.template.functions import WORKER_MEMORY_CHOICES, WORKER_MEMORY_MB
 from cliniko_tools.devtools.template.intrinsics import get_att, ref, sub
 from cliniko_tools.devtools.template.names import KMS_KEY_ARN, SECRETS_PREFIX
 from cliniko_tools.devtools.template.queues import DEAD_LETTER_QUEUES
@@ -106,6 +107,15 @@ def parameters(*, with_examples: bool) -> dict[str, Any]:
             "Description": "X-Ray tracing of every function. PassThrough: only invocations a traced caller sampled "
             "(none on the poll path: an idle stack records no traces). Active: Lambda traces the first invocation "
             "each second and 5% of the rest, 5 USD per million traces; turn it on to investigate.",
+        },
+        "PollWorkerMemorySize": {
+            "Type": "Number",
+            "Default": WORKER_MEMORY_MB,
+            "AllowedValues": list(WORKER_MEMORY_CHOICES),
+            "Description": "MB of the poll worker. An idle poll mostly waits on Cliniko, and Lambda bills a wait by "
+            "the memory, so the default is small. Below 1769 MB a function gets that share of one vCPU: a large "
+            "backfill is CPU-bound here at a fraction of the key's rate limit, and 1024 or 1769 makes it several "
+            "times faster for about the same CPU cost (docs/benchmarks.md).",
         },
         "LogRetentionDays": {
             "Type": "Number",
