@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quiet_and_local()
 
-    from bench import cost, dispatch, poll_share, scenarios
+    from bench import cold_start, cost, dispatch, poll_share, scenarios
 
     wanted = set(filter(None, args.only.split(",")))
     results: dict[str, Any] = {}
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             ("idle", lambda: scenarios.idle(aws)),
             # Whole cycles through the Lambda handlers, priced after every benchmark ran (`cost.priced`).
             ("cost", lambda: cost.measure(aws)),
-            ("cold_start", cost.cold_start),
+            ("cold_start", cold_start.measure),
             ("backfill", lambda: scenarios.backfill(aws)),
             ("bursty", scenarios.backfill_bursty),
             ("memory", scenarios.throughput_in_memory),

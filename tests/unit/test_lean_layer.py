@@ -8,7 +8,10 @@ their importable modules from their installed metadata (the dev environment inst
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -98,7 +102,57 @@ def test_the_layer_file_list_is_the_runtime_package_and_its_locked_dependencies(
     expected = {"cliniko_connector", "boto3", "botocore", "pydantic", "requests", "aws_lambda_powertools"}
     assert expected <= layer_modules()
     tree_files = {p.name for p in LAYER.iterdir() if p.name != "__pycache__"}
-    assert tree_files == {"cliniko_connector", "requirements.in", "requirements.txt"}
+    assert tree_files == {"cliniko_connector", "requirements.in", "requirements.txt", "Makefile"}
+
+
+# --------------------------------------------------------------------------- how the layer is built
+
+
+def _build_commands() -> str:
+    """What `sam build` runs for the layer (its Makefile's target), printed by `make -n`, not run."""
+    out = subprocess.run(
+        ["make", "-n", "-C", str(LAYER), "build-ConnectorLayer", "ARTIFACTS_DIR=/artifacts", "PYTHON=python3.12"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.replace("\\\n", " ")
+
+
+def test_the_template_builds_the_layer_with_its_makefile() -> None:
+    layer = yaml.safe_load((ROOT / "template.yaml").read_text(encoding="utf-8"))["Resources"]["ConnectorLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["ContentUri"].rstrip("/") == LAYER.relative_to(ROOT).as_posix()
+
+
+def test_the_layer_build_installs_exactly_the_lock_with_its_hashes_and_copies_only_the_package() -> None:
+    commands = _build_commands()
+    install = next(line for line in commands.splitlines() if " pip install " in line)
+    for option in ("--require-hashes", "--no-deps", "--only-binary=:all:", "-r requirements.txt"):
+        assert option in install
+    assert '--target "/artifacts/python"' in install
+    copies = [line for line in commands.splitlines() if "copytree" in line]
+    assert len(copies) == 1 and "'cliniko_connector'" in copies[0] and "__pycache__" in copies[0]
+    assert "-m compileall" in commands  # through `make bytecode`: the next test runs it
+
+
+def test_the_layer_build_ships_bytecode_that_needs_no_source_timestamp(tmp_path: Path) -> None:
+    # A read-only /opt: a module without its .pyc is compiled on every cold start. Hash-based .pyc files stay
+    # valid whatever mtime the layer's zip gives the sources.
+    site = tmp_path / "python"
+    shutil.copytree(PACKAGE, site / "cliniko_connector", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(
+        ["make", "-s", "-C", str(LAYER), "bytecode", f"ARTIFACTS_DIR={tmp_path}", f"PYTHON={sys.executable}"],
+        check=True,
+        capture_output=True,
+    )
+    sources = sorted(site.rglob("*.py"))
+    assert sources
+    for source in sources:
+        compiled = Path(importlib.util.cache_from_source(str(source)))
+        header = compiled.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, source
+        assert int.from_bytes(header[4:8], "little") == 0b01, f"{source}: not hash-based, unchecked"
 
 
 def test_the_layer_holds_no_tools_test_or_dev_module() -> None:
