@@ -34,6 +34,9 @@ TOOLS_ONLY = {"pyyaml"}
 # Never in the layer, whatever pulls them in.
 NON_RUNTIME_MODULES = {"cliniko_tools", "moto", "yaml", "_yaml", "pytest", "_pytest", "hypothesis", "tests", "bench"}
 
+# requests' optional character detection: the layer leaves it out (Cliniko answers JSON; adapters/cliniko_http.py).
+LEFT_OUT_OF_THE_LOCK = {"charset-normalizer", "chardet"}
+
 # Imports from outside the runtime that are known and have a date to go. Each entry names the file, the module
 # and why; the integrator removes it when the reason is gone (`test_known_exceptions_are_still_real` then fails
 # until the entry is removed, so none outlives its reason).
@@ -291,3 +294,30 @@ def test_an_action_function_imports_its_own_input_model_and_no_other() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["['cliniko_connector.catalog.inputs.base',", "'cliniko_connector.catalog.inputs.patients']"]
+
+
+def test_the_lock_leaves_out_requests_character_detection() -> None:
+    assert not LEFT_OUT_OF_THE_LOCK & set(_lock_pins())
+
+
+def test_the_cliniko_client_loads_quietly_and_decodes_json_without_character_detection() -> None:
+    # As in the layer: neither detection library importable, and any warning an error.
+    probe = """
+import sys, warnings
+
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("chardet", "charset_normalizer"):
+            raise ImportError(name)
+
+sys.meta_path.insert(0, Absent())
+warnings.simplefilter("error")
+from cliniko_connector.adapters import cliniko_http
+import requests
+
+assert requests.compat.chardet is None
+answer = requests.models.Response()
+answer.status_code, answer._content = 200, '{"first_name": "Zoë"}'.encode()
+assert answer.json() == {"first_name": "Zoë"}
+"""
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
