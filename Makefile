@@ -78,7 +78,8 @@ $(UV):
 # every wheel against its hashes.
 lock: $(UV)
 	cd $(LAYER) && $(CURDIR)/$(UV) pip compile requirements.in --quiet --generate-hashes --python-version 3.12 \
-		--python-platform aarch64-manylinux2014 --custom-compile-command "make lock" $(LOCK_ARGS) -o requirements.txt
+		--python-platform aarch64-manylinux2014 --custom-compile-command "make lock" $(LOCK_ARGS) \
+		--no-emit-package charset-normalizer -o requirements.txt
 
 $(SAM):
 	test -n "$(PY312)"

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quiet_and_local()
 
-    from bench import cost, dispatch, poll_share, scenarios, schedules
+    from bench import cold_start, cost, dispatch, poll_share, scenarios, schedules
 
     wanted = set(filter(None, args.only.split(",")))
     results: dict[str, Any] = {}
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             ("idle", lambda: scenarios.idle(aws)),
             # Whole cycles through the Lambda handlers, priced after every benchmark ran (`cost.priced`).
             ("cost", lambda: cost.measure(aws)),
-            ("cold_start", cost.cold_start),
+            ("cold_start", cold_start.measure),
             ("backfill", lambda: scenarios.backfill(aws)),
             ("bursty", scenarios.backfill_bursty),
             ("memory", scenarios.throughput_in_memory),

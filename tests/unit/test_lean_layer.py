@@ -8,7 +8,10 @@ their importable modules from their installed metadata (the dev environment inst
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -29,6 +33,9 @@ REQUIREMENTS_IN = LAYER / "requirements.in"
 TOOLS_ONLY = {"pyyaml", "flask"}
 # Never in the layer, whatever pulls them in.
 NON_RUNTIME_MODULES = {"cliniko_tools", "moto", "yaml", "_yaml", "pytest", "_pytest", "hypothesis", "tests", "bench"}
+
+# requests' optional character detection: the layer leaves it out (Cliniko answers JSON; adapters/cliniko_http.py).
+LEFT_OUT_OF_THE_LOCK = {"charset-normalizer", "chardet"}
 
 # Imports from outside the runtime that are known and have a date to go. Each entry names the file, the module
 # and why; the integrator removes it when the reason is gone (`test_known_exceptions_are_still_real` then fails
@@ -98,7 +105,57 @@ def test_the_layer_file_list_is_the_runtime_package_and_its_locked_dependencies(
     expected = {"cliniko_connector", "boto3", "botocore", "pydantic", "requests", "aws_lambda_powertools"}
     assert expected <= layer_modules()
     tree_files = {p.name for p in LAYER.iterdir() if p.name != "__pycache__"}
-    assert tree_files == {"cliniko_connector", "requirements.in", "requirements.txt"}
+    assert tree_files == {"cliniko_connector", "requirements.in", "requirements.txt", "Makefile"}
+
+
+# --------------------------------------------------------------------------- how the layer is built
+
+
+def _build_commands() -> str:
+    """What `sam build` runs for the layer (its Makefile's target), printed by `make -n`, not run."""
+    out = subprocess.run(
+        ["make", "-n", "-C", str(LAYER), "build-ConnectorLayer", "ARTIFACTS_DIR=/artifacts", "PYTHON=python3.12"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.replace("\\\n", " ")
+
+
+def test_the_template_builds_the_layer_with_its_makefile() -> None:
+    layer = yaml.safe_load((ROOT / "template.yaml").read_text(encoding="utf-8"))["Resources"]["ConnectorLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["ContentUri"].rstrip("/") == LAYER.relative_to(ROOT).as_posix()
+
+
+def test_the_layer_build_installs_exactly_the_lock_with_its_hashes_and_copies_only_the_package() -> None:
+    commands = _build_commands()
+    install = next(line for line in commands.splitlines() if " pip install " in line)
+    for option in ("--require-hashes", "--no-deps", "--only-binary=:all:", "-r requirements.txt"):
+        assert option in install
+    assert '--target "/artifacts/python"' in install
+    copies = [line for line in commands.splitlines() if "copytree" in line]
+    assert len(copies) == 1 and "'cliniko_connector'" in copies[0] and "__pycache__" in copies[0]
+    assert "-m compileall" in commands  # through `make bytecode`: the next test runs it
+
+
+def test_the_layer_build_ships_bytecode_that_needs_no_source_timestamp(tmp_path: Path) -> None:
+    # A read-only /opt: a module without its .pyc is compiled on every cold start. Hash-based .pyc files stay
+    # valid whatever mtime the layer's zip gives the sources.
+    site = tmp_path / "python"
+    shutil.copytree(PACKAGE, site / "cliniko_connector", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(
+        ["make", "-s", "-C", str(LAYER), "bytecode", f"ARTIFACTS_DIR={tmp_path}", f"PYTHON={sys.executable}"],
+        check=True,
+        capture_output=True,
+    )
+    sources = sorted(site.rglob("*.py"))
+    assert sources
+    for source in sources:
+        compiled = Path(importlib.util.cache_from_source(str(source)))
+        header = compiled.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, source
+        assert int.from_bytes(header[4:8], "little") == 0b01, f"{source}: not hash-based, unchecked"
 
 
 def test_the_layer_holds_no_tools_test_or_dev_module() -> None:
@@ -237,3 +294,30 @@ def test_an_action_function_imports_its_own_input_model_and_no_other() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["['cliniko_connector.catalog.inputs.base',", "'cliniko_connector.catalog.inputs.patients']"]
+
+
+def test_the_lock_leaves_out_requests_character_detection() -> None:
+    assert not LEFT_OUT_OF_THE_LOCK & set(_lock_pins())
+
+
+def test_the_cliniko_client_loads_quietly_and_decodes_json_without_character_detection() -> None:
+    # As in the layer: neither detection library importable, and any warning an error.
+    probe = """
+import sys, warnings
+
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("chardet", "charset_normalizer"):
+            raise ImportError(name)
+
+sys.meta_path.insert(0, Absent())
+warnings.simplefilter("error")
+from cliniko_connector.adapters import cliniko_http
+import requests
+
+assert requests.compat.chardet is None
+answer = requests.models.Response()
+answer.status_code, answer._content = 200, '{"first_name": "Zoë"}'.encode()
+assert answer.json() == {"first_name": "Zoë"}
+"""
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)

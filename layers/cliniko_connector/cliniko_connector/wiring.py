@@ -18,8 +18,6 @@ from cliniko_connector.adapters.dynamodb import (
     DynamoRateBudget,
     DynamoStreamStateStore,
 )
-from cliniko_connector.adapters.eventbridge import EventBridgePublisher
-from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.adapters.sqs import SqsJobQueue
 from cliniko_connector.errors import (
     IdempotencyConflict,
@@ -143,6 +141,9 @@ class Runtime:
 
 
 def build_runtime(settings: AwsResourceSettings) -> Runtime:
+    from cliniko_connector.adapters.eventbridge import EventBridgePublisher
+    from cliniko_connector.adapters.secrets import SecretsManagerStore
+
     connections = DynamoConnectionStore(settings.connections_table, client=boto3_client("dynamodb"))
     limits: dict[str, int] = {}
 
@@ -197,9 +198,10 @@ def queued_poll_worker(settings: PollWorkerSettings, runtime: Runtime | None = N
 def dispatcher(settings: DispatcherSettings, runtime: Runtime | None = None) -> Dispatcher:
     from cliniko_connector.usecases.dispatch import Dispatcher
 
-    rt = runtime or build_runtime(settings)
+    # The dispatcher reads the connections table and queues jobs: none of the rest of a runtime.
+    connections = runtime.connections if runtime else DynamoConnectionStore(settings.connections_table)
     return Dispatcher(
-        rt.connections,
+        connections,
         SqsJobQueue(settings.poll_queue_url, boto3_client("sqs")),
         reconcile_period_seconds=settings.reconcile_every_hours * 3600,
     )

@@ -4,6 +4,8 @@ and the endpoint taken from boto3's own configuration (`AWS_ENDPOINT_URL`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -43,6 +45,30 @@ def test_clients_have_bounded_timeouts_and_standard_retries() -> None:
     assert config.read_timeout == 10
     assert config.retries["mode"] == "standard"
     assert config.retries["total_max_attempts"] == 3
+
+
+def test_clients_leave_parameter_validation_to_aws() -> None:
+    # botocore's client-side check walks every nested value of every request in Python; AWS validates anyway:
+    # a request without its required Key is sent (here to a stub answering 200) rather than refused locally.
+    from botocore.awsrequest import AWSResponse
+
+    class _Body:
+        def stream(self, **_: Any) -> Any:
+            yield b"{}"
+
+    sent: list[str] = []
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        sent.append(request.url)
+        return AWSResponse(request.url, 200, {}, _Body())
+
+    client = boto3_client("dynamodb")
+    client.meta.events.register("before-send", answer)
+    try:
+        assert client.get_item(TableName="t") == {"ResponseMetadata": ANY}
+    finally:
+        client.meta.events.unregister("before-send", answer)
+    assert len(sent) == 1
 
 
 def test_aws_endpoint_url_points_clients_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:

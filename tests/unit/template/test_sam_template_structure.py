@@ -25,6 +25,7 @@ from cliniko_tools.devtools.template import (
     DEAD_LETTER_QUEUES,
     EXAMPLE_AUTOMATIONS,
     POWERTOOLS_ENVIRONMENT,
+    PYDANTIC_ENVIRONMENT,
     WORKER_MAX_CONCURRENCY,
     WORKER_TIMEOUT_SECONDS,
     build_template,
@@ -481,7 +482,8 @@ def test_every_variable_a_function_gets_is_a_setting_it_reads(template: dict[str
         for name in s.model_fields
     }
     for function_id in functions(template["Resources"]):
-        unknown = set(environment(template, function_id)) - known - {"POWERTOOLS_SERVICE_NAME", *POWERTOOLS_ENVIRONMENT}
+        read_by_libraries = {"POWERTOOLS_SERVICE_NAME", *POWERTOOLS_ENVIRONMENT, *PYDANTIC_ENVIRONMENT}
+        unknown = set(environment(template, function_id)) - known - read_by_libraries
         assert not unknown, f"{function_id}: {sorted(unknown)} is read by nothing"
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +13,14 @@ import pytest
 
 from cliniko_connector.catalog.triggers import STREAMS_BY_RESOURCE, ResourceStream
 from cliniko_connector.models import RecordSnapshot, RecordState
-from cliniko_connector.usecases.classify import Transition, classify_versions, is_duplicate, make_snapshot
+from cliniko_connector.usecases.classify import (
+    Transition,
+    classify_versions,
+    field_hash,
+    fingerprint,
+    is_duplicate,
+    make_snapshot,
+)
 
 SALT = b"test-salt"
 ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -188,3 +198,18 @@ def test_field_hashes_depend_on_the_connection_salt() -> None:
     a = make_snapshot(PATIENTS, patient(), b"one")
     b = make_snapshot(PATIENTS, patient(), b"two")
     assert a.field_hashes["email"] != b.field_hashes["email"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "Jane", 'é "quoted" \\ \u2028 привет 😀', 0, -7, 10**30, True, False, None, 1.5, [1, "x"], {"b": [None]}],
+)
+def test_field_hashes_and_fingerprints_are_those_of_canonical_json(value: Any) -> None:
+    # Snapshots stored by earlier releases hold these hashes: a faster encoding must give the same bytes, or
+    # every kept record would look changed after an upgrade.
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    salt = b"connection-salt"
+    assert field_hash(salt, "field", value) == hmac.new(salt, b"field\0" + canonical, hashlib.sha256).hexdigest()[:16]
+    record = {"id": 1, "field": value}
+    whole = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str).encode()
+    assert fingerprint(salt, record) == hmac.new(salt, whole, hashlib.sha256).hexdigest()[:24]

@@ -50,20 +50,26 @@ def encode_detail(detail: dict[str, Any]) -> str:
     return json.dumps(detail, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def entry_size(event: BusEvent) -> int:
+def entry_size(event: BusEvent, detail: str | None = None) -> int:
     """PutEvents entry size as AWS computes it ("Calculating PutEvents event entry size"): UTF-8 bytes of
-    Source, DetailType, Detail and every Resources entry, plus 14 when Time is set."""
-    size = len(event.source.encode()) + len(event.detail_type.encode()) + len(encode_detail(event.detail).encode())
+    Source, DetailType, Detail and every Resources entry, plus 14 when Time is set. `detail`: the event's
+    `encode_detail`, when the caller has it already."""
+    if detail is None:
+        detail = encode_detail(event.detail)
+    size = len(event.source.encode()) + len(event.detail_type.encode()) + len(detail.encode())
     size += sum(len(resource.encode()) for resource in event.resources)
     if event.time is not None:
         size += TIME_ENTRY_BYTES
     return size
 
 
-def split_batches(events: Sequence[BusEvent]) -> list[list[BusEvent]]:
-    """Consecutive batches of at most 10 entries and 256 KB each, in order.
+def split_batches(events: Sequence[BusEvent], details: Sequence[str] | None = None) -> list[list[BusEvent]]:
+    """Consecutive batches of at most 10 entries and 256 KB each, in order (`details`: the events'
+    `encode_detail`, when the caller has them already).
     Raises `PublishError` (naming detail-types, never contents) if any single entry is over the limit."""
-    sizes = [entry_size(event) for event in events]
+    if details is None:
+        details = [encode_detail(event.detail) for event in events]
+    sizes = [entry_size(event, detail) for event, detail in zip(events, details, strict=True)]
     oversize = sorted({e.detail_type for e, s in zip(events, sizes, strict=True) if s > MAX_REQUEST_BYTES})
     if oversize:
         count = sum(1 for s in sizes if s > MAX_REQUEST_BYTES)
@@ -125,12 +131,13 @@ class EventBridgePublisher:
     def publish(self, events: Sequence[BusEvent]) -> None:
         if not events:
             return
-        batches = split_batches(events)
+        details = [encode_detail(event.detail) for event in events]  # once per event: sizes and entries
+        batches = split_batches(events, details)
         sent = 0
         calls = 0
         for batch in batches:
             try:
-                calls += self._send_batch([self._to_entry(event) for event in batch])
+                calls += self._send_batch([self._to_entry(event, details[sent + i]) for i, event in enumerate(batch)])
             except PublishError as exc:
                 # Later batches were never sent: they count as not accepted too.
                 exc.shifted(sent, len(events), len(batch))
@@ -144,12 +151,12 @@ class EventBridgePublisher:
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _to_entry(self, event: BusEvent) -> dict[str, Any]:
+    def _to_entry(self, event: BusEvent, detail: str) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "EventBusName": self.bus_name,
             "Source": event.source,
             "DetailType": event.detail_type,
-            "Detail": encode_detail(event.detail),
+            "Detail": detail,
         }
         if event.time is not None:
             entry["Time"] = event.time

@@ -5,7 +5,6 @@ Pure functions: no I/O, so every rule here is unit-tested on plain dicts.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import itertools
 import json
@@ -61,17 +60,30 @@ class ClassifiedRecord:
     repeats: int
 
 
+_encode_string = json.encoder.encode_basestring_ascii  # what json.dumps does with a str, in C
+_SCALARS: dict[Any, bytes] = {None: b"null", True: b"true", False: b"false"}
+
+
 def _canonical(value: Any) -> bytes:
+    """The value as canonical JSON. Most fields are strings, ints or null: those skip the encoder's setup
+    (the bytes are json.dumps' own; stored hashes depend on them)."""
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value).encode()
+    if kind is int:
+        return int.__repr__(value).encode()
+    if value is None or kind is bool:
+        return _SCALARS[value]
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def field_hash(salt: bytes, name: str, value: Any) -> str:
     # Keyed so that low-entropy fields (a birth date, a flag) can't be recovered from stored hashes by guessing.
-    return hmac.new(salt, name.encode() + b"\0" + _canonical(value), hashlib.sha256).hexdigest()[:16]
+    return hmac.digest(salt, name.encode() + b"\0" + _canonical(value), "sha256").hex()[:16]
 
 
 def fingerprint(salt: bytes, record: dict[str, Any]) -> str:
-    return hmac.new(salt, _canonical(record), hashlib.sha256).hexdigest()[:24]
+    return hmac.digest(salt, _canonical(record), "sha256").hex()[:24]
 
 
 def watched_value(record: dict[str, Any], field: str) -> Any:

@@ -32,6 +32,7 @@ from cliniko_tools.devtools.template.dashboard import dashboard_metric_names
 from cliniko_tools.devtools.template.functions import (
     ACTION_TIME_BUDGET_SECONDS,
     POWERTOOLS_ENVIRONMENT,
+    PYDANTIC_ENVIRONMENT,
     WORKER_MAX_CONCURRENCY,
     WORKER_TIMEOUT_SECONDS,
     action_function_id,
@@ -72,6 +73,7 @@ __all__ = [
     "HEADER",
     "POLL_QUEUE_VISIBILITY_SECONDS",
     "POWERTOOLS_ENVIRONMENT",
+    "PYDANTIC_ENVIRONMENT",
     "RATE_LIMITED_METRIC",
     "ROLLUP_METRICS",
     "SORT_NOT_HONOURED_METRIC",
