@@ -329,6 +329,7 @@ def action_app(
 def schedule_actions(settings: ScheduleSettings) -> ScheduleActions:
     """The scheduling function's use-case: EventBridge Scheduler in the stack's group, ledger rows in the state
     table, Moved/Dropped events on the bus."""
+    from cliniko_connector.adapters.eventbridge import EventBridgePublisher
     from cliniko_connector.adapters.scheduler import DynamoScheduleLedger, EventBridgeScheduler
     from cliniko_connector.usecases.schedules import ScheduleActions
 
