@@ -90,28 +90,10 @@ NOT_COVERED |= {
 # Resources whose list filters on `updated_at` but which have no trigger stream, and why.
 NOT_STREAMED: dict[str, str] = dict.fromkeys(
     (
-        "appointment_types",
-        "billable_items",
-        "bookings",
-        "businesses",
-        "communications",
         "concession_prices",
-        "concession_types",
         "daily_availabilities",
-        "invoice_items",
-        "patient_attachments",
-        "patient_cases",
-        "patient_form_templates",
-        "patient_forms",
-        "practitioner_reference_numbers",
-        "practitioners",
-        "product_suppliers",
         "referral_source_types",
         "referral_sources",
-        "stock_adjustments",
-        "taxes",
-        "treatment_note_templates",
-        "users",
     ),
     _NOT_YET,
 )
