@@ -121,6 +121,7 @@ def wrong_types(info: FieldInfo, required: bool) -> list[Any]:
         "enum": [MARKER, 1.5, marker_list, marker_obj],
         "boolean": [MARKER, "true", 1, 0, marker_list, marker_obj],
         "integer": [MARKER, 1.5, True, marker_list, marker_obj],
+        "number": [MARKER, True, marker_list, marker_obj],  # a rate: any int or float is one
         "array": [MARKER, INT_MARKER, True, marker_obj],
         "object": [MARKER, INT_MARKER, True, marker_list],
     }

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cliniko_connector.catalog.actions import ACTIONS, Action, Archive, Cancel, Create, Unarchive, Update
+from cliniko_connector.catalog.actions import ACTIONS, Action, Archive, Cancel, Create, Delete, Unarchive, Update
 from cliniko_connector.catalog.triggers import STREAMS
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "cliniko-openapi.json"
@@ -42,48 +42,12 @@ NOT_COVERED |= {
     for method, path in (
         ("POST", "/appointment_types"),
         ("PATCH", "/appointment_types/{id}"),
-        ("POST", "/appointment_types/{id}/archive"),
         ("PATCH", "/attendees/{id}"),
-        ("POST", "/attendees/{id}/archive"),
-        ("POST", "/billable_items"),
-        ("PATCH", "/billable_items/{id}"),
-        ("POST", "/billable_items/{id}/archive"),
-        ("POST", "/businesses/{id}/archive"),
-        ("POST", "/businesses/{id}/unarchive"),
         ("PATCH", "/communications/{id}"),
-        ("POST", "/communications/{id}/archive"),
-        ("POST", "/concession_types"),
-        ("PATCH", "/concession_types/{id}"),
-        ("POST", "/group_appointments/{id}/archive"),
-        ("POST", "/individual_appointments/{id}/archive"),
-        ("POST", "/medical_alerts/{id}/archive"),
-        ("POST", "/patient_attachments/{id}/archive"),
-        ("POST", "/patient_cases"),
-        ("PATCH", "/patient_cases/{id}"),
-        ("POST", "/patient_cases/{id}/archive"),
-        ("POST", "/patient_forms"),
-        ("PATCH", "/patient_forms/{id}"),
-        ("POST", "/patient_forms/{id}/archive"),
-        ("POST", "/patient_form_templates"),
-        ("PATCH", "/patient_form_templates/{id}"),
-        ("POST", "/patient_form_templates/{id}/archive"),
-        ("POST", "/practitioner_reference_numbers"),
-        ("PATCH", "/practitioner_reference_numbers/{id}"),
-        ("DELETE", "/practitioner_reference_numbers/{id}"),
-        ("POST", "/products/{id}/archive"),
-        ("POST", "/product_suppliers"),
-        ("PATCH", "/product_suppliers/{id}"),
-        ("POST", "/product_suppliers/{id}/archive"),
         ("PATCH", "/patients/{patient_id}/referral_source"),
-        ("POST", "/stock_adjustments"),
-        ("POST", "/taxes"),
-        ("PATCH", "/taxes/{id}"),
-        ("DELETE", "/taxes/{id}"),
         ("PATCH", "/treatment_notes/{id}"),
-        ("POST", "/treatment_notes/{id}/archive"),
         ("POST", "/treatment_note_templates"),
         ("PATCH", "/treatment_note_templates/{id}"),
-        ("POST", "/treatment_note_templates/{id}/archive"),
     )
 }
 
@@ -159,6 +123,8 @@ def writes_of(action: Action) -> set[tuple[str, str]]:
         return {("POST", f"{op.path}/{{id}}/unarchive")}
     if isinstance(op, Cancel):
         return {("PATCH", f"{op.path}/{{id}}/cancel")}
+    if isinstance(op, Delete):
+        return {("DELETE", f"{op.path}/{{id}}")}
     return set()
 
 

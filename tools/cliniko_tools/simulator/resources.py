@@ -1446,12 +1446,12 @@ CONCESSION_TYPES = ResourceDef(
 
 PRODUCT_SUPPLIERS = ResourceDef(
     name="product_suppliers",
-    fields=(*COMMON, S("name")),
+    # Archiving hides a supplier; the spec shows no `archived_at` on it and lists can't ask for archived ones.
+    fields=(*COMMON, Field("archived_at", "datetime", api=False, render=False), S("name")),
     filters=_filters("id", "created_at", "updated_at", name="string"),
     ops=frozenset({"list", "get", "create", "update", "archive", "delete"}),
     get_filters=(),
     required=("name",),
-    hide=(),
 )
 
 
@@ -1464,7 +1464,7 @@ def _validate_tax(ctx: WriteContext) -> None:
 
 TAXES = ResourceDef(
     name="taxes",
-    fields=(*COMMON, Field("amount", "float"), S("name"), Field("rate", "float")),
+    fields=(*COMMON, Field("amount", "float", default=0.0), S("name"), Field("rate", "float", default=0.0)),
     filters=_filters("id", "created_at", "updated_at"),
     ops=frozenset({"list", "get", "create", "update", "delete"}),
     get_filters=(),
