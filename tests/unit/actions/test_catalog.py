@@ -119,6 +119,13 @@ EXPECTED = {
     "product_supplier.update",
     "practitioner_reference_number.create",
     "practitioner_reference_number.update",
+    "appointment_type.create",
+    "appointment_type.update",
+    "attendee.update",
+    "communication.update",
+    "treatment_note.update",
+    "treatment_note_template.create",
+    "treatment_note_template.update",
 }
 READS = {name for name in EXPECTED if name.endswith((".find", ".get", ".list_ids"))}
 ALL = sorted(ACTIONS)
@@ -126,7 +133,7 @@ ALL = sorted(ACTIONS)
 
 def test_the_catalog_holds_exactly_the_product_actions() -> None:
     assert set(ACTIONS) == EXPECTED
-    assert len(ACTIONS) == 90
+    assert len(ACTIONS) == 97
 
 
 def test_the_first_action_stays_medical_alert_create() -> None:

@@ -1069,4 +1069,73 @@ _WRITES: tuple[Action, ...] = (
     ),
 )
 
-ACTIONS: dict[str, Action] = {a.name: a for a in (*_ACTIONS, *_BY_ID, *_WRITES)}
+_UPDATES: tuple[Action, ...] = (
+    _write(
+        "create",
+        "appointment_type",
+        "appointment_types",
+        "setup:AppointmentTypeCreate",
+        {
+            "name": "Initial consultation",
+            "duration_in_minutes": 45,
+            "color": "#6aa5d8",
+            "show_in_online_bookings": True,
+        },
+        "Create an appointment type.",
+    ),
+    _write(
+        "update",
+        "appointment_type",
+        "appointment_types",
+        "setup:AppointmentTypeUpdate",
+        {"id": _APPOINTMENT_TYPE, "duration_in_minutes": 60},
+        "Change an appointment type.",
+    ),
+    _write(
+        "update",
+        "attendee",
+        "attendees",
+        "setup:AttendeeUpdate",
+        {"id": _ATTENDEE, "arrived": True},
+        "Mark a patient arrived at a booking, or change the attendee's notes.",
+    ),
+    _write(
+        "update",
+        "communication",
+        "communications",
+        "setup:CommunicationUpdate",
+        {"id": "1000000000000001201", "content": "Called back; left a message."},
+        "Change a memo.",
+    ),
+    _write(
+        "update",
+        "treatment_note",
+        "treatment_notes",
+        "setup:TreatmentNoteUpdate",
+        {"id": _NOTE, "draft": False},
+        "Change a treatment note (`draft: false` finalizes it).",
+    ),
+    _write(
+        "create",
+        "treatment_note_template",
+        "treatment_note_templates",
+        "setup:TreatmentNoteTemplateCreate",
+        {
+            "name": "Follow-up consultation",
+            "content": {
+                "sections": [{"name": "Progress", "questions": [{"name": "Since last visit", "type": "paragraph"}]}]
+            },
+        },
+        "Create a treatment note template.",
+    ),
+    _write(
+        "update",
+        "treatment_note_template",
+        "treatment_note_templates",
+        "setup:TreatmentNoteTemplateUpdate",
+        {"id": _TEMPLATE, "name": "Standard consultation (2027)"},
+        "Change a treatment note template.",
+    ),
+)
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (*_ACTIONS, *_BY_ID, *_WRITES, *_UPDATES)}
