@@ -33,6 +33,12 @@ from cliniko_connector.catalog.types import (
 Color = Annotated[str, StringConstraints(pattern=r"^#([A-Fa-f0-9]{6}|[A-Fa-f0-9]{3})$")]
 LeadTimeHours = Literal[0, 1, 2, 4, 12, 18, 24, 48, 72, 168, 336, 504, 672]
 
+
+def _optional_as(alias: str) -> Any:
+    """An optional field sent to Cliniko under another name (`from`, a Python keyword)."""
+    return Field(default=None, alias=alias)
+
+
 # --------------------------------------------------------------------------- appointment types
 
 
@@ -86,7 +92,7 @@ class CommunicationUpdate(UpdateInput):
     content: NonEmpty = optional()
     type_code: CommunicationType = optional()
     direction_code: CommunicationDirection = optional()
-    from_: Text255 = Field(default=None, alias="from")
+    from_: Text255 = _optional_as("from")
     to: Text255 = optional()
     confidential: bool = optional()
 
