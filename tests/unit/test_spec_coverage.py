@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cliniko_connector.catalog.actions import ACTIONS
-from cliniko_connector.catalog.triggers import STREAMS, ResourceStream
+from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS, ResourceStream
 from cliniko_tools.devtools import coverage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +29,11 @@ def test_nothing_is_listed_as_not_covered_that_an_action_covers_or_the_spec_lack
     assert listed <= SPEC_WRITES, listed - SPEC_WRITES
     assert not listed & set(coverage.covered_writes())
     assert all(reason.strip() for reason in coverage.NOT_COVERED.values())
+
+
+def test_what_is_listed_as_not_offered_is_neither_an_action_nor_a_trigger() -> None:
+    assert not set(coverage.NOT_OFFERED) & (set(ACTIONS) | set(TRIGGERS))
+    assert all(reason.strip() for reason in coverage.NOT_OFFERED.values())
 
 
 def test_nothing_is_listed_as_not_streamed_that_has_a_stream_or_no_updated_at_filter() -> None:

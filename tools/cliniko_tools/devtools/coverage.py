@@ -43,6 +43,21 @@ NOT_COVERED: dict[tuple[str, str], str] = {
 # Not built yet: what is left of issue 15, listed so the docs say so rather than pretend.
 _NOT_YET = "not built yet (issue 15)"
 
+# Actions beyond the spec's one-to-one operations that clinics ask for (issue 15), not in the catalog, and why.
+NOT_OFFERED: dict[str, str] = {
+    "patient_form.send": (
+        "the API can't send a form: the spec has no send operation, and it doesn't say that `POST /patient_forms` "
+        "emails the patient (UNCONFIRMED either way). An automation can create it with `patient_form.create` and "
+        "send the form's `url` (in the result's record) with its own email, SMS or webhook step"
+    ),
+    "patient.find_or_create": _NOT_YET + ": needs a generic find-then-create operation (one write at most)",
+    "appointment.find_available_times": _NOT_YET + ": the simulator doesn't serve `available_times` yet",
+    "invoice.outstanding_for_patient": _NOT_YET + ": `invoice.find` by `patient_id` and `status` 10 finds one",
+    "product.stock_low": _NOT_YET
+    + " (a trigger): needs a typed per-connection threshold; `product.updated` with `stock_level` in "
+    "`changed_fields` is the way today",
+}
+
 # Resources whose list filters on `updated_at` but which have no trigger stream, and why.
 NOT_STREAMED: dict[str, str] = dict.fromkeys(
     (
@@ -189,6 +204,14 @@ def render() -> str:
         "| --- | --- |",
     ]
     lines += [f"| `{method} {path}` | {reason} |" for (method, path), reason in sorted(NOT_COVERED.items())]
+    lines += [
+        "",
+        "## Actions and triggers asked for beyond the spec's operations, not in the catalog",
+        "",
+        "| name | why not |",
+        "| --- | --- |",
+    ]
+    lines += [f"| `{name}` | {reason} |" for name, reason in sorted(NOT_OFFERED.items())]
     lines += [
         "",
         "## Resources with an `updated_at` filter and no trigger stream",
