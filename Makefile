@@ -68,6 +68,7 @@ bench: venv
 template: venv
 	$(BIN)/cliniko-connector dev render
 	$(BIN)/python -m cliniko_tools.devtools.actions_doc
+	$(BIN)/python -m cliniko_tools.devtools.coverage
 
 $(UV):
 	test -n "$(PY312)"

@@ -73,6 +73,11 @@ def clinic() -> Iterator[Clinic]:
     with Simulator(api_keys=[API_KEY], behaviour=SimulatorBehaviour.strict()) as sim:
         sim.start()
         sim.clock.set(START - timedelta(hours=1))
+        # The key's user was made when the simulator started, on today's clock: move it into the clinic's past.
+        key_user = sim.user_for_key(API_KEY)
+        assert key_user is not None
+        now = sim.clock.now_epoch()
+        sim.store.set_fields("users", key_user, {"created_at": now, "updated_at": now}, touch=False)
         business = sim.create("businesses", {"business_name": "Strict Clinic", "country_code": "AU"})
         user = sim.store.create(
             "users", {"first_name": "Pat", "last_name": "Prac", "email": "prac@strict.example"}, staff=True
@@ -133,10 +138,71 @@ MAKE: dict[str, Callable[[Clinic], dict[str, Any]]] = {
     "products": lambda c: c.sim.create("products", {"name": "Theraband", "price": "12.50"}),
     "medical_alerts": lambda c: c.sim.create("medical_alerts", {"name": "Latex", "patient_id": c.ids["patient_id"]}),
     "treatment_notes": lambda c: c.sim.create("treatment_notes", {"patient_id": c.ids["patient_id"], "content": NOTE}),
+    "bookings": lambda c: MAKE["individual_appointments"](c),
+    "invoice_items": lambda c: c.sim.create(
+        "invoice_items", {"invoice_id": MAKE["invoices"](c)["id"], "name": "Consult", "unit_price": "95.00"}
+    ),
+    "communications": lambda c: c.sim.create(
+        "communications",
+        {
+            "patient_id": c.ids["patient_id"],
+            "content": "Called",
+            "confidential": False,
+            "direction_code": 1,
+            "type_code": 3,
+            "from": "Clinic",
+            "to": "Patient",
+        },
+    ),
+    "appointment_types": lambda c: c.sim.create("appointment_types", {"name": "Review"}),
+    "businesses": lambda c: c.sim.create("businesses", {"business_name": "Second Site", "country_code": "AU"}),
+    "practitioners": lambda c: c.sim.create("practitioners", {"first_name": "Sam", "last_name": "Locum"}),
+    "users": lambda c: c.sim.create(
+        "users", {"first_name": "Sam", "last_name": "Desk", "email": "desk@strict.example"}
+    ),
+    "treatment_note_templates": lambda c: c.sim.create("treatment_note_templates", {"name": "Review"}),
+    "patient_form_templates": lambda c: c.sim.create("patient_form_templates", {"name": "Intake"}),
+    "patient_forms": lambda c: c.sim.create("patient_forms", {"patient_id": c.ids["patient_id"], "name": "Intake"}),
+    "patient_cases": lambda c: c.sim.create("patient_cases", {"patient_id": c.ids["patient_id"], "name": "Knee"}),
+    "patient_attachments": lambda c: c.sim.create(
+        "patient_attachments", {"patient_id": c.ids["patient_id"], "upload_url": "https://uploads.example.com/x.pdf"}
+    ),
+    "billable_items": lambda c: c.sim.create(
+        "billable_items", {"name": "Consult", "item_type": "Service", "price": "95.00"}
+    ),
+    "stock_adjustments": lambda c: c.sim.create(
+        "stock_adjustments",
+        {"product_id": MAKE["products"](c)["id"], "adjustment_type": "Stock Purchase", "quantity": 3},
+    ),
+    "concession_types": lambda c: c.sim.create("concession_types", {"name": "Student"}),
+    "product_suppliers": lambda c: c.sim.create("product_suppliers", {"name": "Supplies Co"}),
+    "taxes": lambda c: c.sim.create("taxes", {"name": "GST", "rate": 10.0}),
+    "practitioner_reference_numbers": lambda c: c.sim.create(
+        "practitioner_reference_numbers", {**c.booking(), "name": "Provider", "reference_number": "123"}
+    ),
 }
 EDIT: dict[str, dict[str, Any]] = {
     "availability_blocks": {"ends_at": "2026-04-02T13:00:00Z"},
+    "invoice_items": {"name": "Long consult"},
+    "communications": {"content": "Called back"},
+    "appointment_types": {"name": "Long review"},
+    "businesses": {"business_name": "Third Site"},
+    "practitioners": {"designation": "Physiotherapist"},
+    "users": {"title": "Dr"},
+    "treatment_note_templates": {"name": "Long review"},
+    "patient_form_templates": {"name": "Long intake"},
+    "patient_forms": {"name": "Long intake"},
+    "patient_cases": {"name": "Left knee"},
+    "patient_attachments": {"description": "Scan"},
+    "billable_items": {"price": "99.00"},
+    "stock_adjustments": {"comment": "Counted"},
+    "concession_types": {"name": "Students"},
+    "product_suppliers": {"name": "Supplies Pty"},
+    "taxes": {"rate": 15.0},
+    "practitioner_reference_numbers": {"reference_number": "456"},
 }
+# A view over other resources: staff change the record where it lives.
+OWNER: dict[str, str] = {"bookings": "individual_appointments"}
 
 
 def _attend(c: Clinic, group_id: str) -> None:
@@ -167,7 +233,7 @@ CHILD_CHANGES: dict[str, Callable[[Clinic, str], None]] = {
 
 def change(c: Clinic, trigger: Trigger, record_id: str) -> None:
     """The staff-side change that fires `trigger` on an existing record."""
-    t, resource = trigger.transition, trigger.resource
+    t, resource = trigger.transition, OWNER.get(trigger.resource, trigger.resource)
     if trigger.name in CHILD_CHANGES:
         CHILD_CHANGES[trigger.name](c, record_id)
     elif isinstance(t, Updated):
@@ -178,6 +244,8 @@ def change(c: Clinic, trigger: Trigger, record_id: str) -> None:
         c.sim.cancel(resource, record_id)
     elif isinstance(t, BecameSet) and t.field == "finalized_at":
         c.sim.update(resource, record_id, {"draft": False})
+    elif isinstance(t, BecameSet) and t.field == "completed_at":
+        c.sim.update(resource, record_id, {"completed": True})
     elif isinstance(t, BecameValue):
         c.sim.update(resource, record_id, {t.field: t.value})
     elif isinstance(t, Removed):

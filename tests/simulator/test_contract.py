@@ -102,6 +102,36 @@ def world(demo: Simulator) -> World:
             },
         )["id"],
     )
+    form_template = demo.create("patient_form_templates", {"name": "Intake", "content": NOTE_CONTENT})
+    tax = demo.create("taxes", {"name": "GST", "rate": 10.0})
+    ids.update(
+        form_template=form_template["id"],
+        form=demo.create(
+            "patient_forms",
+            {
+                "patient_id": ids["patient"],
+                "patient_form_template_id": form_template["id"],
+                "attendee_id": attendee["id"],
+            },
+        )["id"],
+        case=demo.create("patient_cases", {"patient_id": ids["patient"], "name": "Knee"})["id"],
+        attachment=demo.create(
+            "patient_attachments", {"patient_id": ids["patient"], "upload_url": "https://uploads.example.com/a.pdf"}
+        )["id"],
+        tax=tax["id"],
+        billable_item=demo.create(
+            "billable_items", {"name": "Consult", "item_type": "Service", "price": "95.00", "tax_id": tax["id"]}
+        )["id"],
+        adjustment=demo.create(
+            "stock_adjustments", {"product_id": ids["product"], "adjustment_type": "Stock Purchase", "quantity": 2}
+        )["id"],
+        concession_type=demo.create("concession_types", {"name": "Pensioner"})["id"],
+        supplier=demo.create("product_suppliers", {"name": "Supplies Co"})["id"],
+        reference_number=demo.create(
+            "practitioner_reference_numbers",
+            {"practitioner_id": ids["practitioner"], "business_id": ids["business"], "reference_number": "1"},
+        )["id"],
+    )
     return World(ids)
 
 
@@ -421,6 +451,98 @@ CASES: dict[str, Case] = {
     "archive_business": ("POST", "/businesses/{business}/archive", NONE, 204),
     "unarchive_business": ("POST", "/businesses/{business}/unarchive", NONE, 200),
     "delete_business": ("DELETE", "/businesses/{business}", NONE, 204),
+    # patient forms and their templates (issue 15)
+    "list_patient_forms": ("GET", "/patient_forms", NONE, 200),
+    "get_patient_form": ("GET", "/patient_forms/{form}", NONE, 200),
+    "create_patient_form": (
+        "POST",
+        "/patient_forms",
+        lambda w: {"patient_id": w["patient"], "patient_form_template_id": w["form_template"]},
+        201,
+    ),
+    "create_patient_form_invalid": ("POST", "/patient_forms", lambda w: {"name": "No patient"}, 422),
+    "update_patient_form": ("PATCH", "/patient_forms/{form}", lambda w: {"completed": True}, 200),
+    "archive_patient_form": ("POST", "/patient_forms/{form}/archive", NONE, 204),
+    "list_patient_form_templates": ("GET", "/patient_form_templates", NONE, 200),
+    "get_patient_form_template": ("GET", "/patient_form_templates/{form_template}", NONE, 200),
+    "create_patient_form_template": ("POST", "/patient_form_templates", lambda w: {"name": "Consent"}, 201),
+    "update_patient_form_template": ("PATCH", "/patient_form_templates/{form_template}", lambda w: {"name": "X"}, 200),
+    "archive_patient_form_template": ("POST", "/patient_form_templates/{form_template}/archive", NONE, 204),
+    # patient cases and attachments
+    "list_patient_cases": ("GET", "/patient_cases", NONE, 200),
+    "get_patient_case": ("GET", "/patient_cases/{case}", NONE, 200),
+    "create_patient_case": (
+        "POST",
+        "/patient_cases",
+        lambda w: {"patient_id": w["patient"], "name": "Shoulder", "max_sessions": 6, "issue_date": "2030-01-01"},
+        201,
+    ),
+    "create_patient_case_invalid": ("POST", "/patient_cases", lambda w: {"name": "No patient"}, 422),
+    "update_patient_case": ("PATCH", "/patient_cases/{case}", lambda w: {"closed": True}, 200),
+    "archive_patient_case": ("POST", "/patient_cases/{case}/archive", NONE, 204),
+    "list_patient_attachments": ("GET", "/patient_attachments", NONE, 200),
+    "get_patient_attachment": ("GET", "/patient_attachments/{attachment}", NONE, 200),
+    "archive_patient_attachment": ("POST", "/patient_attachments/{attachment}/archive", NONE, 204),
+    # billing and stock
+    "list_billable_items": ("GET", "/billable_items", NONE, 200),
+    "get_billable_item": ("GET", "/billable_items/{billable_item}", NONE, 200),
+    "create_billable_item": (
+        "POST",
+        "/billable_items",
+        lambda w: {"name": "Review", "item_type": "Service", "price": "60.00"},
+        201,
+    ),
+    "create_billable_item_invalid": ("POST", "/billable_items", lambda w: {"name": "No type"}, 422),
+    "update_billable_item": ("PATCH", "/billable_items/{billable_item}", lambda w: {"price": "65.00"}, 200),
+    "archive_billable_item": ("POST", "/billable_items/{billable_item}/archive", NONE, 204),
+    "list_stock_adjustments": ("GET", "/stock_adjustments", NONE, 200),
+    "get_stock_adjustment": ("GET", "/stock_adjustments/{adjustment}", NONE, 200),
+    "create_stock_adjustment": (
+        "POST",
+        "/stock_adjustments",
+        lambda w: {"product_id": w["product"], "adjustment_type": "Item Sold", "quantity": 1},
+        201,
+    ),
+    "create_stock_adjustment_invalid": (
+        "POST",
+        "/stock_adjustments",
+        lambda w: {"product_id": w["product"], "adjustment_type": "Item Sold", "quantity": 0},
+        422,
+    ),
+    "list_concession_types": ("GET", "/concession_types", NONE, 200),
+    "get_concession_type": ("GET", "/concession_types/{concession_type}", NONE, 200),
+    "create_concession_type": ("POST", "/concession_types", lambda w: {"name": "Student"}, 201),
+    "update_concession_type": ("PATCH", "/concession_types/{concession_type}", lambda w: {"name": "Students"}, 200),
+    "list_product_suppliers": ("GET", "/product_suppliers", NONE, 200),
+    "get_product_supplier": ("GET", "/product_suppliers/{supplier}", NONE, 200),
+    "create_product_supplier": ("POST", "/product_suppliers", lambda w: {"name": "Other Co"}, 201),
+    "update_product_supplier": ("PATCH", "/product_suppliers/{supplier}", lambda w: {"name": "Other Pty"}, 200),
+    "archive_product_supplier": ("POST", "/product_suppliers/{supplier}/archive", NONE, 204),
+    "list_taxes": ("GET", "/taxes", NONE, 200),
+    "get_tax": ("GET", "/taxes/{tax}", NONE, 200),
+    "create_tax": ("POST", "/taxes", lambda w: {"name": "VAT", "rate": 20.0}, 201),
+    "update_tax": ("PATCH", "/taxes/{tax}", lambda w: {"rate": 15.0}, 200),
+    "delete_tax": ("DELETE", "/taxes/{tax}", NONE, 204),
+    "list_practitioner_reference_numbers": ("GET", "/practitioner_reference_numbers", NONE, 200),
+    "get_practitioner_reference_number": ("GET", "/practitioner_reference_numbers/{reference_number}", NONE, 200),
+    "create_practitioner_reference_number": (
+        "POST",
+        "/practitioner_reference_numbers",
+        lambda w: {"practitioner_id": w["practitioner"], "business_id": w["business"], "reference_number": "2"},
+        201,
+    ),
+    "update_practitioner_reference_number": (
+        "PATCH",
+        "/practitioner_reference_numbers/{reference_number}",
+        lambda w: {"name": "Provider"},
+        200,
+    ),
+    "delete_practitioner_reference_number": (
+        "DELETE",
+        "/practitioner_reference_numbers/{reference_number}",
+        NONE,
+        204,
+    ),
     # users
     "get_current_user": ("GET", "/user", NONE, 200),
     "list_users": ("GET", "/users", NONE, 200),

@@ -12,8 +12,10 @@ from tests.e2e.cli.conftest import Stack
 def test_actions_list_names_every_action_in_lines_that_fit_a_100_column_terminal(stack: Stack) -> None:
     listed = stack.cli("actions", "list")
     assert listed.code == 0
-    rows = {line.split()[0] for line in listed.out.splitlines()[2:-1]}
-    assert rows == set(ACTIONS)
+    names = [line.split()[0] for line in listed.out.splitlines()[2:-1] if line]  # blocks apart by blank lines
+    assert set(names) == set(ACTIONS)
+    resources = [ACTIONS[name].resource for name in names]
+    assert resources == sorted(resources)  # grouped by resource
     assert max(len(line) for line in listed.out.splitlines()) <= TERMINAL_WIDTH
     # A break is an unavailable block in Cliniko: both block actions say, in full, which one to use for it
     (extra,) = [line for line in listed.out.splitlines() if line.startswith("availability_block.create ")]

@@ -121,6 +121,35 @@ def seed(sim: Simulator) -> dict[str, str]:
         "invoices",
         {"patient_id": ids["patients"], "business_id": ids["businesses"], "number": sample("invoice.find", "number")},
     )
+    make("invoice_items", {"invoice_id": ids["invoices"], "name": "Standard consult", "unit_price": "95.00"})
+    make("patient_form_templates", {"name": "Intake form", "content": NOTE_CONTENT})
+    make(
+        "patient_forms",
+        {"patient_id": ids["patients"], "patient_form_template_id": ids["patient_form_templates"], "name": "Intake"},
+    )
+    make("patient_cases", {"name": "Lower back pain", "patient_id": ids["patients"]})
+    make(
+        "patient_attachments",
+        {
+            "patient_id": ids["patients"],
+            "upload_url": "https://uploads.example.com/referral.pdf",
+            "description": "Referral letter",
+        },
+    )
+    make("taxes", {"name": "GST", "rate": 10.0, "amount": 0.0})
+    make("billable_items", {"name": "Standard consult", "item_type": "Service", "price": "95.00"})
+    make("stock_adjustments", {"product_id": ids["products"], "adjustment_type": "Stock Purchase", "quantity": 5})
+    make("concession_types", {"name": "Pensioner"})
+    make("product_suppliers", {"name": "Rehab Supplies"})
+    make(
+        "practitioner_reference_numbers",
+        {
+            "practitioner_id": ids["practitioners"],
+            "business_id": ids["businesses"],
+            "name": "Provider number",
+            "reference_number": "2426621B",
+        },
+    )
     return ids
 
 

@@ -14,6 +14,7 @@ from cliniko_connector.catalog.actions import (
     Archive,
     Cancel,
     Create,
+    Delete,
     Find,
     Get,
     ListIds,
@@ -69,6 +70,62 @@ EXPECTED = {
     "unavailable_block.get",
     "unavailable_block.list_ids",
     "unavailable_block.archive",
+    # Issue 15: every other non-deprecated write of the spec, and a get by id for each resource it adds.
+    "appointment_type.archive",
+    "attendee.archive",
+    "billable_item.archive",
+    "billable_item.get",
+    "business.archive",
+    "business.unarchive",
+    "communication.archive",
+    "concession_type.get",
+    "group_appointment.archive",
+    "individual_appointment.archive",
+    "invoice_item.get",
+    "medical_alert.archive",
+    "patient_attachment.archive",
+    "patient_attachment.get",
+    "patient_case.archive",
+    "patient_case.get",
+    "patient_form.archive",
+    "patient_form.get",
+    "patient_form_template.archive",
+    "patient_form_template.get",
+    "practitioner_reference_number.delete",
+    "practitioner_reference_number.get",
+    "product.archive",
+    "product_supplier.archive",
+    "product_supplier.get",
+    "stock_adjustment.get",
+    "tax.delete",
+    "tax.get",
+    "treatment_note.archive",
+    "treatment_note_template.archive",
+    "treatment_note_template.get",
+    "patient_form.create",
+    "patient_form.update",
+    "patient_form_template.create",
+    "patient_form_template.update",
+    "patient_case.create",
+    "patient_case.update",
+    "billable_item.create",
+    "billable_item.update",
+    "concession_type.create",
+    "concession_type.update",
+    "tax.create",
+    "tax.update",
+    "stock_adjustment.create",
+    "product_supplier.create",
+    "product_supplier.update",
+    "practitioner_reference_number.create",
+    "practitioner_reference_number.update",
+    "appointment_type.create",
+    "appointment_type.update",
+    "attendee.update",
+    "communication.update",
+    "treatment_note.update",
+    "treatment_note_template.create",
+    "treatment_note_template.update",
 }
 READS = {name for name in EXPECTED if name.endswith((".find", ".get", ".list_ids"))}
 ALL = sorted(ACTIONS)
@@ -76,7 +133,7 @@ ALL = sorted(ACTIONS)
 
 def test_the_catalog_holds_exactly_the_product_actions() -> None:
     assert set(ACTIONS) == EXPECTED
-    assert len(ACTIONS) == 42
+    assert len(ACTIONS) == 97
 
 
 def test_the_first_action_stays_medical_alert_create() -> None:
@@ -157,7 +214,7 @@ def test_ids_are_required_exactly_where_the_operation_needs_one(name: str) -> No
     action = ACTIONS[name]
     fields = action.input_model.model_fields
     op = action.operation
-    if isinstance(op, Update | Archive | Unarchive | Cancel | Get):
+    if isinstance(op, Update | Archive | Unarchive | Cancel | Delete | Get):
         assert fields["id"].is_required()
     if isinstance(op, Create | ListIds):
         assert "id" not in fields
@@ -219,4 +276,14 @@ def test_every_action_is_its_own_entry() -> None:
     # One Action object per name; the same operation *type* is shared, never per-action code.
     actions: list[Action] = list(ACTIONS.values())
     assert len({id(a) for a in actions}) == len(actions)
-    assert {type(a.operation) for a in actions} == {Create, Update, Get, Find, ListIds, Archive, Unarchive, Cancel}
+    assert {type(a.operation) for a in actions} == {
+        Create,
+        Update,
+        Get,
+        Find,
+        ListIds,
+        Archive,
+        Unarchive,
+        Cancel,
+        Delete,
+    }

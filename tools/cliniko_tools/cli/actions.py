@@ -37,8 +37,13 @@ def _list(args: argparse.Namespace) -> int:
             }
         )
     else:
-        rows = [(n, a.description) for n, a in ACTIONS.items()]
-        print(table(rows, ["ACTION", "WHAT IT DOES"], max_width=TERMINAL_WIDTH))
+        # One block per Cliniko resource, a blank line between (docs/coverage.md lists the call each makes); each
+        # block aligned on its own names, so a long resource name doesn't cut every description short.
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for a in sorted(ACTIONS.values(), key=lambda a: (a.resource, a.name)):
+            groups.setdefault(a.resource, []).append((a.name, a.description))
+        blocks = [table(rows, ["ACTION", "WHAT IT DOES"], max_width=TERMINAL_WIDTH) for rows in groups.values()]
+        print("\n\n".join([blocks[0], *("\n".join(b.splitlines()[2:]) for b in blocks[1:])]))
         print("inputs, result and an example of one: cliniko-connector actions show ACTION")
     return 0
 

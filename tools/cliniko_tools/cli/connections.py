@@ -170,7 +170,9 @@ def _triggers_list(args: argparse.Namespace) -> int:
     enabled: set[str] = set()
     if args.connection:
         enabled = set(admin(args).connections.get(args.connection).triggers)
-    rows = [(t.name, t.detail_type, s.resource, "on" if t.name in enabled else "") for s in STREAMS for t in s.triggers]
+    # Grouped by resource (one stream each), the streams in alphabetical order.
+    streams = sorted(STREAMS, key=lambda s: s.resource)
+    rows = [(t.name, t.detail_type, s.resource, "on" if t.name in enabled else "") for s in streams for t in s.triggers]
     if args.json:
         emit_json([{"trigger": r[0], "detail_type": r[1], "resource": r[2], "enabled": r[3] == "on"} for r in rows])
     else:

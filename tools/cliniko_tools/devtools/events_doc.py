@@ -101,6 +101,9 @@ _CHANGED: dict[str, list[str]] = {
     "unavailable_blocks": ["ends_at", "notes"],
     "invoices": ["notes"],
     "products": ["price_ex_tax"],
+    "practitioners": ["designation"],
+    "users": ["role"],
+    "businesses": ["website_address"],
 }
 _RESCHEDULED_FROM = {
     "starts_at": "2026-12-01T09:00:00Z",
@@ -138,7 +141,9 @@ def sample_detail_parts(trigger: Trigger) -> tuple[dict[str, Any] | None, list[s
     elif isinstance(t, Removed):
         return None, None, {f: _linked_id(record.get(f)) for f in t.fields}
     elif trigger.name.endswith(".updated"):
-        changed = _CHANGED.get(trigger.resource, ["notes"])
+        # By default the record's notes, else its name, else its last field: one the record has.
+        default = next((f for f in ("notes", "name", "content") if f in record), list(record)[-1])
+        changed = _CHANGED.get(trigger.resource, [default])
     return record, changed, previous
 
 

@@ -37,6 +37,30 @@ SPEC_SCHEMAS: dict[str, str] = {
     "products": "Product",
     "medical_alerts": "MedicalAlert",
     "treatment_notes": "TreatmentNote",
+    "bookings": "Booking",
+    "invoice_items": "InvoiceItem",
+    "communications": "Communication",
+    "appointment_types": "AppointmentType",
+    "businesses": "Business",
+    "practitioners": "Practitioner",
+    "users": "User",
+    "treatment_note_templates": "TreatmentNoteTemplate",
+    "patient_forms": "PatientForm",
+    "patient_cases": "PatientCase",
+    "patient_attachments": "PatientAttachment",
+    "billable_items": "BillableItem",
+    "stock_adjustments": "StockAdjustment",
+    "concession_types": "ConcessionType",
+    "product_suppliers": "ProductSupplier",
+    "taxes": "Tax",
+    "patient_form_templates": "PatientFormTemplate",
+    "practitioner_reference_numbers": "PractitionerReferenceNumber",
+}
+# Resources whose records take one of several shapes (`anyOf`): the shape their sample record has.
+SAMPLE_VARIANTS: dict[str, str] = {
+    "bookings": "IndividualAppointment",  # the kind an online booking makes
+    "communications": "MemoCommunication",  # the kind the API creates
+    "patient_attachments": "UploadedPatientAttachment",  # a file, not a whole-record export
 }
 
 # The sample ids the catalog's sample inputs use, so a sample event chains into a sample action.
@@ -58,6 +82,19 @@ SAMPLE_IDS: dict[str, str] = {
     "medical_alerts": "1000000000000000111",
     "invoices": "1000000000000001301",
     "treatment_notes": "1000000000000001401",
+    "invoice_items": "1000000000000001501",
+    "communications": "1000000000000001201",
+    "users": "1000000000000001601",
+    "patient_forms": "1000000000000001701",
+    "patient_form_templates": "1000000000000001751",
+    "patient_cases": "1000000000000001801",
+    "patient_attachments": "1000000000000001851",
+    "billable_items": "1000000000000001901",
+    "stock_adjustments": "1000000000000001951",
+    "concession_types": "1000000000000002001",
+    "product_suppliers": "1000000000000002051",
+    "taxes": "1000000000000002101",
+    "practitioner_reference_numbers": "1000000000000002151",
 }
 _OTHER_ID = "1000000000000009999"
 
@@ -113,6 +150,22 @@ FICTITIOUS: dict[str, Any] = {
 }
 _PER_RESOURCE: dict[str, dict[str, Any]] = {
     "medical_alerts": {"name": "Penicillin allergy"},
+    "users": {"time_zone": "Sydney", "time_zone_identifier": "Australia/Sydney", "role": "practitioner"},
+    "businesses": {
+        "business_name": "Example Clinic",
+        "display_name": "Example Clinic",
+        "website_address": "https://clinic.example.com",
+        "email_reply_to": "reception@example.com",
+        "contact_information": "Sample business: every detail is fictitious.",
+        "business_registration_value": "00 000 000 000",
+    },
+    "communications": {
+        "from": "Example Clinic",
+        "to": "alex.example@example.com",
+        "content": "Sample memo: every detail is fictitious.",
+        "content_subject": None,
+        "confidential": False,
+    },
     "products": {"name": "Therapy band (medium)", "item_code": "TB-M", "product_supplier_name": "Example Supplies"},
     "treatment_notes": {"title": "Standard consultation"},
     "availability_blocks": {"starts_at": "2026-12-05T22:00:00Z", "ends_at": "2026-12-06T01:00:00Z"},
@@ -291,6 +344,8 @@ def _string_ids(value: Any, schema: dict[str, Any]) -> Any:
 def sample_record(resource: str, *, created: bool = False) -> dict[str, Any]:
     """A record of `resource` as Cliniko sends it, built from the documented example and the spec."""
     component = spec_component(resource)
+    if resource in SAMPLE_VARIANTS:
+        component = spec()["components"]["schemas"][SAMPLE_VARIANTS[resource]]
     example = _example(resource)
     overrides = {**FICTITIOUS, **_PER_RESOURCE.get(resource, {})}
     record: dict[str, Any] = {}

@@ -171,7 +171,10 @@ class ApiSurface:
                     return json_response(200, render(rdef, rec, request.base))
                 if method == "DELETE" and "delete" in ops:
                     self._visible(rdef.name, rid)
-                    clinic.archive(rdef.name, rid)
+                    if "archived_at" in rdef.field_map():
+                        clinic.archive(rdef.name, rid)  # the deprecated DELETE: "Resource was archived"
+                    else:
+                        clinic.purge(rdef.name, rid)  # taxes, reference numbers: gone for good
                     return no_content()
                 return not_found()
             if len(segments) != 3:

@@ -1196,6 +1196,300 @@ USERS = ResourceDef(
 )
 
 
+# --------------------------------------------------------------------------- issue 15: forms, cases, stock, setup
+
+_ADJUSTMENT_TYPES = ("Stock Purchase", "Returned", "Other", "Damaged", "Out of Date", "Item Sold")
+# Adjustments that take stock away; the others add it (Cliniko's UI shows the quantity with that sign).
+_STOCK_OUT = frozenset({"Damaged", "Out of Date", "Item Sold"})
+
+
+def _validate_patient_form(ctx: WriteContext) -> None:
+    rec = ctx.record
+    template = ctx.store.find("patient_form_templates", rec.get("patient_form_template_id"))
+    if ctx.creating and template is not None:
+        for key in ("name", "content", "email_to_patient_on_completion", "restricted_to_practitioner"):
+            if rec.get(key) is None:
+                rec[key] = template.get(key)
+    if ctx.creating and rec.get("name") is None:
+        ctx.error("name", "can't be blank")
+    completed = ctx.changes.get("completed")
+    if completed is True and rec.get("completed_at") is None:
+        rec["completed_at"] = ctx.store.clock.now_epoch()
+    elif completed is False:
+        rec["completed_at"] = None
+    rec.pop("completed", None)
+    if rec.get("attendee_id") is not None:
+        attendee = ctx.store.find("attendees", rec["attendee_id"])
+        rec["booking_id"] = (attendee or {}).get("booking_id")
+    if ctx.creating:
+        rec["url"] = (
+            f"https://forms.cliniko.example/patient_forms/{rec.get('patient_id')}-{ctx.store.clock.now_epoch()}"
+        )
+    _check_content(ctx)
+
+
+PATIENT_FORMS = ResourceDef(
+    name="patient_forms",
+    fields=(
+        *COMMON,
+        # Archiving hides a form; the spec shows no `archived_at` on it and lists can't ask for archived ones.
+        Field("archived_at", "datetime", api=False, render=False),
+        REF("attendee_id", "attendees"),
+        REF("booking_id", "bookings", api=False),
+        Field("completed", "bool", render=False),
+        DT("completed_at", api=False),
+        Field("content", "json"),
+        B("email_to_patient_on_completion"),
+        S("name", max_length=255),
+        REF("patient_id", "patients"),
+        Field("patient_form_template_id", "ref", target="patient_form_templates", render=False),
+        B("restricted_to_practitioner"),
+        S("url", api=False),
+    ),
+    filters=_filters("id", "created_at", "updated_at", "attendee_id", "completed_at", "patient_id"),
+    ops=frozenset({"list", "get", "create", "update", "archive"}),
+    get_filters=(),
+    required=("patient_id",),
+    collections=(("signatures", "patient_forms/{id}/signatures"),),
+    hide=("archived_at",),
+    validate=_validate_patient_form,
+)
+
+PATIENT_FORM_TEMPLATES = ResourceDef(
+    name="patient_form_templates",
+    fields=(
+        *COMMON,
+        ARCHIVED,
+        Field("content", "json"),
+        B("email_to_patient_on_completion"),
+        S("name", max_length=255),
+        B("restricted_to_practitioner"),
+    ),
+    filters=_filters("id", "archived_at", "created_at", "updated_at"),
+    ops=frozenset({"list", "get", "create", "update", "archive"}),
+    required=("name",),
+    validate=_validate_template,
+)
+
+
+def _validate_patient_case(ctx: WriteContext) -> None:
+    rec = ctx.record
+    sessions = rec.get("max_sessions")
+    if sessions is not None and not 1 <= sessions <= 200:
+        ctx.error("max_sessions", "must be between 1 and 200")
+    amount = rec.get("max_invoiceable_amount")
+    if amount is not None and Decimal(str(amount)) <= 0:
+        ctx.error("max_invoiceable_amount", "must be greater than 0")
+    rec.setdefault("closed", False)
+
+
+PATIENT_CASES = ResourceDef(
+    name="patient_cases",
+    fields=(
+        *COMMON,
+        ARCHIVED,
+        Field("attendee_ids", "ids", target="attendees"),
+        B("closed"),
+        REF("contact_id", "contacts"),
+        Field("expiry_date", "date"),
+        B("include_cancelled_attendees"),
+        B("include_dna_attendees"),
+        Field("issue_date", "date"),
+        Field("max_invoiceable_amount", "decimal"),
+        Field("max_sessions", "int"),
+        S("name"),
+        S("notes"),
+        REF("patient_id", "patients"),
+        Field("patient_attachment_ids", "ids", target="patient_attachments", render=False),
+        B("referral"),
+        Field("referral_type", "str", choices=("dva", "medicare")),
+    ),
+    filters=_filters("id", "archived_at", "created_at", "updated_at", "patient_id", expiry_date="date"),
+    ops=frozenset({"list", "get", "create", "update", "archive"}),
+    required=("name", "patient_id"),
+    collections=(
+        ("attendees", "patient_cases/{id}/attendees"),
+        ("bookings", "patient_cases/{id}/bookings"),
+        ("invoices", "patient_cases/{id}/invoices"),
+        ("patient_attachments", "patient_cases/{id}/patient_attachments"),
+    ),
+    validate=_validate_patient_case,
+)
+
+
+def _validate_patient_attachment(ctx: WriteContext) -> None:
+    rec = ctx.record
+    if ctx.creating:
+        url = rec.pop("upload_url", None)
+        if not isinstance(url, str) or not url.startswith("https://"):
+            ctx.error("upload_url", "is invalid")
+            return
+        rec["filename"] = url.rsplit("/", 1)[-1] or "upload"
+        rec.setdefault("content_type", "application/pdf")
+        rec.setdefault("size", 1024)
+        rec["processed_at"] = ctx.store.clock.now_epoch()
+        rec["processing_completed"] = True
+        rec["user_id"] = ctx.user_id
+
+
+PATIENT_ATTACHMENTS = ResourceDef(
+    name="patient_attachments",
+    fields=(
+        *COMMON,
+        ARCHIVED,
+        S("content_type", api=False),
+        S("description", max_length=255),
+        S("filename", api=False),
+        REF("patient_id", "patients"),
+        DT("pinned_at", api=False),
+        DT("processed_at", api=False),
+        B("processing_completed", api=False),
+        Field("size", "int", api=False),
+        Field("upload_url", "str", render=False),
+        REF("user_id", "users", api=False),
+    ),
+    filters=_filters(
+        "id",
+        "archived_at",
+        "created_at",
+        "processed_at",
+        "updated_at",
+        "patient_id",
+        "user_id",
+        content_type="string",
+        description="string",
+        filename="string",
+        size="integer",
+    ),
+    ops=frozenset({"list", "get", "create", "archive", "delete"}),
+    required=("patient_id", "upload_url"),
+    collections=(("content", "patient_attachments/{id}/content"),),
+    validate=_validate_patient_attachment,
+)
+
+
+def _validate_billable_item(ctx: WriteContext) -> None:
+    price = ctx.record.get("price")
+    if price is not None and not -4_000_000_000 <= Decimal(str(price)) < 4_000_000_000:
+        ctx.error("price", "is out of range")
+
+
+BILLABLE_ITEMS = ResourceDef(
+    name="billable_items",
+    fields=(
+        *COMMON,
+        ARCHIVED,
+        S("item_code", max_length=100),
+        Field("item_type", "str", choices=("Product", "Service", "Other")),
+        S("name", max_length=255),
+        Field("price", "decimal"),
+        REF("tax_id", "taxes"),
+    ),
+    filters=_filters("id", "archived_at", "created_at", "updated_at", "tax_id"),
+    required=("name", "item_type", "price"),
+    validate=_validate_billable_item,
+)
+
+
+def _validate_stock_adjustment(ctx: WriteContext) -> None:
+    rec = ctx.record
+    if rec.get("quantity") is None:
+        ctx.error("quantity", "can't be blank")
+    elif rec["quantity"] <= 0:
+        ctx.error("quantity", "must be greater than 0")
+    product = ctx.store.find("products", rec.get("product_id"))
+    if product is None:
+        ctx.error("product", "must exist")
+    rec["user_id"] = ctx.user_id
+
+
+def _after_stock_adjustment(store: RecordStore, rec: Record, old: Record | None) -> None:
+    # The product's stock level moves with every adjustment (and so does its updated_at: its own field changed).
+    if old is not None:
+        return
+    product = store.find("products", rec["product_id"])
+    if product is None:
+        return
+    sign = -1 if rec.get("adjustment_type") in _STOCK_OUT else 1
+    level = int(product.get("stock_level") or 0) + sign * int(rec["quantity"])
+    store.set_fields("products", product["id"], {"stock_level": level})
+
+
+STOCK_ADJUSTMENTS = ResourceDef(
+    name="stock_adjustments",
+    fields=(
+        *COMMON,
+        Field("adjustment_type", "str", choices=_ADJUSTMENT_TYPES),
+        S("comment"),
+        REF("product_id", "products"),
+        Field("quantity", "int"),
+        REF("user_id", "users", api=False),
+    ),
+    filters=_filters("id", "created_at", "updated_at", "product_id"),
+    ops=frozenset({"list", "get", "create"}),
+    get_filters=(),
+    required=("adjustment_type", "product_id"),
+    hide=(),
+    validate=_validate_stock_adjustment,
+    after_write=_after_stock_adjustment,
+)
+
+CONCESSION_TYPES = ResourceDef(
+    name="concession_types",
+    fields=(*COMMON, S("name", max_length=255)),
+    filters=_filters("id", "created_at", "updated_at"),
+    ops=frozenset({"list", "get", "create", "update"}),
+    get_filters=(),
+    required=("name",),
+    hide=(),
+)
+
+PRODUCT_SUPPLIERS = ResourceDef(
+    name="product_suppliers",
+    # Archiving hides a supplier; the spec shows no `archived_at` on it and lists can't ask for archived ones.
+    fields=(*COMMON, Field("archived_at", "datetime", api=False, render=False), S("name")),
+    filters=_filters("id", "created_at", "updated_at", name="string"),
+    ops=frozenset({"list", "get", "create", "update", "archive", "delete"}),
+    get_filters=(),
+    required=("name",),
+)
+
+
+def _validate_tax(ctx: WriteContext) -> None:
+    for key in ("amount", "rate"):
+        value = ctx.record.get(key)
+        if value is not None and not 0 <= value < 4_000_000_000:
+            ctx.error(key, "is out of range")
+
+
+TAXES = ResourceDef(
+    name="taxes",
+    fields=(*COMMON, Field("amount", "float", default=0.0), S("name"), Field("rate", "float", default=0.0)),
+    filters=_filters("id", "created_at", "updated_at"),
+    ops=frozenset({"list", "get", "create", "update", "delete"}),
+    get_filters=(),
+    required=("name",),
+    hide=(),
+    validate=_validate_tax,
+)
+
+PRACTITIONER_REFERENCE_NUMBERS = ResourceDef(
+    name="practitioner_reference_numbers",
+    fields=(
+        *COMMON,
+        REF("business_id", "businesses"),
+        S("name"),
+        REF("practitioner_id", "practitioners"),
+        S("reference_number"),
+    ),
+    filters=_filters("id", "created_at", "updated_at", "business_id", "practitioner_id", reference_number="string"),
+    ops=frozenset({"list", "get", "create", "update", "delete"}),
+    get_filters=(),
+    required=("practitioner_id", "business_id"),
+    hide=(),
+)
+
+
 RESOURCES: dict[str, ResourceDef] = {
     r.name: r
     for r in (
@@ -1218,6 +1512,16 @@ RESOURCES: dict[str, ResourceDef] = {
         PRACTITIONERS,
         BUSINESSES,
         USERS,
+        PATIENT_FORMS,
+        PATIENT_FORM_TEMPLATES,
+        PATIENT_CASES,
+        PATIENT_ATTACHMENTS,
+        BILLABLE_ITEMS,
+        STOCK_ADJUSTMENTS,
+        CONCESSION_TYPES,
+        PRODUCT_SUPPLIERS,
+        TAXES,
+        PRACTITIONER_REFERENCE_NUMBERS,
     )
 }
 

@@ -2,7 +2,7 @@
 
 The action Lambda, its template resource, its sample event and its docs all come from this table.
 There is no per-action code: each entry picks one of the few generic operations below (`Create`,
-`Update`, `Get`, `Find`, `ListIds`, `Archive`, `Unarchive`, `Cancel`) and `usecases.actions.execute`
+`Update`, `Get`, `Find`, `ListIds`, `Archive`, `Unarchive`, `Cancel`, `Delete`) and `usecases.actions.execute`
 runs it. Input models follow the bodies of Cliniko's OpenAPI spec; see `docs/automations.md`.
 
 Writes make exactly one Cliniko call, so an action is never half-applied; reads may page.
@@ -207,7 +207,20 @@ class Cancel:
         return f"`PATCH {self.path}/{{id}}/cancel`"
 
 
-Operation = Create | Update | Get | Find | ListIds | Archive | Unarchive | Cancel
+@dataclass(frozen=True)
+class Delete:
+    """DELETE `{path}/{id}` (204), where the spec's DELETE is not deprecated: the record is gone (taxes,
+    practitioner reference numbers), not archived."""
+
+    path: str
+    writes: ClassVar[bool] = True
+    result: ClassVar[tuple[str, ...]] = ("deleted", "id")
+
+    def calls(self) -> str:
+        return f"`DELETE {self.path}/{{id}}`"
+
+
+Operation = Create | Update | Get | Find | ListIds | Archive | Unarchive | Cancel | Delete
 # The input models' bases, for code that asks what kind of input an action takes.
 __all__ = ["ACTIONS", "Action", "ActionInput", "EmailLookupInput", "LookupInput", "Operation", "UpdateInput"]
 
@@ -733,4 +746,396 @@ _ACTIONS: tuple[Action, ...] = (
     ),
 )
 
-ACTIONS: dict[str, Action] = {a.name: a for a in _ACTIONS}
+# --------------------------------------------------------------------------- issue 15: the rest of the spec
+
+_PATIENT_FORM = "1000000000000001701"
+_FORM_TEMPLATE = "1000000000000001751"
+_CASE = "1000000000000001801"
+_ATTACHMENT = "1000000000000001851"
+_BILLABLE = "1000000000000001901"
+_ADJUSTMENT = "1000000000000001951"
+_CONCESSION = "1000000000000002001"
+_SUPPLIER = "1000000000000002051"
+_TAX = "1000000000000002101"
+_REFERENCE = "1000000000000002151"
+_PRODUCT = "1000000000000001101"
+_NOTE = "1000000000000001401"
+_INVOICE_ITEM = "1000000000000001501"
+
+
+def _by_id(verb: str, singular: str, resource: str, model: str, record_id: str, description: str) -> Action:
+    """An action that names one record by id: archive, unarchive, delete or get."""
+    kinds: dict[str, type[Archive | Unarchive | Delete | Get]] = {
+        "archive": Archive,
+        "unarchive": Unarchive,
+        "delete": Delete,
+        "get": Get,
+    }
+    operation: Operation = kinds[verb](f"/{resource}")
+    return Action(
+        name=f"{singular}.{verb}",
+        resource=resource,
+        description=description,
+        model=f"refs:{model}",
+        operation=operation,
+        sample_input={"id": record_id},
+    )
+
+
+_BY_ID: tuple[Action, ...] = (
+    _by_id(
+        "archive",
+        "appointment_type",
+        "appointment_types",
+        "AppointmentTypeRef",
+        _APPOINTMENT_TYPE,
+        "Archive an appointment type (it can no longer be booked).",
+    ),
+    _by_id("archive", "attendee", "attendees", "AttendeeRef", _ATTENDEE, "Archive an attendee (Cliniko's delete)."),
+    _by_id("archive", "billable_item", "billable_items", "BillableItemRef", _BILLABLE, "Archive a billable item."),
+    _by_id("get", "billable_item", "billable_items", "BillableItemRef", _BILLABLE, "Get a billable item by id."),
+    _by_id("archive", "business", "businesses", "BusinessRef", _BUSINESS, "Archive a business (a clinic location)."),
+    _by_id("unarchive", "business", "businesses", "BusinessRef", _BUSINESS, "Bring an archived business back."),
+    _by_id(
+        "archive",
+        "communication",
+        "communications",
+        "CommunicationRef",
+        "1000000000000001201",
+        "Archive a memo (Cliniko archives memos only).",
+    ),
+    _by_id(
+        "get", "concession_type", "concession_types", "ConcessionTypeRef", _CONCESSION, "Get a concession type by id."
+    ),
+    _by_id(
+        "archive",
+        "group_appointment",
+        "group_appointments",
+        "GroupAppointmentRef",
+        _GROUP,
+        "Archive a group appointment (Cliniko's delete).",
+    ),
+    _by_id(
+        "archive",
+        "individual_appointment",
+        "individual_appointments",
+        "IndividualAppointmentRef",
+        _INDIVIDUAL,
+        "Archive an individual appointment (Cliniko's delete; to tell the patient, cancel it instead).",
+    ),
+    _by_id("get", "invoice_item", "invoice_items", "InvoiceItemRef", _INVOICE_ITEM, "Get an invoice item by id."),
+    _by_id(
+        "archive",
+        "medical_alert",
+        "medical_alerts",
+        "MedicalAlertRef",
+        "1000000000000000111",
+        "Archive a medical alert.",
+    ),
+    _by_id(
+        "archive",
+        "patient_attachment",
+        "patient_attachments",
+        "PatientAttachmentRef",
+        _ATTACHMENT,
+        "Archive a patient's attachment (a file).",
+    ),
+    _by_id(
+        "get",
+        "patient_attachment",
+        "patient_attachments",
+        "PatientAttachmentRef",
+        _ATTACHMENT,
+        "Get a patient attachment's details (not the file) by id.",
+    ),
+    _by_id("archive", "patient_case", "patient_cases", "PatientCaseRef", _CASE, "Archive a patient case."),
+    _by_id("get", "patient_case", "patient_cases", "PatientCaseRef", _CASE, "Get a patient case by id."),
+    _by_id("archive", "patient_form", "patient_forms", "PatientFormRef", _PATIENT_FORM, "Archive a patient form."),
+    _by_id(
+        "get",
+        "patient_form",
+        "patient_forms",
+        "PatientFormRef",
+        _PATIENT_FORM,
+        "Get a patient form (its answers, whether completed) by id.",
+    ),
+    _by_id(
+        "archive",
+        "patient_form_template",
+        "patient_form_templates",
+        "PatientFormTemplateRef",
+        _FORM_TEMPLATE,
+        "Archive a patient form template.",
+    ),
+    _by_id(
+        "get",
+        "patient_form_template",
+        "patient_form_templates",
+        "PatientFormTemplateRef",
+        _FORM_TEMPLATE,
+        "Get a patient form template by id.",
+    ),
+    _by_id(
+        "delete",
+        "practitioner_reference_number",
+        "practitioner_reference_numbers",
+        "PractitionerReferenceNumberRef",
+        _REFERENCE,
+        "Delete a practitioner's reference number (for good).",
+    ),
+    _by_id(
+        "get",
+        "practitioner_reference_number",
+        "practitioner_reference_numbers",
+        "PractitionerReferenceNumberRef",
+        _REFERENCE,
+        "Get a practitioner's reference number by id.",
+    ),
+    _by_id("archive", "product", "products", "ProductRef", _PRODUCT, "Archive a product."),
+    _by_id(
+        "archive",
+        "product_supplier",
+        "product_suppliers",
+        "ProductSupplierRef",
+        _SUPPLIER,
+        "Archive a product supplier.",
+    ),
+    _by_id(
+        "get", "product_supplier", "product_suppliers", "ProductSupplierRef", _SUPPLIER, "Get a product supplier by id."
+    ),
+    _by_id(
+        "get",
+        "stock_adjustment",
+        "stock_adjustments",
+        "StockAdjustmentRef",
+        _ADJUSTMENT,
+        "Get a stock adjustment by id.",
+    ),
+    _by_id("delete", "tax", "taxes", "TaxRef", _TAX, "Delete a tax (for good)."),
+    _by_id("get", "tax", "taxes", "TaxRef", _TAX, "Get a tax by id."),
+    _by_id("archive", "treatment_note", "treatment_notes", "TreatmentNoteRef", _NOTE, "Archive a treatment note."),
+    _by_id(
+        "archive",
+        "treatment_note_template",
+        "treatment_note_templates",
+        "TreatmentNoteTemplateRef",
+        _TEMPLATE,
+        "Archive a treatment note template.",
+    ),
+    _by_id(
+        "get",
+        "treatment_note_template",
+        "treatment_note_templates",
+        "TreatmentNoteTemplateRef",
+        _TEMPLATE,
+        "Get a treatment note template by id.",
+    ),
+)
+
+
+def _write(verb: str, singular: str, resource: str, model: str, sample: dict[str, Any], description: str) -> Action:
+    """A create or an update: the input is the body the spec documents."""
+    operation: Operation = Create(f"/{resource}") if verb == "create" else Update(f"/{resource}")
+    return Action(f"{singular}.{verb}", resource, description, model, operation, sample)
+
+
+_WRITES: tuple[Action, ...] = (
+    _write(
+        "create",
+        "patient_form",
+        "patient_forms",
+        "forms:PatientFormCreate",
+        {"patient_id": _PATIENT, "patient_form_template_id": _FORM_TEMPLATE, "attendee_id": _ATTENDEE},
+        "Give a patient a form to fill in, from one of the clinic's form templates.",
+    ),
+    _write(
+        "update",
+        "patient_form",
+        "patient_forms",
+        "forms:PatientFormUpdate",
+        {"id": _PATIENT_FORM, "completed": True},
+        "Change a patient form (mark it completed, …).",
+    ),
+    _write(
+        "create",
+        "patient_form_template",
+        "patient_form_templates",
+        "forms:PatientFormTemplateCreate",
+        {"name": "New patient intake", "email_to_patient_on_completion": True},
+        "Create a patient form template.",
+    ),
+    _write(
+        "update",
+        "patient_form_template",
+        "patient_form_templates",
+        "forms:PatientFormTemplateUpdate",
+        {"id": _FORM_TEMPLATE, "name": "New patient intake (2027)"},
+        "Change a patient form template.",
+    ),
+    _write(
+        "create",
+        "patient_case",
+        "patient_cases",
+        "forms:PatientCaseCreate",
+        {"patient_id": _PATIENT, "name": "Lower back pain", "issue_date": "2026-12-01", "max_sessions": 10},
+        "Open a case for a patient (a course of treatment, a referral, a claim).",
+    ),
+    _write(
+        "update",
+        "patient_case",
+        "patient_cases",
+        "forms:PatientCaseUpdate",
+        {"id": _CASE, "closed": True, "notes": "Discharged."},
+        "Change a patient case (close it, …).",
+    ),
+    _write(
+        "create",
+        "billable_item",
+        "billable_items",
+        "billing:BillableItemCreate",
+        {"name": "Standard consultation", "item_type": "Service", "price": "95.00", "item_code": "SC-30"},
+        "Create a billable item (a service or product on invoices).",
+    ),
+    _write(
+        "update",
+        "billable_item",
+        "billable_items",
+        "billing:BillableItemUpdate",
+        {"id": _BILLABLE, "price": "99.00"},
+        "Change a billable item.",
+    ),
+    _write(
+        "create",
+        "concession_type",
+        "concession_types",
+        "billing:ConcessionTypeCreate",
+        {"name": "Pensioner"},
+        "Create a concession type.",
+    ),
+    _write(
+        "update",
+        "concession_type",
+        "concession_types",
+        "billing:ConcessionTypeUpdate",
+        {"id": _CONCESSION, "name": "Pensioner (card holder)"},
+        "Rename a concession type.",
+    ),
+    _write("create", "tax", "taxes", "billing:TaxCreate", {"name": "GST", "rate": 10}, "Create a tax."),
+    _write("update", "tax", "taxes", "billing:TaxUpdate", {"id": _TAX, "rate": 12.5}, "Change a tax."),
+    _write(
+        "create",
+        "stock_adjustment",
+        "stock_adjustments",
+        "billing:StockAdjustmentCreate",
+        {"product_id": _PRODUCT, "adjustment_type": "Stock Purchase", "quantity": 12, "comment": "Delivery"},
+        "Adjust a product's stock level (the only way Cliniko changes it).",
+    ),
+    _write(
+        "create",
+        "product_supplier",
+        "product_suppliers",
+        "billing:ProductSupplierCreate",
+        {"name": "Rehab Supplies"},
+        "Create a product supplier.",
+    ),
+    _write(
+        "update",
+        "product_supplier",
+        "product_suppliers",
+        "billing:ProductSupplierUpdate",
+        {"id": _SUPPLIER, "name": "Rehab Supplies Pty Ltd"},
+        "Rename a product supplier.",
+    ),
+    _write(
+        "create",
+        "practitioner_reference_number",
+        "practitioner_reference_numbers",
+        "billing:PractitionerReferenceNumberCreate",
+        {
+            "practitioner_id": _PRACTITIONER,
+            "business_id": _BUSINESS,
+            "name": "Provider number",
+            "reference_number": "2426621B",
+        },
+        "Record a practitioner's reference number at a business (a provider number).",
+    ),
+    _write(
+        "update",
+        "practitioner_reference_number",
+        "practitioner_reference_numbers",
+        "billing:PractitionerReferenceNumberUpdate",
+        {"id": _REFERENCE, "reference_number": "2426621C"},
+        "Change a practitioner's reference number.",
+    ),
+)
+
+_UPDATES: tuple[Action, ...] = (
+    _write(
+        "create",
+        "appointment_type",
+        "appointment_types",
+        "setup:AppointmentTypeCreate",
+        {
+            "name": "Initial consultation",
+            "duration_in_minutes": 45,
+            "color": "#6aa5d8",
+            "show_in_online_bookings": True,
+        },
+        "Create an appointment type.",
+    ),
+    _write(
+        "update",
+        "appointment_type",
+        "appointment_types",
+        "setup:AppointmentTypeUpdate",
+        {"id": _APPOINTMENT_TYPE, "duration_in_minutes": 60},
+        "Change an appointment type.",
+    ),
+    _write(
+        "update",
+        "attendee",
+        "attendees",
+        "setup:AttendeeUpdate",
+        {"id": _ATTENDEE, "arrived": True},
+        "Mark a patient arrived at a booking, or change the attendee's notes.",
+    ),
+    _write(
+        "update",
+        "communication",
+        "communications",
+        "setup:CommunicationUpdate",
+        {"id": "1000000000000001201", "content": "Called back; left a message."},
+        "Change a memo.",
+    ),
+    _write(
+        "update",
+        "treatment_note",
+        "treatment_notes",
+        "setup:TreatmentNoteUpdate",
+        {"id": _NOTE, "draft": False},
+        "Change a treatment note (`draft: false` finalizes it).",
+    ),
+    _write(
+        "create",
+        "treatment_note_template",
+        "treatment_note_templates",
+        "setup:TreatmentNoteTemplateCreate",
+        {
+            "name": "Follow-up consultation",
+            "content": {
+                "sections": [{"name": "Progress", "questions": [{"name": "Since last visit", "type": "paragraph"}]}]
+            },
+        },
+        "Create a treatment note template.",
+    ),
+    _write(
+        "update",
+        "treatment_note_template",
+        "treatment_note_templates",
+        "setup:TreatmentNoteTemplateUpdate",
+        {"id": _TEMPLATE, "name": "Standard consultation (2027)"},
+        "Change a treatment note template.",
+    ),
+)
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (*_ACTIONS, *_BY_ID, *_WRITES, *_UPDATES)}

@@ -119,6 +119,84 @@ _ARCHIVED = ("archived", "Archived", BecameSet("archived_at"), "The record was a
 _WITH_DELETED = ("archived_at:*", "deleted_at:*")
 _WITH_CANCELLED = ("archived_at:*", "cancelled_at:*", "deleted_at:*")
 
+# Every booking, whichever its kind (individual or group appointment, or an unavailable block): the one list an
+# online booking shows up in however it was made.
+_BOOKINGS = _stream(
+    "bookings",
+    "booking",
+    "Booking",
+    include=_WITH_CANCELLED,
+    extra=(
+        _ARCHIVED,
+        ("cancelled", "Cancelled", BecameSet("cancelled_at"), "The booking was cancelled."),
+    ),
+)
+# Settings-like resources: what a clinic sets up, not what patients do. Created and updated (archived where the
+# resource can be archived).
+_SETUP: tuple[ResourceStream, ...] = (
+    _stream(
+        "appointment_types", "appointment_type", "Appointment Type", include=("archived_at:*",), extra=(_ARCHIVED,)
+    ),
+    _stream("businesses", "business", "Business", include=_WITH_DELETED, extra=(_ARCHIVED,)),
+    # Active practitioners only: Cliniko lists inactive ones at `/practitioners/inactive`, a list of its own.
+    _stream("practitioners", "practitioner", "Practitioner", include=()),
+    # Only an administrator's key may list users (others get 403, the stream's last error says so).
+    _stream("users", "user", "User", include=()),
+    _stream(
+        "treatment_note_templates",
+        "treatment_note_template",
+        "Treatment Note Template",
+        include=_WITH_DELETED,
+        extra=(_ARCHIVED,),
+    ),
+    _stream("patient_form_templates", "patient_form_template", "Patient Form Template", extra=(_ARCHIVED,)),
+    _stream(
+        "practitioner_reference_numbers",
+        "practitioner_reference_number",
+        "Practitioner Reference Number",
+        include=(),
+    ),
+)
+# What patients and staff add to a patient's file.
+_PATIENT_FILE: tuple[ResourceStream, ...] = (
+    _stream(
+        "patient_forms",
+        "patient_form",
+        "Patient Form",
+        include=(),  # the spec gives patient forms no hidden-record filter
+        extra=(
+            (
+                "completed",
+                "Completed",
+                BecameSet("completed_at"),
+                "The patient completed the form (an intake form filled in, a consent signed).",
+            ),
+        ),
+    ),
+    _stream(
+        "patient_cases",
+        "patient_case",
+        "Patient Case",
+        extra=(_ARCHIVED, ("closed", "Closed", BecameValue("closed", True), "The case was closed.")),
+    ),
+    _stream("patient_attachments", "patient_attachment", "Patient Attachment", extra=(_ARCHIVED,)),
+)
+# Stock and billing set-up.
+_STOCK: tuple[ResourceStream, ...] = (
+    _stream("stock_adjustments", "stock_adjustment", "Stock Adjustment", include=()),
+    _stream("billable_items", "billable_item", "Billable Item", extra=(_ARCHIVED,)),
+    _stream("concession_types", "concession_type", "Concession Type", include=()),
+    _stream("product_suppliers", "product_supplier", "Product Supplier", include=()),
+    _stream("taxes", "tax", "Tax", include=()),
+)
+_MORE: tuple[ResourceStream, ...] = (
+    *_PATIENT_FILE,
+    *_STOCK,
+    _BOOKINGS,
+    _stream("invoice_items", "invoice_item", "Invoice Item", include=_WITH_DELETED, extra=(_ARCHIVED,)),
+    _stream("communications", "communication", "Communication", extra=(_ARCHIVED,)),
+    *_SETUP,
+)
 STREAMS: tuple[ResourceStream, ...] = (
     _stream("patients", "patient", "Patient", extra=(_ARCHIVED,)),
     _stream("contacts", "contact", "Contact", include=_WITH_DELETED, extra=(_ARCHIVED,)),
@@ -220,7 +298,9 @@ STREAMS: tuple[ResourceStream, ...] = (
             ),
         ),
     ),
+    *_MORE,
 )
+
 
 # Changes the spec does not promise move the record's own `updated_at`: a child record changes a parent's
 # derived fields. The regular poll sees such a change only when the record moves otherwise within the poll's

@@ -134,6 +134,14 @@ InvoiceId = Annotated[str, IdOf("invoices")]
 MedicalAlertId = Annotated[str, IdOf("medical_alerts")]
 ConcessionTypeId = Annotated[str, IdOf("concession_types")]
 PatientCaseId = Annotated[str, IdOf("patient_cases")]
+PatientFormId = Annotated[str, IdOf("patient_forms")]
+PatientFormTemplateId = Annotated[str, IdOf("patient_form_templates")]
+PatientAttachmentId = Annotated[str, IdOf("patient_attachments")]
+BillableItemId = Annotated[str, IdOf("billable_items")]
+StockAdjustmentId = Annotated[str, IdOf("stock_adjustments")]
+ProductSupplierId = Annotated[str, IdOf("product_suppliers")]
+PractitionerReferenceNumberId = Annotated[str, IdOf("practitioner_reference_numbers")]
+InvoiceItemId = Annotated[str, IdOf("invoice_items")]
 
 
 # --------------------------------------------------------------------------- time

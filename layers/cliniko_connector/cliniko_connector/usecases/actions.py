@@ -14,6 +14,7 @@ from cliniko_connector.catalog.actions import (
     Archive,
     Cancel,
     Create,
+    Delete,
     Find,
     Get,
     ListIds,
@@ -76,6 +77,9 @@ def execute(action: Action, api: ClinikoApi, payload: BaseModel, deadline: float
     if isinstance(op, Unarchive):
         record = api.request("POST", f"{op.path}/{body['id']}/unarchive", deadline=deadline)
         return {"unarchived": True, "id": body["id"], "record": record}
+    if isinstance(op, Delete):
+        api.request("DELETE", f"{op.path}/{body['id']}", deadline=deadline)
+        return {"deleted": True, "id": body["id"]}
     if isinstance(op, Cancel):
         record_id = body.pop("id")
         api.request("PATCH", f"{op.path}/{record_id}/cancel", json=body, deadline=deadline)
