@@ -22,7 +22,6 @@ from cliniko_tools.devtools.template import (
     WORKER_MAX_CONCURRENCY,
     WORKER_TIMEOUT_SECONDS,
     build_template,
-    estimate_deployed_resources,
 )
 
 BUS_ARN = {"Fn::GetAtt": ["EventBus", "Arn"]}
@@ -564,30 +563,7 @@ def synthetic_actions(count: int) -> dict[str, Action]:
     return actions
 
 
-def synthetic_schemas(count: int) -> dict[str, dict[str, Any]]:
-    from cliniko_tools.devtools.events_doc import all_schemas
-
-    biggest = max(all_schemas().values(), key=lambda s: len(json.dumps(s)))
-    return {f"Synthetic Thing {index} Happened": biggest for index in range(count)}
-
-
 def test_examples_must_name_catalog_entries() -> None:
     with pytest.raises(ValueError, match="ExampleNewPatientAlertRule"):
         build_template(synthetic_actions(1))
     assert "EnableExampleAutomations" not in build_template(synthetic_actions(1), examples=())["Parameters"]
-
-
-def test_the_template_is_driven_by_the_catalog_and_stays_well_inside_cloudformations_limits() -> None:
-    """~45 actions and ~33 detail-types: the projection the brief asked to stay well inside 500 resources."""
-    small = build_template(synthetic_actions(1), examples=(), schemas=synthetic_schemas(33))
-    big = build_template(synthetic_actions(45), examples=(), schemas=synthetic_schemas(33))
-    more_schemas = build_template(synthetic_actions(45), examples=(), schemas=synthetic_schemas(34))
-    assert len(functions(big["Resources"])) == 45 + 2
-    per_action = (estimate_deployed_resources(big) - estimate_deployed_resources(small)) / 44
-    assert per_action == 5  # function, its invoke config, log group, rule, permission
-    assert estimate_deployed_resources(more_schemas) - estimate_deployed_resources(big) == 1
-    assert estimate_deployed_resources(big) <= 320  # CloudFormation's limit is 500
-    assert len(big["Outputs"]) < 100  # limit 200
-    # The template body limit is 1 MB (via S3). Typed `data` (issue 12 §5) embeds each resource's record schema
-    # from the spec in its trigger schemas: 33 copies of the biggest (Patient, ~6 KB more) measure ~506 KB.
-    assert len(json.dumps(big)) < 600_000
