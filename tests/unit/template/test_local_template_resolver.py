@@ -137,7 +137,9 @@ def nested(**parameters: str) -> list[ResolvedTemplate]:
     """The generated root and its nested stacks, resolved as the local stack resolves them (root first)."""
     stacks = build_stacks()
     root = ResolvedTemplate(
-        stacks[TEMPLATE_PATH], {"ClinikoContactEmail": "ops@clinic.example", **parameters}, pseudo={"AWS::StackName": "stack"}
+        stacks[TEMPLATE_PATH],
+        {"ClinikoContactEmail": "ops@clinic.example", **parameters},
+        pseudo={"AWS::StackName": "stack"},
     )
     return resolve_stacks(
         root, stacks.__getitem__, lambda t: assign_physical(t, "stack", "us-east-1", "123456789012", "http://x")

@@ -16,8 +16,8 @@ from cliniko_tools.devtools.template import (
     CLI_ENVIRONMENT,
     DEFAULT_ACTION_REQUEST_SOURCE,
     DEFAULT_EVENT_SOURCE,
-    action_rule_id,
     TEMPLATE_PATH,
+    action_rule_id,
     build_stacks,
     build_template,
 )
@@ -102,7 +102,9 @@ def deployed(**parameters: str) -> list[ResolvedTemplate]:
     """The root and its nested stacks, each resolved with what its parent passes it (root first)."""
     stacks = build_stacks()
     root = ResolvedTemplate(
-        stacks[TEMPLATE_PATH], {"ClinikoContactEmail": "ops@example.com", **parameters}, pseudo={"AWS::StackName": "stack"}
+        stacks[TEMPLATE_PATH],
+        {"ClinikoContactEmail": "ops@example.com", **parameters},
+        pseudo={"AWS::StackName": "stack"},
     )
     return resolve_stacks(
         root, stacks.__getitem__, lambda t: assign_physical(t, "stack", "us-east-1", ACCOUNT, "http://127.0.0.1:1")

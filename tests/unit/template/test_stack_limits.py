@@ -73,7 +73,12 @@ def test_130_actions_and_30_streams_still_fit_every_stack() -> None:
 def test_a_family_too_big_for_one_stack_is_split() -> None:
     count = 2 * MAX_ACTIONS_PER_STACK + 5
     stacks = build_stacks(synthetic_actions(count, resources=1), examples=(), schemas={}, schema_families={})
-    assert list(stacks) == [TEMPLATE_PATH, "stacks/resource_0s.yaml", "stacks/resource_0s_2.yaml", "stacks/resource_0s_3.yaml"]
+    assert list(stacks) == [
+        TEMPLATE_PATH,
+        "stacks/resource_0s.yaml",
+        "stacks/resource_0s_2.yaml",
+        "stacks/resource_0s_3.yaml",
+    ]
     assert [u.over() for u in usages(stacks)] == [[], [], [], []]
 
 

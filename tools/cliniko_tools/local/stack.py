@@ -298,7 +298,9 @@ def assign_physical(template: ResolvedTemplate, stack_name: str, region: str, ac
             physical = Physical(name, {"Arn": arn.format(service="events", resource=f"event-bus/{name}"), "Name": name})
         elif kind == "AWS::EventSchemas::Registry":  # not created locally; nested stacks are passed its name
             name = named(props.get("RegistryName"), logical_id, 64)
-            physical = Physical(name, {"Arn": arn.format(service="schemas", resource=f"registry/{name}"), "RegistryName": name})
+            physical = Physical(
+                name, {"Arn": arn.format(service="schemas", resource=f"registry/{name}"), "RegistryName": name}
+            )
         elif kind in (FUNCTION_TYPE, "AWS::Lambda::Function"):
             name = named(props.get("FunctionName"), logical_id, 64)
             physical = Physical(name, {"Arn": arn.format(service="lambda", resource=f"function:{name}")})
@@ -361,6 +363,8 @@ class _StackBuilder:
             template_reader(self.template_path),
             lambda t: assign_physical(t, self.stack_name, self.region, self.account_id, self.endpoint),
         )
+        for nested in self.templates[1:]:  # the same parameters decide them: one name, one value
+            self.state.conditions.update(nested.conditions)
         for template, logical_id, resource in self.each():
             arn = template.physical[logical_id].attributes.get("Arn", "")
             if resource["Type"] == "AWS::SQS::Queue":

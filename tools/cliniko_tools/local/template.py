@@ -277,7 +277,9 @@ def resolve_stacks(
         props = resource.get("Properties", {})
         location = root.resolve(props.get("Location"))
         if not isinstance(location, str) or "://" in location or posixpath.isabs(location):
-            raise TemplateError(f"{logical_id}: only a Location relative to the template runs locally, not {location!r}")
+            raise TemplateError(
+                f"{logical_id}: only a Location relative to the template runs locally, not {location!r}"
+            )
         path = posixpath.normpath(posixpath.join(root.directory, location))
         parameters = {name: _parameter_text(root.resolve(value)) for name, value in props.get("Parameters", {}).items()}
         try:

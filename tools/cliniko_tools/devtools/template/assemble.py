@@ -16,6 +16,7 @@ from cliniko_tools.devtools.template.functions import (
     function_globals,
 )
 from cliniko_tools.devtools.template.iam import add_roles
+from cliniko_tools.devtools.template.nested import Localizer, application, group_families, trigger_schema_families
 from cliniko_tools.devtools.template.parameters import conditions, outputs, parameters
 from cliniko_tools.devtools.template.queues import add_queues
 from cliniko_tools.devtools.template.rules import (
@@ -25,7 +26,6 @@ from cliniko_tools.devtools.template.rules import (
     add_example_rules,
     check_examples,
 )
-from cliniko_tools.devtools.template.nested import Localizer, application, group_families, trigger_schema_families
 from cliniko_tools.devtools.template.schemas import add_schema_registry, add_schemas, default_schemas
 from cliniko_tools.devtools.template.stack import Stack
 from cliniko_tools.devtools.template.stores import add_kms_key, add_tables

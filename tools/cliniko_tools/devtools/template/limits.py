@@ -48,8 +48,11 @@ class Usage:
             ("body bytes", self.body_bytes, MAX_BODY_BYTES),
             ("processed bytes", self.processed_bytes, MAX_BODY_BYTES),
         )
-        return [f"{self.path}: {name} {value} > {headroom:.0%} of {limit}" for name, value, limit in checks
-                if value > headroom * limit]
+        return [
+            f"{self.path}: {name} {value} > {headroom:.0%} of {limit}"
+            for name, value, limit in checks
+            if value > headroom * limit
+        ]
 
 
 class _NoManagedPolicies:

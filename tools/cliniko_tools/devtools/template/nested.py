@@ -17,6 +17,7 @@ names the same publishers whichever stack a function is in.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ class Localizer:
         for logical_id, resource in resources.items():
             if "Condition" in resource:
                 self._condition(resource["Condition"])
-            localized[logical_id] = self.node(resource)
+            localized[logical_id] = rebase_code(self.node(resource), "", STACKS_DIR)
         localized_outputs = self.node(dict(outputs))
         template: dict[str, Any] = {
             "AWSTemplateFormatVersion": "2010-09-09",
@@ -195,6 +196,19 @@ class Localizer:
         self.conditions[name] = self.node(self.root_conditions[name])
 
 
+def rebase_code(resource: dict[str, Any], from_dir: str, to_dir: str) -> dict[str, Any]:
+    """`resource` with its local `CodeUri` (relative to `from_dir`) relative to `to_dir`: SAM reads a nested
+    template's paths from the template's own directory."""
+    code = resource.get("Properties", {}).get("CodeUri")
+    if resource["Type"] != "AWS::Serverless::Function" or not isinstance(code, str):
+        return resource
+    rebased = posixpath.relpath(posixpath.normpath(posixpath.join(from_dir, code)), to_dir or ".")
+    return {
+        **resource,
+        "Properties": {**resource["Properties"], "CodeUri": rebased + ("/" if code.endswith("/") else "")},
+    }
+
+
 def application(family: Family, passed: Mapping[str, Any]) -> dict[str, Any]:
     """The root's resource for a family's stack."""
     return {
@@ -251,8 +265,9 @@ def flattened(stacks: Mapping[str, Mapping[str, Any]], root_path: str) -> dict[s
         props = resource["Properties"]
         child = stacks[props["Location"]]
         passed = props.get("Parameters", {})
+        directory = posixpath.dirname(props["Location"])
         for child_id, child_resource in child["Resources"].items():
-            add(resources, child_id, inline(child_resource, passed))
+            add(resources, child_id, rebase_code(inline(child_resource, passed), directory, ""))
         for name, output in child.get("Outputs", {}).items():
             add(outputs, name, inline(output, passed))
         for name, body in child.get("Conditions", {}).items():
