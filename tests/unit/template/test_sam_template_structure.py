@@ -421,7 +421,10 @@ def test_every_function_has_a_log_group_with_retention(resources: dict[str, Any]
         group = resources[group_id]
         assert group["Type"] == "AWS::Logs::LogGroup", function_id
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-        assert group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{function_id}"}
+        # Named after the root stack (the roles and the key policy say so), a nested stack's under its family.
+        name = group["Properties"]["LogGroupName"]["Fn::Sub"]
+        assert re.fullmatch(rf"/aws/lambda/\$\{{AWS::StackName\}}/([a-z0-9_]+/)?{function_id}", name), name
+        assert ("/" in name.removeprefix("/aws/lambda/${AWS::StackName}/")) == (function_id.endswith("ActionFunction"))
 
 
 # -- environment ----------------------------------------------------------------------------------------

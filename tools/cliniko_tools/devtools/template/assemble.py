@@ -17,7 +17,7 @@ from cliniko_tools.devtools.template.functions import (
 )
 from cliniko_tools.devtools.template.iam import add_roles
 from cliniko_tools.devtools.template.nested import Localizer, application, group_families, trigger_schema_families
-from cliniko_tools.devtools.template.parameters import conditions, outputs, parameters
+from cliniko_tools.devtools.template.parameters import TRIGGER_SCHEMAS_CONDITION, conditions, outputs, parameters
 from cliniko_tools.devtools.template.queues import add_queues
 from cliniko_tools.devtools.template.rules import (
     EXAMPLE_AUTOMATIONS,
@@ -74,10 +74,10 @@ def build_stacks(
     for family in families:
         child = Stack()
         for action in family.actions:
-            add_action_function(child, action)
+            add_action_function(child, action, log_folder=family.name)
             add_action_rule(child, action)
         add_example_rules(child, actions, family.examples)
-        add_schemas(child, family.schemas)
+        add_schemas(child, family.schemas, condition=TRIGGER_SCHEMAS_CONDITION)
         localizer = Localizer(root_parameters, root_conditions)
         children[family.location] = localizer.template(
             f"cliniko-connector: the {family.name} family's actions and trigger schemas, nested in the root stack.",
