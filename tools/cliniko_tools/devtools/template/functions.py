@@ -204,7 +204,8 @@ def _add_function(
     events: dict[str, Any] | None = None,
     log_folder: str = "",
 ) -> None:
-    """A function with its own log group (under `log_folder`, if given); checkov's skips come from its kind (its logical id unless given)."""
+    """A function with its own log group (under `log_folder`, if given); checkov's skips come from its kind (its
+    logical id unless given)."""
     properties: dict[str, Any] = {
         "Description": description,
         "CodeUri": code_uri,
