@@ -22,9 +22,9 @@ help:
 	@echo "make test            lint, type-check and run the whole test suite (installs Chromium if missing)"
 	@echo "make browser         install Debian's Chromium and ChromeDriver for the console's browser tests"
 	@echo "make bench           benchmarks against the simulator and moto server (.bench/results.json)"
-	@echo "make template        regenerate template.yaml, events/ and docs from the catalog"
+	@echo "make template        regenerate template.yaml, stacks/, events/ and docs from the catalog"
 	@echo "make lock            re-lock the layer's runtime dependencies (requirements.in -> hashed requirements.txt)"
-	@echo "make check-template  sam validate --lint, cfn-lint and checkov on template.yaml (cfn-lint on the automations stack)"
+	@echo "make check-template  sam validate --lint, cfn-lint and checkov on template.yaml and stacks/ (cfn-lint on the automations stack)"
 	@echo "make sam-build       sam build (Lambda runtime python3.12)"
 
 $(BIN)/activate: pyproject.toml
@@ -92,13 +92,16 @@ $(CHECKOV):
 	$(PY312) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install -q checkov
 
+# The root template and the nested stacks it deploys (one per resource family, generated under stacks/).
+TEMPLATES := template.yaml $(sort $(wildcard stacks/*.yaml))
+
 check-template: $(SAM) $(CHECKOV) venv
-	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template template.yaml
-	$(CFNLINT) template.yaml
+	for t in $(TEMPLATES); do AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template $$t || exit 1; done
+	$(CFNLINT) $(TEMPLATES)
 	# The automations stack's template, as `automations deploy` builds it from the recipes.
 	mkdir -p .aws-sam && $(BIN)/python -m cliniko_tools.automation_stack.example > .aws-sam/automations-recipes.json
 	$(CFNLINT) .aws-sam/automations-recipes.json
-	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(CHECKOV) $(addprefix -f ,$(TEMPLATES)) --framework cloudformation --quiet --compact --skip-download
 
 sam-build: $(SAM) venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM) build --template template.yaml

@@ -4,6 +4,7 @@ handlers under functions/ (the real handlers are not needed to test the local st
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,8 +16,9 @@ from cliniko_connector.catalog.actions import Action
 from cliniko_tools.devtools.template import (
     DEFAULT_ACTION_REQUEST_SOURCE,
     EXAMPLE_AUTOMATIONS,
-    build_template,
-    render_template,
+    STACKS_DIR,
+    build_stacks,
+    render_stacks,
 )
 from cliniko_tools.local.stack import StackState, up
 
@@ -134,10 +136,13 @@ class Project:
             path.write_text(textwrap.dedent(source), encoding="utf-8")
 
     def write_template(self, actions: Mapping[str, Action] | None = None) -> None:
-        """The real template, or one for a smaller catalog (keeping the examples whose action it has)."""
+        """The real template and its nested stacks, or those of a smaller catalog (keeping the examples whose action
+        it has); nested templates of a previous catalog are removed."""
         examples = tuple(e for e in EXAMPLE_AUTOMATIONS if actions is None or e.action in actions)
-        text = render_template(build_template(actions, examples))
-        (self.root / "template.yaml").write_text(text, encoding="utf-8")
+        shutil.rmtree(self.root / STACKS_DIR, ignore_errors=True)
+        for path, text in render_stacks(build_stacks(actions, examples)).items():
+            (self.root / path).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / path).write_text(text, encoding="utf-8")
 
     @property
     def state_path(self) -> Path:

@@ -24,13 +24,29 @@ CONNECTOR = {
             "OutputKey": "EventBusArn",
             "OutputValue": f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/cliniko-connector-dev",
         },
-        {
-            "OutputKey": "CommunicationCreateActionFunctionArn",
-            "OutputValue": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:communication-create",
-        },
     ],
     "Parameters": [{"ParameterKey": "EventSource", "ParameterValue": "cliniko"}],
 }
+# The action functions' ARNs are outputs of the connector's nested stacks, one per resource family.
+COMMUNICATIONS_STACK = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/cliniko-connector-CommunicationsStack-1/d"
+COMMUNICATIONS = {
+    "StackName": "cliniko-connector-CommunicationsStack-1",
+    "StackId": COMMUNICATIONS_STACK,
+    "Outputs": [
+        {
+            "OutputKey": "CommunicationCreateActionFunctionArn",
+            "OutputValue": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:communication-create",
+        }
+    ],
+}
+
+
+class Paginator:
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.pages = pages
+
+    def paginate(self, **kwargs: Any) -> list[dict[str, Any]]:
+        return self.pages
 
 
 class Waiter:
@@ -52,6 +68,8 @@ class FakeCloudFormation:
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
         if StackName == "cliniko-connector":
             return {"Stacks": [CONNECTOR]}
+        if StackName == COMMUNICATIONS_STACK:
+            return {"Stacks": [COMMUNICATIONS]}
         if self.automations is None:
             from botocore.exceptions import ClientError
 
@@ -70,6 +88,14 @@ class FakeCloudFormation:
 
     def get_waiter(self, name: str) -> Waiter:
         return Waiter(self, name)
+
+    def get_paginator(self, name: str) -> Paginator:
+        assert name == "list_stack_resources"
+        summaries = [
+            {"ResourceType": "AWS::DynamoDB::Table", "PhysicalResourceId": "cliniko-connector-StateTable-1"},
+            {"ResourceType": "AWS::CloudFormation::Stack", "PhysicalResourceId": COMMUNICATIONS_STACK},
+        ]
+        return Paginator([{"StackResourceSummaries": summaries[:1]}, {"StackResourceSummaries": summaries[1:]}])
 
     def describe_change_set(self, StackName: str, ChangeSetName: str) -> dict[str, Any]:
         change_set = self.change_sets[ChangeSetName]

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from cliniko_tools.devtools.template import build_template
-from cliniko_tools.local.template import Physical, ResolvedTemplate, TemplateError
+from cliniko_tools.devtools.template import TEMPLATE_PATH, build_stacks, build_template
+from cliniko_tools.local.stack import assign_physical
+from cliniko_tools.local.template import Physical, ResolvedTemplate, TemplateError, resolve_stacks
 
 TEMPLATE: dict[str, Any] = {
     "Parameters": {
@@ -124,14 +125,54 @@ def test_the_generated_template_resolves() -> None:
     template = ResolvedTemplate(build_template(), {"ClinikoContactEmail": "ops@clinic.example"})
     assert template.conditions == {
         "CreateKmsKey": True,
-        "ExampleAutomationsEnabled": False,
         "HasActionRequestPrincipals": False,
         "HasAlarmTopic": False,
         "TracingActive": False,  # PassThrough by default: no trace per invocation
     }
-    assert "ExampleNewPatientAlertRule" not in template.resources()
     assert "KmsKey" in template.resources("AWS::KMS::Key")
     assert template.resolve({"Fn::Sub": "cliniko-connector-${Stage}"}) == "cliniko-connector-dev"
+
+
+def nested(**parameters: str) -> list[ResolvedTemplate]:
+    """The generated root and its nested stacks, resolved as the local stack resolves them (root first)."""
+    stacks = build_stacks()
+    root = ResolvedTemplate(
+        stacks[TEMPLATE_PATH],
+        {"ClinikoContactEmail": "ops@clinic.example", **parameters},
+        pseudo={"AWS::StackName": "stack"},
+    )
+    return resolve_stacks(
+        root, stacks.__getitem__, lambda t: assign_physical(t, "stack", "us-east-1", "123456789012", "http://x")
+    )
+
+
+def test_a_nested_stack_gets_what_the_root_passes_and_the_root_its_outputs() -> None:
+    root, *children = nested(Stage="prod", ActionRequestSource="acme.automations")
+    (child,) = [t for t in children if "MedicalAlertCreateActionFunction" in t.template["Resources"]]
+    assert child.directory == "stacks"
+    assert child.parameters["EventBusName"] == "cliniko-connector-prod"
+    assert child.parameters["ActionRequestSource"] == "acme.automations"
+    assert child.parameters["ParentStackName"] == "stack"  # names (logs, secrets) follow the root stack
+    assert child.parameters["ActionFunctionRoleArn"] == root.physical["ActionFunctionRole"].attributes["Arn"]
+    arn = child.physical["MedicalAlertCreateActionFunction"].attributes["Arn"]
+    assert root.resolve({"Fn::GetAtt": ["MedicalAlertsStack", "Outputs.MedicalAlertCreateActionFunctionArn"]}) == arn
+    # The example automations live with the action they target, behind the condition the root's parameter sets.
+    assert "ExampleNewPatientAlertRule" not in child.resources()
+    enabled = [t for t in nested(EnableExampleAutomations="true") if "ExampleNewPatientAlertRule" in t.resources()]
+    assert enabled == [t for t in enabled if "MedicalAlertCreateActionFunction" in t.template["Resources"]] != []
+
+
+def test_a_nested_stack_must_be_a_local_file() -> None:
+    template = {
+        "Resources": {
+            "Child": {
+                "Type": "AWS::Serverless::Application",
+                "Properties": {"Location": "https://s3.amazonaws.com/bucket/child.yaml"},
+            }
+        }
+    }
+    with pytest.raises(TemplateError, match="only a Location relative to the template"):
+        resolve_stacks(ResolvedTemplate(template), {}.__getitem__, lambda t: None)
 
 
 def test_bringing_a_key_drops_the_stack_key() -> None:

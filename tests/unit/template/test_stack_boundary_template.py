@@ -16,10 +16,13 @@ from cliniko_tools.devtools.template import (
     CLI_ENVIRONMENT,
     DEFAULT_ACTION_REQUEST_SOURCE,
     DEFAULT_EVENT_SOURCE,
+    TEMPLATE_PATH,
     action_rule_id,
+    build_stacks,
     build_template,
 )
-from cliniko_tools.local.template import Physical, ResolvedTemplate
+from cliniko_tools.local.stack import assign_physical
+from cliniko_tools.local.template import FUNCTION_TYPE, Physical, ResolvedTemplate, resolve_stacks
 
 ACCOUNT = "123456789012"
 WORKER = f"arn:aws:iam::{ACCOUNT}:role/stack-PollWorkerRole-1"
@@ -103,10 +106,44 @@ def test_only_the_stacks_roles_and_listed_principals_may_request_actions_or_use_
     assert denied(custom, STRANGER, "acme.cliniko", "Patient Created")
 
 
-def test_action_rules_accept_only_the_declared_sources(template: dict[str, Any]) -> None:
-    stack = resolved(template, ActionRequestSource="acme.automations")
+def deployed(**parameters: str) -> list[ResolvedTemplate]:
+    """The root and its nested stacks, each resolved with what its parent passes it (root first)."""
+    stacks = build_stacks()
+    root = ResolvedTemplate(
+        stacks[TEMPLATE_PATH],
+        {"ClinikoContactEmail": "ops@example.com", **parameters},
+        pseudo={"AWS::StackName": "stack"},
+    )
+    return resolve_stacks(
+        root, stacks.__getitem__, lambda t: assign_physical(t, "stack", "us-east-1", ACCOUNT, "http://127.0.0.1:1")
+    )
+
+
+def test_every_function_of_every_nested_stack_may_publish_and_no_other_role_is_made() -> None:
+    """The bus policy names the root's roles; a function in a nested stack runs as one of them."""
+    root, *children = deployed()
+    assert children
+    roles = set()
+    for stack in (root, *children):
+        for function_id in stack.resources(FUNCTION_TYPE):
+            role = stack.resolve(stack.function_properties(function_id)["Role"])
+            roles.add(role)
+            if function_id == "PollDispatcherFunction":  # publishes nothing
+                continue
+            assert not denied(root, role, DEFAULT_ACTION_REQUEST_SOURCE, ACTION_REQUESTED), function_id
+            assert not denied(root, role, DEFAULT_EVENT_SOURCE, "Patient Created"), function_id
+        if stack is not root:
+            assert not stack.resources("AWS::IAM::Role"), "a nested stack's role would be denied by the bus policy"
+    assert len(roles) == 3
+    assert denied(root, STRANGER, DEFAULT_ACTION_REQUEST_SOURCE, ACTION_REQUESTED)
+
+
+def test_action_rules_accept_only_the_declared_sources() -> None:
+    stacks = deployed(ActionRequestSource="acme.automations")
+    rules = {logical_id: (stack, rule) for stack in stacks for logical_id, rule in stack.resources().items()}
     for action in ACTIONS.values():
-        pattern = stack.resolve(template["Resources"][action_rule_id(action)]["Properties"]["EventPattern"])
+        stack, rule = rules[action_rule_id(action)]
+        pattern = stack.resolve(rule["Properties"]["EventPattern"])
         assert pattern == {
             "source": [DEFAULT_EVENT_SOURCE, "acme.automations"],
             "detail-type": [ACTION_REQUESTED],

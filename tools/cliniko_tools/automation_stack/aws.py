@@ -43,7 +43,19 @@ class AwsAutomationsStack:
             stacks = self.cloudformation.describe_stacks(StackName=self.connector_stack)["Stacks"]
         except ClientError as exc:
             raise ConfigurationError(f"no connector stack {self.connector_stack}: {_aws_message(exc)}") from None
-        return ConnectorOutputs.from_stack(stacks[0])
+        return ConnectorOutputs.from_stack(stacks[0], self._nested_stacks())
+
+    def _nested_stacks(self) -> list[dict[str, Any]]:
+        """The connector's nested stacks (one per resource family), whose outputs hold the action functions' ARNs."""
+        found: list[dict[str, Any]] = []
+        paginator = self.cloudformation.get_paginator("list_stack_resources")
+        for page in paginator.paginate(StackName=self.connector_stack):
+            for resource in page["StackResourceSummaries"]:
+                if resource["ResourceType"] == "AWS::CloudFormation::Stack" and resource.get("PhysicalResourceId"):
+                    found.extend(
+                        self.cloudformation.describe_stacks(StackName=resource["PhysicalResourceId"])["Stacks"]
+                    )
+        return found
 
     def deployed(self) -> dict[str, Any] | None:
         """The automations stack's `DescribeStacks` entry, or None when there is none."""

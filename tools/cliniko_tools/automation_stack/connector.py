@@ -1,7 +1,8 @@
 """What the automations stack reads from the connector's stack: the contract between the two stacks.
 
-On AWS the CLI reads the connector stack's **Outputs** (`EventBusName`, `EventBusArn`, one
-`<Action>ActionFunctionArn` per catalog action) and two of its **Parameters** (`EventSource`, `AlarmTopicArn`)
+On AWS the CLI reads the connector stack's **Outputs** (`EventBusName`, `EventBusArn`), its nested stacks'
+(one `<Action>ActionFunctionArn` per catalog action, in the stack of the action's resource family; a root
+holding them itself, as before nesting, is read too) and two of its **Parameters** (`EventSource`, `AlarmTopicArn`)
 with `DescribeStacks` at plan/deploy time and writes the values into the automations template. Not exports:
 an export in use can't change, so importing them would block the connector's own updates (a replaced function,
 an action renamed); not SSM parameters: the CLI deploys both stacks, so a second copy of the outputs would only
@@ -11,6 +12,7 @@ On the local stack the same values come from its state file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -72,9 +74,10 @@ class ConnectorOutputs(BaseModel):
         return arn
 
     @classmethod
-    def from_stack(cls, description: dict[str, Any]) -> ConnectorOutputs:
-        """From one `DescribeStacks` entry of the connector stack."""
+    def from_stack(cls, description: dict[str, Any], nested: Sequence[dict[str, Any]] = ()) -> ConnectorOutputs:
+        """From the `DescribeStacks` entry of the connector stack and those of its nested stacks."""
         outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+        below = {o["OutputKey"]: o["OutputValue"] for stack in nested for o in stack.get("Outputs", [])}
         parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in description.get("Parameters", [])}
         missing = [name for name in (OUTPUT_BUS_NAME, OUTPUT_BUS_ARN) if name not in outputs]
         if missing:
@@ -82,7 +85,8 @@ class ConnectorOutputs(BaseModel):
                 f"{description.get('StackName')} lacks the output(s) {', '.join(missing)}: is it the connector's stack?"
             )
         arn_parts = description["StackId"].split(":")
-        functions = {name: outputs[function_output(name)] for name in ACTIONS if function_output(name) in outputs}
+        every = {**below, **outputs}
+        functions = {name: every[function_output(name)] for name in ACTIONS if function_output(name) in every}
         return cls(
             stack_name=description["StackName"],
             region=arn_parts[3],

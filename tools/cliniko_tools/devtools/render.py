@@ -14,7 +14,7 @@ from pathlib import Path
 from cliniko_tools.devtools import events_doc
 from cliniko_tools.devtools.env_json import ENV_JSON_PATH, render_env_json
 from cliniko_tools.devtools.sample_events import OWNED_DIRS, render_sample_events
-from cliniko_tools.devtools.template import TEMPLATE_PATH, render_template
+from cliniko_tools.devtools.template import STACKS_DIR, render_stacks
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,13 @@ class Generator:
 
 
 def _template() -> dict[str, str]:
-    text = render_template()
-    return {TEMPLATE_PATH: text, ENV_JSON_PATH: render_env_json(text)}
+    """template.yaml, the nested stacks' templates under stacks/, and env.json from them."""
+    texts = render_stacks()
+    return {**texts, ENV_JSON_PATH: render_env_json(texts)}
 
 
 GENERATORS: list[Generator] = [
-    Generator("template", _template),
+    Generator("template", _template, (STACKS_DIR,), ".yaml"),
     Generator("sample events", render_sample_events, OWNED_DIRS),
     Generator("event contract", events_doc.generated_files, ("events/triggers", "docs/schemas")),
 ]

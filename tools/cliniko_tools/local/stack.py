@@ -1,5 +1,7 @@
 """`up()`: create template.yaml's tables, queues, bus and rules on the moto server $AWS_ENDPOINT_URL names.
 
+The nested stacks' resources (stacks/*.yaml) are created the same way, in one state keyed by logical id.
+
 moto can't run Lambda code, and its PutEvents fails for rules with Lambda targets, so every Lambda target
 becomes an SQS queue `local-<RuleLogicalId>-<TargetId>` (with the rule's own InputTransformer, if any) that
 the runner drains into the handler. `up` is idempotent: it creates what is missing, updates queue attributes
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import posixpath
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,8 @@ from cliniko_tools.local.template import (
     ResolvedTemplate,
     TemplateError,
     load_template,
+    resolve_stacks,
+    template_reader,
 )
 
 DEFAULT_STATE_PATH = Path(".local/stack.json")
@@ -104,7 +109,7 @@ class FunctionInfo(BaseModel):
     logical_id: str
     name: str
     arn: str
-    code_uri: str = Field(description="As in the template: relative to the template's directory.")
+    code_uri: str = Field(description="Relative to the root template's directory (a nested stack's, rebased).")
     handler: str
     runtime: str | None = None
     timeout: int = 3
@@ -297,6 +302,11 @@ def assign_physical(template: ResolvedTemplate, stack_name: str, region: str, ac
         elif kind == "AWS::Events::EventBus":
             name = str(template.resolve(props["Name"]))
             physical = Physical(name, {"Arn": arn.format(service="events", resource=f"event-bus/{name}"), "Name": name})
+        elif kind == "AWS::EventSchemas::Registry":  # not created locally; nested stacks are passed its name
+            name = named(props.get("RegistryName"), logical_id, 64)
+            physical = Physical(
+                name, {"Arn": arn.format(service="schemas", resource=f"registry/{name}"), "RegistryName": name}
+            )
         elif kind in (FUNCTION_TYPE, "AWS::Lambda::Function"):
             name = named(props.get("FunctionName"), logical_id, 64)
             physical = Physical(name, {"Arn": arn.format(service="lambda", resource=f"function:{name}")})
@@ -336,6 +346,7 @@ class _StackBuilder:
             parameters,
             pseudo={"AWS::Region": self.region, "AWS::AccountId": self.account_id, "AWS::StackName": stack_name},
         )
+        self.templates: list[ResolvedTemplate] = [self.template]  # the root and its nested stacks
         self.state = StackState(
             endpoint_url=endpoint,
             region=self.region,
@@ -357,38 +368,54 @@ class _StackBuilder:
     # -- physical names (all resources, before anything is created) --
 
     def assign_physical(self) -> None:
-        assign_physical(self.template, self.stack_name, self.region, self.account_id, self.endpoint)
-        for logical_id, resource in self.template.resources().items():
-            arn = self.template.physical[logical_id].attributes.get("Arn", "")
+        self.templates = resolve_stacks(
+            self.template,
+            template_reader(self.template_path),
+            lambda t: assign_physical(t, self.stack_name, self.region, self.account_id, self.endpoint),
+        )
+        for nested in self.templates[1:]:  # the same parameters decide them: one name, one value
+            self.state.conditions.update(nested.conditions)
+        for template, logical_id, resource in self.each():
+            arn = template.physical[logical_id].attributes.get("Arn", "")
             if resource["Type"] == "AWS::SQS::Queue":
                 self._queue_by_arn[arn] = logical_id
             elif resource["Type"] in (FUNCTION_TYPE, "AWS::Lambda::Function"):
                 self._function_by_arn[arn] = logical_id
 
+    def each(self, *types: str) -> Iterator[tuple[ResolvedTemplate, str, dict[str, Any]]]:
+        """Every resource (of `types`) of every stack, with the template it is in; logical ids are unique."""
+        seen: set[str] = set()
+        for template in self.templates:
+            for logical_id, resource in template.resources(*types).items():
+                if logical_id in seen:
+                    raise TemplateError(f"{logical_id} is declared by two of the stacks")
+                seen.add(logical_id)
+                yield template, logical_id, resource
+
     # -- tables --
 
     def tables(self) -> None:
         dynamodb = self.client("dynamodb")
-        for logical_id, resource in self.template.resources("AWS::DynamoDB::Table").items():
-            physical = self.template.physical[logical_id]
-            create_table(dynamodb, physical.ref, self.template.resolve(resource.get("Properties", {})))
+        for template, logical_id, resource in self.each("AWS::DynamoDB::Table"):
+            physical = template.physical[logical_id]
+            create_table(dynamodb, physical.ref, template.resolve(resource.get("Properties", {})))
             self.state.tables[logical_id] = TableInfo(name=physical.ref, arn=physical.attributes["Arn"])
 
     # -- queues --
 
     def queues(self) -> None:
-        declared = self.template.resources("AWS::SQS::Queue")
+        declared = list(self.each("AWS::SQS::Queue"))
         # Dead-letter queues first: a RedrivePolicy needs its target to exist.
-        ordered = sorted(declared.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}))
-        for logical_id, resource in ordered:
-            props = self.template.resolve(resource.get("Properties", {}))
-            physical = self.template.physical[logical_id]
+        ordered = sorted(declared, key=lambda item: "RedrivePolicy" in item[2].get("Properties", {}))
+        for template, logical_id, resource in ordered:
+            props = template.resolve(resource.get("Properties", {}))
+            physical = template.physical[logical_id]
             attributes = {key: _env_value(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
             if "RedrivePolicy" in props:
                 attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
             fifo = bool(props.get("FifoQueue"))
             url = self._create_queue(physical.attributes["QueueName"], attributes, fifo=fifo)
-            self.template.physical[logical_id] = Physical(url, {**physical.attributes, "QueueUrl": url})
+            template.physical[logical_id] = Physical(url, {**physical.attributes, "QueueUrl": url})
             self.state.queues[logical_id] = QueueInfo(
                 name=physical.attributes["QueueName"], url=url, arn=physical.attributes["Arn"], fifo=fifo
             )
@@ -400,8 +427,8 @@ class _StackBuilder:
 
     def event_buses(self) -> None:
         events = self.client("events")
-        for logical_id in self.template.resources("AWS::Events::EventBus"):
-            name = self.template.physical[logical_id].ref
+        for template, logical_id, _ in self.each("AWS::Events::EventBus"):
+            name = template.physical[logical_id].ref
             try:
                 events.create_event_bus(Name=name)
             except ClientError as exc:
@@ -423,9 +450,9 @@ class _StackBuilder:
     def rules(self) -> None:
         events = self.client("events")
         wanted: dict[str, set[str]] = {}
-        for logical_id, resource in self.template.resources("AWS::Events::Rule").items():
-            props = self.template.resolve(resource.get("Properties", {}))
-            physical = self.template.physical[logical_id]
+        for template, logical_id, resource in self.each("AWS::Events::Rule"):
+            props = template.resolve(resource.get("Properties", {}))
+            physical = template.physical[logical_id]
             bus = str(props.get("EventBusName", "default")).rsplit("/", 1)[-1]
             if "EventPattern" not in props:
                 self.state.notes.append(f"{logical_id}: rules without an EventPattern (schedules) are not created")
@@ -526,11 +553,11 @@ class _StackBuilder:
     # -- functions --
 
     def functions(self) -> None:
-        for logical_id in self.template.resources(FUNCTION_TYPE):
-            props = self.template.function_properties(logical_id)
-            resolve = self.template.resolve
-            physical = self.template.physical[logical_id]
-            environment = declared_environment(self.template, logical_id)
+        for template, logical_id, _ in self.each(FUNCTION_TYPE):
+            props = template.function_properties(logical_id)
+            resolve = template.resolve
+            physical = template.physical[logical_id]
+            environment = declared_environment(template, logical_id)
             logging_config = resolve(props.get("LoggingConfig", {}))
             memory = int(resolve(props.get("MemorySize", 128)))
             environment.update(
@@ -554,7 +581,7 @@ class _StackBuilder:
                 logical_id=logical_id,
                 name=physical.ref,
                 arn=physical.attributes["Arn"],
-                code_uri=str(resolve(props.get("CodeUri", "."))),
+                code_uri=_from_root(template, str(resolve(props.get("CodeUri", ".")))),
                 handler=str(resolve(props["Handler"])),
                 runtime=resolve(props.get("Runtime")),
                 timeout=int(resolve(props.get("Timeout", 3))),
@@ -604,6 +631,11 @@ class _StackBuilder:
                 )
             else:
                 self.state.notes.append(f"{info.logical_id}.{name}: {kind} events are not run locally")
+
+
+def _from_root(template: ResolvedTemplate, path: str) -> str:
+    """`path` (relative to `template`'s directory) relative to the root template's directory."""
+    return posixpath.normpath(posixpath.join(template.directory, path)) + "/" if template.directory else path
 
 
 def stack_owner(ssm: Any, stack_name: str) -> str | None:

@@ -4,12 +4,19 @@ Parameters (defaults + overrides, with AllowedValues/AllowedPattern checked), Co
 And/Or and Condition references), and Ref / Fn::Sub / Fn::GetAtt / Fn::If / Fn::Join / Fn::Select / Fn::Split
 against physical names the caller supplies. SAM `Globals.Function` is merged into every function the way
 SAM does: maps merge, lists concatenate (globals first), scalars from the function win.
+
+Nested stacks (`AWS::Serverless::Application` with a local `Location`, what `dev render` writes under stacks/)
+are read as CloudFormation reads them (`resolve_stacks`): each child gets the parameters its parent passes,
+resolved against the parent's physical names, and the parent's `Fn::GetAtt [Child, Outputs.X]` the child's
+output. Locally every stack shares the root's pseudo parameters (so its names), and logical ids are unique across
+the stacks (`dev render` makes them so).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +26,7 @@ import yaml
 from cliniko_connector.errors import ConfigurationError
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
+APPLICATION_TYPE = "AWS::Serverless::Application"
 _SUB_VAR = re.compile(r"\$\{([^}!]+)\}")
 
 
@@ -81,8 +89,11 @@ class ResolvedTemplate:
         parameters: Mapping[str, str] | None = None,
         *,
         pseudo: Mapping[str, str] | None = None,
+        directory: str = "",
     ) -> None:
         self.template = template
+        # Where the template is, relative to the root template's directory: its CodeUri and Location start there.
+        self.directory = directory
         self.pseudo: dict[str, str] = {
             "AWS::Region": "us-east-1",
             "AWS::AccountId": "123456789012",
@@ -240,3 +251,52 @@ class ResolvedTemplate:
                 raise TemplateError(f"unsupported intrinsic {key}")
         resolved = {k: self.resolve(v) for k, v in node.items()}
         return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+
+def _parameter_text(value: Any) -> str:
+    """A value passed to a nested stack's parameter, as CloudFormation passes it: text (lists comma-joined)."""
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        raise TemplateError(f"can't pass {value!r} to a nested stack")
+    return str(value)
+
+
+def resolve_stacks(
+    root: ResolvedTemplate,
+    read: Callable[[str], Mapping[str, Any]],
+    assign: Callable[[ResolvedTemplate], None],
+) -> list[ResolvedTemplate]:
+    """`root` and every stack nested in it (depth first, parents before children), each with its physical names
+    assigned by `assign`. `read(path)` reads a template by its path relative to the root template's directory."""
+    assign(root)
+    found = [root]
+    for logical_id, resource in root.resources(APPLICATION_TYPE).items():
+        props = resource.get("Properties", {})
+        location = root.resolve(props.get("Location"))
+        if not isinstance(location, str) or "://" in location or posixpath.isabs(location):
+            raise TemplateError(
+                f"{logical_id}: only a Location relative to the template runs locally, not {location!r}"
+            )
+        path = posixpath.normpath(posixpath.join(root.directory, location))
+        parameters = {name: _parameter_text(root.resolve(value)) for name, value in props.get("Parameters", {}).items()}
+        try:
+            child = ResolvedTemplate(read(path), parameters, pseudo=root.pseudo, directory=posixpath.dirname(path))
+        except TemplateError as exc:
+            raise TemplateError(f"nested stack {logical_id} ({path}): {exc}") from None
+        found.extend(resolve_stacks(child, read, assign))
+        outputs = {
+            f"Outputs.{name}": str(child.resolve(output["Value"]))
+            for name, output in child.template.get("Outputs", {}).items()
+            if "Condition" not in output or child.condition(output["Condition"])
+        }
+        root.physical[logical_id] = Physical(root.physical[logical_id].ref, outputs)
+    return found
+
+
+def template_reader(root_path: str | Path) -> Callable[[str], dict[str, Any]]:
+    """`read` for `resolve_stacks`: nested templates are files beside the root template."""
+    directory = Path(root_path).parent
+    return lambda path: load_template(directory / path)

@@ -1,6 +1,8 @@
-"""template.yaml, generated from the catalog: one function, rule and permission per action.
+"""template.yaml and stacks/*.yaml, generated from the catalog: one function, rule and permission per action.
 
-`build_template()` returns the template as a dict, `render_template()` as YAML text. Edit these modules (or
+The root template.yaml nests one stack per resource family (nested.py), so no stack nears CloudFormation's
+limits as the catalog grows. `build_stacks()` returns every template (path → dict), `build_template()` the root,
+`render_stacks()` their YAML text. Edit these modules (or
 the catalog) and run `make template`; a unit test fails while the committed template.yaml differs.
 Intrinsics are written long-form (`Ref:`, `Fn::Sub:`, `Fn::GetAtt:`) so `yaml.safe_load` can read the file.
 
@@ -16,6 +18,8 @@ One module per kind of resource, each adding to a `Stack` (stack.py); assemble.p
   rules.py      action rules, example automations   schemas.py    schema registry
   metrics.py    business metric names               alarms.py     CloudWatch alarms
   dashboard.py  the dashboard                       parameters.py parameters, conditions, outputs
+  nested.py     one nested stack per resource family (actions, their rules, trigger schemas), its parameters
+  limits.py     each stack's resources, parameters, outputs and size against CloudFormation's limits
   checkov.py    checkov skips, one table by resource kind
   intrinsics.py, names.py: CloudFormation's vocabulary and the names several kinds share.
 This package re-exports what other modules and the tests import.
@@ -24,8 +28,9 @@ This package re-exports what other modules and the tests import.
 from cliniko_tools.devtools.template.assemble import (
     HEADER,
     TEMPLATE_PATH,
+    build_stacks,
     build_template,
-    estimate_deployed_resources,
+    render_stacks,
     render_template,
 )
 from cliniko_tools.devtools.template.dashboard import dashboard_metric_names
@@ -48,6 +53,7 @@ from cliniko_tools.devtools.template.metrics import (
     STREAM_LAG_METRIC,
     STREAM_METRICS,
 )
+from cliniko_tools.devtools.template.nested import APPLICATION_TYPE, STACKS_DIR
 from cliniko_tools.devtools.template.parameters import (
     CLI_ENVIRONMENT,
     DEFAULT_ACTION_REQUEST_SOURCE,
@@ -62,6 +68,7 @@ __all__ = [
     "ACTION_METRICS",
     "ACTION_TIME_BUDGET_SECONDS",
     "API_REQUESTS_METRIC",
+    "APPLICATION_TYPE",
     "AUTH_FAILURES_METRIC",
     "CLI_ENVIRONMENT",
     "DEAD_LETTER_QUEUES",
@@ -77,6 +84,7 @@ __all__ = [
     "RATE_LIMITED_METRIC",
     "ROLLUP_METRICS",
     "SORT_NOT_HONOURED_METRIC",
+    "STACKS_DIR",
     "STREAM_LAG_METRIC",
     "STREAM_METRICS",
     "TEMPLATE_PATH",
@@ -85,9 +93,10 @@ __all__ = [
     "ExampleAutomation",
     "action_function_id",
     "action_rule_id",
+    "build_stacks",
     "build_template",
     "dashboard_metric_names",
-    "estimate_deployed_resources",
+    "render_stacks",
     "render_template",
     "schema_content",
     "schema_id",

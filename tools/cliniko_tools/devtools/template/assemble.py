@@ -18,15 +18,17 @@ from cliniko_tools.devtools.template.functions import (
     function_globals,
 )
 from cliniko_tools.devtools.template.iam import add_roles, add_schedule_roles
-from cliniko_tools.devtools.template.parameters import conditions, outputs, parameters
+from cliniko_tools.devtools.template.nested import Localizer, application, group_families, trigger_schema_families
+from cliniko_tools.devtools.template.parameters import TRIGGER_SCHEMAS_CONDITION, conditions, outputs, parameters
 from cliniko_tools.devtools.template.queues import add_queues
 from cliniko_tools.devtools.template.rules import (
     EXAMPLE_AUTOMATIONS,
     ExampleAutomation,
     add_action_rule,
     add_example_rules,
+    check_examples,
 )
-from cliniko_tools.devtools.template.schemas import add_schema_registry, default_schemas
+from cliniko_tools.devtools.template.schemas import add_schema_registry, add_schemas, default_schemas
 from cliniko_tools.devtools.template.stack import Stack
 from cliniko_tools.devtools.template.stores import add_kms_key, add_tables
 from cliniko_tools.devtools.yamlout import dump
@@ -41,14 +43,24 @@ HEADER = (
 )
 
 
-def build_template(
+def build_stacks(
     actions: Mapping[str, Action] | None = None,
     examples: tuple[ExampleAutomation, ...] = EXAMPLE_AUTOMATIONS,
     schemas: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The whole template; `actions` defaults to the catalog and `schemas` (detail-type → `detail` schema) to
-    `events_doc.all_schemas()` (tests pass bigger synthetic ones)."""
+    schema_families: Mapping[str, str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every template of the stack, path → template: the root (`TEMPLATE_PATH`) first, then one per resource
+    family (nested.py). `actions` defaults to the catalog, `schemas` (detail-type → `detail` schema) to
+    `events_doc.all_schemas()` and `schema_families` (detail-type → resource) to the triggers' streams; tests pass
+    bigger synthetic ones."""
     actions = ACTIONS if actions is None else actions
+    schemas = default_schemas() if schemas is None else schemas
+    schema_families = trigger_schema_families() if schema_families is None else schema_families
+    check_examples(actions, examples)
+    with_examples = bool(examples)
+    root_parameters = parameters(with_examples=with_examples)
+    root_conditions = conditions(with_examples=with_examples)
+    globals_ = function_globals()
     stack = Stack()
     add_kms_key(stack)
     add_layer(stack)
@@ -61,26 +73,73 @@ def build_template(
     add_poll_functions(stack)
     add_schedule_roles(stack)
     add_schedule_function(stack)
-
     add_hook_function(stack)
-    for action in actions.values():
-        add_action_function(stack, action)
-        add_action_rule(stack, action)
-    add_example_rules(stack, actions, examples)
-    add_schema_registry(stack, default_schemas() if schemas is None else schemas)
+
+    children: dict[str, dict[str, Any]] = {}
+    families = group_families(list(actions.values()), examples, schemas, schema_families)
+    for family in families:
+        child = Stack()
+        for action in family.actions:
+            add_action_function(child, action, log_folder=family.name)
+            add_action_rule(child, action)
+        add_example_rules(child, actions, family.examples)
+        add_schemas(child, family.schemas, condition=TRIGGER_SCHEMAS_CONDITION)
+        localizer = Localizer(root_parameters, root_conditions)
+        children[family.location] = localizer.template(
+            f"cliniko-connector: the {family.name} family's actions and trigger schemas, nested in the root stack.",
+            child.resources,
+            child.outputs,
+            globals_ if family.actions else None,
+        )
+        stack.add(family.logical_id, application(family, localizer.passed))
+    in_families = {detail_type for family in families for detail_type in family.schemas}
+    add_schema_registry(stack, {d: s for d, s in schemas.items() if d not in in_families})
     add_alarms(stack)
     add_dashboard(stack)  # last: it lists every alarm
-    with_examples = bool(examples)
-    return {
+    root = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
         "Description": "cliniko-connector: polls Cliniko, publishes typed events to EventBridge, runs actions.",
-        "Parameters": parameters(with_examples=with_examples),
-        "Conditions": conditions(with_examples=with_examples),
-        "Globals": function_globals(),
+        "Parameters": root_parameters,
+        "Conditions": {},
+        "Globals": globals_,
         "Resources": stack.resources,
         "Outputs": {**outputs(), **stack.outputs},
     }
+    # Only the conditions the root itself uses (the children copy theirs): cfn-lint warns of unused ones.
+    used = _conditions_used(root, root_conditions)
+    root["Conditions"] = {name: body for name, body in root_conditions.items() if name in used}
+    return {TEMPLATE_PATH: root, **children}
+
+
+def build_template(
+    actions: Mapping[str, Action] | None = None,
+    examples: tuple[ExampleAutomation, ...] = EXAMPLE_AUTOMATIONS,
+    schemas: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The root template (`build_stacks` for every template)."""
+    return build_stacks(actions, examples, schemas)[TEMPLATE_PATH]
+
+
+def _conditions_used(template: Mapping[str, Any], declared: Mapping[str, Any]) -> set[str]:
+    used: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Condition" and isinstance(value, str) and value not in used:
+                    used.add(value)
+                    visit(declared[value])
+                elif key == "Fn::If" and value[0] not in used:
+                    used.add(value[0])
+                    visit(declared[value[0]])
+                visit(value)
+
+    visit({k: v for k, v in template.items() if k != "Conditions"})
+    return used
 
 
 def _section_comment(resource: dict[str, Any]) -> str | None:
@@ -89,8 +148,14 @@ def _section_comment(resource: dict[str, Any]) -> str | None:
     return f"# --- action {name} ---" if name else None
 
 
+def render_stacks(stacks: Mapping[str, dict[str, Any]] | None = None) -> dict[str, str]:
+    """Path → YAML text of every template (default: `build_stacks()`)."""
+    stacks = build_stacks() if stacks is None else stacks
+    return {path: render_template(template) for path, template in stacks.items()}
+
+
 def render_template(template: dict[str, Any] | None = None) -> str:
-    """YAML text of `template` (default: `build_template()`), with a header and a blank line per resource."""
+    """YAML text of `template` (default: the root), with a header and a blank line per resource."""
     template = build_template() if template is None else template
     sections: list[str] = []
     for key, value in template.items():
@@ -104,27 +169,3 @@ def render_template(template: dict[str, Any] | None = None) -> str:
             blocks.append(f"  {comment}\n{block}" if comment else block)
         sections.append("Resources:\n" + "\n".join(blocks))
     return HEADER + "\n" + "\n".join(sections)
-
-
-def estimate_deployed_resources(template: dict[str, Any]) -> int:
-    """How many CloudFormation resources the template becomes after the SAM transform (conditions ignored)."""
-    count = 0
-    for resource in template["Resources"].values():
-        count += 1
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        props = resource.get("Properties", {})
-        if "Role" not in props:
-            count += 1
-        if "EventInvokeConfig" in props:
-            count += 1
-        if "FunctionUrlConfig" in props:
-            # The URL and, for AuthType NONE, the two public permissions Lambda requires since October 2025
-            # (`lambda:InvokeFunctionUrl` and `lambda:InvokeFunction`), both added by the SAM transform.
-            count += 3
-        for event in props.get("Events", {}).values():
-            count += {"Schedule": 2, "EventBridgeRule": 2, "CloudWatchEvent": 2, "SQS": 1}.get(event["Type"], 1)
-            # A DeadLetterConfig of Type SQS (rather than an Arn) makes SAM create a queue and its policy.
-            if event.get("Properties", {}).get("DeadLetterConfig", {}).get("Type") == "SQS":
-                count += 2
-    return count

@@ -215,12 +215,16 @@ def add_schedule_function(stack: Stack) -> None:
     }
 
 
-def add_action_function(stack: Stack, action: Action) -> None:
-    """The function (and its log group) that runs `action`; every action shares one role and one code URI."""
+def add_action_function(stack: Stack, action: Action, log_folder: str = "") -> None:
+    """The function (and its log group) that runs `action`; every action shares one role and one code URI.
+
+    A nested stack's log groups are named under its family's folder (`log_folder`): when a stack deployed before
+    nesting is upgraded, CloudFormation creates them before it deletes the root's, so they can't share names."""
     function_id = action_function_id(action)
     _add_function(
         stack,
         function_id,
+        log_folder=log_folder,
         kind="ActionFunction",
         description=f"Action {action.name}: {action.description}"[:256],
         code_uri=ACTION_CODE_URI,
@@ -274,8 +278,10 @@ def _add_function(
     sizing: dict[str, Any] | None = None,  # numbers, or a `Ref` to a parameter
     invoke: dict[str, Any] | None = None,
     events: dict[str, Any] | None = None,
+    log_folder: str = "",
 ) -> None:
-    """A function with its own log group; checkov's skips come from its kind (its logical id unless given)."""
+    """A function with its own log group (under `log_folder`, if given); checkov's skips come from its kind (its
+    logical id unless given)."""
     properties: dict[str, Any] = {
         "Description": description,
         "CodeUri": code_uri,
@@ -297,7 +303,7 @@ def _add_function(
             "Properties": properties,
         },
     )
-    stack.add(f"{function_id}LogGroup", _log_group(function_id))
+    stack.add(f"{function_id}LogGroup", _log_group(f"{log_folder}/{function_id}" if log_folder else function_id))
 
 
 def _on_failure(retries: int, max_age_seconds: int, queue_id: str) -> dict[str, Any]:
@@ -309,12 +315,12 @@ def _on_failure(retries: int, max_age_seconds: int, queue_id: str) -> dict[str, 
     }
 
 
-def _log_group(function_id: str) -> dict[str, Any]:
+def _log_group(name: str) -> dict[str, Any]:
     return {
         "Type": "AWS::Logs::LogGroup",
         **DISPOSABLE,
         "Properties": {
-            "LogGroupName": sub(f"{LOG_GROUP_PREFIX}{function_id}"),
+            "LogGroupName": sub(f"{LOG_GROUP_PREFIX}{name}"),
             "RetentionInDays": ref("LogRetentionDays"),
             "KmsKeyId": KMS_KEY_ARN,
         },

@@ -151,6 +151,14 @@ def parameters(*, with_examples: bool) -> dict[str, Any]:
             "AllowedValues": ["false", "true"],
             "Description": "Deploy the example rules that wire triggers to actions.",
         },
+        "RegisterTriggerSchemas": {
+            "Type": "String",
+            "Default": "true",
+            "AllowedValues": ["false", "true"],
+            "Description": "Whether the nested stacks register the trigger events' schemas. Set false for one deploy "
+            "only, when upgrading a stack deployed before nested stacks (docs/deploy.md): the root's schemas are "
+            "deleted first, and the next deploy (true) registers them again under the same names.",
+        },
         "AlarmTopicArn": {
             "Type": "String",
             "Default": "",
@@ -164,6 +172,9 @@ def parameters(*, with_examples: bool) -> dict[str, Any]:
     return found
 
 
+TRIGGER_SCHEMAS_CONDITION = "TriggerSchemasRegistered"
+
+
 def conditions(*, with_examples: bool) -> dict[str, Any]:
     found = {
         "CreateKmsKey": {"Fn::Equals": [ref("KmsKeyArn"), ""]},
@@ -173,6 +184,7 @@ def conditions(*, with_examples: bool) -> dict[str, Any]:
         },
         "HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]},
         "TracingActive": {"Fn::Equals": [ref("TracingMode"), "Active"]},
+        TRIGGER_SCHEMAS_CONDITION: {"Fn::Equals": [ref("RegisterTriggerSchemas"), "true"]},
     }
     if not with_examples:  # nothing to enable: no condition for cfn-lint to call unused
         del found["ExampleAutomationsEnabled"]

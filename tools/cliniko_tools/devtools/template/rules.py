@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,11 +101,16 @@ def add_action_rule(stack: Stack, action: Action) -> None:
     stack.add(f"{rule_id}Permission", _permission(function_id, rule_id))
 
 
-def add_example_rules(stack: Stack, actions: Mapping[str, Action], examples: tuple[ExampleAutomation, ...]) -> None:
-    """Each example's rule and permission, deployed only with EnableExampleAutomations=true."""
+def check_examples(actions: Mapping[str, Action], examples: Sequence[ExampleAutomation]) -> None:
     for example in examples:
         if example.action not in actions or example.trigger not in TRIGGERS:
             raise ValueError(f"example {example.logical_id} names an action or trigger not in the catalog")
+
+
+def add_example_rules(stack: Stack, actions: Mapping[str, Action], examples: Sequence[ExampleAutomation]) -> None:
+    """Each example's rule and permission, deployed only with EnableExampleAutomations=true."""
+    check_examples(actions, examples)
+    for example in examples:
         function_id = action_function_id(actions[example.action])
         pattern = {"source": [ref("EventSource")], "detail-type": [TRIGGERS[example.trigger].detail_type]}
         transformer = {

@@ -85,7 +85,7 @@ def default_schemas() -> dict[str, dict[str, Any]]:
 
 
 def add_schema_registry(stack: Stack, schemas: Mapping[str, Mapping[str, Any]]) -> None:
-    """One registry schema per detail-type, generated from the same models as the code (see events_doc)."""
+    """The registry, and one schema per detail-type of `schemas` in it (the rest are in the families' stacks)."""
     stack.add(
         "EventSchemaRegistry",
         {
@@ -96,11 +96,18 @@ def add_schema_registry(stack: Stack, schemas: Mapping[str, Mapping[str, Any]]) 
             },
         },
     )
+    add_schemas(stack, schemas)
+
+
+def add_schemas(stack: Stack, schemas: Mapping[str, Mapping[str, Any]], condition: str | None = None) -> None:
+    """One registry schema per detail-type, generated from the same models as the code (see events_doc); only
+    where `condition` holds, if given."""
     for detail_type, detail_schema in schemas.items():
         stack.add(
             schema_id(detail_type),
             {
                 "Type": "AWS::EventSchemas::Schema",
+                **({"Condition": condition} if condition else {}),
                 "Properties": {
                     "RegistryName": get_att("EventSchemaRegistry", "RegistryName"),
                     "SchemaName": schema_name(detail_type),
