@@ -31,9 +31,11 @@ EXPECTED = {
     "allergy-medical-alert": "patient.created",
     "online-booking-slack": "individual_appointment.created",
     "appointment-reminder": "individual_appointment.created",
+    "appointment-reminder-details": "individual_appointment.created",
     "arrival-follow-up": "individual_appointment.arrived",
 }
-WAITING = {"appointment-reminder", "arrival-follow-up"}
+WAITING = {"appointment-reminder", "appointment-reminder-details", "arrival-follow-up"}
+BEFORE_START = {"appointment-reminder", "appointment-reminder-details"}  # 24 h before the appointment
 
 
 def sample(trigger: str) -> dict[str, Any]:
@@ -129,7 +131,7 @@ def test_a_waiting_recipe_schedules_from_its_trigger_and_its_due_rule_gives_the_
     )
     actions.handle(actions.parse(json.loads(render(target.transformer, event))))
     [schedule] = scheduler.list()
-    expected_due = starts - timedelta(hours=24) if name == "appointment-reminder" else now + timedelta(hours=2)
+    expected_due = starts - timedelta(hours=24) if name in BEFORE_START else now + timedelta(hours=2)
     assert schedule.due_at == expected_due
     due_event = {**event, "detail-type": SCHEDULED_ACTION_DUE, "detail": json.loads(schedule.detail)}
     part = PARTS[f"{name}.due-1"]
@@ -139,6 +141,10 @@ def test_a_waiting_recipe_schedules_from_its_trigger_and_its_due_rule_gives_the_
     delivered = render(part.targets[0].transformer, due_event)
     if name == "appointment-reminder":
         assert "2030-05-06T09:00:00Z" in delivered and "<" not in delivered
+    elif name == "appointment-reminder-details":
+        request = ActionRequest.model_validate(json.loads(delivered))
+        details = ACTIONS["appointment.reminder_details"].input_model.model_validate(request.input)
+        assert details.model_dump() == {"id": str(event["detail"]["id"]), "time_zone": "Australia/Sydney"}
     else:
         request = ActionRequest.model_validate(json.loads(delivered))
         ACTIONS["communication.create"].input_model.model_validate(request.input)
