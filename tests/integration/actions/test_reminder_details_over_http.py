@@ -22,7 +22,9 @@ def book(sim: Simulator, zone: str | None, starts_at: str) -> str:
         {"business_name": "Harbourside Physio", "country_code": "AU"}
         | ({"time_zone_identifier": zone} if zone else {}),
     )
-    user = sim.store.create("users", {"first_name": "Jordan", "last_name": "Lee", "email": "jl@example.com"}, staff=True)
+    user = sim.store.create(
+        "users", {"first_name": "Jordan", "last_name": "Lee", "email": "jl@example.com"}, staff=True
+    )
     practitioner = sim.create(
         "practitioners", {"first_name": "Jordan", "last_name": "Lee", "title": "Dr", "user_id": user["id"]}
     )

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from cliniko_connector.catalog.actions import (
     ACTIONS,
     Action,
-    AppointmentDetails,
     ActionInput,
+    AppointmentDetails,
     Archive,
     Cancel,
     Create,

@@ -81,7 +81,7 @@ class AppointmentFind(ActionInput):
 
 class AppointmentReminderDetails(ActionInput):
     id: IndividualAppointmentId
-    time_zone: TimeZoneId = Field(
+    time_zone: TimeZoneId | None = Field(
         default=None,
         description=(
             "The zone to give the time in when the business has no `time_zone_identifier` "
