@@ -206,6 +206,29 @@ def test_the_local_time_reminder_chains_the_details_action_outcome_into_one_sms(
     other = json.loads(json.dumps(outcome))
     other["detail"]["idempotency_key"] = "appointment.reminder_details#someone-else/1:x"
     assert not matches(sms.pattern, other)  # only the details this folder's reminder asked for
+    forged = {**outcome, "source": "someone.else"}
+    assert not matches(sms.pattern, forged)  # an outcome under another source sends no SMS
+
+    # The clinic has not allowed the action: Cliniko is not called and nothing matches the SMS rule.
+    from cliniko_connector.adapters.memory import InMemoryConnectionStore, RecordingPublisher
+    from cliniko_connector.models import Connection
+    from cliniko_connector.usecases.actions import ActionRunner
+
+    refused = ScriptedCliniko(answers=dict(cliniko.answers))
+    publisher = RecordingPublisher()
+    runner = ActionRunner(
+        action=ACTIONS["appointment.reminder_details"],
+        connections=InMemoryConnectionStore([Connection(id="clinic", name="C", secret_id="s", shard="au1")]),
+        api_for=lambda _: refused,
+        publisher=publisher,
+        event_source="cliniko",
+    )
+    runner.run(request.model_copy(update={"connection_id": "clinic", "input": {**request.input, "id": "600"}}))
+    assert refused.calls == [] and [e.detail_type for e in publisher.events] == ["Cliniko Action Failed"]
+    failed = publisher.events[0]
+    assert not matches(
+        sms.pattern, {"detail-type": failed.detail_type, "source": failed.source, "detail": failed.detail}
+    )
 
 
 def due_event(automation: AutomationSpec) -> dict[str, Any]:
