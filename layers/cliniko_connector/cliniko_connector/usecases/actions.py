@@ -6,6 +6,7 @@ import time
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -118,15 +119,16 @@ def _linked_record(api: ClinikoApi, path: str, record_id: str | None, deadline: 
     return found if isinstance(found, dict) else None
 
 
-def _zone(*candidates: tuple[str, Any]) -> tuple[str, zoneinfo.ZoneInfo]:
-    """The first candidate that names an IANA zone this runtime knows, else UTC."""
+def _zone(*candidates: tuple[str, Any]) -> tuple[str, str, tzinfo]:
+    """(source, name, zone) of the first candidate naming an IANA zone this runtime knows (its data ships in the
+    layer: `tzdata`), else UTC, which needs no zone data at all."""
     for source, name in candidates:
         if isinstance(name, str) and name.strip():
             try:
-                return source, zoneinfo.ZoneInfo(name.strip())
+                return source, name.strip(), zoneinfo.ZoneInfo(name.strip())
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 continue
-    return "utc", zoneinfo.ZoneInfo("UTC")
+    return "utc", "UTC", UTC
 
 
 def _text(value: Any) -> str | None:
@@ -151,7 +153,9 @@ def _appointment_details(
         raise ClinikoBadResponse(f"GET {op.path}/{{id}}: the appointment came without a valid starts_at") from None
     practitioner = _linked_record(api, "/practitioners", _linked_id(appointment, "practitioner"), deadline) or {}
     business = _linked_record(api, "/businesses", _linked_id(appointment, "business"), deadline) or {}
-    source, zone = _zone(("business", business.get("time_zone_identifier")), ("input", body.get("time_zone")))
+    source, zone_name, zone = _zone(
+        ("business", business.get("time_zone_identifier")), ("input", body.get("time_zone"))
+    )
     local = start.astimezone(zone)
     return empty | {
         "found": True,
@@ -161,7 +165,7 @@ def _appointment_details(
         "practitioner_name": _text(practitioner.get("display_name")) or _text(practitioner.get("label")),
         "business_name": _text(business.get("display_name")) or _text(business.get("business_name")),
         "starts_at": to_z(start),
-        "time_zone": zone.key,
+        "time_zone": zone_name,
         "time_zone_from": source,
         "local_starts_at": local.isoformat(),
         "local_date": local.date().isoformat(),
