@@ -166,3 +166,38 @@ def test_the_scheduling_function_refuses_a_forged_or_malformed_request_and_sched
     assert malformed["refused"] == "InputValidationError" and malformed["fields"] == ["target"]
     assert "Alex Example" not in json.dumps(malformed)  # field names only, never the values
     assert pending(stack) == []
+
+
+def test_the_local_time_reminder_names_the_practitioner_and_says_the_business_time(stack: Stack, tmp_path: Any) -> None:
+    """Due → the action function reads the details with the clinic's key → its success → one SMS, in Sydney time."""
+    recipes = ROOT / "automations" / "recipes"
+    folder = tmp_path / "automations"
+    folder.mkdir()
+    for name in ("appointment-reminder-details.yaml", "appointment-reminder-sms.yaml"):
+        (folder / name).write_text((recipes / name).read_text(encoding="utf-8"), encoding="utf-8")
+    stack.connect("appointment.reminder_details")
+    assert stack.cli("triggers", "enable", CONNECTION, *TRIGGERS).code == 0
+    deployed = stack.cli("automations", "deploy", str(folder))
+    assert deployed.code == 0, deployed.err
+    ids = clinic(stack)
+    stack.sim.update("businesses", ids["business_id"], {"time_zone_identifier": "Australia/Sydney"})
+    sns, sqs = stack.client("sns"), stack.client("sqs")
+    topic = sns.create_topic(Name="appointment-reminders")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="local-reminders-seen")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    starts = now + timedelta(days=2)
+    book(stack, ids, starts)
+    stack.runner.run_once()
+    fired = stack.runner.fire_due_schedules(starts - timedelta(days=1) + timedelta(seconds=30))
+    assert len(fired.put) == 1
+    stack.run()
+    messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    [text] = [m["Body"] for m in messages]
+    from zoneinfo import ZoneInfo
+
+    local = starts.astimezone(ZoneInfo("Australia/Sydney"))
+    assert text.startswith("Reminder: Ada Lovelace, your appointment with Pat Prac at Northside Physio is on ")
+    assert f"at {local:%H:%M} ({local.tzname()})" in text and _z(starts) not in text

@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from cliniko_connector.catalog.actions import ACTIONS, Action, Create, Find, Get, ListIds, LookupInput
+from cliniko_connector.catalog.actions import (
+    ACTIONS,
+    Action,
+    AppointmentDetails,
+    Create,
+    Find,
+    Get,
+    ListIds,
+    LookupInput,
+)
 from cliniko_connector.errors import ClinikoTransientError
 from cliniko_connector.eventmodels import ACTION_FAILED, ACTION_SUCCEEDED, ActionRequest
 from tests.integration.actions.conftest import CONNECTION_ID, MISSING_ID, World, id_fields
@@ -33,6 +42,9 @@ def check_success(action: Action, data: dict[str, Any], result: dict[str, Any], 
     op = action.operation
     if isinstance(op, ListIds):
         assert world.ids[action.resource] in result["ids"] and result["truncated"] is False
+    elif isinstance(op, AppointmentDetails):
+        assert result["found"] is True and result["id"] == data["id"]
+        assert result["practitioner_name"] and result["local_text"] and result["time_zone"]
     elif isinstance(op, Get | Find):
         assert result["found"] is True
         if "id" in data:
@@ -85,6 +97,8 @@ def test_not_found(world: World, name: str) -> None:
     outcome = world.run(action, data)
     if isinstance(action.operation, ListIds):
         assert succeeded(outcome) == {"ids": [], "truncated": False}
+    elif isinstance(action.operation, AppointmentDetails):
+        assert succeeded(outcome) == dict.fromkeys(action.operation.result) | {"found": False}
     elif isinstance(action.operation, READ_OPS):
         expected: dict[str, Any] = {"found": False, "record": None}
         if isinstance(action.operation, Find) and action.operation.every_match:

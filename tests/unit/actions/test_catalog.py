@@ -11,6 +11,7 @@ from cliniko_connector.catalog.actions import (
     ACTIONS,
     Action,
     ActionInput,
+    AppointmentDetails,
     Archive,
     Cancel,
     Create,
@@ -126,14 +127,16 @@ EXPECTED = {
     "treatment_note.update",
     "treatment_note_template.create",
     "treatment_note_template.update",
+    # What a reminder needs in one read-only action (issue 17): practitioner's name, local start time.
+    "appointment.reminder_details",
 }
-READS = {name for name in EXPECTED if name.endswith((".find", ".get", ".list_ids"))}
+READS = {name for name in EXPECTED if name.endswith((".find", ".get", ".list_ids", ".reminder_details"))}
 ALL = sorted(ACTIONS)
 
 
 def test_the_catalog_holds_exactly_the_product_actions() -> None:
     assert set(ACTIONS) == EXPECTED
-    assert len(ACTIONS) == 97
+    assert len(ACTIONS) == 98
 
 
 def test_the_first_action_stays_medical_alert_create() -> None:
@@ -163,6 +166,7 @@ def test_writes_flag_and_function_suffix(name: str) -> None:
         "cancel",
         "archive",
         "unarchive",
+        "reminder_details",
     }
 
 
@@ -286,4 +290,5 @@ def test_every_action_is_its_own_entry() -> None:
         Unarchive,
         Cancel,
         Delete,
+        AppointmentDetails,  # the one composite read: a reminder's details (issue 17)
     }

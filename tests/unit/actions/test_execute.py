@@ -246,7 +246,12 @@ def test_result_keys_are_the_documented_ones(name: str) -> None:
     action = ACTIONS[name]
     data = action.sample_input
     api = ScriptedCliniko()
-    answer = {"id": "1", "email": data.get("email"), "item_code": data.get("item_code")}
+    answer = {
+        "id": "1",
+        "email": data.get("email"),
+        "item_code": data.get("item_code"),
+        "starts_at": "2026-12-01T22:00:00Z",
+    }
     op_path = action.operation.path
     for method in ("POST", "PATCH"):
         api.answers[(method, op_path)] = answer

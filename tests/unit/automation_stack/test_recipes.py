@@ -31,12 +31,19 @@ EXPECTED = {
     "allergy-medical-alert": "patient.created",
     "online-booking-slack": "individual_appointment.created",
     "appointment-reminder": "individual_appointment.created",
+    "appointment-reminder-details": "individual_appointment.created",
+    "appointment-reminder-sms": "appointment.reminder_details.succeeded",
     "arrival-follow-up": "individual_appointment.arrived",
 }
-WAITING = {"appointment-reminder", "arrival-follow-up"}
+WAITING = {"appointment-reminder", "appointment-reminder-details", "arrival-follow-up"}
+BEFORE_START = {"appointment-reminder", "appointment-reminder-details"}  # 24 h before the appointment
 
 
 def sample(trigger: str) -> dict[str, Any]:
+    if trigger not in TRIGGERS:  # an action's outcome (`<action>.succeeded`)
+        from cliniko_tools.automations.validate import sample_event
+
+        return sample_event(trigger)
     event: dict[str, Any] = json.loads((ROOT / "events" / "triggers" / f"{trigger}.json").read_text(encoding="utf-8"))
     return event
 
@@ -44,7 +51,7 @@ def sample(trigger: str) -> dict[str, Any]:
 def test_the_recipes_load_without_a_problem() -> None:
     assert PROBLEMS == []
     assert {name: a.trigger for name, a in BY_NAME.items()} == EXPECTED
-    assert all(t in TRIGGERS for t in EXPECTED.values())
+    assert all(t in TRIGGERS or t.removesuffix(".succeeded") in ACTIONS for t in EXPECTED.values())
 
 
 def check_targets(automation: AutomationSpec, event: dict[str, Any]) -> None:
@@ -129,7 +136,7 @@ def test_a_waiting_recipe_schedules_from_its_trigger_and_its_due_rule_gives_the_
     )
     actions.handle(actions.parse(json.loads(render(target.transformer, event))))
     [schedule] = scheduler.list()
-    expected_due = starts - timedelta(hours=24) if name == "appointment-reminder" else now + timedelta(hours=2)
+    expected_due = starts - timedelta(hours=24) if name in BEFORE_START else now + timedelta(hours=2)
     assert schedule.due_at == expected_due
     due_event = {**event, "detail-type": SCHEDULED_ACTION_DUE, "detail": json.loads(schedule.detail)}
     part = PARTS[f"{name}.due-1"]
@@ -139,6 +146,10 @@ def test_a_waiting_recipe_schedules_from_its_trigger_and_its_due_rule_gives_the_
     delivered = render(part.targets[0].transformer, due_event)
     if name == "appointment-reminder":
         assert "2030-05-06T09:00:00Z" in delivered and "<" not in delivered
+    elif name == "appointment-reminder-details":
+        request = ActionRequest.model_validate(json.loads(delivered))
+        details = ACTIONS["appointment.reminder_details"].input_model.model_validate(request.input)
+        assert details.model_dump() == {"id": str(event["detail"]["id"]), "time_zone": "Australia/Sydney"}
     else:
         request = ActionRequest.model_validate(json.loads(delivered))
         ACTIONS["communication.create"].input_model.model_validate(request.input)
@@ -149,3 +160,93 @@ def test_a_waiting_recipe_follows_its_records_reschedules_and_cancellations() ->
     for trigger in ("rescheduled", "cancelled", "archived", "updated"):
         assert matches(follow.pattern, sample(f"individual_appointment.{trigger}")), trigger
     assert not matches(follow.pattern, sample("individual_appointment.created"))  # the automation's own trigger
+
+
+def test_the_local_time_reminder_chains_the_details_action_outcome_into_one_sms() -> None:
+    """Due → `appointment.reminder_details` (the action function, with the connection's key) → its
+    `Cliniko Action Succeeded` → the SMS rule: the text names the practitioner and says the local time."""
+    from tests.unit.actions.support import ScriptedCliniko, make_runner
+
+    api = "https://api.au1.cliniko.com/v1"
+    appointment = {
+        "id": "600",
+        "starts_at": "2026-04-04T23:00:00Z",  # 9 am in Sydney, the day daylight time ends there
+        "patient_name": "Jane Citizen",
+        "practitioner": {"links": {"self": f"{api}/practitioners/300"}},
+        "business": {"links": {"self": f"{api}/businesses/400"}},
+        "cancelled_at": None,
+    }
+    cliniko = ScriptedCliniko(
+        answers={
+            ("GET", "/individual_appointments/600"): appointment,
+            ("GET", "/practitioners/300"): {"id": "300", "display_name": "Dr Jordan Lee"},
+            ("GET", "/businesses/400"): {
+                "id": "400",
+                "business_name": "Harbourside",
+                "time_zone_identifier": "Australia/Sydney",
+            },
+        }
+    )
+    details = BY_NAME["appointment-reminder-details"]
+    request = ActionRequest.model_validate(
+        json.loads(render(PARTS["appointment-reminder-details.due-1"].targets[0].transformer, due_event(details)))
+    )
+    runner, publisher = make_runner(ACTIONS["appointment.reminder_details"], cliniko)
+    runner.run(request.model_copy(update={"connection_id": "clinic", "input": {**request.input, "id": "600"}}))
+    [published] = publisher.events
+    outcome = {"detail-type": published.detail_type, "source": published.source, "detail": published.detail}
+    sms = BY_NAME["appointment-reminder-sms"]
+    assert matches(sms.pattern, outcome)
+    text = render(sms.targets[0].transformer, outcome)
+    assert "Dr Jordan Lee" in text and "Sunday 5 April 2026 at 09:00 (AEST)" in text and "<" not in text
+
+    cancelled = json.loads(json.dumps(outcome))
+    cancelled["detail"]["result"]["cancelled"] = True
+    assert not matches(sms.pattern, cancelled)
+    other = json.loads(json.dumps(outcome))
+    other["detail"]["idempotency_key"] = "appointment.reminder_details#someone-else/1:x"
+    assert not matches(sms.pattern, other)  # only the details this folder's reminder asked for
+    forged = {**outcome, "source": "someone.else"}
+    assert not matches(sms.pattern, forged)  # an outcome under another source sends no SMS
+
+    # The clinic has not allowed the action: Cliniko is not called and nothing matches the SMS rule.
+    from cliniko_connector.adapters.memory import InMemoryConnectionStore, RecordingPublisher
+    from cliniko_connector.models import Connection
+    from cliniko_connector.usecases.actions import ActionRunner
+
+    refused = ScriptedCliniko(answers=dict(cliniko.answers))
+    publisher = RecordingPublisher()
+    runner = ActionRunner(
+        action=ACTIONS["appointment.reminder_details"],
+        connections=InMemoryConnectionStore([Connection(id="clinic", name="C", secret_id="s", shard="au1")]),
+        api_for=lambda _: refused,
+        publisher=publisher,
+        event_source="cliniko",
+    )
+    runner.run(request.model_copy(update={"connection_id": "clinic", "input": {**request.input, "id": "600"}}))
+    assert refused.calls == [] and [e.detail_type for e in publisher.events] == ["Cliniko Action Failed"]
+    failed = publisher.events[0]
+    assert not matches(
+        sms.pattern, {"detail-type": failed.detail_type, "source": failed.source, "detail": failed.detail}
+    )
+
+
+def due_event(automation: AutomationSpec) -> dict[str, Any]:
+    """The `Scheduled Action Due` the scheduler would put for the recipe's sample trigger event."""
+    from datetime import UTC, datetime
+
+    from cliniko_connector.adapters.memory import InMemoryScheduleLedger, InMemoryScheduler, RecordingPublisher
+    from cliniko_connector.eventmodels import SCHEDULED_ACTION_DUE
+    from cliniko_connector.usecases.schedules import ScheduleActions
+
+    event = sample(automation.trigger)
+    event["detail"]["data"]["starts_at"] = "2030-05-06T09:00:00Z"
+    event["detail"]["occurred_at"] = event["detail"]["data"]["updated_at"] = "2030-05-01T09:00:00Z"
+    scheduler = InMemoryScheduler()
+    now = datetime(2030, 5, 1, 9, 0, tzinfo=UTC)
+    actions = ScheduleActions(
+        scheduler, InMemoryScheduleLedger(), RecordingPublisher(), "cliniko", {"cliniko"}, lambda: now
+    )
+    actions.handle(actions.parse(json.loads(render(automation.targets[0].transformer, event))))
+    [schedule] = scheduler.list()
+    return {**event, "detail-type": SCHEDULED_ACTION_DUE, "detail": json.loads(schedule.detail)}

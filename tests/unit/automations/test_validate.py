@@ -117,3 +117,29 @@ def test_a_new_file_for_any_trigger_validates_as_written(tmp_path: Path, trigger
 )
 def test_new_fills_inputs_from_paths_that_fit(trigger: str, field: str, path: str | None) -> None:
     assert suggest(trigger, field) == path
+
+
+OUTCOME = "name: a\nwhen:\n  trigger: appointment.reminder_details.succeeded\n"
+
+
+def test_an_automation_can_chain_on_an_actions_success_and_use_its_result_keys(tmp_path: Path) -> None:
+    text = OUTCOME + "do:\n  - sms: t\n    message: '<result.practitioner_name> at <result.local_time>'\n"
+    assert problems(tmp_path, text) == []
+    typo = OUTCOME + "do:\n  - sms: t\n    message: '<result.practitioner>'\n"
+    assert problems(tmp_path, typo) == [
+        "6: `$.detail.result.practitioner` is not in appointment.reminder_details.succeeded events "
+        "(`automations new` lists the paths)"
+    ]
+    assert problems(tmp_path, "name: a\nwhen: {trigger: patient.fnd.succeeded}\ndo: [{bus: b}]\n")[0].startswith(
+        "2: no trigger 'patient.fnd.succeeded'"
+    )
+
+
+def test_a_target_on_an_actions_outcome_cannot_wait_nor_filter_another_action(tmp_path: Path) -> None:
+    waits = OUTCOME + "do:\n  - sms: t\n    message: hi\n    at: {after: 2h}\n"
+    assert problems(tmp_path, waits) == [
+        "7: a target of an automation on an action's outcome can't wait: put the wait on the automation that "
+        "runs the action"
+    ]
+    other = OUTCOME + "  where: {action: [patient.create]}\ndo: [{bus: b}]\n"
+    assert problems(tmp_path, other) == ["4: the trigger names the action: `where` can't filter `action` too"]

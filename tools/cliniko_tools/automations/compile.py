@@ -26,7 +26,7 @@ from typing import Any
 
 from cliniko_connector import patterns
 from cliniko_connector.catalog.triggers import TRIGGERS
-from cliniko_connector.eventmodels import TriggerEventDetail
+from cliniko_connector.eventmodels import ACTION_SUCCEEDED, TriggerEventDetail
 from cliniko_connector.jsonpath import PLACEHOLDER, is_path, split_path
 from cliniko_tools.automations.model import (
     ActionTarget,
@@ -40,6 +40,7 @@ from cliniko_tools.automations.model import (
     TargetKind,
     WebhookTarget,
 )
+from cliniko_tools.automations.outcomes import outcome_action
 from cliniko_tools.automations.schema import path_types
 
 DEFAULT_SOURCE = "cliniko"  # the connector stack's `EventSource` default
@@ -48,7 +49,8 @@ MAX_PATHS = 100  # InputPathsMap's entry limit
 PREDEFINED = frozenset(
     {"aws.events.rule-arn", "aws.events.rule-name", "aws.events.event.ingestion-time", "aws.events.event.json"}
 )
-DETAIL_FIELDS = frozenset(TriggerEventDetail.model_fields)
+# `result` is an action outcome's (`<result.local_text>` in an automation on `<action>.succeeded`).
+DETAIL_FIELDS = frozenset({*TriggerEventDetail.model_fields, "result"})
 
 PathKind = Callable[[str], frozenset[str] | None]
 
@@ -161,16 +163,22 @@ def event_pattern(automation: Automation, source: str = DEFAULT_SOURCE) -> dict[
     one EventBridge would refuse is a `CompileError`."""
     when = automation.when
     trigger = TRIGGERS.get(when.trigger)
-    if trigger is None:
+    action = outcome_action(when.trigger)
+    if trigger is None and action is None:
         raise CompileError(f"no trigger {when.trigger!r}", ("when", "trigger"))
     detail: dict[str, Any] = {}
     if when.where:
         detail = _nest(when.where, ("when", "where"))
+    if action is not None:
+        if "action" in detail:
+            raise CompileError("the trigger names the action: `where` can't filter `action` too", ("when", "where"))
+        detail["action"] = [action.name]
     if when.connections:
         if "connection_id" in detail:
             raise CompileError("give the connections in `connections` or in `where`, not both", ("when", "where"))
         detail["connection_id"] = list(when.connections)
-    pattern: dict[str, Any] = {"source": [source], "detail-type": [trigger.detail_type]}
+    detail_type = trigger.detail_type if trigger is not None else ACTION_SUCCEEDED
+    pattern: dict[str, Any] = {"source": [source], "detail-type": [detail_type]}
     if detail:
         pattern["detail"] = detail
     try:
@@ -422,6 +430,14 @@ def compile_automation(
     a path (default: the trigger's schema); it decides which placeholders are quoted. Raises `CompileError`."""
     pattern = event_pattern(automation, source)
     trigger = automation.when.trigger
+    if outcome_action(trigger) is not None:
+        for index, target in enumerate(automation.do):
+            if getattr(target, "at", None) is not None:
+                raise CompileError(
+                    "a target of an automation on an action's outcome can't wait: put the wait on the automation "
+                    "that runs the action",
+                    ("do", index, "at"),
+                )
     kinds = kinds or (lambda path: path_types(trigger, path))
     targets = tuple(compile_target(automation.name, i, t, kinds) for i, t in enumerate(automation.do, start=1))
     return CompiledRule(automation.name, automation.description, trigger, pattern, targets)

@@ -29,9 +29,20 @@ ANY = frozenset({"string", "number", "integer", "boolean", "object", "array", "n
 
 @cache
 def detail_schema(trigger_name: str) -> dict[str, Any]:
+    from cliniko_tools.automations.outcomes import outcome_action, outcome_detail_schema
     from cliniko_tools.devtools.events_doc import trigger_schema
 
+    action = outcome_action(trigger_name)
+    if action is not None:
+        return outcome_detail_schema(action)
     return trigger_schema(TRIGGERS[trigger_name])
+
+
+def is_trigger(name: str) -> bool:
+    """A trigger of the catalog, or `<action>.succeeded` (an action's successes)."""
+    from cliniko_tools.automations.outcomes import outcome_action
+
+    return name in TRIGGERS or outcome_action(name) is not None
 
 
 def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -92,7 +103,7 @@ def path_types(trigger_name: str, path: str) -> frozenset[str] | None:
     """The JSON types the value at `path` can have in this trigger's events, or None when no such path
     exists. Inside an object that allows any field, any path exists and has any type."""
     parts = split_path(path)
-    if not parts or trigger_name not in TRIGGERS:
+    if not parts or not is_trigger(trigger_name):
         return None
     head, rest = parts[0], parts[1:]
     if head != "detail":
@@ -107,7 +118,7 @@ def path_types(trigger_name: str, path: str) -> frozenset[str] | None:
                 if isinstance(part, int):
                     if "items" in alt:
                         found.append(alt["items"])
-                elif i == 0 and part == "previous":
+                elif i == 0 and part == "previous" and trigger_name in TRIGGERS:
                     previous = _previous_schema(TRIGGERS[trigger_name], schema)
                     if previous is not None:
                         found.append(previous)

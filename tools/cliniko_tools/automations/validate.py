@@ -21,7 +21,7 @@ from cliniko_connector.eventmodels import ActionRequest
 from cliniko_tools.automations.compile import CompiledRule, CompileError, compile_automation, where_loc
 from cliniko_tools.automations.model import ActionTarget, AutomationFile, Folder, Loc, Problem
 from cliniko_tools.automations.render import render
-from cliniko_tools.automations.schema import path_types
+from cliniko_tools.automations.schema import is_trigger, path_types
 
 
 @dataclass
@@ -35,9 +35,11 @@ class Report:
 
 def sample_event(trigger: str) -> dict[str, Any]:
     """The catalog's sample event of a trigger (`events/triggers/<trigger>.json`), a full-mode record."""
+    from cliniko_tools.automations.outcomes import outcome_action, sample_outcome_event
     from cliniko_tools.devtools.events_doc import sample_trigger_event
 
-    return sample_trigger_event(TRIGGERS[trigger])
+    action = outcome_action(trigger)
+    return sample_outcome_event(action) if action is not None else sample_trigger_event(TRIGGERS[trigger])
 
 
 def action_input_problems(action: str, request: Any) -> list[tuple[Loc, str]]:
@@ -80,7 +82,7 @@ def check_automation(
     problems: list[Problem] = []
     notes: list[Problem] = []
     trigger = automation.when.trigger
-    if trigger not in TRIGGERS:
+    if not is_trigger(trigger):
         problems.append(
             item.problem(
                 ("when", "trigger"),

@@ -148,8 +148,14 @@ def _event(args: argparse.Namespace, item: AutomationFile) -> dict[str, Any]:
     trigger = item.automation.when.trigger
     if args.event:
         return parse_json_object(read_text_arg(args.event, "--event"), "--event", ": an EventBridge event")
-    if trigger not in TRIGGERS:
+    from cliniko_tools.automations.schema import is_trigger
+
+    if not is_trigger(trigger):
         raise UsageError(f"no trigger {trigger!r} (`automations validate` lists every problem)")
+    if args.from_connection and trigger not in TRIGGERS:
+        raise UsageError(
+            f"{trigger} is an action's outcome: nothing to read from a connection; give --sample or --event"
+        )
     if args.from_connection:
         return _sample_from(args, args.from_connection, trigger)
     from cliniko_tools.automations.validate import sample_event

@@ -220,7 +220,40 @@ class Delete:
         return f"`DELETE {self.path}/{{id}}`"
 
 
-Operation = Create | Update | Get | Find | ListIds | Archive | Unarchive | Cancel | Delete
+@dataclass(frozen=True)
+class AppointmentDetails:
+    """Read an individual appointment and what a message about it needs: GET the appointment (hidden ones
+    too), then its practitioner and its business by their links; no write. The start time is given in the
+    business's time zone (`time_zone_identifier`), else in the input's `time_zone`, else in UTC, and the
+    result says which (`time_zone_from`). Three reads; a missing practitioner or business leaves its
+    fields null rather than failing the reminder."""
+
+    path: str = "/individual_appointments"
+    writes: ClassVar[bool] = False
+    result: ClassVar[tuple[str, ...]] = (
+        "found",
+        *STATES,
+        "id",
+        "patient_name",
+        "practitioner_name",
+        "business_name",
+        "starts_at",
+        "time_zone",
+        "time_zone_from",
+        "local_starts_at",
+        "local_date",
+        "local_time",
+        "local_text",
+    )
+
+    def calls(self) -> str:
+        return (
+            f"`GET {self.path}/{{id}}{_hidden_query(self.path)}`, then `GET /practitioners/{{id}}` and "
+            "`GET /businesses/{id}` (their links)"
+        )
+
+
+Operation = Create | Update | Get | Find | ListIds | Archive | Unarchive | Cancel | Delete | AppointmentDetails
 # The input models' bases, for code that asks what kind of input an action takes.
 __all__ = ["ACTIONS", "Action", "ActionInput", "EmailLookupInput", "LookupInput", "Operation", "UpdateInput"]
 
@@ -485,6 +518,17 @@ _ACTIONS: tuple[Action, ...] = (
             kinds={"individual": "/individual_appointments", "group": "/group_appointments"},
         ),
         sample_input={"id": _INDIVIDUAL},
+    ),
+    Action(
+        name="appointment.reminder_details",
+        resource="individual_appointments",
+        description=(
+            "What a reminder needs: the appointment's practitioner (display name), business and start time "
+            "in the business's time zone (reads only)."
+        ),
+        model="appointments:AppointmentReminderDetails",
+        operation=AppointmentDetails(),
+        sample_input={"id": _INDIVIDUAL, "time_zone": "Australia/Sydney"},
     ),
     Action(
         name="appointment_type.find",

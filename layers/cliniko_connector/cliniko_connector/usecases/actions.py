@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from cliniko_connector.catalog.actions import (
     Action,
+    AppointmentDetails,
     Archive,
     Cancel,
     Create,
@@ -45,6 +48,7 @@ from cliniko_connector.eventmodels import (
 from cliniko_connector.models import BusEvent, Connection
 from cliniko_connector.observability import count, logger
 from cliniko_connector.ports import ClinikoApi, ConnectionStore, EventPublisher, Params
+from cliniko_connector.timeutil import parse_ts, to_z
 
 PAGE_SIZE = 100
 MAX_IDS = 100
@@ -92,7 +96,82 @@ def execute(action: Action, api: ClinikoApi, payload: BaseModel, deadline: float
         return _find(op, api, body, deadline)
     if isinstance(op, ListIds):
         return _list_ids(op, api, payload.model_dump(mode="json", by_alias=True), deadline)
+    if isinstance(op, AppointmentDetails):
+        return _appointment_details(op, api, body, deadline)
     raise TypeError(f"unknown operation {op!r}")
+
+
+def _linked_id(record: Mapping[str, Any], name: str) -> str | None:
+    """The id at the end of `record[name].links.self`, or None when the record has no such link."""
+    link = record.get(name)
+    url = link.get("links", {}).get("self") if isinstance(link, dict) else None
+    last = str(url).rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) else ""
+    return last if last.isdigit() else None
+
+
+def _linked_record(api: ClinikoApi, path: str, record_id: str | None, deadline: float) -> dict[str, Any] | None:
+    if record_id is None:
+        return None
+    try:
+        found = api.request("GET", f"{path}/{record_id}", params=_hidden_too(path), deadline=deadline)
+    except ClinikoNotFound:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _zone(*candidates: tuple[str, Any]) -> tuple[str, str, tzinfo]:
+    """(source, name, zone) of the first candidate naming an IANA zone this runtime knows (its data ships in the
+    layer: `tzdata`), else UTC, which needs no zone data at all."""
+    for source, name in candidates:
+        if isinstance(name, str) and name.strip():
+            try:
+                return source, name.strip(), zoneinfo.ZoneInfo(name.strip())
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                continue
+    return "utc", "UTC", UTC
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _appointment_details(
+    op: AppointmentDetails, api: ClinikoApi, body: dict[str, Any], deadline: float
+) -> dict[str, Any]:
+    """The appointment, its practitioner's display name and its business's time zone: three reads."""
+    try:
+        appointment = api.request("GET", f"{op.path}/{body['id']}", params=_hidden_too(op.path), deadline=deadline)
+    except ClinikoNotFound:
+        appointment = None
+    empty = dict.fromkeys(op.result) | {"found": False}
+    if not isinstance(appointment, dict):
+        return empty
+    starts_at = appointment.get("starts_at")
+    try:
+        start = parse_ts(str(starts_at))
+    except (TypeError, ValueError):
+        raise ClinikoBadResponse(f"GET {op.path}/{{id}}: the appointment came without a valid starts_at") from None
+    practitioner = _linked_record(api, "/practitioners", _linked_id(appointment, "practitioner"), deadline) or {}
+    business = _linked_record(api, "/businesses", _linked_id(appointment, "business"), deadline) or {}
+    source, zone_name, zone = _zone(
+        ("business", business.get("time_zone_identifier")), ("input", body.get("time_zone"))
+    )
+    local = start.astimezone(zone)
+    return empty | {
+        "found": True,
+        **state_of(appointment),
+        "id": str(appointment.get("id") or body["id"]),
+        "patient_name": _text(appointment.get("patient_name")),
+        "practitioner_name": _text(practitioner.get("display_name")) or _text(practitioner.get("label")),
+        "business_name": _text(business.get("display_name")) or _text(business.get("business_name")),
+        "starts_at": to_z(start),
+        "time_zone": zone_name,
+        "time_zone_from": source,
+        "local_starts_at": local.isoformat(),
+        "local_date": local.date().isoformat(),
+        "local_time": local.strftime("%H:%M"),
+        "local_text": f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({local.tzname()})",
+    }
 
 
 def _hidden_too(path: str) -> list[tuple[str, str]]:

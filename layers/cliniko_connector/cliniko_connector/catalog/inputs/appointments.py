@@ -21,6 +21,7 @@ from cliniko_connector.catalog.types import (
     PatientCaseId,
     PatientId,
     PractitionerId,
+    TimeZoneId,
     UtcTimestamp,
 )
 
@@ -76,6 +77,17 @@ class GroupAppointmentUpdate(UpdateInput, _GroupAppointmentFields):
 class AppointmentFind(ActionInput):
     id: AppointmentId
     kind: AppointmentKind = optional()
+
+
+class AppointmentReminderDetails(ActionInput):
+    id: IndividualAppointmentId
+    time_zone: TimeZoneId | None = Field(
+        default=None,
+        description=(
+            "The zone to give the time in when the business has no `time_zone_identifier` "
+            "(Cliniko keeps it per business only with advanced time-zone support); default UTC."
+        ),
+    )
 
 
 class AppointmentTypeFind(ActionInput):
