@@ -33,6 +33,21 @@ BURST_KINDS = (
     "edit_contact",
     "add_attendee",
 )
+# The streams whose records the workload makes and changes (it sets up businesses, practitioners and appointment
+# types before the streams start, and the newer resources' streams run the same poll code).
+RESOURCES = (
+    "patients",
+    "contacts",
+    "individual_appointments",
+    "group_appointments",
+    "attendees",
+    "availability_blocks",
+    "unavailable_blocks",
+    "invoices",
+    "products",
+    "medical_alerts",
+    "treatment_notes",
+)
 # Clock steps between moments of activity: many stay in the same second, some pass the poller's overlap.
 CLOCK_STEPS = (0, 0, 0, 1, 1, 2, 3, 7, 20, 45, 130)
 

@@ -186,3 +186,8 @@ class Project:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def bus_rules(events: Any, bus: str) -> list[dict[str, Any]]:
+    """Every rule on `bus`: ListRules answers a page of 50 at most, and the catalog declares more actions."""
+    return [rule for page in events.get_paginator("list_rules").paginate(EventBusName=bus) for rule in page["Rules"]]

@@ -14,7 +14,7 @@ from cliniko_tools.automation_stack.local import LocalAutomationsStack, metrics_
 from cliniko_tools.automation_stack.spec import AutomationSpec, DeploySpec, InputTransformer, TargetSpec, WebhookSpec
 from cliniko_tools.local.receiver import Receiver
 from cliniko_tools.local.runner import LocalRunner
-from tests.integration.local.local_stack_support import Project
+from tests.integration.local.local_stack_support import Project, bus_rules
 
 SECRET = "s3cr3t-front-desk-key"
 NO_SHOW = "Individual Appointment Did Not Arrive"
@@ -164,7 +164,7 @@ def test_plan_diffs_against_what_was_deployed_and_remove_takes_the_rule_away(pro
     assert plan.details["no-show"] == ["+ target queue no-shows"]
     assert stack.plan(DeploySpec()).remove == ["no-show", "webhook front-desk"]
     assert stack.remove("no-show")
-    rules = project.client("events").list_rules(EventBusName=state.event_buses["EventBus"])["Rules"]
+    rules = bus_rules(project.client("events"), state.event_buses["EventBus"])
     assert "automation-no-show" not in {r["Name"] for r in rules}
     assert stack.recorded().webhooks == {}
 
@@ -183,7 +183,7 @@ def test_local_up_again_keeps_the_automation_rules(project: Project) -> None:
     state = project.up()
     LocalAutomationsStack(state, project.state_path).deploy(no_show(), {"front-desk": SECRET})
     state = project.up()
-    rules = project.client("events").list_rules(EventBusName=state.event_buses["EventBus"])["Rules"]
+    rules = bus_rules(project.client("events"), state.event_buses["EventBus"])
     assert "automation-no-show" in {r["Name"] for r in rules}
 
 

@@ -11,7 +11,7 @@ from cliniko_connector.eventmodels import ACTION_REQUESTED
 from cliniko_tools.local.endpoint import NotLocalEndpoint
 from cliniko_tools.local.stack import StackState, local_target_queue_name
 from cliniko_tools.local.template import TemplateError
-from tests.integration.local.local_stack_support import REQUEST_SOURCE, Project
+from tests.integration.local.local_stack_support import REQUEST_SOURCE, Project, bus_rules
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def test_up_creates_what_the_template_declares(project: Project) -> None:
 
     events = project.client("events")
     assert state.event_buses == {"EventBus": "cliniko-connector-dev"}
-    rules = {r["Name"]: r for r in events.list_rules(EventBusName="cliniko-connector-dev")["Rules"]}
+    rules = {r["Name"]: r for r in bus_rules(events, "cliniko-connector-dev")}
     for name, action in ACTIONS.items():
         rule = rules[f"{action.function_suffix}ActionRule"]
         assert json.loads(rule["EventPattern"]) == {
@@ -89,7 +89,7 @@ def test_up_is_idempotent(project: Project) -> None:
     assert first == second
     queues = project.client("sqs").list_queues()["QueueUrls"]
     assert len(queues) == len(set(queues)) == len(second.queues)
-    rules = project.client("events").list_rules(EventBusName="cliniko-connector-dev")["Rules"]
+    rules = bus_rules(project.client("events"), "cliniko-connector-dev")
     assert len(rules) == len(ACTIONS)
 
 
@@ -130,7 +130,7 @@ def test_the_example_rule_exists_only_when_enabled_and_transforms_its_input(proj
 
     disabled = project.up()
     assert "ExampleNewPatientAlertRule" not in disabled.rules
-    names = [r["Name"] for r in project.client("events").list_rules(EventBusName="cliniko-connector-dev")["Rules"]]
+    names = [r["Name"] for r in bus_rules(project.client("events"), "cliniko-connector-dev")]
     assert "ExampleNewPatientAlertRule" not in names
     queue_names = [u.rsplit("/", 1)[-1] for u in project.client("sqs").list_queues()["QueueUrls"]]
     assert example_queue not in queue_names

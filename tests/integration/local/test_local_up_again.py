@@ -16,7 +16,7 @@ from cliniko_tools.cli.main import main
 from cliniko_tools.local.moto import reset
 from cliniko_tools.local.runner import LocalRunner, RunSummary
 from cliniko_tools.local.stack import ARCHIVE_RULE_NAME, StackOwnedElsewhere, up
-from tests.integration.local.local_stack_support import CONTACT, REQUEST_SOURCE, Project
+from tests.integration.local.local_stack_support import CONTACT, REQUEST_SOURCE, Project, bus_rules
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ REQUEST = {"action": "medical_alert.create", "connection_id": "demo", "input": {
 
 
 def rule_names(project: Project) -> list[str]:
-    return [r["Name"] for r in project.client("events").list_rules(EventBusName=BUS)["Rules"]]
+    return [r["Name"] for r in bus_rules(project.client("events"), BUS)]
 
 
 def test_up_from_another_folder_is_refused_while_the_first_folder_owns_the_stack(

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from cliniko_connector.adapters.memory import InMemoryConnectionStore
-from cliniko_connector.catalog.triggers import TRIGGERS
+from cliniko_connector.catalog.triggers import STREAMS, TRIGGERS
 from cliniko_connector.models import Connection, ConnectionStatus
 from cliniko_connector.ports import PollJob
 from cliniko_connector.settings import DispatcherSettings, load_settings
@@ -28,7 +28,7 @@ def test_a_stream_is_named_once_however_many_of_its_triggers_are_on() -> None:
 
 def test_every_trigger_on_means_one_job_naming_every_resource_stream() -> None:
     (job,) = jobs_due([clinic("a", tuple(TRIGGERS))], TICK, reconcile_period=0)
-    assert len(job.resources) == len(set(job.resources)) == len({t.resource for t in TRIGGERS.values()}) == 11
+    assert len(job.resources) == len(set(job.resources)) == len({t.resource for t in TRIGGERS.values()}) == len(STREAMS)
 
 
 def test_each_connection_gets_its_own_job() -> None:

@@ -513,7 +513,8 @@ class _StackBuilder:
         events = self.client("events")
         sqs = self.client("sqs")
         for bus in self.state.event_buses.values():
-            for rule in events.list_rules(EventBusName=bus).get("Rules", []):
+            rules = [r for page in events.get_paginator("list_rules").paginate(EventBusName=bus) for r in page["Rules"]]
+            for rule in rules:
                 if rule["Name"] in wanted.get(bus, set()) or rule["Name"] == ARCHIVE_RULE_NAME:
                     continue
                 if rule["Name"].startswith(KEPT_RULE_PREFIXES):
