@@ -103,7 +103,7 @@ HEADLINES: tuple[Headline, ...] = (
     shown("poll_share_under_action_flood_no_reserve", "  for comparison: the same flood with no poll reserve"),
     (
         "dispatch_seconds_10000",
-        "dispatch of 10,000 connections x 11 streams (s, modelled SQS/DynamoDB)",
+        "dispatch of 10,000 connections, every stream on (s, modelled SQS/DynamoDB)",
         "< 60",
         lambda r: r["dispatch_seconds_10000"] < 60,
     ),
