@@ -112,12 +112,12 @@ def test_every_recipe_deploys_on_the_local_stack_and_remove_takes_one_away(stack
         endpoints = [arg for name in webhooks for arg in ("--local-endpoint", f"{name}={receiver.url}")]
         planned = stack.cli("automations", "plan", str(RECIPES), "--json", *endpoints)
         assert planned.code == 0, planned.err
-        # Eight automations; the two that wait bring their `.follow` and `.due-1` rules.
-        assert len(planned.json["add"]) == 8 + 2 * 2 + len(webhooks)
+        # Ten automations; the three that wait bring their `.follow` and `.due-1` rules.
+        assert len(planned.json["add"]) == 10 + 3 * 2 + len(webhooks)
         deployed = stack.cli("automations", "deploy", str(RECIPES), *secrets, *endpoints)
         assert deployed.code == 0, deployed.err
     names = {row["name"] for row in stack.cli("automations", "list", "--json").json}
-    assert len(names) == 8 + 2 * 2
+    assert len(names) == 10 + 3 * 2
     removed = stack.cli("automations", "remove", "online-booking-slack")
     assert removed.code == 0, removed.err
     assert "online-booking-slack" not in {row["name"] for row in stack.cli("automations", "list", "--json").json}
