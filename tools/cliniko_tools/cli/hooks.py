@@ -169,7 +169,11 @@ def _rotate(args: argparse.Namespace) -> int:
         emit_json({"name": hook.name, name: secret})
     else:
         print(f"{name}: {secret}")
-        print("  shown once; the hook function takes it within five minutes (its secret cache), the old one until then")
+        from cliniko_connector.adapters.secrets import DEFAULT_CACHE_TTL_SECONDS
+
+        minutes = int(DEFAULT_CACHE_TTL_SECONDS // 60)
+        print(f"  shown once; a warm hook function reads it within {minutes} minutes (its secret cache): until then it")
+        print("  may still check requests against the old secret, so switch the caller over after that")
     return 0
 
 
