@@ -172,8 +172,8 @@ def _rotate(args: argparse.Namespace) -> int:
         from cliniko_connector.adapters.secrets import DEFAULT_CACHE_TTL_SECONDS
 
         minutes = int(DEFAULT_CACHE_TTL_SECONDS // 60)
-        print(f"  shown once; a warm hook function reads it within {minutes} minutes (its secret cache): until then it")
-        print("  may still check requests against the old secret, so switch the caller over after that")
+        print("  shown once; switch the caller over now: the hook function reads the new secret when a request fails")
+        print(f"  its check, and a warm one may accept the old secret for up to {minutes} minutes (its secret cache)")
     return 0
 
 

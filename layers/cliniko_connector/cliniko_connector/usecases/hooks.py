@@ -21,7 +21,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,9 @@ MAX_AGE_SECONDS = 300
 # beyond the action's day of idempotency.
 REPLAY_TTL_SECONDS = 2 * MAX_AGE_SECONDS
 UNTIMED_REPLAY_TTL_SECONDS = 30 * 86400
+# A request that fails its check makes the hook's secret be read again (it may have been rotated since this warm
+# function cached it), at most once a minute per hook, so bad requests can't drive Secrets Manager calls.
+SECRET_REREAD_SECONDS = 60.0
 PATH_PREFIX = "/hooks/"
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 200
@@ -186,6 +189,8 @@ class HookReceiver:
     publisher: EventPublisher
     request_source: str
     clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    _reread_at: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
     def receive(self, call: HookCall) -> HookReply:
         hook: Hook | None = None
@@ -239,13 +244,33 @@ class HookReceiver:
         return HookReply(202, {"status": "accepted", "request_id": call.request_id})
 
     def _authenticate(self, hook: Hook, call: HookCall, now: float) -> str | None:
-        """What makes this request unique for replay checks: the signature (HMAC), else a request id header."""
+        """What makes this request unique for replay checks: the signature (HMAC), else a request id header.
+
+        A request the cached secret refuses is checked once more against the secret as stored now, if the
+        hook's secret was not read again within `SECRET_REREAD_SECONDS`: a rotated secret works at once."""
+        secret = self._secret(hook)
         try:
-            secret = self.secrets.get(hook.secret_id)
+            return self._check(hook, secret, call, now)
+        except HookRefused:
+            last = self._reread_at.get(hook.name)
+            if last is not None and self.monotonic() - last < SECRET_REREAD_SECONDS:
+                raise
+            self._reread_at[hook.name] = self.monotonic()
+            self.secrets.forget(hook.secret_id)
+            fresh = self._secret(hook)
+            if hmac.compare_digest(fresh.encode(), secret.encode()):
+                raise
+            return self._check(hook, fresh, call, now)
+
+    def _secret(self, hook: Hook) -> str:
+        try:
+            return self.secrets.get(hook.secret_id)
         except ConnectorError:
             raise HookRefused(
                 503, "HookSecretUnavailable", "the hook's secret can't be read; try again later"
             ) from None
+
+    def _check(self, hook: Hook, secret: str, call: HookCall, now: float) -> str | None:
         if hook.auth.type == "hmac" and hook.auth.signature is not None:
             return verify_signature(hook.auth.signature, secret, call, now)
         verify_bearer(hook.auth.header, secret, call)
