@@ -34,6 +34,10 @@ from cliniko_tools.devtools.events_doc import all_schemas
 from cliniko_tools.devtools.template import DRAFT4, schema_content, schema_id, schema_name
 from tests.unit.fakes import FakeCliniko
 
+# Generating every schema takes ~0.4 s; done once per module (it was run per parametrized case and per sample at
+# collection time, over a minute per xdist worker). The tests only read it.
+SCHEMAS = all_schemas()
+
 ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -67,7 +71,7 @@ def as_eventbridge_event(event: BusEvent) -> dict[str, Any]:
 
 
 def test_one_schema_per_detail_type_and_nothing_else(resources: dict[str, Any]) -> None:
-    expected = set(all_schemas())
+    expected = set(SCHEMAS)
     assert set(registry_schemas(resources)) == expected
     scheduled = {SCHEDULED_ACTION_DUE, SCHEDULED_ACTION_MOVED, SCHEDULED_ACTION_DROPPED}
     assert {t.detail_type for t in TRIGGERS.values()} | {
@@ -80,14 +84,14 @@ def test_one_schema_per_detail_type_and_nothing_else(resources: dict[str, Any]) 
     assert registry["Properties"]["RegistryName"] == {"Fn::Sub": "cliniko-connector-${Stage}"}
 
 
-@pytest.mark.parametrize("detail_type", sorted(all_schemas()))
+@pytest.mark.parametrize("detail_type", sorted(SCHEMAS))
 def test_the_registered_schema_is_generated_from_the_models(resources: dict[str, Any], detail_type: str) -> None:
     props = resources[schema_id(detail_type)]["Properties"]
     assert props["Type"] == "JSONSchemaDraft4"
     assert props["RegistryName"] == {"Fn::GetAtt": ["EventSchemaRegistry", "RegistryName"]}
     assert re.fullmatch(r"[A-Za-z0-9.@_-]{1,385}", props["SchemaName"])
     assert props["SchemaName"] == schema_name(detail_type)
-    assert props["Content"] == schema_content(detail_type, all_schemas()[detail_type]), "run `make template`"
+    assert props["Content"] == schema_content(detail_type, SCHEMAS[detail_type]), "run `make template`"
     content = json.loads(props["Content"])
     assert content["$schema"] == DRAFT4
     Draft4Validator.check_schema(content)
@@ -98,14 +102,14 @@ def test_the_registered_schema_is_generated_from_the_models(resources: dict[str,
 
 
 def test_schema_names_are_unique() -> None:
-    names = [schema_name(detail_type) for detail_type in all_schemas()]
+    names = [schema_name(detail_type) for detail_type in SCHEMAS]
     assert len(names) == len(set(names))
 
 
 def bus_samples() -> list[Path]:
     """The sample events of events/ that travel on the bus (not the schedule tick or the SQS batch)."""
     samples = sorted((Path(__file__).resolve().parents[3] / "events").glob("*/*.json"))
-    return [p for p in samples if json.loads(p.read_text(encoding="utf-8")).get("detail-type") in all_schemas()]
+    return [p for p in samples if json.loads(p.read_text(encoding="utf-8")).get("detail-type") in SCHEMAS]
 
 
 @pytest.mark.parametrize("sample", bus_samples(), ids=lambda p: f"{p.parent.name}/{p.name}")
