@@ -4,13 +4,10 @@ clock, and contract fixtures that yield the real adapter and then its in-memory 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from cliniko_connector.adapters.dynamodb import DynamoConnectionStore, DynamoRateBudget, DynamoStreamStateStore
 from cliniko_connector.adapters.eventbridge import EventBridgePublisher
@@ -37,20 +34,6 @@ from tests.unit.adapters.adapter_support import (
 )
 
 # -- AWS in-process ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto in-process, with fake credentials and no endpoint override (the local stack sets one)."""
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

@@ -8,12 +8,9 @@ Secrets Manager calls."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from cliniko_connector.adapters.secrets import SecretsManagerStore
 from cliniko_connector.usecases.hooks import SECRET_REREAD_SECONDS, HookCall, sign
@@ -21,21 +18,6 @@ from tests.unit.adapters.adapter_support import REGION, ClientProxy, FakeClock
 from tests.unit.hooks.support import SECRET, Rig, form, rig
 
 NEW_SECRET = "whsec_rotated-secret-9876543210"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            monkeypatch.delenv(name)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture
@@ -64,14 +46,21 @@ def _signed_with(setup: Rig, secret: str, submission: str) -> int:
     return reply.status
 
 
+def _rotate_and_sign_with_the_new_secret(setup: Rig, cli: SecretsManagerStore) -> None:
+    """The old secret goes into the function's cache, `hooks rotate` (another process) writes the new one, and
+    the caller's next request is signed with it: accepted."""
+    assert _signed_with(setup, SECRET, "before") == 202
+    cli.put("hooks/signup", NEW_SECRET)
+    assert _signed_with(setup, NEW_SECRET, "after") == 202
+
+
 def test_a_request_signed_with_the_rotated_secret_is_accepted_by_a_function_that_cached_the_old_one(
     warm: tuple[Rig, ClientProxy, SecretsManagerStore, FakeClock],
 ) -> None:
     setup, client, cli, _ = warm
-    assert _signed_with(setup, SECRET, "before") == 202  # the old secret is now in the function's cache
-    cli.put("hooks/signup", NEW_SECRET)  # `hooks rotate`, from another process
 
-    assert _signed_with(setup, NEW_SECRET, "after") == 202
+    _rotate_and_sign_with_the_new_secret(setup, cli)
+
     assert client.calls["get_secret_value"] == 2
     assert len(setup.publisher.events) == 2
 
@@ -80,9 +69,7 @@ def test_once_the_new_secret_is_read_the_old_one_is_refused(
     warm: tuple[Rig, ClientProxy, SecretsManagerStore, FakeClock],
 ) -> None:
     setup, _, cli, _ = warm
-    assert _signed_with(setup, SECRET, "before") == 202
-    cli.put("hooks/signup", NEW_SECRET)
-    assert _signed_with(setup, NEW_SECRET, "after") == 202
+    _rotate_and_sign_with_the_new_secret(setup, cli)
 
     assert _signed_with(setup, SECRET, "old-again") == 401
     assert len(setup.publisher.events) == 2
